@@ -1,0 +1,84 @@
+"""alliancestats: therapeutic-alliance research analysis validated against R.
+
+The top level re-exports the public functions; see the subpackages for the rest.
+
+Examples
+--------
+>>> import alliancestats as als
+>>> "load_sessions" in als.__all__
+True
+"""
+
+from __future__ import annotations
+
+from alliancestats.errors import (
+    AllianceStatsWarning,
+    ConvergenceWarning,
+    DataValidationError,
+    DroppedRowsWarning,
+    SeparationWarning,
+    SingularFitWarning,
+)
+
+# --- io (loaders) ---
+from alliancestats.io import SessionData, load_sessions
+
+# --- instruments ---
+from alliancestats.instruments import (
+    clinical_significance,
+    instruments,
+    mcid_change,
+    register_instrument,
+    reliable_change,
+    score,
+)
+
+# --- simulation and bundled data ---
+from alliancestats.datasets import list_samples, read_sample
+from alliancestats.simulate import simulate_sessions
+
+# --- mixed models ---
+from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
+
+# --- meta-analysis ---
+from alliancestats.meta import (
+    MetaResult,
+    effect_sizes,
+    egger_test,
+    leave_one_out,
+    meta_analysis,
+    trim_and_fill,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllianceStatsWarning",
+    "ConvergenceWarning",
+    "DataValidationError",
+    "DroppedRowsWarning",
+    "MetaResult",
+    "MixedResult",
+    "SeparationWarning",
+    "SessionData",
+    "SingularFitWarning",
+    "clinical_significance",
+    "effect_sizes",
+    "egger_test",
+    "gee",
+    "glmm",
+    "instruments",
+    "leave_one_out",
+    "list_samples",
+    "lmm",
+    "load_sessions",
+    "lrt",
+    "mcid_change",
+    "meta_analysis",
+    "read_sample",
+    "register_instrument",
+    "reliable_change",
+    "score",
+    "simulate_sessions",
+    "trim_and_fill",
+]

@@ -1,0 +1,4 @@
+"""Alliance-specific analysis helpers (within/between decomposition, lags, trajectories).
+
+Filled in by later issues.
+"""

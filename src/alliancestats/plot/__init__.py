@@ -1,0 +1,20 @@
+"""Publication-ready figures. Every function takes ``ax=None`` and returns the Axes it drew on.
+
+Examples
+--------
+>>> import alliancestats.plot as aplot
+>>> callable(aplot.forest)
+True
+"""
+
+from __future__ import annotations
+
+# --- meta-analysis figures ---
+from alliancestats.plot.forest import forest
+from alliancestats.plot.funnel import funnel
+from alliancestats.plot.baujat import baujat
+
+# --- session-data figures ---
+from alliancestats.plot.trajectories import trajectories
+
+__all__ = ["baujat", "forest", "funnel", "trajectories"]

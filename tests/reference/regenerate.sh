@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerate every pinned R reference value under tests/reference/.
+#
+# Installs R and the reference packages from Debian (bookworm: R 4.2.2, lme4 1.1-31,
+# lmerTest 3.1-3, metafor 3.8-1, metadat 1.2-0, mlmRev 1.0-8), then runs each R script in
+# the subfolders. Every script writes its JSON next to itself and records the R and package
+# versions it used. CI never needs R: the JSON files are committed.
+#
+# Usage: bash tests/reference/regenerate.sh [subfolder ...]   (default: all subfolders)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if ! command -v Rscript >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq r-base-core r-cran-lme4 r-cran-lmertest r-cran-metafor \
+        r-cran-metadat r-cran-mlmrev r-cran-jsonlite r-cran-clubsandwich r-cran-pbkrtest \
+        r-cran-numderiv
+fi
+dirs=("$@")
+if [ ${#dirs[@]} -eq 0 ]; then
+    for d in "$here"/*/; do dirs+=("$(basename "$d")"); done
+fi
+for d in "${dirs[@]}"; do
+    for script in "$here/$d"/*.R; do
+        [ -e "$script" ] || continue
+        echo "== $script"
+        (cd "$here/$d" && Rscript --vanilla "$(basename "$script")")
+    done
+done
