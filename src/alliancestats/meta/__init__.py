@@ -1,18 +1,70 @@
-"""PLACEHOLDER: replaced by the module owner; grep PLACEHOLDER before release."""
+"""Meta-analysis: effect sizes, random-effects and three-level models, bias diagnostics.
 
-def effect_sizes(*args, **kwargs):  # PLACEHOLDER
-    raise NotImplementedError("effect_sizes is not implemented yet")
+Examples
+--------
+>>> from alliancestats.meta import meta_analysis
+>>> res = meta_analysis(r=[0.20, 0.35, 0.10, 0.28, 0.15], n=[60, 120, 85, 40, 200])
+>>> res.k
+5
+"""
 
-def egger_test(*args, **kwargs):  # PLACEHOLDER
-    raise NotImplementedError("egger_test is not implemented yet")
+from __future__ import annotations
 
-def leave_one_out(*args, **kwargs):  # PLACEHOLDER
-    raise NotImplementedError("leave_one_out is not implemented yet")
+from alliancestats.meta.effect_sizes import (
+    beta_to_r,
+    chi2_to_r,
+    combine_dependent,
+    d_to_r,
+    effect_sizes,
+    f_to_r,
+    odds_ratio_to_d,
+    r_to_d,
+    r_to_z,
+    t_to_r,
+    z_to_r,
+)
+from alliancestats.meta.rma import MetaResult, meta_analysis
 
-def meta_analysis(*args, **kwargs):  # PLACEHOLDER
-    raise NotImplementedError("meta_analysis is not implemented yet")
+def _not_yet(name: str):  # type: ignore[no-untyped-def]  # temporary scaffolding
+    def _f(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise NotImplementedError(f"{name} is not implemented yet")
 
-def trim_and_fill(*args, **kwargs):  # PLACEHOLDER
-    raise NotImplementedError("trim_and_fill is not implemented yet")
+    _f.__name__ = name
+    return _f
 
-MetaResult = object  # PLACEHOLDER
+
+try:  # bias diagnostics (helper F2); guarded until the module is complete
+    from alliancestats.meta.bias import egger_test, rank_test, trim_and_fill
+except ImportError:  # pragma: no cover
+    egger_test = _not_yet("egger_test")
+    rank_test = _not_yet("rank_test")
+    trim_and_fill = _not_yet("trim_and_fill")
+
+try:  # sensitivity analyses (helper F2)
+    from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
+except ImportError:  # pragma: no cover
+    cumulative = _not_yet("cumulative")
+    influence = _not_yet("influence")
+    leave_one_out = _not_yet("leave_one_out")
+
+__all__ = [
+    "MetaResult",
+    "beta_to_r",
+    "chi2_to_r",
+    "combine_dependent",
+    "cumulative",
+    "d_to_r",
+    "effect_sizes",
+    "egger_test",
+    "f_to_r",
+    "influence",
+    "leave_one_out",
+    "meta_analysis",
+    "odds_ratio_to_d",
+    "r_to_d",
+    "r_to_z",
+    "rank_test",
+    "t_to_r",
+    "trim_and_fill",
+    "z_to_r",
+]

@@ -1,0 +1,362 @@
+"""The loaded data set: canonical long frame, drop log, mapping and a summary.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from alliancestats.io import load_sessions
+>>> df = pd.DataFrame({"id": [1, 1, 2], "visit": [1, 2, 1], "wai": [3.5, 4.0, 2.5]})
+>>> sd = load_sessions(df, patient="id", session="visit", alliance="wai")
+>>> sd.n_read, sd.n_kept, sd.n_dropped
+(3, 3, 0)
+>>> int(sd.summary().counts["patients"])
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SessionData", "SessionSummary"]
+
+
+@dataclass
+class SessionSummary:
+    """Tidy description of a :class:`SessionData`; ``str()`` gives a readable report.
+
+    Attributes
+    ----------
+    counts : pandas.Series
+        ``rows_read, rows_kept, rows_dropped, patients, therapists, sessions`` and more.
+    sessions_per_patient : pandas.Series
+        ``describe()`` of the number of sessions per patient.
+    per_therapist : pandas.DataFrame
+        Patients and sessions per therapist (empty without a therapist column).
+    missingness : pandas.DataFrame
+        Per column: ``n_missing``, ``percent_missing``.
+    drops : pandas.DataFrame
+        Per problem kind: ``problems`` (lines in :attr:`SessionData.dropped`), ``rows``
+        (distinct source rows) and ``records`` (patient-session records dropped; equals
+        ``rows`` for long data, larger for wide data where one row holds many sessions).
+    gaps : pandas.DataFrame
+        Patients missing a session number that other patients have, between their own
+        first and last session (``patient, n_sessions, first, last, missing_sessions``).
+    dropout : pandas.DataFrame
+        Patients whose last session is before ``planned_sessions`` (or the last session
+        observed in the data when no plan was given).
+    """
+
+    counts: pd.Series
+    sessions_per_patient: pd.Series
+    per_therapist: pd.DataFrame
+    missingness: pd.DataFrame
+    drops: pd.DataFrame
+    gaps: pd.DataFrame
+    dropout: pd.DataFrame
+    source: str = ""
+    dropout_threshold: float | None = None
+    unit: str = "rows"
+
+    def __str__(self) -> str:
+        c = self.counts
+        lines = [f"Session data from {self.source}"]
+        lines.append(
+            f"  {self.unit}: {c['rows_read']} read, {c['rows_kept']} kept, "
+            f"{c['rows_dropped']} dropped"
+            + (f" ({c['blank_rows']} blank rows skipped)" if c.get("blank_rows", 0) else "")
+        )
+        who = f"  {c['patients']} patients"
+        if "therapists" in c.index:
+            who += f", {c['therapists']} therapists"
+        lines.append(who + f", {c['sessions']} sessions")
+        spp = self.sessions_per_patient
+        if spp.get("count", 0):
+            lines.append(
+                f"  sessions per patient: median {spp['50%']:g}, range {spp['min']:g}-"
+                f"{spp['max']:g}, mean {spp['mean']:.1f}"
+            )
+        if len(self.per_therapist):
+            ppt = self.per_therapist["patients"]
+            lines.append(
+                f"  patients per therapist: median {ppt.median():g}, range {ppt.min()}-"
+                f"{ppt.max()}"
+            )
+        miss = self.missingness[self.missingness["n_missing"] > 0]
+        if len(miss):
+            lines.append("  missing values:")
+            for name, r in miss.iterrows():
+                lines.append(f"    {name}: {int(r['n_missing'])} ({r['percent_missing']:.1f}%)")
+        else:
+            lines.append("  missing values: none")
+        if len(self.drops):
+            lines.append("  dropped rows by reason:")
+            for kind, r in self.drops.iterrows():
+                lines.append(
+                    f"    {kind}: {int(r['records'])} {self.unit} from {int(r['rows'])} source "
+                    f"row(s), {int(r['problems'])} problem line(s)"
+                )
+        if len(self.gaps):
+            lines.append(f"  patients with gaps in session numbers: {len(self.gaps)}")
+        if self.dropout_threshold is not None:
+            lines.append(
+                f"  patients whose last session is before session "
+                f"{self.dropout_threshold:g}: {len(self.dropout)}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The counts as a one-column DataFrame (``metric``, ``value``)."""
+        return self.counts.rename_axis("metric").reset_index(name="value")
+
+
+@dataclass(repr=False)
+class SessionData:
+    """Session-level data in canonical long form, with everything needed to trace it back.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per patient-session, sorted by patient and session. Columns: ``patient``,
+        ``therapist`` (when given), ``session``, ``session_date`` and ``days_since_first``
+        (when dates were given), then the alliance, outcome and covariate columns under
+        their standard names, and ``source_row`` (where the row came from, see
+        :attr:`row_note`).
+    dropped : pandas.DataFrame
+        One line per problem that led to a dropped row: ``file, row, column, value, reason,
+        kind`` (empty in strict mode, which raises instead).
+    mapping : pandas.DataFrame
+        One row per standard column: kind, source column, rater, instrument, valid range,
+        variable label.
+    source : str
+        File path (and sheet) or ``"DataFrame"``.
+    file_format : str
+        ``csv``, ``excel``, ``spss``, ``stata``, ``parquet`` or ``dataframe``.
+    layout : str
+        ``"long"`` or ``"wide"``.
+    row_note : str
+        What ``source_row`` and ``dropped.row`` mean for this source.
+    n_read, n_kept, n_dropped : int
+        Rows (patient-session records) read, kept and dropped; ``n_read == n_kept +
+        n_dropped``. For wide input, a record is one patient-session cell group.
+    variable_labels : dict
+        Standard column -> variable label from SPSS/Stata.
+    value_labels : dict
+        Standard column -> {code: label} from SPSS/Stata.
+    instruments : dict
+        Scored instrument id -> standard column of its total.
+    """
+
+    data: pd.DataFrame
+    dropped: pd.DataFrame
+    mapping: pd.DataFrame
+    source: str
+    file_format: str
+    layout: str
+    row_note: str
+    n_read: int
+    n_blank: int = 0
+    variable_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
+    instruments: dict[str, str] = field(default_factory=dict)
+    therapist_changes: pd.DataFrame | None = None
+    planned_sessions: int | None = None
+    records_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_kept(self) -> int:
+        """Rows kept in :attr:`data`."""
+        return len(self.data)
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped because of problems."""
+        return self.n_read - self.n_kept
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Alias of :attr:`dropped` (same columns as ``DataValidationError.problems``)."""
+        return self.dropped
+
+    def columns_of(self, kind: str) -> list[str]:
+        """Standard columns of one kind: ``"alliance"``, ``"outcome"`` or ``"covariate"``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from alliancestats.io import load_sessions
+        >>> df = pd.DataFrame({"id": [1], "s": [1], "nrs": [3], "odi": [20]})
+        >>> load_sessions(df, patient="id", session="s", outcomes=["nrs", "odi"]).columns_of("outcome")
+        ['nrs', 'odi']
+        """
+        return self.mapping.loc[self.mapping["kind"] == kind, "name"].tolist()
+
+    @property
+    def alliance_columns(self) -> list[str]:
+        """Standard names of the alliance columns (``alliance``, ``alliance_bond``, ...)."""
+        return self.columns_of("alliance")
+
+    @property
+    def outcome_columns(self) -> list[str]:
+        """Standard names of the outcome columns."""
+        return self.columns_of("outcome")
+
+    @property
+    def covariate_columns(self) -> list[str]:
+        """Standard names of the covariate columns."""
+        return self.columns_of("covariate")
+
+    @property
+    def raters(self) -> dict[str, str]:
+        """Alliance column -> rater (``patient``, ``therapist``, ``observer``) where given."""
+        m = self.mapping[self.mapping["rater"].notna()]
+        return dict(zip(m["name"], m["rater"], strict=True))
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients kept."""
+        return int(self.data["patient"].nunique())
+
+    @property
+    def n_therapists(self) -> int | None:
+        """Number of therapists kept (``None`` without a therapist column)."""
+        if "therapist" not in self.data:
+            return None
+        return int(self.data["therapist"].nunique())
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self) -> SessionSummary:
+        """Patients, therapists, sessions per patient, missingness, drops, gaps, dropout.
+
+        Returns
+        -------
+        SessionSummary
+            Tidy parts (``counts``, ``missingness``, ``drops``, ...); print it for a report.
+        """
+        d = self.data
+        per_patient = d.groupby("patient", sort=False)["session"]
+        n_sessions = per_patient.size()
+        counts = {
+            "rows_read": self.n_read,
+            "rows_kept": self.n_kept,
+            "rows_dropped": self.n_dropped,
+            "blank_rows": self.n_blank,
+            "patients": int(len(n_sessions)),
+        }
+        if "therapist" in d:
+            counts["therapists"] = int(d["therapist"].nunique())
+        counts["sessions"] = int(len(d))
+        if self.therapist_changes is not None:
+            counts["patients_changing_therapist"] = int(len(self.therapist_changes))
+        spp = n_sessions.describe() if len(n_sessions) else pd.Series({"count": 0.0})
+        if "therapist" in d and len(d):
+            per_t = d.groupby("therapist", sort=True).agg(
+                patients=("patient", "nunique"), sessions=("session", "size")
+            )
+        else:
+            per_t = pd.DataFrame({"patients": [], "sessions": []})
+        skip = {"source_row"}
+        cols = [c for c in d.columns if c not in skip]
+        n_miss = [int(d[c].isna().sum()) for c in cols]
+        missing = pd.DataFrame(
+            {"n_missing": n_miss,
+             "percent_missing": [100.0 * m / len(d) if len(d) else 0.0 for m in n_miss]},
+            index=pd.Index(cols, name="column"),
+        )
+        drops = self._drops_by_kind()
+        gaps = self._gaps()
+        counts["patients_with_gaps"] = int(len(gaps))
+        threshold, dropout = self._dropout(n_sessions)
+        counts["patients_ending_early"] = int(len(dropout))
+        return SessionSummary(
+            counts=pd.Series(counts, dtype="int64"),
+            sessions_per_patient=spp,
+            per_therapist=per_t,
+            missingness=missing,
+            drops=drops,
+            gaps=gaps,
+            dropout=dropout,
+            source=self.source,
+            dropout_threshold=threshold,
+            unit="rows" if self.layout == "long" else "patient-session records",
+        )
+
+    def _drops_by_kind(self) -> pd.DataFrame:
+        if self.dropped.empty:
+            return pd.DataFrame({"problems": pd.Series([], dtype="int64"),
+                                 "rows": pd.Series([], dtype="int64"),
+                                 "records": pd.Series([], dtype="int64")},
+                                index=pd.Index([], name="kind"))
+        g = self.dropped.assign(_r=self.dropped["row"].map(repr)).groupby("kind")
+        out = pd.DataFrame({"problems": g.size(), "rows": g["_r"].nunique()})
+        out["records"] = [int(self.records_by_kind.get(k, r)) for k, r in out["rows"].items()]
+        return out.sort_values(["records", "problems"], ascending=False).astype("int64")
+
+    def _gaps(self) -> pd.DataFrame:
+        d = self.data
+        rows = []
+        if "session" in d and len(d):
+            # a gap is a session number used in the study (by any patient) that lies between
+            # a patient's first and last session but is absent for that patient; designs with
+            # sparse time points (t0, t8) therefore have no gaps by construction
+            used = np.sort(d["session"].dropna().astype("int64").unique())
+            for p, s in d.groupby("patient", sort=False)["session"]:
+                have = set(int(x) for x in s.dropna())
+                if not have:
+                    continue
+                lo, hi = min(have), max(have)
+                missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
+                if missing:
+                    rows.append((p, len(have), min(have), max(have),
+                                 ", ".join(map(str, missing))))
+        return pd.DataFrame(rows, columns=["patient", "n_sessions", "first", "last",
+                                           "missing_sessions"])
+
+    def _dropout(self, n_sessions: pd.Series) -> tuple[float | None, pd.DataFrame]:
+        d = self.data
+        if not len(d):
+            return None, pd.DataFrame({"patient": [], "last_session": []})
+        last = d.groupby("patient", sort=False)["session"].max()
+        threshold = float(self.planned_sessions if self.planned_sessions is not None
+                          else last.max())
+        early = last[last < threshold]
+        return threshold, pd.DataFrame({"patient": early.index.to_numpy(),
+                                        "last_session": early.to_numpy()})
+
+    # ------------------------------------------------------------------ display
+
+    def __repr__(self) -> str:
+        lines = [
+            f"SessionData: {self.n_patients} patients"
+            + (f", {self.n_therapists} therapists" if self.n_therapists is not None else "")
+            + f", {self.n_kept} sessions ({self.layout} layout, from {self.source})",
+            f"  rows read {self.n_read}, kept {self.n_kept}, dropped {self.n_dropped}"
+            + (" (see .dropped)" if self.n_dropped else ""),
+        ]
+        roles = self.mapping[~self.mapping["kind"].isin(["id", "session", "date"])]
+        for _, r in roles.iterrows():
+            extra = []
+            if isinstance(r["rater"], str):
+                extra.append(f"{r['rater']}-rated")
+            if isinstance(r["instrument"], str):
+                extra.append(r["instrument"])
+            if not np.isnan(r["min"]):
+                extra.append(f"range {r['min']:g}-{r['max']:g}")
+            tail = f" [{', '.join(extra)}]" if extra else ""
+            lines.append(f"  {r['kind']:<9} {r['name']} <- {r['source_column']!r}{tail}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(repr(self)).replace("\n", "<br>")
+        return f"<div><p style='font-family:monospace'>{head}</p>{self.data.head(10).to_html()}</div>"

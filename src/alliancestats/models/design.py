@@ -1,0 +1,469 @@
+"""Model matrices for mixed models: response, fixed-effects matrix and random-effects blocks.
+
+Used by both :func:`alliancestats.models.lmm` and :func:`alliancestats.models.glmm`.
+
+API (stable; the GLMM engine relies on it)
+------------------------------------------
+``build_design(formula, data) -> Design`` parses the formula (:mod:`.formula`), checks that
+every variable exists (a :class:`~alliancestats.errors.FormulaError` names an unknown column
+and suggests close names), drops rows with a missing value in any variable the model uses
+(counted in ``n_dropped``; a :class:`~alliancestats.errors.DroppedRowsWarning` is issued),
+builds the fixed-effects matrix with formulaic and renames its columns the way R does
+(``"(Intercept)"``, ``"x"``, ``"armtelehealth"``, ``"x:armtelehealth"``), drops aliased
+columns of a rank-deficient fixed part with a
+:class:`~alliancestats.errors.RankDeficiencyWarning` (like lme4) and builds one
+:class:`RandomBlock` per random term, ordered as lme4 orders them (by decreasing number of
+levels when the formula order is not already so).
+
+``Design`` attributes:
+
+* ``y`` -- float array, shape ``(n,)``; ``(n, 2)`` for ``cbind(successes, failures)``;
+* ``response`` -- the response expression; ``X`` -- float array ``(n, p)``;
+  ``fixed_names`` -- list of R-style column names; ``aliased`` -- names of dropped columns;
+* ``offset`` -- float array ``(n,)`` (zeros without ``offset()`` terms);
+* ``random`` -- list of :class:`RandomBlock`;
+* ``rows`` -- index labels of the rows used; ``n_dropped`` -- number of rows dropped;
+* ``data`` -- the used rows and columns; ``parsed`` -- the :class:`.formula.ParsedFormula`;
+* ``fixed_matrix(newdata)`` and ``random_matrix(k, newdata)`` rebuild the matrices for new
+  data (for prediction), keeping the levels and contrasts of the fit.
+
+``RandomBlock`` attributes: ``group`` (display name, e.g. ``"patient"``), ``colnames``
+(``["(Intercept)", "session"]``), ``Z`` (float ``(n, q)``), ``codes`` (int ``(n,)``, group
+of each row, 0-based), ``levels`` (``pandas.Index`` of group labels as strings),
+``correlated``, ``group_vars``, ``q`` and ``nlevels``.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from alliancestats.models.design import build_design
+>>> df = pd.DataFrame({"y": [1.0, 2.1, 2.9, 4.2, 5.1, 5.8],
+...                    "arm": ["a", "b", "a", "b", "a", "b"],
+...                    "g": ["p", "p", "q", "q", "r", "r"]})
+>>> d = build_design("y ~ arm + (1 | g)", df)
+>>> d.fixed_names
+['(Intercept)', 'armb']
+>>> d.random[0].group, d.random[0].nlevels, d.random[0].codes.tolist()
+('g', 3, [0, 0, 1, 1, 2, 2])
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alliancestats.errors import (
+    DroppedRowsWarning,
+    FormulaError,
+    ModelSpecificationError,
+    RankDeficiencyWarning,
+)
+from alliancestats.models.formula import ParsedFormula, RandomTerm, parse_formula
+
+__all__ = ["Design", "RandomBlock", "build_design", "r_style_name", "variables_in"]
+
+# names that may appear in formula expressions without being data columns
+_KNOWN_FUNCTIONS = {
+    "np",
+    "numpy",
+    "I",
+    "C",
+    "Q",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "exp",
+    "sqrt",
+    "abs",
+    "scale",
+    "center",
+    "poly",
+    "bs",
+    "cbind",
+    "offset",
+    "True",
+    "False",
+    "None",
+    "pi",
+    "contr",
+}
+
+
+def r_style_name(name: str) -> str:
+    """Rename a formulaic column the way R's ``model.matrix`` names it.
+
+    Examples
+    --------
+    >>> r_style_name("Intercept")
+    '(Intercept)'
+    >>> r_style_name("session:arm[T.telehealth]")
+    'session:armtelehealth'
+    >>> r_style_name("arm[b]")
+    'armb'
+    """
+    if name == "Intercept":
+        return "(Intercept)"
+    parts = []
+    for piece in name.split(":"):
+        piece = re.sub(r"\[T\.(.*)\]$", r"\1", piece)
+        piece = re.sub(r"\[(.*)\]$", r"\1", piece)
+        parts.append(piece)
+    return ":".join(parts)
+
+
+def _strip_strings(expr: str) -> str:
+    return re.sub(r"(\"[^\"]*\"|'[^']*')", " ", expr)
+
+
+def variables_in(expr: str) -> list[str]:
+    """Names in a formula expression that should be data columns (functions excluded).
+
+    Examples
+    --------
+    >>> variables_in("np.log(pain) + I(session ** 2) + arm:session")
+    ['pain', 'session', 'arm']
+    """
+    out: list[str] = []
+    for quoted in re.findall(r"`([^`]+)`", expr):
+        if quoted not in out:
+            out.append(quoted)
+    text = _strip_strings(re.sub(r"`[^`]+`", " ", expr))
+    for m in re.finditer(r"(?<![A-Za-z0-9_.])([A-Za-z_.][A-Za-z0-9_.]*)", text):
+        name = m.group(1)
+        rest = text[m.end() :].lstrip()
+        if rest.startswith("(") or (rest.startswith("=") and not rest.startswith("==")):
+            continue  # a function call or keyword argument
+        root = name.split(".")[0]
+        if name in _KNOWN_FUNCTIONS or root in _KNOWN_FUNCTIONS:
+            continue
+        if name not in out:
+            out.append(name)
+    return out
+
+
+@dataclass
+class RandomBlock:
+    """Random-effects columns and grouping codes of one random term."""
+
+    group: str
+    colnames: list[str]
+    Z: np.ndarray
+    codes: np.ndarray
+    levels: pd.Index
+    correlated: bool
+    group_vars: tuple[str, ...]
+    lhs: str
+    spec: Any = None
+    label_vars: tuple[str, ...] = ()
+
+    @property
+    def q(self) -> int:
+        """Number of random effects per group."""
+        return int(self.Z.shape[1])
+
+    @property
+    def nlevels(self) -> int:
+        """Number of groups."""
+        return len(self.levels)
+
+
+@dataclass
+class Design:
+    """Everything a mixed-model engine needs from formula and data (see module docstring)."""
+
+    parsed: ParsedFormula
+    response: str
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: list[str]
+    offset: np.ndarray
+    random: list[RandomBlock]
+    rows: pd.Index
+    n_dropped: int
+    data: pd.DataFrame
+    aliased: list[str] = field(default_factory=list)
+    fixed_spec: Any = None
+    kept_columns: list[int] = field(default_factory=list)
+
+    @property
+    def nobs(self) -> int:
+        """Number of rows used."""
+        return int(self.X.shape[0])
+
+    def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects matrix for ``newdata`` with the fit's contrasts and aliased columns removed."""
+        mm = self.fixed_spec.get_model_matrix(newdata, na_action="ignore")
+        arr = np.asarray(mm, dtype=float)
+        return arr[:, self.kept_columns]
+
+    def random_matrix(self, k: int, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Random-effect columns of term ``k`` for ``newdata`` and each row's group code.
+
+        Rows whose group was not seen in the fit get code ``-1``.
+        """
+        block = self.random[k]
+        Z = np.asarray(block.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+        labels = _group_labels(newdata, block.label_vars)
+        codes = block.levels.get_indexer(pd.Index(labels))
+        return Z, codes
+
+
+def _check_columns(names: list[str], data: pd.DataFrame, where: str) -> None:
+    cols = [str(c) for c in data.columns]
+    for name in names:
+        if name not in data.columns:
+            close = difflib.get_close_matches(name, cols, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise FormulaError(f"column {name!r} used in the {where} is not in the data{hint}")
+
+
+def _group_labels(data: pd.DataFrame, vars_: tuple[str, ...]) -> np.ndarray:
+    if len(vars_) == 1:
+        return data[vars_[0]].astype(str).to_numpy()
+    labels = data[vars_[0]].astype(str)
+    for v in vars_[1:]:
+        labels = labels + ":" + data[v].astype(str)
+    return labels.to_numpy()
+
+
+def _factorize_group(data: pd.DataFrame, term: RandomTerm) -> tuple[np.ndarray, pd.Index]:
+    if len(term.group_vars) == 1:
+        col = data[term.group_vars[0]]
+        codes, uniques = pd.factorize(col, sort=True)
+        return codes.astype(np.intp), pd.Index([str(u) for u in uniques])
+    labels = _group_labels(data, tuple(term.group.split(":")))
+    codes, uniques = pd.factorize(labels, sort=True)
+    return codes.astype(np.intp), pd.Index([str(u) for u in uniques])
+
+
+def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
+    import formulaic
+
+    try:
+        mm = formulaic.model_matrix(rhs, data, na_action="ignore")
+    except Exception as exc:  # formulaic raises many types; re-raise as a formula problem
+        raise FormulaError(f"cannot build the {where} from {rhs!r}: {exc}") from exc
+    names = [r_style_name(str(c)) for c in mm.columns]
+    arr = np.asarray(mm, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    bad = ~np.isfinite(arr).all(axis=0)
+    if bad.any():
+        raise ModelSpecificationError(
+            f"the {where} has non-finite values (NaN/Inf) in column(s) "
+            f"{[n for n, b in zip(names, bad, strict=True) if b]}, e.g. log of a zero; "
+            "transform or filter the data first"
+        )
+    return arr, names, mm.model_spec
+
+
+def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
+    m = re.fullmatch(r"cbind\((.*)\)", expr.strip())
+    if m:
+        from alliancestats.models.formula import split_top_level
+
+        parts = [p.strip() for p in split_top_level(m.group(1), ",")]
+        if len(parts) != 2:
+            raise FormulaError(f"cbind() response {expr!r} needs exactly two columns")
+        cols = [_response(p, data) for p in parts]
+        return np.column_stack(cols)
+    if expr in data.columns:
+        col = data[expr]
+        if pd.api.types.is_bool_dtype(col):
+            return col.to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(col):
+            raise FormulaError(
+                f"response {expr!r} must be numeric, but its dtype is {col.dtype}; "
+                "convert it (e.g. with pd.to_numeric) before fitting"
+            )
+        y = col.to_numpy(dtype=float)
+    else:
+        arr, _, _ = _model_matrix(f"0 + {expr}", data, "response")
+        if arr.shape[1] != 1:
+            raise FormulaError(f"response {expr!r} must be a single numeric column")
+        y = arr[:, 0]
+    if not np.isfinite(y).all():
+        raise ModelSpecificationError(f"response {expr!r} has infinite values")
+    return y
+
+
+def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Indices of columns kept when later columns that are linear in earlier ones are dropped."""
+    p = X.shape[1]
+    if p == 0:
+        return []
+    scale = np.sqrt((X * X).sum(axis=0))
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    kept: list[int] = []
+    Q = np.zeros((X.shape[0], 0))
+    for j in range(p):
+        v = Xs[:, j]
+        if np.sqrt(v @ v) < tol:
+            continue
+        r = v - Q @ (Q.T @ v)
+        r = r - Q @ (Q.T @ r)  # re-orthogonalise once for stability
+        nr = np.sqrt(r @ r)
+        if nr > tol:
+            kept.append(j)
+            Q = np.column_stack([Q, r / nr])
+    return kept
+
+
+def _lme4_order(blocks: list[RandomBlock]) -> list[RandomBlock]:
+    """lme4 (mkReTrms) reorders terms by decreasing number of levels if not already so."""
+    nl = np.array([b.nlevels for b in blocks])
+    if len(nl) > 1 and np.any(np.diff(nl) > 0):
+        order = np.argsort(nl, kind="stable")[::-1]
+        return [blocks[i] for i in order]
+    return blocks
+
+
+def build_design(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    warn_dropped: bool = True,
+) -> Design:
+    """Build response, fixed-effects matrix and random-effects blocks from an lme4 formula.
+
+    Parameters
+    ----------
+    formula : str
+        lme4-style formula, e.g. ``"pain ~ session + (1 + session | patient)"``.
+    data : pandas.DataFrame
+        Long-format data, one row per observation.
+    warn_dropped : bool, default True
+        Issue a :class:`~alliancestats.errors.DroppedRowsWarning` when rows with missing
+        values are dropped.
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    FormulaError
+        Unknown columns (with suggestions), malformed formula, non-numeric response.
+    ModelSpecificationError
+        No complete rows, a grouping factor with a single level, non-finite transforms.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2.0, None, 4.0], "x": [0.0, 1.0, 2.0, 3.0],
+    ...                    "g": ["a", "a", "b", "b"]})
+    >>> d = build_design("y ~ x + (1 | g)", df, warn_dropped=False)
+    >>> d.nobs, d.n_dropped
+    (3, 1)
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    parsed = parse_formula(formula)
+    used: list[str] = []
+
+    def _add(names: list[str], where: str) -> None:
+        _check_columns(names, data, where)
+        for nm in names:
+            if nm not in used:
+                used.append(nm)
+
+    _add(variables_in(parsed.response), "response")
+    _add(variables_in(parsed.fixed), "fixed part")
+    for off in parsed.offsets:
+        _add(variables_in(off), "offset")
+    for term in parsed.random:
+        _add(variables_in(term.lhs), f"random term {term.source}")
+        _add(list(term.group_vars), f"grouping factor of {term.source}")
+
+    sub = data.loc[:, used] if used else data.iloc[:, :0]
+    missing = sub.isna().any(axis=1).to_numpy() if used else np.zeros(len(data), dtype=bool)
+    n_dropped = int(missing.sum())
+    if n_dropped:
+        sub = sub.loc[~missing]
+        if warn_dropped:
+            warnings.warn(
+                f"{n_dropped} of {len(data)} rows dropped because of missing values in "
+                f"{[c for c in used if data[c].isna().any()]}; the fit uses {len(sub)} rows",
+                DroppedRowsWarning,
+                stacklevel=3,
+            )
+    if len(sub) == 0:
+        raise ModelSpecificationError(
+            "no rows left: every row has a missing value in a variable the model uses "
+            f"({used})"
+        )
+
+    y = _response(parsed.response, sub)
+    X_full, names_full, fixed_spec = _model_matrix(parsed.fixed, sub, "fixed-effects matrix")
+    offset = np.zeros(len(sub))
+    for off in parsed.offsets:
+        arr, _, _ = _model_matrix(f"0 + {off}", sub, "offset")
+        offset = offset + arr[:, 0]
+
+    kept = _independent_columns(X_full)
+    aliased = [names_full[j] for j in range(len(names_full)) if j not in kept]
+    if aliased:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(aliased)} "
+            f"column(s): {aliased}",
+            RankDeficiencyWarning,
+            stacklevel=3,
+        )
+    X = np.ascontiguousarray(X_full[:, kept])
+    fixed_names = [names_full[j] for j in kept]
+
+    blocks: list[RandomBlock] = []
+    for term in parsed.random:
+        Z, colnames, spec = _model_matrix(term.lhs, sub, f"random term {term.source}")
+        if Z.shape[1] == 0:
+            raise FormulaError(f"random term {term.source} has no random-effect columns")
+        codes, levels = _factorize_group(sub, term)
+        if len(levels) < 2:
+            raise ModelSpecificationError(
+                f"grouping factor {term.group!r} has only {len(levels)} level in the data "
+                "used; a random effect needs at least two groups"
+            )
+        blocks.append(
+            RandomBlock(
+                group=term.group,
+                colnames=colnames,
+                Z=np.ascontiguousarray(Z),
+                codes=codes,
+                levels=levels,
+                correlated=term.correlated,
+                group_vars=term.group_vars,
+                lhs=term.lhs,
+                spec=spec,
+                label_vars=tuple(term.group.split(":")),
+            )
+        )
+    blocks = _lme4_order(blocks)
+    # lme4 names repeated grouping factors (from '||') "g", "g.1", "g.2", ...
+    seen: dict[str, int] = {}
+    for b in blocks:
+        k = seen.get(b.group, 0)
+        seen[b.group] = k + 1
+        if k:
+            b.group = f"{b.group}.{k}"
+    return Design(
+        parsed=parsed,
+        response=parsed.response,
+        y=y,
+        X=X,
+        fixed_names=fixed_names,
+        offset=offset,
+        random=blocks,
+        rows=sub.index,
+        n_dropped=n_dropped,
+        data=sub,
+        aliased=aliased,
+        fixed_spec=fixed_spec,
+        kept_columns=kept,
+    )

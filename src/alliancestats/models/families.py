@@ -1,0 +1,203 @@
+"""Response families and link functions for generalised linear (mixed) models.
+
+A :class:`Family` bundles what the penalised iteratively reweighted least-squares algorithm
+(:mod:`alliancestats.models.pirls`) needs: the link (``linkfun``, ``linkinv``, ``mu_eta``), the
+variance function, deviance residuals and the conditional log-likelihood. The numerical
+safeguards (clamping of the inverse link and of ``d mu / d eta`` away from 0 and 1) follow R's
+``stats::binomial``/``stats::poisson`` families, which is what ``lme4::glmer`` evaluates.
+
+Supported: ``binomial`` with ``logit``, ``probit`` or ``cloglog`` links and ``poisson`` with the
+``log`` link.
+
+Examples
+--------
+>>> import numpy as np
+>>> fam = get_family("binomial", "logit")
+>>> float(fam.link.linkinv(np.array([0.0]))[0])
+0.5
+>>> get_family("poisson").link.name
+'log'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import special, stats
+
+from alliancestats.errors import ModelSpecificationError
+
+__all__ = ["Family", "Link", "get_family", "FAMILIES"]
+
+_EPS = np.finfo(float).eps
+_LOGIT_THRESH = -np.log(_EPS)  # |eta| beyond which R's logit inverse link saturates (~36)
+_PROBIT_THRESH = -stats.norm.ppf(_EPS)  # ~8.13, as in R's probit linkinv
+_CLOGLOG_ETA_MAX = 700.0
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function ``eta = g(mu)`` with its inverse and derivative ``d mu / d eta``."""
+
+    name: str
+    linkfun: Callable[[Array], Array]
+    linkinv: Callable[[Array], Array]
+    mu_eta: Callable[[Array], Array]
+
+
+def _logit_inv(eta: Array) -> Array:
+    return special.expit(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))
+
+
+def _logit_mu_eta(eta: Array) -> Array:
+    e = np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH)
+    p = special.expit(e)
+    return np.maximum(p * (1.0 - p), _EPS)
+
+
+def _probit_inv(eta: Array) -> Array:
+    return special.ndtr(np.clip(eta, -_PROBIT_THRESH, _PROBIT_THRESH))
+
+
+def _probit_mu_eta(eta: Array) -> Array:
+    return np.maximum(np.exp(-0.5 * eta * eta) / np.sqrt(2.0 * np.pi), _EPS)
+
+
+def _cloglog_inv(eta: Array) -> Array:
+    return np.clip(-np.expm1(-np.exp(np.minimum(eta, _CLOGLOG_ETA_MAX))), _EPS, 1.0 - _EPS)
+
+
+def _cloglog_mu_eta(eta: Array) -> Array:
+    e = np.minimum(eta, _CLOGLOG_ETA_MAX)
+    return np.maximum(np.exp(e - np.exp(e)), _EPS)
+
+
+def _log_inv(eta: Array) -> Array:
+    return np.maximum(np.exp(eta), _EPS)
+
+
+LINKS: dict[str, Link] = {
+    "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
+    "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta),
+    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
+    "log": Link("log", np.log, _log_inv, _log_inv),
+}
+
+
+def _xlogy_ratio(y: Array, mu: Array) -> Array:
+    """``y * log(y / mu)`` with the convention ``0 * log 0 = 0``."""
+    return special.xlogy(y, y) - special.xlogy(y, mu)
+
+
+@dataclass(frozen=True)
+class Family:
+    """An exponential-family response distribution with a link.
+
+    Attributes
+    ----------
+    name : str
+        ``"binomial"`` or ``"poisson"``.
+    link : Link
+        The link function.
+    """
+
+    name: str
+    link: Link
+
+    # -- moments ---------------------------------------------------------------------------
+    def variance(self, mu: Array) -> Array:
+        """Variance function ``V(mu)`` (per unit prior weight)."""
+        if self.name == "binomial":
+            return np.maximum(mu * (1.0 - mu), _EPS)
+        return np.maximum(mu, _EPS)
+
+    def valid_eta_mu(self, mu: Array) -> bool:
+        """Whether every fitted mean lies inside the parameter space."""
+        if self.name == "binomial":
+            return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    # -- deviance and likelihood -------------------------------------------------------------
+    def dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        """Unit deviance contributions (squared deviance residuals), as R's ``dev.resids``."""
+        if self.name == "binomial":
+            return 2.0 * wt * (_xlogy_ratio(y, mu) + _xlogy_ratio(1.0 - y, 1.0 - mu))
+        return 2.0 * wt * (_xlogy_ratio(y, mu) - (y - mu))
+
+    def minus2_loglik(self, y: Array, mu: Array, wt: Array) -> Array:
+        """Per-observation ``-2 log p(y | mu)`` (R's ``family$aic`` without the ``2 k`` term).
+
+        For the binomial family ``y`` is the proportion of successes and ``wt`` the number of
+        trials; for the Poisson family ``wt`` multiplies each log-density.
+        """
+        if self.name == "binomial":
+            m = wt
+            k = np.rint(m * y)
+            logc = special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+            ll = logc + special.xlogy(k, mu) + special.xlog1py(m - k, -mu)
+            return np.where(m > 0, -2.0 * ll, 0.0)
+        ll = special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)
+        return -2.0 * wt * ll
+
+    def pearson_resid(self, y: Array, mu: Array, wt: Array) -> Array:
+        """Pearson residuals ``(y - mu) sqrt(wt / V(mu))``."""
+        return (y - mu) * np.sqrt(wt / self.variance(mu))
+
+    def starting_mu(self, y: Array, wt: Array) -> Array:
+        """Starting values for ``mu`` as R's ``family$initialize``."""
+        if self.name == "binomial":
+            return (wt * y + 0.5) / (wt + 1.0)
+        return y + 0.1
+
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "binomial": ("logit", "probit", "cloglog"),
+    "poisson": ("log",),
+}
+
+
+def get_family(family: str | Family, link: str | None = None) -> Family:
+    """Look up a response family by name.
+
+    Parameters
+    ----------
+    family : {"binomial", "poisson"} or Family
+        Response distribution.
+    link : str, optional
+        ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial; ``"log"`` for
+        Poisson.
+
+    Returns
+    -------
+    Family
+
+    Raises
+    ------
+    ModelSpecificationError
+        For an unknown family or a link the family does not support.
+
+    Examples
+    --------
+    >>> get_family("binomial", "probit").link.name
+    'probit'
+    """
+    if isinstance(family, Family):
+        if link is not None and link != family.link.name:
+            return get_family(family.name, link)
+        return family
+    if not isinstance(family, str) or family.lower() not in FAMILIES:
+        raise ModelSpecificationError(
+            f"family={family!r} is not supported; use one of {sorted(FAMILIES)}"
+        )
+    name = family.lower()
+    allowed = FAMILIES[name]
+    link = allowed[0] if link is None else str(link).lower()
+    if link not in allowed:
+        raise ModelSpecificationError(
+            f"link={link!r} is not available for the {name} family; use one of {list(allowed)}"
+        )
+    return Family(name, LINKS[link])

@@ -1,0 +1,396 @@
+"""Profiled REML/ML criterion of a linear mixed model on sufficient statistics.
+
+The model is ``y = X beta + Z b + e`` with ``b = Lambda(theta) u``, ``u ~ N(0, sigma^2 I)``,
+``e ~ N(0, sigma^2 I)`` (Bates, Maechler, Bolker & Walker 2015, J Stat Softw 67(1)).
+For a given relative covariance factor ``theta`` the criterion needs the Cholesky factor of
+
+    [ Lambda' Z'Z Lambda + I   Lambda' Z'[X y] ]
+    [ [X y]' Z Lambda          [X y]'[X y]     ]
+
+whose last diagonal element gives the penalised residual sum of squares ``r^2(theta)``.
+
+Layout used here. The random term with the most levels (lme4's first term, ``A``, e.g.
+patients) has a block-diagonal ``Z_A'Z_A`` (one ``q_A x q_A`` block per level); its Cholesky
+factor is computed for all levels at once. The other terms (``R``, e.g. therapists; for crossed
+designs e.g. the second crossed factor) enter through the Schur complement
+``S = Lambda_R' Z_R'Z_R Lambda_R + I - W'W`` with ``W = L_A^{-1} Lambda_A' Z_A'Z_R Lambda_R``:
+
+* *nested path* -- exactly one other term and every level of ``A`` lies inside one level of
+  it (sessions in patients in therapists): ``S`` is block diagonal, one small block per level,
+  and one evaluation costs O(levels), independent of the number of rows;
+* *general path* -- crossed or multi-level designs: ``W`` is sparse, ``S`` is dense
+  (exact, slower; fine up to a few thousand levels in the non-``A`` terms).
+
+All data enter once, through per-level sums (``Z'Z``, ``Z'X``, ``Z'y``, ``X'X``, ``X'y``,
+``y'y``) computed in :class:`LmmProblem`'s constructor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from alliancestats.models.design import RandomBlock
+
+__all__ = ["Factorization", "LmmProblem", "ThetaLayout"]
+
+
+@dataclass(frozen=True)
+class ThetaLayout:
+    """Where each term's lower-triangular factor lives in the θ vector (lme4's order)."""
+
+    sizes: tuple[int, ...]
+    offsets: tuple[int, ...]
+    rows: tuple[np.ndarray, ...]
+    cols: tuple[np.ndarray, ...]
+    lower: np.ndarray
+
+    @classmethod
+    def from_sizes(cls, qs: list[int]) -> ThetaLayout:
+        rows, cols, lower, offsets = [], [], [], []
+        off = 0
+        for q in qs:
+            r_idx, c_idx = [], []
+            for c in range(q):  # column-major lower triangle, as lme4
+                for r in range(c, q):
+                    r_idx.append(r)
+                    c_idx.append(c)
+                    lower.append(0.0 if r == c else -np.inf)
+            rows.append(np.array(r_idx))
+            cols.append(np.array(c_idx))
+            offsets.append(off)
+            off += len(r_idx)
+        return cls(tuple(qs), tuple(offsets), tuple(rows), tuple(cols), np.array(lower))
+
+    @property
+    def n(self) -> int:
+        return len(self.lower)
+
+    def start(self) -> np.ndarray:
+        """lme4's starting value: identity factors."""
+        return np.where(self.lower == 0.0, 1.0, 0.0)
+
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        out = []
+        for q, off, r, c in zip(self.sizes, self.offsets, self.rows, self.cols, strict=True):
+            L = np.zeros((q, q))
+            L[r, c] = theta[off : off + len(r)]
+            out.append(L)
+        return out
+
+
+@dataclass
+class Factorization:
+    """Pieces of the Cholesky factor for one θ."""
+
+    logdet_l: float  # log |L_theta|^2
+    chol_t: np.ndarray  # lower Cholesky factor of the (p+1)x(p+1) Schur complement
+    lam: list[np.ndarray]
+    la: np.ndarray  # (nA, qA, qA) lower factors
+    la_inv: np.ndarray
+    ra: np.ndarray  # (nA, qA, p+1) = L_A^{-1} Lambda_A' Z_A'[X y]
+    w: object  # nested: (m, qA, qR) blocks; general: sparse (nA qA, qRest)
+    ls: np.ndarray | None  # nested: (nR, qR, qR) factors; general: dense lower factor
+    ls_inv: np.ndarray | None
+    r2: np.ndarray | None  # (nR, qR, p+1) or (qRest, p+1)
+
+    @property
+    def p(self) -> int:
+        return self.chol_t.shape[0] - 1
+
+    @property
+    def pwrss(self) -> float:
+        """Penalised weighted residual sum of squares r^2(theta)."""
+        return float(self.chol_t[-1, -1] ** 2)
+
+    @property
+    def logdet_x(self) -> float:
+        """log |R_X|^2 (REML term)."""
+        p = self.p
+        return float(2.0 * np.log(np.diag(self.chol_t)[:p]).sum()) if p else 0.0
+
+
+def _binsum(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes, weights=weights, minlength=n)
+
+
+def _block_sums(codes: np.ndarray, left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """Per-level sums of left' right: shape (n, left.shape[1], right.shape[1])."""
+    out = np.empty((n, left.shape[1], right.shape[1]))
+    for a in range(left.shape[1]):
+        for b in range(right.shape[1]):
+            out[:, a, b] = _binsum(codes, left[:, a] * right[:, b], n)
+    return out
+
+
+def _tri_inv(L: np.ndarray) -> np.ndarray:
+    """Inverse of a batch of lower-triangular matrices (closed form for q <= 2)."""
+    q = L.shape[-1]
+    if q == 1:
+        return 1.0 / L
+    if q == 2:
+        out = np.zeros_like(L)
+        out[:, 0, 0] = 1.0 / L[:, 0, 0]
+        out[:, 1, 1] = 1.0 / L[:, 1, 1]
+        out[:, 1, 0] = -L[:, 1, 0] * out[:, 0, 0] * out[:, 1, 1]
+        return out
+    return np.linalg.inv(L)
+
+
+def _chol(M: np.ndarray) -> np.ndarray:
+    """Batched lower Cholesky factor (closed form for q <= 2)."""
+    q = M.shape[-1]
+    if q == 1:
+        return np.sqrt(M)
+    if q == 2:
+        out = np.zeros_like(M)
+        l11 = np.sqrt(M[:, 0, 0])
+        l21 = M[:, 1, 0] / l11
+        out[:, 0, 0] = l11
+        out[:, 1, 0] = l21
+        out[:, 1, 1] = np.sqrt(M[:, 1, 1] - l21 * l21)
+        return out
+    return np.linalg.cholesky(M)
+
+
+class LmmProblem:
+    """Sufficient statistics of a linear mixed model and its profiled criterion.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+    y : ndarray (n,)
+    blocks : list of RandomBlock
+        Random terms in lme4's order; the first has the most levels.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, blocks: list[RandomBlock]) -> None:
+        n, p = X.shape
+        self.n, self.p = n, p
+        self.blocks = blocks
+        self.layout = ThetaLayout.from_sizes([b.q for b in blocks])
+        # residualise y on X (exactly compensated in beta) to avoid cancellation in y'y
+        if p:
+            self.beta_shift, *_ = np.linalg.lstsq(X, y, rcond=None)
+            y = y - X @ self.beta_shift
+        else:
+            self.beta_shift = np.zeros(0)
+        XY = np.column_stack([X, y])
+        self.xy_xy = XY.T @ XY
+        A = blocks[0]
+        self.nA, self.qA = A.nlevels, A.q
+        self.aa = _block_sums(A.codes, A.Z, A.Z, self.nA)
+        self.axy = _block_sums(A.codes, A.Z, XY, self.nA)
+        rest = blocks[1:]
+        self.rest = rest
+        self.nested = False
+        if not rest:
+            return
+        # entries: combinations (level of A, level of R_k) that occur in the data
+        self.ent_i, self.ent_j, self.ent_b = [], [], []
+        for blk in rest:
+            key = A.codes.astype(np.int64) * blk.nlevels + blk.codes
+            uniq, inv = np.unique(key, return_inverse=True)
+            self.ent_i.append((uniq // blk.nlevels).astype(np.intp))
+            self.ent_j.append((uniq % blk.nlevels).astype(np.intp))
+            self.ent_b.append(_block_sums(inv.ravel(), A.Z, blk.Z, len(uniq)))
+        self.rr_diag = [_block_sums(b.codes, b.Z, b.Z, b.nlevels) for b in rest]
+        self.rxy = [_block_sums(b.codes, b.Z, XY, b.nlevels) for b in rest]
+        self.nested = len(rest) == 1 and len(self.ent_i[0]) == self.nA
+        if self.nested:
+            return
+        # general path: dense Z_R'Z_R and index patterns of the sparse W
+        self.r_sizes = [b.nlevels * b.q for b in rest]
+        self.r_off = np.concatenate([[0], np.cumsum(self.r_sizes)]).astype(int)
+        qr = int(self.r_off[-1])
+        self.q_rest = qr
+        zz = np.zeros((qr, qr))
+        for k, b in enumerate(rest):
+            o = self.r_off[k]
+            for j in range(b.nlevels):
+                zz[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q] = (
+                    self.rr_diag[k][j]
+                )
+            for m in range(k + 1, len(rest)):
+                c = rest[m]
+                key = b.codes.astype(np.int64) * c.nlevels + c.codes
+                uniq, inv = np.unique(key, return_inverse=True)
+                blocks_km = _block_sums(inv.ravel(), b.Z, c.Z, len(uniq))
+                jk, jm = uniq // c.nlevels, uniq % c.nlevels
+                om = self.r_off[m]
+                for e in range(len(uniq)):
+                    r0 = o + jk[e] * b.q
+                    c0 = om + jm[e] * c.q
+                    zz[r0 : r0 + b.q, c0 : c0 + c.q] = blocks_km[e]
+                    zz[c0 : c0 + c.q, r0 : r0 + b.q] = blocks_km[e].T
+        self.zz_rest = zz
+        self.zxy_rest = np.concatenate([r.reshape(-1, p + 1) for r in self.rxy], axis=0)
+        rows, cols = [], []
+        for k, b in enumerate(rest):
+            ii, jj = self.ent_i[k], self.ent_j[k]
+            a_idx = np.arange(self.qA)[None, :, None]
+            b_idx = np.arange(b.q)[None, None, :]
+            rows.append((ii[:, None, None] * self.qA + a_idx + 0 * b_idx).ravel())
+            cols.append((self.r_off[k] + jj[:, None, None] * b.q + b_idx + 0 * a_idx).ravel())
+        self.w_rows = np.concatenate(rows)
+        self.w_cols = np.concatenate(cols)
+
+    # ------------------------------------------------------------------ evaluation
+    def factorize(self, theta: np.ndarray) -> Factorization:
+        """Cholesky pieces for one θ (O(levels) on the nested path)."""
+        theta = np.asarray(theta, dtype=float)
+        lam = self.layout.factors(theta)
+        lamA = lam[0]
+        M = lamA.T @ self.aa @ lamA
+        idx = np.arange(self.qA)
+        M[:, idx, idx] += 1.0
+        la = _chol(M)
+        la_inv = _tri_inv(la)
+        ra = la_inv @ (lamA.T @ self.axy)
+        T = self.xy_xy - np.einsum("iac,iad->cd", ra, ra)
+        logdet = 2.0 * np.log(np.diagonal(la, axis1=1, axis2=2)).sum()
+        w = ls = ls_inv = r2 = None
+        if self.rest:
+            ws = []
+            for k, blk in enumerate(self.rest):
+                lamk = lam[k + 1]
+                ws.append(la_inv[self.ent_i[k]] @ (lamA.T @ self.ent_b[k] @ lamk))
+            if self.nested:
+                blk = self.rest[0]
+                lamk = lam[1]
+                w = ws[0]
+                D = lamk.T @ self.rr_diag[0] @ lamk
+                wtw = np.einsum("eab,eac->ebc", w, w)
+                jj = self.ent_j[0]
+                qR = blk.q
+                for a in range(qR):
+                    for b in range(qR):
+                        D[:, a, b] -= _binsum(jj, wtw[:, a, b], blk.nlevels)
+                    D[:, a, a] += 1.0
+                ls = _chol(D)
+                ls_inv = _tri_inv(ls)
+                wtr = np.einsum("eab,eac->ebc", w, ra)  # ra rows line up with entries
+                rhs = lamk.T @ self.rxy[0]
+                for a in range(qR):
+                    for c in range(self.p + 1):
+                        rhs[:, a, c] -= _binsum(jj, wtr[:, a, c], blk.nlevels)
+                r2 = ls_inv @ rhs
+                T = T - np.einsum("iac,iad->cd", r2, r2)
+                logdet += 2.0 * np.log(np.diagonal(ls, axis1=1, axis2=2)).sum()
+            else:
+                vals = np.concatenate([x.ravel() for x in ws])
+                w = sp.csr_matrix(
+                    (vals, (self.w_rows, self.w_cols)), shape=(self.nA * self.qA, self.q_rest)
+                )
+                lam_r = sp.block_diag(
+                    [sp.kron(sp.identity(b.nlevels), lam[k + 1]) for k, b in enumerate(self.rest)]
+                ).tocsr()
+                S = lam_r.T @ (lam_r.T @ self.zz_rest).T  # Lambda' ZZ Lambda (zz symmetric)
+                S = np.asarray(S)
+                S[np.diag_indices_from(S)] += 1.0
+                S -= (w.T @ w).toarray()
+                ls = np.linalg.cholesky(S)
+                rhs = lam_r.T @ self.zxy_rest - w.T @ ra.reshape(-1, self.p + 1)
+                r2 = sla.solve_triangular(ls, rhs, lower=True)
+                T = T - r2.T @ r2
+                logdet += 2.0 * np.log(np.diag(ls)).sum()
+        T = 0.5 * (T + T.T)
+        try:
+            ct = np.linalg.cholesky(T)
+        except np.linalg.LinAlgError:
+            # r^2 numerically zero: perfect fit; keep a tiny positive residual
+            T[-1, -1] += 1e-300 + 1e-14 * abs(T[-1, -1])
+            ct = np.linalg.cholesky(T)
+        return Factorization(logdet, ct, lam, la, la_inv, ra, w, ls, ls_inv, r2)
+
+    def criterion(self, theta: np.ndarray, reml: bool) -> float:
+        """Profiled deviance: REML criterion or -2 log-likelihood."""
+        try:
+            f = self.factorize(theta)
+        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+            return np.inf
+        return self.criterion_from(f, reml)
+
+    def criterion_from(self, f: Factorization, reml: bool) -> float:
+        n, p = self.n, self.p
+        r2 = f.pwrss
+        if reml:
+            nmp = n - p
+            return float(f.logdet_l + f.logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)))
+        return float(f.logdet_l + n * (1.0 + np.log(2.0 * np.pi * r2 / n)))
+
+    def deviance_vp(self, theta: np.ndarray, sigma: float, reml: bool) -> float:
+        """Deviance at (θ, σ) without profiling σ out (lmerTest's ``devfun_vp``)."""
+        f = self.factorize(theta)
+        n, p = self.n, self.p
+        s2 = sigma * sigma
+        if reml:
+            return float(f.logdet_l + f.logdet_x + (n - p) * np.log(2 * np.pi * s2) + f.pwrss / s2)
+        return float(f.logdet_l + n * np.log(2 * np.pi * s2) + f.pwrss / s2)
+
+    def beta_cov_unscaled(self, theta: np.ndarray) -> np.ndarray:
+        """(R_X' R_X)^{-1} at θ; Var(beta) = sigma^2 times this."""
+        f = self.factorize(theta)
+        p = self.p
+        lx_inv = sla.solve_triangular(f.chol_t[:p, :p], np.eye(p), lower=True)
+        return lx_inv.T @ lx_inv
+
+    # ------------------------------------------------------------------ solutions
+    def beta(self, f: Factorization) -> np.ndarray:
+        p = self.p
+        lxx = f.chol_t[:p, :p]
+        lyx = f.chol_t[p, :p]
+        return sla.solve_triangular(lxx.T, lyx, lower=False) + self.beta_shift
+
+    def spherical_modes(self, f: Factorization, beta: np.ndarray) -> list[np.ndarray]:
+        """Conditional modes u (spherical) per term, each (nlevels, q)."""
+        bres = beta - self.beta_shift
+        p = self.p
+        coef = np.concatenate([-bres, [1.0]])
+        ca = f.ra @ coef  # (nA, qA)
+        out_rest: list[np.ndarray] = []
+        if self.rest:
+            if self.nested:
+                c2 = f.r2 @ coef  # (nR, qR)
+                ur = np.einsum("jba,jb->ja", f.ls_inv, c2)  # L^{-T} c
+                out_rest = [ur]
+                ca = ca - np.einsum("eab,eb->ea", f.w, ur[self.ent_j[0]])
+            else:
+                c2 = f.r2 @ coef
+                ur_flat = sla.solve_triangular(f.ls.T, c2, lower=False)
+                ca = ca - (f.w @ ur_flat).reshape(self.nA, self.qA)
+                out_rest = []
+                for k, b in enumerate(self.rest):
+                    o = self.r_off[k]
+                    out_rest.append(ur_flat[o : o + b.nlevels * b.q].reshape(b.nlevels, b.q))
+        ua = np.einsum("iba,ib->ia", f.la_inv, ca)
+        del p
+        return [ua, *out_rest]
+
+    def cond_var_unscaled(self, f: Factorization) -> list[np.ndarray]:
+        """Diagonal blocks of (Lambda'Z'Z Lambda + I)^{-1} per term, each (nlevels, q, q)."""
+        a_inv = np.einsum("iba,ibc->iac", f.la_inv, f.la_inv)  # L^{-T} L^{-1}
+        if not self.rest:
+            return [a_inv]
+        if self.nested:
+            s_inv = np.einsum("jba,jbc->jac", f.ls_inv, f.ls_inv)
+            # extra term for A: L_A^{-T} W S^{-1} W' L_A^{-1}
+            v = np.einsum("iba,ibc->iac", f.la_inv, f.w)  # L_A^{-T} W  (nA, qA, qR)
+            extra = v @ s_inv[self.ent_j[0]] @ np.swapaxes(v, 1, 2)
+            return [a_inv + extra, s_inv]
+        ls_inv = sla.solve_triangular(f.ls, np.eye(f.ls.shape[0]), lower=True)
+        s_inv = ls_inv.T @ ls_inv
+        out_rest = []
+        for k, b in enumerate(self.rest):
+            o = self.r_off[k]
+            blocks = np.empty((b.nlevels, b.q, b.q))
+            for j in range(b.nlevels):
+                blocks[j] = s_inv[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q]
+            out_rest.append(blocks)
+        wl = f.w.toarray().reshape(self.nA, self.qA, -1)  # rows of W per level of A
+        v = np.einsum("iba,ibc->iac", f.la_inv, wl)
+        extra = v @ s_inv @ np.swapaxes(v, 1, 2)
+        return [a_inv + extra, *out_rest]

@@ -1,0 +1,536 @@
+"""Penalised iteratively reweighted least squares (PIRLS) and the Laplace approximation.
+
+This module evaluates the GLMM objective of ``lme4::glmer`` (Bates, Mächler, Bolker & Walker
+2015, JSS 67(1), section 5) for given covariance parameters ``theta`` and fixed effects
+``beta``. The random effects are written ``b = Lambda(theta) u`` with spherical
+``u ~ N(0, I_q)``, the linear predictor is ``eta = offset + X beta + Z Lambda u``, and for fixed
+``(theta, beta)`` PIRLS finds the conditional mode ``u*`` that minimises the penalised deviance
+``sum d_i(mu(u)) + |u|^2``. The Laplace approximation of the deviance (-2 log-likelihood) is
+
+``-2 log L(theta, beta) ~= sum_i -2 log p(y_i | u*) + |u*|^2 + log det(L L')``
+
+with ``L L' = Lambda' Z' W Z Lambda + I`` and ``W`` the GLM working weights at ``u*``.
+
+Two code paths share one interface, :class:`PirlsProblem`:
+
+* a *scalar* path for a single scalar random-effect term such as ``(1 | patient)``: the
+  system matrix is diagonal, so each PIRLS iteration is a handful of vectorised O(n) passes
+  (``numpy.bincount`` per-group sums) and costs nothing per group;
+* a *general* path for any number of (vector-valued, crossed or nested) terms, with a sparse
+  ``Z`` and a sparse LU factorisation of the (symmetric positive definite) system.
+
+The random-effects structure is described by :class:`ReStructure`, built from per-term
+grouping codes and term model matrices (the same ingredients lme4's ``mkReTrms`` uses). The
+column order of ``Z`` and the order of ``theta`` follow lme4: terms in formula order, within a
+term level-major (all columns of level 1, then level 2, ...), and ``theta`` holds the
+lower-triangular relative Cholesky factor of each term column by column.
+
+Examples
+--------
+>>> import numpy as np
+>>> from alliancestats.models.families import get_family
+>>> rng = np.random.default_rng(1)
+>>> g = np.repeat(np.arange(20), 5)
+>>> y = (rng.random(100) < 0.5).astype(float)
+>>> re = ReStructure.from_terms([ReTermSpec("g", ("(Intercept)",), g, tuple(range(20)),
+...                                          np.ones((100, 1)))])
+>>> prob = PirlsProblem(y, np.ones((100, 1)), re, get_family("binomial"))
+>>> prob.is_scalar
+True
+>>> dev = prob.laplace(np.array([0.5]), np.array([0.0]))
+>>> bool(np.isfinite(dev))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg, sparse
+from scipy.sparse import linalg as splinalg
+
+from alliancestats.errors import EstimationError
+from alliancestats.models.families import Family
+
+__all__ = ["ReTermSpec", "ReStructure", "PirlsProblem", "PirlsState"]
+
+_MAX_ITER = 200
+_MAX_HALVINGS = 30
+
+
+@dataclass(frozen=True)
+class ReTermSpec:
+    """One random-effects term ``(cols | group)``.
+
+    Attributes
+    ----------
+    group : str
+        Name of the grouping factor as it appears in the output (e.g. ``"patient"``,
+        ``"therapist:patient"``).
+    cnames : tuple of str
+        Names of the term's columns (``"(Intercept)"``, ``"session"``...).
+    codes : ndarray of int, shape (n,)
+        Level code of each row, ``0 .. len(levels) - 1``.
+    levels : tuple
+        Level labels in code order.
+    X : ndarray, shape (n, len(cnames))
+        The term's model matrix.
+    """
+
+    group: str
+    cnames: tuple[str, ...]
+    codes: np.ndarray
+    levels: tuple
+    X: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of random effects per level."""
+        return len(self.cnames)
+
+    @property
+    def nlevels(self) -> int:
+        """Number of levels of the grouping factor."""
+        return len(self.levels)
+
+
+@dataclass
+class ReStructure:
+    """Random-effects design ``Z``, the map ``theta -> Lambda`` and bounds on ``theta``."""
+
+    terms: list[ReTermSpec]
+    Z: sparse.csc_matrix
+    theta_start: np.ndarray
+    theta_lower: np.ndarray
+    offsets: list[int]
+    theta_slices: list[slice]
+    _lam_rows: np.ndarray = field(repr=False)
+    _lam_cols: np.ndarray = field(repr=False)
+    _lam_theta: np.ndarray = field(repr=False)
+
+    @classmethod
+    def from_terms(cls, terms: list[ReTermSpec]) -> ReStructure:
+        """Assemble ``Z`` and the ``Lambda`` pattern from term specifications."""
+        if not terms:
+            raise EstimationError("a GLMM needs at least one random-effects term")
+        n = terms[0].X.shape[0]
+        blocks, offsets, slices = [], [], []
+        lam_r, lam_c, lam_t = [], [], []
+        th0, thl = [], []
+        off = 0
+        toff = 0
+        for t in terms:
+            s, nl = t.size, t.nlevels
+            rows = np.repeat(np.arange(n), s)
+            cols = (t.codes[:, None] * s + np.arange(s)[None, :]).ravel()
+            blocks.append(
+                sparse.csc_matrix((t.X.ravel(), (rows, cols)), shape=(n, nl * s), dtype=float)
+            )
+            # lower triangle, column-major (lme4's theta order)
+            tri = [(i, j) for j in range(s) for i in range(j, s)]
+            for k, (i, j) in enumerate(tri):
+                lam_r.append(off + np.arange(nl) * s + i)
+                lam_c.append(off + np.arange(nl) * s + j)
+                lam_t.append(np.full(nl, toff + k))
+                th0.append(1.0 if i == j else 0.0)
+                thl.append(0.0 if i == j else -np.inf)
+            offsets.append(off)
+            slices.append(slice(toff, toff + len(tri)))
+            off += nl * s
+            toff += len(tri)
+        Z = sparse.hstack(blocks, format="csc")
+        return cls(
+            terms=list(terms),
+            Z=Z,
+            theta_start=np.array(th0),
+            theta_lower=np.array(thl),
+            offsets=offsets,
+            theta_slices=slices,
+            _lam_rows=np.concatenate(lam_r),
+            _lam_cols=np.concatenate(lam_c),
+            _lam_theta=np.concatenate(lam_t),
+        )
+
+    @property
+    def q(self) -> int:
+        """Total number of random effects."""
+        return self.Z.shape[1]
+
+    def lambda_matrix(self, theta: np.ndarray) -> sparse.csc_matrix:
+        """The sparse lower-triangular relative covariance factor ``Lambda(theta)``."""
+        return sparse.csc_matrix(
+            (theta[self._lam_theta], (self._lam_rows, self._lam_cols)), shape=(self.q, self.q)
+        )
+
+    def term_factor(self, theta: np.ndarray, k: int) -> np.ndarray:
+        """The ``s x s`` lower-triangular factor ``T_k`` of term ``k`` (``Sigma_k = T T'``)."""
+        s = self.terms[k].size
+        T = np.zeros((s, s))
+        vals = theta[self.theta_slices[k]]
+        idx = 0
+        for j in range(s):
+            for i in range(j, s):
+                T[i, j] = vals[idx]
+                idx += 1
+        return T
+
+
+@dataclass
+class PirlsState:
+    """Conditional mode and working quantities at convergence of PIRLS."""
+
+    u: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    weights: np.ndarray
+    logdet: float
+    minus2_cond: float
+    dev_cond: float
+    iterations: int
+    diag: np.ndarray | None = None  # scalar path: diagonal of L L'
+
+
+_DENSE_MAX_Q = 1500  # up to this many random effects the PIRLS system is factorised densely
+
+
+class _Factor:
+    """Cholesky (dense) or LU (sparse) factor of ``A = Lambda'Z'WZ Lambda + I``."""
+
+    def __init__(self, A, dense: bool) -> None:
+        self.dense = dense
+        if dense:
+            if not np.all(np.isfinite(A)):
+                raise EstimationError("non-finite values in the PIRLS system (extreme parameters)")
+            try:
+                self.c = linalg.cho_factor(A, lower=True, check_finite=False)
+            except linalg.LinAlgError as exc:
+                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+            self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.c[0]))))
+        else:
+            if not np.all(np.isfinite(A.data)):
+                raise EstimationError("non-finite values in the PIRLS system (extreme parameters)")
+            try:
+                self.lu = splinalg.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0)
+            except RuntimeError as exc:
+                raise EstimationError(f"PIRLS system could not be factorised: {exc}") from exc
+            self.logdet = float(np.sum(np.log(np.abs(self.lu.U.diagonal()))))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        if self.dense:
+            return linalg.cho_solve(self.c, b, check_finite=False)
+        return self.lu.solve(b)
+
+
+class _RowPattern:
+    """``Z Lambda`` stored row-wise: each row has the same number ``r`` of non-zeros.
+
+    Row ``i`` of ``Z Lambda`` is non-zero only in the columns of its own level in each term,
+    and there equals ``x_ik' T_k`` (term model row times the term's factor). Products with
+    vectors and the system matrix are then ``numpy.bincount`` passes over fixed index arrays.
+    """
+
+    def __init__(self, re: ReStructure) -> None:
+        self.re = re
+        self.q = re.q
+        self.cols = np.column_stack(
+            [
+                re.offsets[k] + t.codes[:, None] * t.size + np.arange(t.size)[None, :]
+                for k, t in enumerate(re.terms)
+            ]
+        ).astype(np.intp)
+        self.n, self.r = self.cols.shape
+        self.cols_flat = self.cols.ravel()
+        self.dense = self.q <= _DENSE_MAX_Q
+        if self.dense:
+            self.pair_index = (self.cols[:, :, None] * self.q + self.cols[:, None, :]).ravel()
+        else:
+            self.pair_rows = np.repeat(self.cols, self.r, axis=1).ravel()
+            self.pair_cols = np.tile(self.cols, (1, self.r)).ravel()
+
+    def values(self, theta: np.ndarray) -> np.ndarray:
+        """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)``."""
+        parts = [t.X @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
+        return np.column_stack(parts)
+
+    def matvec(self, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", mv, u[self.cols])
+
+    def rmatvec(self, mv: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.bincount(self.cols_flat, weights=(mv * v[:, None]).ravel(), minlength=self.q)
+
+    def rmatmat(self, mv: np.ndarray, V: np.ndarray) -> np.ndarray:
+        return np.column_stack([self.rmatvec(mv, V[:, j]) for j in range(V.shape[1])])
+
+    def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor:
+        prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
+        if self.dense:
+            A = np.bincount(self.pair_index, weights=prod, minlength=self.q * self.q)
+            A = A.reshape(self.q, self.q)
+            A[np.diag_indices(self.q)] += 1.0
+            return _Factor(A, True)
+        A = sparse.csc_matrix((prod, (self.pair_rows, self.pair_cols)), shape=(self.q, self.q))
+        A = (A + sparse.identity(self.q, format="csc")).tocsc()
+        return _Factor(A, False)
+
+
+class PirlsProblem:
+    """A GLMM likelihood evaluator for fixed data, family and random-effects structure.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Response (proportion of successes for binomial data with trials).
+    X : ndarray, shape (n, p)
+        Fixed-effects design.
+    re : ReStructure
+        Random-effects structure.
+    family : Family
+        Response family with link.
+    prior_weights : ndarray, optional
+        Prior weights (number of trials for binomial proportions).
+    offset : ndarray, optional
+        Known offset added to the linear predictor.
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        X: np.ndarray,
+        re: ReStructure,
+        family: Family,
+        prior_weights: np.ndarray | None = None,
+        offset: np.ndarray | None = None,
+    ) -> None:
+        self.y = np.asarray(y, dtype=float)
+        self.X = np.ascontiguousarray(X, dtype=float)
+        self.n, self.p = self.X.shape
+        self.re = re
+        self.family = family
+        self.pw = np.ones(self.n) if prior_weights is None else np.asarray(prior_weights, float)
+        self.offset = np.zeros(self.n) if offset is None else np.asarray(offset, float)
+        self.is_scalar = len(re.terms) == 1 and re.terms[0].size == 1
+        if self.is_scalar:
+            t = re.terms[0]
+            self.g = np.asarray(t.codes, dtype=np.intp)
+            self.zv = np.asarray(t.X[:, 0], dtype=float)
+            self.zv2 = self.zv * self.zv
+            self.nlev = t.nlevels
+        else:
+            self.ops = _RowPattern(re)
+        self._u = np.zeros(re.q)
+        self._canonical = (family.name, family.link.name) in {
+            ("binomial", "logit"),
+            ("poisson", "log"),
+        }
+
+    # ------------------------------------------------------------------ helpers
+    def _working(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``mu``, working weights ``W`` and the score vector ``pw mu_eta (y-mu)/V``."""
+        fam = self.family
+        mu = fam.link.linkinv(eta)
+        if self._canonical:
+            var = fam.variance(mu)
+            w = self.pw * var
+            score = self.pw * (self.y - mu)
+        else:
+            me = fam.link.mu_eta(eta)
+            var = fam.variance(mu)
+            w = self.pw * me * me / var
+            score = self.pw * me * (self.y - mu) / var
+        return mu, w, score
+
+    def _devsum(self, mu: np.ndarray) -> float:
+        return float(np.sum(self.family.dev_resids(self.y, mu, self.pw)))
+
+    def _gsum(self, v: np.ndarray) -> np.ndarray:
+        return np.bincount(self.g, weights=v, minlength=self.nlev)
+
+    def set_u(self, u: np.ndarray) -> None:
+        """Set the starting value of the conditional modes (warm start)."""
+        self._u = np.array(u, dtype=float)
+
+    def reset(self) -> None:
+        """Restart PIRLS from ``u = 0``."""
+        self._u = np.zeros(self.re.q)
+
+    # ------------------------------------------------------------------ PIRLS in u
+    def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float = 1e-11) -> PirlsState:
+        """Conditional modes ``u*`` for fixed ``(theta, beta)`` by PIRLS with step halving."""
+        eta0 = self.offset + self.X @ beta
+        if self.is_scalar:
+            return self._pirls_scalar(float(theta[0]), eta0, tol)
+        return self._pirls_general(theta, eta0, tol)
+
+    def _pirls_scalar(self, th: float, eta0: np.ndarray, tol: float) -> PirlsState:
+        g, zv = self.g, self.zv
+        u = self._u.copy()
+        thz = th * zv
+        eta = eta0 + thz * u[g]
+        mu, w, score = self._working(eta)
+        pdev = self._devsum(mu) + u @ u
+        it = 0
+        for it in range(1, _MAX_ITER + 1):  # noqa: B007
+            diag = th * th * self._gsum(w * self.zv2) + 1.0
+            grad = th * self._gsum(score * zv) - u
+            delta = grad / diag
+            step = 1.0
+            for _ in range(_MAX_HALVINGS):
+                u_new = u + step * delta
+                eta_new = eta0 + thz * u_new[g]
+                mu_new = self.family.link.linkinv(eta_new)
+                pdev_new = self._devsum(mu_new) + u_new @ u_new
+                if pdev_new <= pdev + 1e-10 * abs(pdev):
+                    break
+                step *= 0.5
+            else:
+                raise EstimationError(
+                    "PIRLS step halving failed to reduce the penalised deviance; the model may "
+                    "be separated or badly scaled"
+                )
+            stuck = step < 1e-3 and pdev - pdev_new <= 0.0
+            u, eta, pdev = u_new, eta_new, pdev_new
+            mu, w, score = self._working(eta)
+            if np.max(np.abs(step * delta)) < tol or stuck:
+                break
+        self._u = u
+        diag = th * th * self._gsum(w * self.zv2) + 1.0
+        m2 = float(np.sum(self.family.minus2_loglik(self.y, mu, self.pw)))
+        return PirlsState(
+            u=u,
+            eta=eta,
+            mu=mu,
+            weights=w,
+            logdet=float(np.sum(np.log(diag))),
+            minus2_cond=m2,
+            dev_cond=self._devsum(mu),
+            iterations=it,
+            diag=diag,
+        )
+
+    def _pirls_general(self, theta: np.ndarray, eta0: np.ndarray, tol: float) -> PirlsState:
+        ops = self.ops
+        mv = ops.values(theta)
+        u = self._u.copy()
+        eta = eta0 + ops.matvec(mv, u)
+        mu, w, score = self._working(eta)
+        pdev = self._devsum(mu) + u @ u
+        it = 0
+        for it in range(1, _MAX_ITER + 1):  # noqa: B007
+            fac = ops.factor(mv, w)
+            delta = fac.solve(ops.rmatvec(mv, score) - u)
+            step = 1.0
+            for _ in range(_MAX_HALVINGS):
+                u_new = u + step * delta
+                eta_new = eta0 + ops.matvec(mv, u_new)
+                mu_new = self.family.link.linkinv(eta_new)
+                pdev_new = self._devsum(mu_new) + u_new @ u_new
+                if pdev_new <= pdev + 1e-10 * abs(pdev):
+                    break
+                step *= 0.5
+            else:
+                raise EstimationError(
+                    "PIRLS step halving failed to reduce the penalised deviance; the model may "
+                    "be separated or badly scaled"
+                )
+            stuck = step < 1e-3 and pdev - pdev_new <= 0.0
+            u, eta, pdev = u_new, eta_new, pdev_new
+            mu, w, score = self._working(eta)
+            if np.max(np.abs(step * delta)) < tol or stuck:
+                break
+        self._u = u
+        fac = ops.factor(mv, w)
+        m2 = float(np.sum(self.family.minus2_loglik(self.y, mu, self.pw)))
+        return PirlsState(
+            u=u,
+            eta=eta,
+            mu=mu,
+            weights=w,
+            logdet=fac.logdet,
+            minus2_cond=m2,
+            dev_cond=self._devsum(mu),
+            iterations=it,
+        )
+
+    # ------------------------------------------------------------------ objectives
+    def laplace(self, theta: np.ndarray, beta: np.ndarray) -> float:
+        """Laplace approximation to the deviance ``-2 log L(theta, beta)``."""
+        st = self.pirls(theta, beta)
+        return st.minus2_cond + float(st.u @ st.u) + st.logdet
+
+    def _schur_parts(self, theta: np.ndarray, w: np.ndarray, score: np.ndarray, u: np.ndarray):
+        """Blocks of the joint Newton system in ``(u, beta)``.
+
+        Returns ``(AinvB, Ainv_ru, B, ru, logdet)`` where ``A = Lambda'Z'WZ Lambda + I``,
+        ``B = Lambda'Z'WX`` and ``ru = Lambda'Z' score - u``.
+        """
+        if self.is_scalar:
+            th = float(theta[0])
+            diag = th * th * self._gsum(w * self.zv2) + 1.0
+            wz = w * self.zv
+            B = th * np.column_stack([self._gsum(wz * self.X[:, j]) for j in range(self.p)])
+            ru = th * self._gsum(score * self.zv) - u
+            return B / diag[:, None], ru / diag, B, ru, float(np.sum(np.log(diag)))
+        mv = self.ops.values(theta)
+        fac = self.ops.factor(mv, w)
+        B = self.ops.rmatmat(mv, self.X * w[:, None])
+        ru = self.ops.rmatvec(mv, score) - u
+        return fac.solve(B), fac.solve(ru), B, ru, fac.logdet
+
+    def _eta_u(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        if self.is_scalar:
+            return float(theta[0]) * self.zv * u[self.g]
+        return self.ops.matvec(self.ops.values(theta), u)
+
+    def joint_mode(
+        self, theta: np.ndarray, beta0: np.ndarray, tol: float = 1e-10
+    ) -> tuple[np.ndarray, float]:
+        """Joint conditional mode of ``(u, beta)`` for fixed ``theta`` (glmer's nAGQ = 0 step).
+
+        Newton (Fisher scoring) iterations on the penalised deviance in ``(u, beta)`` jointly,
+        with step halving. Returns ``beta`` and the criterion ``sum d_i + |u|^2 + logdet``
+        minimised over ``theta`` in glmer's first optimisation stage.
+        """
+        beta = np.array(beta0, dtype=float)
+        u = self._u.copy()
+        eta = self.offset + self.X @ beta + self._eta_u(theta, u)
+        mu, w, score = self._working(eta)
+        pdev = self._devsum(mu) + u @ u
+        for _ in range(_MAX_ITER):
+            AinvB, Ainv_ru, B, ru, _ld = self._schur_parts(theta, w, score, u)
+            S = self.X.T @ (self.X * w[:, None]) - B.T @ AinvB
+            rb = self.X.T @ score - B.T @ Ainv_ru
+            try:
+                dbeta = np.linalg.solve(S, rb)
+            except np.linalg.LinAlgError as exc:
+                raise EstimationError(
+                    "the fixed-effects system is singular; check for aliased predictors"
+                ) from exc
+            du = Ainv_ru - AinvB @ dbeta
+            step = 1.0
+            for _ in range(_MAX_HALVINGS):
+                b_new = beta + step * dbeta
+                u_new = u + step * du
+                eta_new = self.offset + self.X @ b_new + self._eta_u(theta, u_new)
+                mu_new = self.family.link.linkinv(eta_new)
+                pdev_new = self._devsum(mu_new) + u_new @ u_new
+                if pdev_new <= pdev + 1e-10 * abs(pdev):
+                    break
+                step *= 0.5
+            else:
+                break
+            change = pdev - pdev_new
+            beta, u, pdev = b_new, u_new, pdev_new
+            mu, w, score = self._working(eta_new)
+            size = max(np.max(np.abs(step * dbeta)), np.max(np.abs(step * du), initial=0.0))
+            if size < tol or abs(change) < 1e-13 * (abs(pdev) + 1.0):
+                break
+        self._u = u
+        _a, _b, _c, _d, logdet = self._schur_parts(theta, w, score, u)
+        return beta, pdev + logdet
+
+    def fixed_info(self, theta: np.ndarray, st: PirlsState) -> np.ndarray:
+        """``X'WX - B' A^{-1} B`` at a PIRLS state: inverse of lme4's RX-based ``vcov``."""
+        w = st.weights
+        AinvB, _r, B, _ru, _ld = self._schur_parts(theta, w, np.zeros(self.n), st.u)
+        return self.X.T @ (self.X * w[:, None]) - B.T @ AinvB

@@ -1,0 +1,362 @@
+"""Results of mixed-model fits (:class:`MixedResult`) and likelihood-ratio tests (:func:`lrt`).
+
+:class:`MixedResult` is shared by the LMM engine (:func:`alliancestats.models.lmm`) and the
+GLMM engine (:func:`alliancestats.models.glmm`). Engines fill the attributes listed in the
+class docstring and may pass callables for the model-specific methods:
+
+* ``refit_ml`` -- ``callable() -> MixedResult``: the same model fitted by maximum likelihood
+  (REML LMM fits refit; ML, Laplace and AGQ fits return themselves). :func:`lrt` uses it.
+* ``predictor`` -- ``callable(newdata, random) -> ndarray`` used by :meth:`MixedResult.predict`
+  (GLMM predictions are on the link scale unless the engine documents otherwise).
+* ``profiler`` -- ``callable(level) -> DataFrame`` for :meth:`MixedResult.confint` with
+  ``method="profile"``; ``wald_varcorr`` -- ``callable(level) -> DataFrame`` for
+  ``method="wald"``.
+
+What :func:`lrt` needs from each model: ``loglik`` (float), ``npar`` (number of estimated
+parameters: fixed effects + covariance parameters + residual scale when estimated), ``nobs``,
+``reml`` (bool), ``response`` (str) and ``refit_ml()``.
+
+Examples
+--------
+>>> from alliancestats.models.results import MixedResult
+>>> MixedResult.__name__
+'MixedResult'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from alliancestats.errors import ModelSpecificationError
+
+__all__ = ["MixedResult", "lrt"]
+
+
+class MixedResult:
+    """Fitted linear or generalized linear mixed model.
+
+    Attributes
+    ----------
+    formula : str
+        The model formula.
+    method : str
+        ``"REML"`` or ``"ML"`` (LMM); ``"Laplace"`` or ``"AGQ(n)"`` (GLMM).
+    family : str
+        ``"gaussian"`` for LMM, otherwise the GLMM family name.
+    reml : bool
+        Whether the fit maximised the restricted likelihood.
+    fixed : pandas.DataFrame
+        Indexed by term, columns ``estimate, se, df, t, p, ci_low, ci_high`` (GLMM: ``z``
+        instead of ``t`` and ``df`` infinite). ``df`` are Satterthwaite degrees of freedom
+        for LMM fits.
+    vcov : pandas.DataFrame
+        Covariance matrix of the fixed-effect estimates.
+    varcorr : pandas.DataFrame
+        lme4's ``as.data.frame(VarCorr(fit))`` layout: ``grp, var1, var2, vcov, sdcor``.
+    sigma, loglik, deviance, aic, bic : float
+        Residual SD; log-likelihood (restricted log-likelihood for REML fits); REML criterion
+        for REML fits, otherwise -2 log-likelihood; information criteria (from ``loglik``).
+    nobs, n_dropped, npar : int
+        Rows used, rows dropped for missing values, number of estimated parameters.
+    ngroups : dict
+        Number of levels per grouping factor.
+    converged : bool
+        True when the optimiser stopped normally and the optimum passed the gradient check.
+    optimizer : dict
+        Record of the optimisation (method, evaluations, gradient, restarts, messages).
+    singular : bool
+        Boundary (singular) fit, as lme4's ``isSingular`` (tolerance 1e-4).
+    theta : numpy.ndarray
+        Relative covariance factor parameters (lme4's ``getME(fit, "theta")``).
+    ranef : dict of pandas.DataFrame
+        Conditional modes per grouping factor (rows = groups, columns = effects).
+    cond_var : dict of numpy.ndarray
+        Conditional covariance matrices of the random effects, shape ``(groups, q, q)``
+        (lme4's ``condVar``).
+    fitted, residuals : pandas.Series
+        Indexed like the rows used (conditional on the random effects).
+    """
+
+    def __init__(self, **fields: Any) -> None:
+        self.refit_ml_fn: Callable[[], MixedResult] | None = fields.pop("refit_ml", None)
+        self.predictor: Callable[[Any, bool], np.ndarray] | None = fields.pop("predictor", None)
+        self.profiler: Callable[[float], pd.DataFrame] | None = fields.pop("profiler", None)
+        self.wald_varcorr: Callable[[float], pd.DataFrame] | None = fields.pop(
+            "wald_varcorr", None
+        )
+        self.contrast_fn: Callable[[np.ndarray], dict] | None = fields.pop("contrast", None)
+        defaults: dict[str, Any] = {
+            "family": "gaussian",
+            "reml": False,
+            "n_dropped": 0,
+            "ranef": {},
+            "cond_var": {},
+            "optimizer": {},
+            "singular": False,
+            "converged": True,
+            "messages": [],
+            "response": "",
+            "level": 0.95,
+        }
+        for key, value in defaults.items():
+            setattr(self, key, value)
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    # ------------------------------------------------------------------ methods
+    def refit_ml(self) -> MixedResult:
+        """The same model fitted by maximum likelihood (self when already ML)."""
+        if not self.reml:
+            return self
+        if self.refit_ml_fn is None:
+            raise ModelSpecificationError("this result cannot be refitted by maximum likelihood")
+        return self.refit_ml_fn()
+
+    def predict(self, newdata: pd.DataFrame | None = None, random: bool = True) -> pd.Series:
+        """Predicted values (conditional on random effects when ``random=True``).
+
+        Groups in ``newdata`` not seen in the fit get the population-level prediction (their
+        random effects set to zero); rows with missing predictors give NaN.
+        """
+        if self.predictor is None:
+            raise ModelSpecificationError("this result has no prediction function")
+        values = self.predictor(newdata, random)
+        index = self.fitted.index if newdata is None else newdata.index
+        return pd.Series(values, index=index, name="predicted")
+
+    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals for fixed effects and variance components.
+
+        Parameters
+        ----------
+        method : {"wald", "profile"}
+            ``"wald"``: fixed effects from the ``fixed`` table (t with Satterthwaite df for
+            LMM) and variance components (SDs, correlations, residual SD) from the inverse
+            Hessian of the deviance on the SD/correlation scale. ``"profile"``:
+            likelihood-ratio (profile) intervals for the variance components.
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows named like lme4's ``confint`` (``sd_(Intercept)|patient``,
+            ``cor_session.(Intercept)|patient``, ``sigma``, then fixed effects); columns
+            ``estimate, ci_low, ci_high``.
+        """
+        if method not in ("wald", "profile"):
+            raise ValueError("method must be 'wald' or 'profile'")
+        if not 0 < level < 1:
+            raise ValueError("level must be between 0 and 1")
+        fn = self.wald_varcorr if method == "wald" else self.profiler
+        if fn is None:
+            raise ModelSpecificationError(f"{method} intervals are not available for this model")
+        vc = fn(level)
+        fx = self.fixed
+        stat = "t" if "t" in fx.columns else "z"
+        if stat == "t":
+            q = stats.t.ppf(0.5 + level / 2, fx["df"].to_numpy())
+        else:
+            q = stats.norm.ppf(0.5 + level / 2)
+        fixed = pd.DataFrame(
+            {
+                "estimate": fx["estimate"],
+                "ci_low": fx["estimate"] - q * fx["se"],
+                "ci_high": fx["estimate"] + q * fx["se"],
+            },
+            index=fx.index,
+        )
+        return pd.concat([vc, fixed])
+
+    def contrast(self, weights: Any) -> pd.Series:
+        """Test a linear combination of fixed effects, e.g. between minus within.
+
+        Parameters
+        ----------
+        weights : dict or array-like
+            Mapping term -> weight (missing terms weigh 0) or one weight per fixed effect.
+
+        Returns
+        -------
+        pandas.Series
+            ``estimate, se, df, t, p`` (Satterthwaite df for LMM fits; ``z`` with infinite df
+            for GLMMs).
+        """
+        names = list(self.fixed.index)
+        if isinstance(weights, dict):
+            unknown = [k for k in weights if k not in names]
+            if unknown:
+                raise ModelSpecificationError(f"unknown fixed-effect terms {unknown}; have {names}")
+            L = np.array([float(weights.get(n, 0.0)) for n in names])
+        else:
+            L = np.asarray(weights, dtype=float).ravel()
+            if L.size != len(names):
+                raise ModelSpecificationError(f"need {len(names)} weights, got {L.size}")
+        est = float(L @ self.fixed["estimate"].to_numpy())
+        var = float(L @ self.vcov.to_numpy() @ L)
+        se = np.sqrt(var)
+        if self.contrast_fn is not None:
+            df = float(self.contrast_fn(L))
+        else:
+            df = np.inf
+        stat = est / se if se > 0 else np.nan
+        p = 2 * stats.t.sf(abs(stat), df) if np.isfinite(df) else 2 * stats.norm.sf(abs(stat))
+        return pd.Series({"estimate": est, "se": se, "df": df, "t": stat, "p": p})
+
+    # ------------------------------------------------------------------ printing
+    def summary(self) -> str:
+        """Text summary laid out like lme4's ``print(summary(fit))``."""
+        lines = []
+        kind = "Linear" if self.family == "gaussian" else "Generalized linear"
+        lines.append(f"{kind} mixed model fit by {self.method}")
+        lines.append(f"Formula: {self.formula}")
+        if self.reml:
+            lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
+        else:
+            lines.append(
+                f"     AIC      BIC   logLik deviance\n"
+                f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f}"
+            )
+        if self.family == "gaussian" and hasattr(self, "residuals"):
+            r = self.residuals.to_numpy() / self.sigma
+            qs = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
+            lines.append("\nScaled residuals:")
+            lines.append("     Min       1Q   Median       3Q      Max")
+            lines.append(" ".join(f"{v:8.4f}" for v in qs))
+        lines.append("\nRandom effects:")
+        lines.append(_format_varcorr(self.varcorr))
+        groups = ", ".join(f"{k}, {v}" for k, v in self.ngroups.items())
+        lines.append(f"Number of obs: {self.nobs}, groups:  {groups}")
+        if self.n_dropped:
+            lines.append(f"({self.n_dropped} rows dropped for missing values)")
+        lines.append("\nFixed effects:")
+        fx = self.fixed.copy()
+        stat = "t" if "t" in fx.columns else "z"
+        cols = ["estimate", "se"] + (["df"] if stat == "t" else []) + [stat, "p"]
+        tab = fx[cols].rename(
+            columns={
+                "estimate": "Estimate",
+                "se": "Std. Error",
+                stat: f"{stat} value",
+                "p": f"Pr(>|{stat}|)",
+            }
+        )
+        lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
+        notes = []
+        if self.singular:
+            notes.append("boundary (singular) fit: see the SingularFitWarning documentation")
+        if not self.converged:
+            notes.append("optimizer did not reach a verified optimum")
+        notes.extend(self.messages)
+        if notes:
+            lines.append("")
+            lines.extend(notes)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<MixedResult {self.method} {self.formula!r}: nobs={self.nobs}, "
+            f"deviance={self.deviance:.4f}, converged={self.converged}, singular={self.singular}>"
+        )
+
+
+def _format_varcorr(vc: pd.DataFrame) -> str:
+    rows = []
+    for grp, sub in vc.groupby("grp", sort=False):
+        var_rows = sub[sub["var2"].isna()]
+        cor_rows = sub[sub["var2"].notna()]
+        names = list(var_rows["var1"])
+        for k, (_, r) in enumerate(var_rows.iterrows()):
+            corr = []
+            for j in range(k):
+                m = cor_rows[(cor_rows["var1"] == names[j]) & (cor_rows["var2"] == names[k])]
+                corr.append(f"{m['sdcor'].iloc[0]:5.2f}" if len(m) else "")
+            name = "" if grp == "Residual" else str(r["var1"])
+            rows.append(
+                [str(grp) if k == 0 else "", name, f"{r['vcov']:.4g}", f"{r['sdcor']:.4g}"]
+                + corr
+            )
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if width > 4 else [])
+    header += [""] * (width - len(header))
+    table = [header, *rows]
+    widths = [max(len(t[i]) for t in table) for i in range(width)]
+    return "\n".join(" " + " ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)) for t in table)
+
+
+def lrt(*models: MixedResult) -> pd.DataFrame:
+    """Likelihood-ratio tests between nested mixed models (lme4's ``anova``).
+
+    REML fits are refitted by maximum likelihood first (as lme4's ``anova`` does with its
+    default ``refit = TRUE``); models are ordered by their number of parameters and each is
+    compared with the previous one.
+
+    Parameters
+    ----------
+    *models : MixedResult
+        Two or more fits of the same response on the same rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``npar, aic, bic, loglik, deviance, chisq, df, p``.
+
+    Raises
+    ------
+    ModelSpecificationError
+        Fewer than two models, or models fitted to different numbers of rows or responses.
+
+    Notes
+    -----
+    The chi-square test treats variance parameters on the boundary the usual way (no
+    mixture correction), like lme4's ``anova``; it is conservative for such tests.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from alliancestats.models import lmm, lrt
+    >>> df = pd.read_csv("tests/reference/lmm/data/sleepstudy.csv") if False else None
+    """
+    if len(models) < 2:
+        raise ModelSpecificationError("lrt needs at least two models")
+    nobs = {m.nobs for m in models}
+    if len(nobs) > 1:
+        raise ModelSpecificationError(
+            f"models were fitted to different numbers of rows {sorted(nobs)}; refit them on the "
+            "same complete cases before comparing"
+        )
+    responses = {m.response for m in models}
+    if len(responses) > 1:
+        raise ModelSpecificationError(f"models have different responses {sorted(responses)}")
+    fits = [m.refit_ml() if m.reml else m for m in models]
+    order = sorted(range(len(fits)), key=lambda i: fits[i].npar)
+    rows = []
+    prev = None
+    for i in order:
+        m = fits[i]
+        row = {
+            "model": f"m{i + 1}",
+            "npar": m.npar,
+            "aic": m.aic,
+            "bic": m.bic,
+            "loglik": m.loglik,
+            "deviance": -2.0 * m.loglik,
+            "chisq": np.nan,
+            "df": np.nan,
+            "p": np.nan,
+        }
+        if prev is not None:
+            chisq = max(2.0 * (m.loglik - prev.loglik), 0.0)
+            ddf = m.npar - prev.npar
+            row["chisq"] = chisq
+            row["df"] = ddf
+            row["p"] = float(stats.chi2.sf(chisq, ddf)) if ddf > 0 else np.nan
+        rows.append(row)
+        prev = m
+    return pd.DataFrame(rows).set_index("model")

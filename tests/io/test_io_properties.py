@@ -1,0 +1,80 @@
+"""Property-based tests: arbitrary bad cells never crash and never lose a row."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alliancestats.errors import DataValidationError
+from alliancestats.io import load_sessions
+
+# cells a messy export can contain: valid numbers, junk text, blanks, codes, dates, symbols
+CELL = st.one_of(
+    st.integers(-5, 15).map(str),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3g}"),
+    st.sampled_from(["", " ", "NA", "n/a", ".", "-99", "inf", "-inf", "nan", "3,5", "1.2.3",
+                     "7-8", "50%", "2024-02-30", "31/12/2024", "TRUE", "yes", "\u00e9t\u00e9",
+                     "#DIV/0!", "1e400", "0x1A", "None", "2031-01-01", "  4 "]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=6),
+)
+ID = st.one_of(st.sampled_from(["1", "2", "3", "P4", "", "NA"]), st.integers(-1, 4).map(str))
+
+ROW = st.tuples(ID, st.sampled_from(["A", "B", ""]), CELL, CELL, CELL, CELL)
+KW = {"patient": "id", "therapist": "ther", "session": "visit", "date": "when",
+      "alliance": "wai", "outcomes": {"pain": "nrs"}, "scales": {"alliance": "wai_sr"},
+      "today": "2026-01-01", "dayfirst": True, "warn": False}
+
+
+def _frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["id", "ther", "visit", "when", "wai", "nrs"], dtype=object)
+
+
+@given(st.lists(ROW, min_size=1, max_size=12))
+def test_strict_raises_only_data_validation_errors(rows):
+    frame = _frame(rows)
+    try:
+        sd = load_sessions(frame, **KW)
+    except DataValidationError as err:
+        assert err.problems is not None and len(err.problems) > 0
+        assert set(err.problems["row"]) <= set(frame.index)
+    else:
+        assert sd.n_dropped == 0 and sd.n_read == len(frame)
+
+
+@given(st.lists(ROW, min_size=1, max_size=12))
+def test_lenient_never_loses_a_row(rows):
+    frame = _frame(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = load_sessions(frame, strict=False, **KW)
+    assert sd.n_read == len(frame)
+    assert sd.n_kept + sd.n_dropped == sd.n_read
+    kept = set(sd.data["source_row"])
+    dropped = set(sd.dropped["row"])
+    # every row is either kept or has at least one recorded problem, never both
+    assert kept | dropped == set(frame.index)
+    assert not kept & dropped
+    assert sd.data["alliance"].dropna().between(1, 5).all()
+
+
+@given(st.lists(ROW, min_size=1, max_size=8))
+def test_csv_files_behave_like_frames(tmp_path_factory, rows):
+    frame = _frame(rows)
+    path = tmp_path_factory.mktemp("h") / "h.csv"
+    frame.to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            sd = load_sessions(path, strict=False, **KW)
+        except DataValidationError as err:
+            # only a configuration-level error (e.g. no data at all) may stop lenient mode
+            assert err.problems is None or err.problems["row"].isna().all()
+            return
+    blank = sum(all(not str(c).strip() for c in r) for r in rows)
+    assert sd.n_read == len(frame) - blank  # only completely empty lines are skipped
+    assert sd.n_kept + sd.n_dropped == sd.n_read
+    assert set(sd.data["source_row"]) | set(sd.dropped["row"]) <= set(range(2, len(frame) + 2))

@@ -1,0 +1,104 @@
+"""Wide layout: same canonical frame as long, row numbers of the wide row, wide column names."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from io_cohort import KW, to_wide
+
+from alliancestats.errors import DataValidationError
+from alliancestats.io import load_sessions
+
+WIDE_KW = {k: v for k, v in KW.items() if k != "session"}
+
+
+@pytest.mark.parametrize(
+    ("template", "pattern"),
+    [
+        ("{var}_s{session}", None),  # detected
+        ("{var}_t{session}", None),  # detected
+        ("{var}_s{session}", "{var}_s{session}"),
+        ("{var}.v{session}", "{var}.v{session}"),
+        ("{var}_s{session}", re.compile(r"(?P<var>.+)_s(?P<session>\d+)")),
+    ],
+)
+def test_wide_equals_long(template, pattern, long_frame, reference):
+    wide = to_wide(long_frame, template)
+    sd = load_sessions(wide, layout="wide", wide_pattern=pattern, **WIDE_KW)
+    pd.testing.assert_frame_equal(sd.data.drop(columns="source_row"),
+                                  reference.drop(columns="source_row"))
+    # source_row is the wide row (DataFrame index label) of each patient
+    first = sd.data.groupby("patient")["source_row"].agg(["min", "max"])
+    assert (first["min"] == first["max"]).all()
+    assert first["min"].tolist() == list(range(6))
+
+
+def test_wide_file_round_trip_and_rows(long_frame, reference, tmp_path):
+    wide = to_wide(long_frame)
+    path = tmp_path / "wide.xlsx"
+    wide.to_excel(path, index=False)
+    sd = load_sessions(path, layout="wide", **WIDE_KW)
+    pd.testing.assert_frame_equal(sd.data.drop(columns="source_row"),
+                                  reference.drop(columns="source_row"))
+    assert sd.data.groupby("patient")["source_row"].first().tolist() == [2, 3, 4, 5, 6, 7]
+    assert sd.n_read == len(long_frame)
+
+
+def test_wide_problems_point_at_the_wide_cell(long_frame, tmp_path):
+    wide = to_wide(long_frame).astype(object)
+    wide.loc[1, "wai_s2"] = "abc"     # Excel row 3
+    wide.loc[3, "nrs_s4"] = 14.0      # Excel row 5, out of 0-10
+    wide.loc[4, "pid"] = None         # Excel row 6: its 4 sessions cannot be used
+    path = tmp_path / "wide.xlsx"
+    wide.to_excel(path, index=False)
+    with pytest.raises(DataValidationError) as err:
+        load_sessions(path, layout="wide", **WIDE_KW)
+    pr = err.value.problems
+    assert pr[["row", "column", "kind"]].values.tolist() == [
+        [3, "wai_s2", "not_numeric"],
+        [5, "nrs_s4", "out_of_range"],
+        [6, "pid", "missing_id"],
+    ]
+    assert pr["value"].tolist()[:2] == ["abc", 14]
+    sd = load_sessions(path, layout="wide", strict=False, **WIDE_KW)
+    assert sd.n_dropped == 1 + 1 + 4
+    assert sd.n_read == sd.n_kept + sd.n_dropped == len(long_frame)
+    drops = sd.summary().drops
+    assert drops.loc["missing_id", ["problems", "rows", "records"]].tolist() == [1, 1, 4]
+
+
+def test_duplicate_patient_in_wide_rows(long_frame):
+    wide = to_wide(long_frame)
+    wide = pd.concat([wide, wide.iloc[[2]]], ignore_index=True)
+    with pytest.raises(DataValidationError) as err:
+        load_sessions(wide, layout="wide", **WIDE_KW)
+    pr = err.value.problems
+    assert set(pr["kind"]) == {"duplicate_id"}
+    assert pr["row"].tolist() == [2, 6]
+    assert "patient 103 appears in 2 rows of the wide table (rows 2 and 6)" in pr["reason"][0]
+
+
+def test_sessions_without_any_value_are_not_records(recwarn):
+    wide = pd.DataFrame({"id": [1, 2], "pain_t0": [5, 6], "pain_t8": [3, None]})
+    sd = load_sessions(wide, patient="id", outcomes="pain", layout="wide")
+    assert sd.data[["patient", "session", "pain"]].values.tolist() == [
+        [1, 0, 5.0], [1, 8, 3.0], [2, 0, 6.0]]
+    assert sd.mapping.set_index("name").loc["session", "source_column"] == (
+        "column names ({var}_t{session})")
+    # sparse time points (t0, t8) are the design, not gaps
+    assert len(sd.summary().gaps) == 0 and not recwarn.list
+
+
+def test_wide_errors_are_explained():
+    wide = pd.DataFrame({"id": [1], "pain_week1": [5]})
+    with pytest.raises(DataValidationError, match="wide_pattern="):
+        load_sessions(wide, patient="id", outcomes="wai", layout="wide")
+    with pytest.raises(ValueError, match="omit session="):
+        load_sessions(wide, patient="id", session="s", outcomes="pain", layout="wide")
+    with pytest.raises(ValueError, match="named groups"):
+        load_sessions(wide, patient="id", outcomes="pain", layout="wide", wide_pattern="{var}")
+    sd = load_sessions(wide, patient="id", outcomes="pain", layout="wide",
+                       wide_pattern="{var}_week{session}")
+    assert sd.data["session"].tolist() == [1]

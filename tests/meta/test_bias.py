@@ -1,0 +1,249 @@
+"""Egger-type regression, rank correlation and trim-and-fill against metafor 3.8-1.
+
+Reference values: tests/reference/meta/bias.R -> bias.json (metafor run with a tight τ²
+convergence threshold, so iterative values are the converged optimum).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.bias import (
+    EggerResult,
+    RankTestResult,
+    egger_test,
+    rank_test,
+    trim_and_fill,
+)
+from alliancestats.meta.rma import meta_analysis
+
+REFERENCE = Path(__file__).parents[1] / "reference" / "meta" / "bias.json"
+CASES = json.loads(REFERENCE.read_text())["cases"]
+
+# Closed-form quantities (weighted least squares, Kendall's tau, exact/normal p, se of k0).
+CLOSED = 1e-8
+# Quantities that contain an iteratively estimated τ² (REML Fisher scoring).
+ITERATIVE = 1e-5
+
+# The reference grid this file consumes: (case, analysis) pairs.
+GRID = {
+    ("molloy2014", "regtest_rma"),
+    ("molloy2014", "regtest_lm"),
+    ("molloy2014", "ranktest"),
+    ("molloy2014", "trimfill_L0"),
+    ("molloy2014", "trimfill_R0"),
+    ("bcg", "regtest_rma"),
+    ("bcg", "regtest_lm"),
+    ("bcg", "ranktest"),
+    ("bcg", "trimfill_L0"),
+    ("bcg", "trimfill_R0"),
+    ("bcg_ablat", "regtest_rma"),
+    ("bcg_ablat", "regtest_lm"),
+    ("molloy2014_knha", "regtest_rma"),
+}
+BIAS_KEYS = ("regtest_rma", "regtest_lm", "ranktest", "trimfill_L0", "trimfill_R0")
+
+
+def fit_case(name: str):
+    case = CASES[name]
+    d = case["data"]
+    frame = pd.DataFrame({"year": d["year"]})
+    mods = None
+    if "ablat" in d:
+        frame["ablat"] = d["ablat"]
+        mods = "ablat"
+    return meta_analysis(
+        frame,
+        yi=d["yi"],
+        vi=d["vi"],
+        slab=d["label"],
+        measure=case["measure"],
+        method=case["method"],
+        test=case["test"],
+        mods=mods,
+    )
+
+
+def test_reference_grid_is_complete():
+    """Every bias analysis pinned in bias.json is checked here, and nothing is missing."""
+    pinned = {(c, key) for c, v in CASES.items() for key in v if key in BIAS_KEYS}
+    assert pinned == GRID
+    assert CASES["molloy2014"]["trimfill_L0"]["k0"] == 2  # DOMAIN.md: two studies on the left
+
+
+def test_reference_model_reproduced():
+    """Sanity: the base fits equal metafor's, so differences below come from the diagnostics."""
+    for name in ("molloy2014", "bcg"):
+        res = fit_case(name)
+        ref = CASES[name]["model"]
+        for ours, key in [(res.estimate, "estimate"), (res.se, "se"), (res.tau2, "tau2")]:
+            assert ours == pytest.approx(ref[key], rel=ITERATIVE)  # iterative τ²
+
+
+@pytest.mark.parametrize("case,key", sorted(k for k in GRID if k[1].startswith("regtest")))
+def test_egger_matches_metafor(case, key):
+    ref = CASES[case][key]
+    res = fit_case(case)
+    eg = egger_test(res, model=ref["model"])
+    assert isinstance(eg, EggerResult)
+    # lm: closed-form WLS; rma: contains the iterative τ² of the meta-regression
+    tol = CLOSED if ref["model"] == "lm" else ITERATIVE
+    assert eg.statistic == pytest.approx(ref["statistic"], rel=tol)
+    assert eg.p == pytest.approx(ref["p"], rel=tol)
+    if ref["df"] is None:
+        assert np.isnan(eg.df)
+    else:
+        assert eg.df == ref["df"]
+    if ref["limit_estimate"] is None:  # model with moderators: no limit estimate
+        assert np.isnan(eg.limit_estimate) and np.isnan(eg.ci_low)
+    else:
+        assert eg.limit_estimate == pytest.approx(ref["limit_estimate"], rel=tol)
+        assert eg.ci_low == pytest.approx(ref["limit_ci_lb"], rel=tol)
+        assert eg.ci_high == pytest.approx(ref["limit_ci_ub"], rel=tol)
+
+
+@pytest.mark.parametrize("case", ["molloy2014", "bcg"])
+def test_rank_test_matches_metafor(case):
+    ref = CASES[case]["ranktest"]
+    rt = rank_test(fit_case(case))
+    assert isinstance(rt, RankTestResult)
+    assert rt.tau == pytest.approx(ref["tau"], rel=CLOSED)  # closed form
+    assert rt.p == pytest.approx(ref["p"], rel=CLOSED)  # closed form (exact or normal)
+
+
+def test_rank_test_uses_exact_p_without_ties_and_normal_with_ties():
+    # molloy2014 has tied variances (two studies with n = 65); bcg has none
+    assert rank_test(fit_case("molloy2014")).exact is False
+    assert rank_test(fit_case("bcg")).exact is True
+
+
+@pytest.mark.parametrize("case", ["molloy2014", "bcg"])
+@pytest.mark.parametrize("estimator", ["L0", "R0"])
+def test_trim_and_fill_matches_metafor(case, estimator):
+    ref = CASES[case][f"trimfill_{estimator}"]
+    tf = trim_and_fill(fit_case(case), estimator=estimator)
+    assert tf.k0 == ref["k0"]
+    assert tf.side == ref["side"]
+    assert tf.estimator == estimator
+    assert tf.se_k0 == pytest.approx(ref["se_k0"], rel=CLOSED)  # closed form given k0 and ranks
+    if ref["p_k0"] is None:
+        assert np.isnan(tf.p_k0)
+    else:
+        assert tf.p_k0 == pytest.approx(ref["p_k0"], rel=CLOSED)  # closed form
+    assert tf.k == ref["k"]
+    np.testing.assert_array_equal(tf.filled, np.asarray(ref["fill"], dtype=bool))
+    assert list(tf.labels) == ref["labels"]
+    # imputed effects mirror about an iteratively estimated pooled effect
+    np.testing.assert_allclose(tf.yi, ref["yi"], rtol=ITERATIVE, atol=1e-12)
+    np.testing.assert_allclose(tf.vi, ref["vi"], rtol=CLOSED)  # copied variances
+    for attr, key in [
+        ("estimate", "estimate"),
+        ("se", "se"),
+        ("tau2", "tau2"),
+        ("ci_low", "ci_lb"),
+        ("ci_high", "ci_ub"),
+        ("q", "q"),
+        ("i2", "i2"),
+    ]:
+        assert getattr(tf, attr) == pytest.approx(ref[key], rel=ITERATIVE), attr  # iterative τ²
+
+
+def test_trim_and_fill_molloy_adds_two_left_studies_that_lower_the_estimate():
+    res = fit_case("molloy2014")
+    tf = trim_and_fill(res)
+    assert (tf.k0, tf.side) == (2, "left")
+    assert tf.estimate < res.estimate
+    imputed = tf.yi[tf.filled]
+    assert np.all(imputed < res.estimate)  # mirrored to the left of the pooled effect
+    assert res.k == 16 and not hasattr(res, "k0")  # the input model is not modified
+
+
+def test_trim_and_fill_is_mirror_symmetric_and_side_can_be_forced():
+    """Negating every effect moves the gap to the other side and negates the filled result."""
+    d = CASES["molloy2014"]["data"]
+    res = meta_analysis(yi=d["yi"], vi=d["vi"])
+    neg = meta_analysis(yi=-np.asarray(d["yi"]), vi=d["vi"])
+    tf, tf_neg = trim_and_fill(res), trim_and_fill(neg)
+    assert (tf_neg.side, tf_neg.k0) == ("right", tf.k0)
+    # both fits use the same iterative REML τ²
+    assert tf_neg.estimate == pytest.approx(-tf.estimate, rel=ITERATIVE)
+    forced = trim_and_fill(neg, side="left")
+    assert forced.side == "left"
+    assert forced.k0 == trim_and_fill(res, side="right").k0
+
+
+def test_trim_and_fill_rejects_moderators_and_bad_arguments():
+    with pytest.raises(MetaAnalysisError, match="moderators"):
+        trim_and_fill(fit_case("bcg_ablat"))
+    res = fit_case("bcg")
+    with pytest.raises(MetaAnalysisError, match="estimator"):
+        trim_and_fill(res, estimator="Q1")
+    with pytest.raises(MetaAnalysisError, match="side"):
+        trim_and_fill(res, side="up")
+
+
+def test_egger_result_series_and_text():
+    eg = egger_test(fit_case("molloy2014"), model="lm")
+    s = eg.to_series()
+    assert list(s.index) == [
+        "model",
+        "predictor",
+        "statistic",
+        "p",
+        "df",
+        "limit_estimate",
+        "ci_low",
+        "ci_high",
+        "level",
+    ]
+    assert s["df"] == 14
+    text = str(eg)
+    assert "t(14)" in text and "limit estimate" in text
+    assert "z =" in str(egger_test(fit_case("molloy2014")))
+
+
+def test_egger_errors_are_actionable():
+    res = fit_case("molloy2014")
+    with pytest.raises(MetaAnalysisError, match="model must be"):
+        egger_test(res, model="glm")
+    with pytest.raises(MetaAnalysisError, match="predictor"):
+        egger_test(res, predictor="ni")
+    tiny = meta_analysis(yi=[0.1, 0.2], vi=[0.01, 0.02])
+    with pytest.raises(MetaAnalysisError, match="at least 3"):
+        egger_test(tiny, model="lm")
+    equal_se = meta_analysis(yi=[0.1, 0.2, 0.4, 0.3], vi=[0.02] * 4)
+    with pytest.raises(MetaAnalysisError, match="collinear"):
+        egger_test(equal_se, model="lm")
+
+
+def test_rank_test_needs_three_studies():
+    with pytest.raises(MetaAnalysisError, match="at least 3"):
+        rank_test(meta_analysis(yi=[0.1, 0.2], vi=[0.01, 0.02]))
+
+
+def test_egger_detects_simulated_small_study_effect():
+    """Small studies with inflated effects: the regression test must flag the asymmetry."""
+    rng = np.random.default_rng(7)
+    n = rng.integers(20, 400, size=40)
+    vi = 1.0 / (n - 3)
+    yi = 0.2 + 2.5 * np.sqrt(vi) + rng.normal(0, np.sqrt(vi))
+    res = meta_analysis(yi=yi, vi=vi)
+    eg = egger_test(res, model="lm")
+    assert eg.statistic > 0 and eg.p < 0.01
+    assert abs(eg.limit_estimate - 0.2) < abs(res.estimate - 0.2)
+    tf = trim_and_fill(res)
+    assert tf.side == "left" and tf.k0 > 0
+
+
+def test_public_names_are_exported_from_meta():
+    import alliancestats.meta as meta
+
+    assert meta.egger_test is egger_test
+    assert meta.rank_test is rank_test
+    assert meta.trim_and_fill is trim_and_fill

@@ -1,0 +1,166 @@
+"""Forest plot: checks what is drawn (rows, diamond vertices, ticks, weights), not only that it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from alliancestats.errors import MetaAnalysisError  # noqa: E402
+from alliancestats.meta import meta_analysis, trim_and_fill  # noqa: E402
+from alliancestats.plot import forest  # noqa: E402
+
+REFERENCE = Path(__file__).parents[1] / "reference" / "meta" / "bias.json"
+MOLLOY = json.loads(REFERENCE.read_text())["cases"]["molloy2014"]["data"]
+EXACT = 1e-12  # drawn coordinates are the model's numbers, copied
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def molloy():
+    frame = pd.DataFrame({"year": MOLLOY["year"], "design": ["cross-sectional", "prospective"] * 8})
+    return meta_analysis(
+        frame, yi=MOLLOY["yi"], vi=MOLLOY["vi"], slab=MOLLOY["label"], measure="ZCOR"
+    )
+
+
+def by_gid(ax, gid, kind="collections"):
+    return [a for a in getattr(ax, kind) if a.get_gid() == gid]
+
+
+def texts(ax, gid):
+    return [t.get_text() for t in ax.texts if t.get_gid() == gid]
+
+
+def as_float(label: str) -> float:
+    return float(label.replace("\u2212", "-"))
+
+
+def test_one_row_per_study_plus_summary_rows(molloy):
+    ax = forest(molloy)
+    (points,) = by_gid(ax, "study_points")
+    assert len(points.get_offsets()) == molloy.k
+    (ci,) = by_gid(ax, "study_ci")
+    assert len(ci.get_segments()) == molloy.k
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[: molloy.k] == list(molloy.labels)
+    assert labels[molloy.k :] == ["Random-effects model (k = 16)", "95% prediction interval"]
+    # each study's marker sits at its effect and its interval is y ± 1.96·sqrt(v)
+    offsets = np.asarray(points.get_offsets())
+    np.testing.assert_allclose(offsets[:, 0], molloy.yi, rtol=EXACT)
+    seg = np.asarray(ci.get_segments())
+    half = seg[:, 1, 0] - offsets[:, 0]
+    np.testing.assert_allclose(half, 1.959963984540054 * np.sqrt(molloy.vi), rtol=1e-9)
+
+
+def test_diamond_vertices_are_estimate_and_ci(molloy):
+    ax = forest(molloy)
+    (diamond,) = by_gid(ax, "summary_diamond", "patches")
+    xy = diamond.get_xy()[:4]
+    np.testing.assert_allclose(
+        xy[:, 0], [molloy.ci_low, molloy.estimate, molloy.ci_high, molloy.estimate], rtol=EXACT
+    )
+    assert xy[0, 1] == xy[2, 1]  # left and right tips on the row
+    assert xy[1, 1] > xy[0, 1] > xy[3, 1]  # top and bottom tips at the estimate
+    (pi,) = by_gid(ax, "prediction_interval", "lines")
+    np.testing.assert_allclose(pi.get_xdata(), [molloy.pi_low, molloy.pi_high], rtol=EXACT)
+
+
+def test_sorting_by_estimate_and_by_column(molloy):
+    ax = forest(molloy, sort="estimate")
+    (points,) = by_gid(ax, "study_points")
+    offsets = np.asarray(points.get_offsets())
+    top_to_bottom = offsets[np.argsort(-offsets[:, 1]), 0]
+    assert np.all(np.diff(top_to_bottom) >= 0)  # smallest effect on top
+    labels = [t.get_text() for t in forest(molloy, sort="-year").get_yticklabels()]
+    assert labels[0] == "Quine et al. 2012" and labels[molloy.k - 1] == "Christensen & Smith 1995"
+    with pytest.raises(MetaAnalysisError, match="sort"):
+        forest(molloy, sort="colour")
+
+
+def test_back_transformed_axis_shows_r(molloy):
+    ax = forest(molloy, transform="r")
+    positions = ax.get_xticks()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(positions) >= 3
+    for pos, text in zip(positions, labels, strict=True):
+        assert as_float(text) == pytest.approx(np.tanh(pos), abs=1e-9)  # label is r at the z tick
+        assert round(as_float(text), 2) == as_float(text)  # round values of r
+    assert ax.get_xlabel() == "Correlation (r)"
+    overall = texts(ax, "estimate_text")[molloy.k]
+    est, lo, hi = np.tanh([molloy.estimate, molloy.ci_low, molloy.ci_high])
+    assert overall == f"{est:.2f} [{lo:.2f}, {hi:.2f}]"  # DOMAIN.md: r = .15 [.09, .21]
+    assert overall == "0.15 [0.09, 0.21]"
+    # untransformed: labelled on the z scale
+    assert forest(molloy).get_xlabel() == "Fisher's z"
+
+
+def test_weights_column(molloy):
+    ax = forest(molloy)
+    weights = texts(ax, "weight_text")
+    assert len(weights) == molloy.k + 1 and weights[-1] == "100%"
+    assert weights[:-1] == [f"{w:.1f}%" for w in molloy.weights]
+    assert texts(forest(molloy, show_weights=False), "weight_text") == []
+    assert by_gid(forest(molloy, show_pi=False), "prediction_interval", "lines") == []
+
+
+def test_subgroups_get_headers_and_subtotal_diamonds(molloy):
+    ax = forest(molloy, subgroup="design")
+    diamonds = by_gid(ax, "subgroup_diamond", "patches")
+    assert len(diamonds) == 2
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "cross-sectional" in labels and "prospective" in labels
+    bold = {t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"}
+    assert {"cross-sectional", "prospective"} <= bold
+    design = molloy.data["design"].to_numpy()
+    for diamond, group in zip(diamonds, ["cross-sectional", "prospective"], strict=True):
+        sub = molloy.refit(subset=design == group)
+        xs = diamond.get_xy()[:4, 0]
+        np.testing.assert_allclose(xs, [sub.ci_low, sub.estimate, sub.ci_high, sub.estimate])
+    (points,) = by_gid(ax, "study_points")
+    assert len(points.get_offsets()) == molloy.k
+    assert len(by_gid(ax, "summary_diamond", "patches")) == 1
+
+
+def test_trim_and_fill_studies_are_open_squares(molloy):
+    tf = trim_and_fill(molloy)
+    ax = forest(tf, transform="r")
+    (points,) = by_gid(ax, "study_points")
+    faces = points.get_facecolors()
+    open_ = np.all(np.isclose(faces, to_rgba("white")), axis=1)
+    assert open_.sum() == tf.k0 == 2
+    assert [t.get_text() for t in ax.get_yticklabels()][16:18] == ["Filled 1", "Filled 2"]
+
+
+def test_draws_on_given_axes_and_rejects_meta_regression(molloy):
+    fig, ax = plt.subplots()
+    assert forest(molloy, ax=ax) is ax
+    reg = meta_analysis(molloy.data, mods="year")
+    with pytest.raises(MetaAnalysisError, match="moderators"):
+        forest(reg)
+    with pytest.raises(MetaAnalysisError, match="transform"):
+        forest(molloy, transform="logit")
+
+
+@pytest.mark.parametrize("fmt,magic", [("svg", b"<?xml"), ("pdf", b"%PDF")])
+def test_vector_export(molloy, tmp_path, fmt, magic):
+    ax = forest(molloy, transform="r", subgroup="design")
+    path = tmp_path / f"forest.{fmt}"
+    ax.figure.savefig(path)
+    content = path.read_bytes()
+    assert content.startswith(magic)
+    assert len(content) > 5000  # a real drawing, not an empty page
