@@ -59,6 +59,7 @@ PSYCHO_PARAMS = dict(
     pain_slope=-1.2,
     pain_within=-3.0,
     pain_between=0.0,  # patient variability in alliance does not predict symptoms ...
+    pain_therapist_alliance=-12.0,  # ... but the therapist's mean alliance does
     pain_sd_therapist=3.5,
     pain_sd_patient=18.0,
     pain_sd_slope=0.6,
@@ -71,7 +72,6 @@ PSYCHO_PARAMS = dict(
     missing_alliance_rate=0.04,
     missing_outcome_rate=0.03,
 )
-PSYCHO_THERAPIST_ALLIANCE_EFFECT = -12.0  # ... but the therapist's mean alliance does
 MESSY_PATIENTS = 40
 MESSY_SESSIONS = 8
 
@@ -140,14 +140,7 @@ def make_psychotherapy_cohort() -> pd.DataFrame:
     sim = sim[sim["attended"] == 1].reset_index(drop=True)
     # WAI-SR total as a researcher would store it: the mean of the 12 item responses
     wai_sr = sim[WAI].mean(axis=1).round(3)
-    # therapist mean alliance (mean of the therapist's patients' mean WAI-SR), grand-mean centred
-    patient_mean = wai_sr.groupby(sim["patient"]).transform("mean")
-    per_patient = pd.DataFrame({"therapist": sim["therapist"], "pm": patient_mean})
-    per_patient = per_patient.groupby(sim["patient"]).first()
-    therapist_mean = per_patient.groupby("therapist")["pm"].mean()
-    centred = sim["therapist"].map(therapist_mean) - therapist_mean.mean()
-    symptoms = sim["pain"] + PSYCHO_THERAPIST_ALLIANCE_EFFECT * centred
-    symptoms = np.clip(symptoms.round(), 0, 180)
+    symptoms = np.clip(sim["pain"].round(), 0, 180)
     return pd.DataFrame(
         {
             "therapist": sim["therapist"],

@@ -72,10 +72,12 @@ def test_scored_sessions_match_the_sample_items(demo):
     assert len(merged) == len(raw) == 1413
     wai = merged[[f"wai_{k}" for k in range(1, 13)]]
     expected = wai.mean(axis=1).where(wai.notna().all(axis=1))
+    # atol: floating-point summation order only
     pd.testing.assert_series_equal(merged["alliance"], expected, check_names=False, atol=1e-9)
     # ODI percentage: sum / (5 x sections answered) x 100 (Fairbank & Pynsent 2000)
     odi = merged[[f"odi_{k}" for k in range(1, 11)]]
     odi_expected = odi.sum(axis=1, min_count=1) / (5 * odi.notna().sum(axis=1)) * 100
+    # atol: floating-point summation order only
     pd.testing.assert_series_equal(merged["odi"], odi_expected, check_names=False, atol=1e-9)
 
 
@@ -92,6 +94,7 @@ def test_descriptive_tables_contents(demo):
     pain1 = by_session.query("variable == 'pain' and session == 1").iloc[0]
     raw = read_sample("physio_cohort")
     assert pain1["n"] == raw.loc[raw["session"] == 1, "pain"].notna().sum()
+    # abs: by_session.csv rounds means to 4 decimals
     assert pain1["mean"] == pytest.approx(raw.loc[raw["session"] == 1, "pain"].mean(), abs=1e-4)
     assert (
         by_session["ci_low"].dropna() <= by_session.loc[by_session["ci_low"].notna(), "mean"]

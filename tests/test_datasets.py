@@ -50,6 +50,9 @@ def test_readme_documents_every_sample_and_column():
     readme = (SAMPLE_DIR / "README.md").read_text(encoding="utf-8")
     for info in SAMPLES.values():
         assert f"`{info.name}`" in readme and f"`{info.file}`" in readme
+    # the overview table's row counts are the files' row counts
+    for row in list_samples().itertuples():
+        assert f"| `{row.name}` | `{row.file}` | {row.rows} |" in readme, row.name
     for name in ("physio_cohort", "psychotherapy_cohort", "pooled_correlations", "molloy2014"):
         for col in read_sample(name).columns:
             if col in WAI[1:-1] or col in ODI[1:-1]:
@@ -114,7 +117,8 @@ def test_molloy2014_matches_metadat():
     # fixed-effect pooled r on Fisher's z; metafor 3.8-1 rma(method="FE") gives 0.1245269
     z = np.arctanh(df["ri"])
     w = df["ni"] - 3
-    assert np.tanh((w * z).sum() / w.sum()) == pytest.approx(0.1245269, abs=1e-7)  # R value printed to 7 digits
+    # tolerance: the R value is printed to 7 decimals
+    assert np.tanh((w * z).sum() / w.sum()) == pytest.approx(0.1245269, abs=1e-7)
 
 
 def test_pooled_correlations_table():

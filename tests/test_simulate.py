@@ -130,6 +130,7 @@ def test_truth_exposed_in_attrs_and_return_value():
     assert df.attrs["truth"] == truth
     assert truth["pain_within"] == -0.7
     assert truth["n_patients"] == df["patient"].nunique()
+    # default rel 1e-6: same formula, floating-point rounding only
     assert truth["alliance_icc_therapist"] == pytest.approx(0.04 / (0.04 + 0.2025 + 0.09))
 
 
@@ -240,6 +241,31 @@ def test_within_and_between_alliance_effects_recovered(outcome):
     X = np.column_stack([np.ones(len(pm)), pm["a"].to_numpy()])
     beta_b, se_b = _ols(pm["y"].to_numpy(), X)
     assert abs(beta_b[1] - between) < Z * se_b[1]
+
+
+def test_therapist_mean_alliance_effect_recovered():
+    # Baldwin et al. (2007) split: patient deviation from the therapist mean vs therapist mean
+    df = simulate_sessions(
+        400,
+        6,
+        8,
+        pain_between=-0.2,
+        pain_therapist_alliance=-1.5,
+        pain_sd_therapist=0.0,
+        pain_sd_patient=0.5,
+        pain_sd_slope=0.0,
+        alliance_sd_therapist=0.4,
+        seed=41,
+        **QUIET,
+    )
+    pm = df.groupby("patient").agg(
+        y=("pain", "mean"), m=("alliance", "mean"), t=("therapist", "first")
+    )
+    tmean = pm.groupby("t")["m"].transform("mean")
+    X = np.column_stack([np.ones(len(pm)), (pm["m"] - tmean).to_numpy(), tmean.to_numpy()])
+    beta, se = _ols(pm["y"].to_numpy(), X)
+    assert abs(beta[1] - (-0.2)) < Z * se[1]
+    assert abs(beta[2] - (-0.2 - 1.5)) < Z * se[2]
 
 
 def test_random_effect_sds_of_outcome_recovered_from_patient_means():
@@ -441,7 +467,7 @@ def test_studies_three_level_structure_and_determinism():
     assert counts.between(2, 5).all() and len(counts) == 12
     assert d.groupby("study")["es_id"].apply(lambda s: list(s) == list(range(1, len(s) + 1))).all()
     assert d.groupby("study")["n"].nunique().eq(1).all()
-    assert truth["mean_z"] == pytest.approx(np.arctanh(0.25))
+    assert truth["mean_z"] == pytest.approx(np.arctanh(0.25))  # same formula: rounding only
     pd.testing.assert_frame_equal(
         d, simulate_studies(12, effects_per_study=(2, 5), sigma_within=0.1, seed=1)
     )

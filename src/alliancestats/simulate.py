@@ -164,6 +164,7 @@ def simulate_sessions(
     pain_slope: float = -0.25,
     pain_within: float = -0.4,
     pain_between: float = -1.0,
+    pain_therapist_alliance: float = 0.0,
     pain_sd_therapist: float = 0.4,
     pain_sd_patient: float = 1.3,
     pain_sd_slope: float = 0.1,
@@ -173,6 +174,7 @@ def simulate_sessions(
     function_slope: float = 1.5,
     function_within: float = 2.0,
     function_between: float = 6.0,
+    function_therapist_alliance: float = 0.0,
     function_sd_therapist: float = 3.0,
     function_sd_patient: float = 10.0,
     function_sd_slope: float = 0.6,
@@ -218,12 +220,15 @@ def simulate_sessions(
     **Pain and function** (same model, each with its own prefixed parameters; shown for pain)::
 
         pain = pain_intercept + w_t + a_i + (pain_slope + b_i + arm_effect_pain * arm) * x
-               + pain_within * alliance_within + pain_between * alliance_between + eps
+               + pain_within * alliance_within + pain_between * alliance_between
+               + pain_therapist_alliance * alliance_therapist + eps
 
     where ``alliance_within = alliance - m_i`` and ``alliance_between = m_i - alliance_mean``
     with ``m_i`` the mean of patient *i*'s *observed* alliance values (the person mean a user
     computes from the returned data), ``alliance_within`` set to 0 at sessions whose alliance is
-    missing, ``arm`` = 1 in the intervention arm, ``w_t ~ N(0, pain_sd_therapist²)``,
+    missing, ``alliance_therapist = t_t - alliance_mean`` with ``t_t`` the mean of ``m_i`` over
+    therapist *t*'s patients, ``arm`` = 1 in the intervention arm,
+    ``w_t ~ N(0, pain_sd_therapist²)``,
     ``(a_i, b_i)`` bivariate normal with SDs ``pain_sd_patient``, ``pain_sd_slope`` and
     correlation ``pain_corr``, ``eps ~ N(0, pain_sd_residual²)``. Pain is NRS-like (0-10) and
     function is a 0-100 score where higher is better; neither is clipped or rounded.
@@ -277,6 +282,11 @@ def simulate_sessions(
         Mean pain at session 1 (control arm, patient at the mean alliance) and per-session change.
     pain_within, pain_between : float, default -0.4, -1.0
         Within-patient and between-patient alliance effects on pain (per WAI-SR point).
+    pain_therapist_alliance : float, default 0.0
+        Extra effect of the therapist's mean alliance (Baldwin, Wampold & Imel 2007). Split
+        the person mean into the therapist mean ``t_t`` and the patient's deviation
+        ``m_i - t_t``: their coefficients are ``pain_between + pain_therapist_alliance`` and
+        ``pain_between``.
     pain_sd_therapist, pain_sd_patient, pain_sd_slope : float, default 0.4, 1.3, 0.1
         SDs of the therapist intercept, patient intercept and patient session slope of pain.
     pain_corr : float, default -0.2
@@ -287,6 +297,8 @@ def simulate_sessions(
         Mean function at session 1 and per-session change (0-100, higher is better).
     function_within, function_between : float, default 2.0, 6.0
         Within- and between-patient alliance effects on function.
+    function_therapist_alliance : float, default 0.0
+        Extra effect of the therapist's mean alliance on function (as for pain).
     function_sd_therapist, function_sd_patient, function_sd_slope : float, default 3.0, 10.0, 0.6
         SDs of the therapist intercept, patient intercept and patient slope of function.
     function_corr : float, default -0.2
@@ -418,10 +430,12 @@ def simulate_sessions(
         "pain_slope",
         "pain_within",
         "pain_between",
+        "pain_therapist_alliance",
         "function_intercept",
         "function_slope",
         "function_within",
         "function_between",
+        "function_therapist_alliance",
         "arm_effect_pain",
         "arm_effect_function",
         "adherence_intercept",
@@ -535,6 +549,9 @@ def simulate_sessions(
     pmean = np.where(cnt > 0, tot / np.maximum(cnt, 1), tot_att / np.maximum(cnt_att, 1))
     within = np.where(alliance_seen, alliance - pmean[pat], 0.0)
     between = pmean[pat] - alliance_mean
+    caseload_pat = np.bincount(th_of_pat, minlength=n_th)
+    tmean = np.bincount(th_of_pat, weights=pmean, minlength=n_th) / np.maximum(caseload_pat, 1)
+    therapist_level = tmean[th] - alliance_mean
 
     pain = (
         pain_intercept
@@ -543,6 +560,7 @@ def simulate_sessions(
         + (pain_slope + b_pain[pat] + arm_effect_pain * arm[pat]) * x
         + pain_within * within
         + pain_between * between
+        + pain_therapist_alliance * therapist_level
         + rng.normal(0, pain_sd_residual, n_rows)
     )
     function = (
@@ -552,6 +570,7 @@ def simulate_sessions(
         + (function_slope + b_fun[pat] + arm_effect_function * arm[pat]) * x
         + function_within * within
         + function_between * between
+        + function_therapist_alliance * therapist_level
         + rng.normal(0, function_sd_residual, n_rows)
     )
 

@@ -14,25 +14,30 @@ def make_long() -> pd.DataFrame:
         for s in range(1, 5):
             if p == 2 and s == 3:
                 continue
-            rows.append({
-                "pid": 100 + p,
-                "ther": f"T{(p - 1) % 3 + 1}",
-                "visit": s,
-                "vdate": pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * s + p),
-                "wai": round(float(rng.uniform(1, 5)), 2),
-                "wai_bond": round(float(rng.uniform(1, 5)), 2),
-                "nrs": float(rng.integers(0, 11)),
-                "odi": round(float(rng.uniform(0, 100)), 1),
-                "arm": "control" if p % 2 else "exercise",
-                "modality": "telehealth" if s % 2 else "in-person",
-            })
+            rows.append(
+                {
+                    "pid": 100 + p,
+                    "ther": f"T{(p - 1) % 3 + 1}",
+                    "visit": s,
+                    "vdate": pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * s + p),
+                    "wai": round(float(rng.uniform(1, 5)), 2),
+                    "wai_bond": round(float(rng.uniform(1, 5)), 2),
+                    "nrs": float(rng.integers(0, 11)),
+                    "odi": round(float(rng.uniform(0, 100)), 1),
+                    "arm": "control" if p % 2 else "exercise",
+                    "modality": "telehealth" if s % 2 else "in-person",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def to_wide(long: pd.DataFrame, template: str = "{var}_s{session}") -> pd.DataFrame:
     """Wide copy: one row per patient, repeated variables named by ``template``."""
-    w = long.pivot(index=["pid", "ther", "arm"], columns="visit",
-                   values=["vdate", "wai", "wai_bond", "nrs", "odi", "modality"])
+    w = long.pivot(
+        index=["pid", "ther", "arm"],
+        columns="visit",
+        values=["vdate", "wai", "wai_bond", "nrs", "odi", "modality"],
+    )
     w.columns = [template.format(var=v, session=s) for v, s in w.columns]
     return w.reset_index()
 

@@ -16,14 +16,23 @@ def _csv(tmp_path, text: str):
 
 
 def test_session_given_as_dates_is_numbered_in_date_order(tmp_path):
-    path = _csv(tmp_path, "id,when,pain\n1,2024-03-15,5\n1,2024-03-01,6\n2,2024-05-02,7\n"
-                          "1,2024-03-08,4\n")
+    path = _csv(
+        tmp_path, "id,when,pain\n1,2024-03-15,5\n1,2024-03-01,6\n2,2024-05-02,7\n1,2024-03-08,4\n"
+    )
     sd = load_sessions(path, patient="id", session="when", outcomes="pain")
     d = sd.data
     assert d[["patient", "session", "days_since_first", "pain"]].values.tolist() == [
-        [1, 1, 0.0, 6.0], [1, 2, 7.0, 4.0], [1, 3, 14.0, 5.0], [2, 1, 0.0, 7.0]]
+        [1, 1, 0.0, 6.0],
+        [1, 2, 7.0, 4.0],
+        [1, 3, 14.0, 5.0],
+        [2, 1, 0.0, 7.0],
+    ]
     assert d["session_date"].dt.strftime("%Y-%m-%d").tolist() == [
-        "2024-03-01", "2024-03-08", "2024-03-15", "2024-05-02"]
+        "2024-03-01",
+        "2024-03-08",
+        "2024-03-15",
+        "2024-05-02",
+    ]
     assert d["source_row"].tolist() == [3, 5, 2, 4]
     same = load_sessions(path, patient="id", date="when", outcomes="pain").data
     pd.testing.assert_frame_equal(d, same)
@@ -44,8 +53,11 @@ def test_day_first_detected_from_the_data_and_ambiguity_refused(tmp_path):
 
 
 def test_date_problems(tmp_path):
-    path = _csv(tmp_path, "id,visit,when\n1,1,2024-01-10\n1,2,2024-02-30\n1,3,next week\n"
-                          "1,4,2031-05-14\n1,5,1024-01-01\n1,6,\n")
+    path = _csv(
+        tmp_path,
+        "id,visit,when\n1,1,2024-01-10\n1,2,2024-02-30\n1,3,next week\n"
+        "1,4,2031-05-14\n1,5,1024-01-01\n1,6,\n",
+    )
     with pytest.raises(DataValidationError) as err:
         load_sessions(path, patient="id", session="visit", date="when", today="2026-01-01")
     pr = err.value.problems
@@ -57,8 +69,15 @@ def test_date_problems(tmp_path):
     ]
     assert "after 2026-01-01" in pr["reason"][2]
     # a missing date next to a session number is allowed (days_since_first is then NaN)
-    sd = load_sessions(path, patient="id", session="visit", date="when", today="2026-01-01",
-                       strict=False, warn=False)
+    sd = load_sessions(
+        path,
+        patient="id",
+        session="visit",
+        date="when",
+        today="2026-01-01",
+        strict=False,
+        warn=False,
+    )
     assert sd.data["session"].tolist() == [1, 6]
     assert sd.data["days_since_first"].isna().tolist() == [False, True]
 

@@ -49,8 +49,9 @@ def test_round_trip_gives_the_canonical_frame(kind, long_frame, reference, tmp_p
     path = _write(long_frame, tmp_path / name, kind)
     before = path.read_bytes()
     sd = load_sessions(path, **KW)
-    pd.testing.assert_frame_equal(sd.data.drop(columns="source_row"),
-                                  reference.drop(columns="source_row"))
+    pd.testing.assert_frame_equal(
+        sd.data.drop(columns="source_row"), reference.drop(columns="source_row")
+    )
     # the first patient's rows come first in the file, so source rows are the first ones
     assert sd.data["source_row"].head(3).tolist() == first_rows
     assert path.read_bytes() == before  # nothing written back
@@ -66,8 +67,18 @@ def test_str_and_path_sources_are_equivalent(long_frame, tmp_path):
 
 def test_canonical_columns_and_types(reference):
     assert reference.columns.tolist() == [
-        "patient", "therapist", "session", "session_date", "days_since_first", "alliance",
-        "alliance_bond", "pain", "function", "arm", "modality", "source_row",
+        "patient",
+        "therapist",
+        "session",
+        "session_date",
+        "days_since_first",
+        "alliance",
+        "alliance_bond",
+        "pain",
+        "function",
+        "arm",
+        "modality",
+        "source_row",
     ]
     assert str(reference["patient"].dtype) == "Int64"
     assert str(reference["session"].dtype) == "Int64"
@@ -100,8 +111,7 @@ def test_delimiter_and_decimal_detection(long_frame, tmp_path):
 def test_explicit_delimiter_and_decimal(tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("id|s|wai\n1|1|3,5\n1|2|4\n", encoding="utf-8")
-    sd = load_sessions(path, patient="id", session="s", alliance="wai", delimiter="|",
-                       decimal=",")
+    sd = load_sessions(path, patient="id", session="s", alliance="wai", delimiter="|", decimal=",")
     assert sd.data["alliance"].tolist() == [3.5, 4.0]
 
 
@@ -120,8 +130,7 @@ def test_blank_lines_keep_their_row_numbers(tmp_path):
     with pytest.raises(DataValidationError) as err:
         load_sessions(path, patient="id", session="s", alliance="wai")
     assert err.value.problems["row"].tolist() == [4]
-    sd = load_sessions(path, patient="id", session="s", alliance="wai", strict=False,
-                       warn=False)
+    sd = load_sessions(path, patient="id", session="s", alliance="wai", strict=False, warn=False)
     # the empty line 3 is skipped (not read); the trailing ",," line is not part of the table
     assert (sd.n_read, sd.n_kept, sd.n_dropped, sd.n_blank) == (2, 1, 1, 1)
 
@@ -139,7 +148,8 @@ def test_excel_sheet_choice_and_row_numbers(tmp_path):
     with pd.ExcelWriter(path) as xw:
         pd.DataFrame({"note": ["other sheet"]}).to_excel(xw, sheet_name="readme", index=False)
         pd.DataFrame({"id": [1, 1, 2], "s": [1, 2, 1], "wai": [3, "?", 4]}).to_excel(
-            xw, sheet_name="sessions", index=False, startrow=2)
+            xw, sheet_name="sessions", index=False, startrow=2
+        )
     kw = {"patient": "id", "session": "s", "alliance": "wai"}
     for sheet in ("sessions", 1):
         with pytest.raises(DataValidationError) as err:
@@ -164,26 +174,43 @@ def test_unsupported_and_unsafe_files_are_refused(tmp_path):
 
 
 def test_spss_value_labels_become_categories_and_labels_are_kept(tmp_path):
-    frame = pd.DataFrame({"pid": [1.0, 1.0, 2.0], "visit": [1.0, 2.0, 1.0],
-                          "wai": [3.5, 4.0, 2.5], "arm": [1.0, 1.0, 2.0],
-                          "site": [2.0, 2.0, 1.0]})
+    frame = pd.DataFrame(
+        {
+            "pid": [1.0, 1.0, 2.0],
+            "visit": [1.0, 2.0, 1.0],
+            "wai": [3.5, 4.0, 2.5],
+            "arm": [1.0, 1.0, 2.0],
+            "site": [2.0, 2.0, 1.0],
+        }
+    )
     for writer, name in [(pyreadstat.write_sav, "l.sav"), (pyreadstat.write_dta, "l.dta")]:
         path = tmp_path / name
-        writer(frame, str(path),
-               column_labels={"pid": "Patient number", "wai": "WAI-SR total (mean)",
-                              "arm": "Randomised arm"},
-               variable_value_labels={"arm": {1: "control", 2: "exercise"},
-                                      "site": {1: "Leeds", 2: "York"}})
-        sd = load_sessions(path, patient="pid", session="visit", alliance="wai",
-                           covariates=["arm", "site"])
+        writer(
+            frame,
+            str(path),
+            column_labels={
+                "pid": "Patient number",
+                "wai": "WAI-SR total (mean)",
+                "arm": "Randomised arm",
+            },
+            variable_value_labels={
+                "arm": {1: "control", 2: "exercise"},
+                "site": {1: "Leeds", 2: "York"},
+            },
+        )
+        sd = load_sessions(
+            path, patient="pid", session="visit", alliance="wai", covariates=["arm", "site"]
+        )
         arm = sd.data["arm"]
         assert isinstance(arm.dtype, pd.CategoricalDtype)
         assert arm.cat.categories.tolist() == ["control", "exercise"]  # code order
         assert arm.tolist() == ["control", "control", "exercise"]
         assert sd.data["site"].cat.categories.tolist() == ["Leeds", "York"]
-        assert sd.variable_labels == {"patient": "Patient number",
-                                      "alliance": "WAI-SR total (mean)",
-                                      "arm": "Randomised arm"}
+        assert sd.variable_labels == {
+            "patient": "Patient number",
+            "alliance": "WAI-SR total (mean)",
+            "arm": "Randomised arm",
+        }
         assert sd.value_labels["arm"] == {1: "control", 2: "exercise"}
         labels = dict(zip(sd.mapping["name"], sd.mapping["label"], strict=True))
         assert labels["alliance"] == "WAI-SR total (mean)"

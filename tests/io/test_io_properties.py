@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alliancestats.errors import DataValidationError
@@ -15,18 +15,54 @@ from alliancestats.io import load_sessions
 CELL = st.one_of(
     st.integers(-5, 15).map(str),
     st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3g}"),
-    st.sampled_from(["", " ", "NA", "n/a", ".", "-99", "inf", "-inf", "nan", "3,5", "1.2.3",
-                     "7-8", "50%", "2024-02-30", "31/12/2024", "TRUE", "yes", "\u00e9t\u00e9",
-                     "#DIV/0!", "1e400", "0x1A", "None", "2031-01-01", "  4 "]),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-            max_size=6),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NA",
+            "n/a",
+            ".",
+            "-99",
+            "inf",
+            "-inf",
+            "nan",
+            "3,5",
+            "1.2.3",
+            "7-8",
+            "50%",
+            "2024-02-30",
+            "31/12/2024",
+            "TRUE",
+            "yes",
+            "\u00e9t\u00e9",
+            "#DIV/0!",
+            "1e400",
+            "0x1A",
+            "None",
+            "2031-01-01",
+            "  4 ",
+        ]
+    ),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=6,
+    ),
 )
 ID = st.one_of(st.sampled_from(["1", "2", "3", "P4", "", "NA"]), st.integers(-1, 4).map(str))
 
 ROW = st.tuples(ID, st.sampled_from(["A", "B", ""]), CELL, CELL, CELL, CELL)
-KW = {"patient": "id", "therapist": "ther", "session": "visit", "date": "when",
-      "alliance": "wai", "outcomes": {"pain": "nrs"}, "scales": {"alliance": "wai_sr"},
-      "today": "2026-01-01", "dayfirst": True, "warn": False}
+KW = {
+    "patient": "id",
+    "therapist": "ther",
+    "session": "visit",
+    "date": "when",
+    "alliance": "wai",
+    "outcomes": {"pain": "nrs"},
+    "scales": {"alliance": "wai_sr"},
+    "today": "2026-01-01",
+    "dayfirst": True,
+    "warn": False,
+}
 
 
 def _frame(rows) -> pd.DataFrame:
@@ -61,6 +97,7 @@ def test_lenient_never_loses_a_row(rows):
     assert sd.data["alliance"].dropna().between(1, 5).all()
 
 
+@settings(max_examples=30)  # each example writes and reads a file
 @given(st.lists(ROW, min_size=1, max_size=8))
 def test_csv_files_behave_like_frames(tmp_path_factory, rows):
     frame = _frame(rows)

@@ -11,8 +11,14 @@ from alliancestats.errors import DataQualityWarning, DataValidationError, Droppe
 from alliancestats.io import PROBLEM_KINDS, load_sessions
 
 CSV_HEADER = "id,ther,visit,wai,nrs\n"
-BASE_KW = {"patient": "id", "therapist": "ther", "session": "visit", "alliance": "wai",
-           "outcomes": {"pain": "nrs"}, "scales": {"alliance": "wai_sr", "pain": "nrs"}}
+BASE_KW = {
+    "patient": "id",
+    "therapist": "ther",
+    "session": "visit",
+    "alliance": "wai",
+    "outcomes": {"pain": "nrs"},
+    "scales": {"alliance": "wai_sr", "pain": "nrs"},
+}
 
 
 def _problems(tmp_path, body: str, **kw) -> pd.DataFrame:
@@ -34,14 +40,21 @@ CASES = [
     ("1,A,two,3.5,4\n", [(2, "visit", "two", "bad_session", "not a number")]),
     ("1,A,1.5,3.5,4\n", [(2, "visit", "1.5", "bad_session", "whole number")]),
     ("1,A,-1,3.5,4\n", [(2, "visit", "-1", "bad_session", "whole number")]),
-    ("1,A,1,3.5,4\n1,A,1,3.5,4\n",
-     [(3, "visit", "1", "duplicate_row", "exact repeat of row 2")]),
-    ("1,A,1,3.5,4\n1,A,1,3.9,4\n",
-     [(2, "visit", "1", "duplicate_session", "2 different rows for session 1 (rows 2 and 3)"),
-      (3, "visit", "1", "duplicate_session", "2 different rows for session 1 (rows 2 and 3)")]),
-    ("1,A,1,3.5,4\n1,B,2,3.5,4\n",
-     [(2, "ther", "A", "therapist_change", "seen by 2 therapists: A (row 2); B (row 3)"),
-      (3, "ther", "B", "therapist_change", "allow_therapist_change=True")]),
+    ("1,A,1,3.5,4\n1,A,1,3.5,4\n", [(3, "visit", "1", "duplicate_row", "exact repeat of row 2")]),
+    (
+        "1,A,1,3.5,4\n1,A,1,3.9,4\n",
+        [
+            (2, "visit", "1", "duplicate_session", "2 different rows for session 1 (rows 2 and 3)"),
+            (3, "visit", "1", "duplicate_session", "2 different rows for session 1 (rows 2 and 3)"),
+        ],
+    ),
+    (
+        "1,A,1,3.5,4\n1,B,2,3.5,4\n",
+        [
+            (2, "ther", "A", "therapist_change", "seen by 2 therapists: A (row 2); B (row 3)"),
+            (3, "ther", "B", "therapist_change", "allow_therapist_change=True"),
+        ],
+    ),
     ("1,A,1,high,4\n", [(2, "wai", "high", "not_numeric", "not a number")]),
     ("1,A,1,50%,4\n", [(2, "wai", "50%", "not_numeric", "percent sign")]),
     ("1,A,1,inf,4\n", [(2, "wai", "inf", "not_numeric", "not a finite number")]),
@@ -83,8 +96,9 @@ def test_all_problems_are_collected_and_message_is_readable(tmp_path):
 
 
 def test_lenient_mode_keeps_valid_rows_and_logs_every_problem(tmp_path):
-    body = ("1,A,1,3.5,4\n1,A,2,x,4\n1,A,3,3.8,12\n2,B,1,4.1,3\n2,B,1,4.1,3\n"
-            "3,C,1,2.5,6\n3,D,2,2.7,5\n")
+    body = (
+        "1,A,1,3.5,4\n1,A,2,x,4\n1,A,3,3.8,12\n2,B,1,4.1,3\n2,B,1,4.1,3\n3,C,1,2.5,6\n3,D,2,2.7,5\n"
+    )
     path = tmp_path / "s.csv"
     path.write_text(CSV_HEADER + body, encoding="utf-8")
     with pytest.warns(DroppedRowsWarning, match="5 of 7 rows dropped"):
@@ -92,8 +106,13 @@ def test_lenient_mode_keeps_valid_rows_and_logs_every_problem(tmp_path):
     assert (sd.n_read, sd.n_kept, sd.n_dropped) == (7, 2, 5)
     assert sd.data["source_row"].tolist() == [2, 5]  # the first of the exact repeats is kept
     assert sd.dropped["row"].tolist() == [3, 4, 6, 7, 8]
-    assert sd.dropped["kind"].tolist() == ["not_numeric", "out_of_range", "duplicate_row",
-                                           "therapist_change", "therapist_change"]
+    assert sd.dropped["kind"].tolist() == [
+        "not_numeric",
+        "out_of_range",
+        "duplicate_row",
+        "therapist_change",
+        "therapist_change",
+    ]
     assert sd.problems is sd.dropped
 
 
@@ -117,8 +136,7 @@ def test_column_not_found_lists_suggestions(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text(CSV_HEADER + "1,A,1,3.5,4\n", encoding="utf-8")
     with pytest.raises(DataValidationError) as err:
-        load_sessions(path, patient="id", session="visit", alliance="WAI_total",
-                      outcomes=["pain"])
+        load_sessions(path, patient="id", session="visit", alliance="WAI_total", outcomes=["pain"])
     msg = str(err.value)
     assert "2 column(s) not found in 's.csv'" in msg
     assert "pain: column 'pain' not found" in msg
@@ -134,8 +152,9 @@ def test_column_names_match_ignoring_case_and_spaces(tmp_path):
 
 def test_gaps_warn_and_are_summarised(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text(CSV_HEADER + "1,A,1,3,4\n1,A,3,3,4\n2,A,1,3,4\n2,A,2,3,4\n2,A,3,3,4\n",
-                    encoding="utf-8")
+    path.write_text(
+        CSV_HEADER + "1,A,1,3,4\n1,A,3,3,4\n2,A,1,3,4\n2,A,2,3,4\n2,A,3,3,4\n", encoding="utf-8"
+    )
     with pytest.warns(DataQualityWarning, match="patient 1: session 2 missing"):
         sd = load_sessions(path, **BASE_KW)
     gaps = sd.summary().gaps

@@ -27,8 +27,9 @@ WIDE_KW = {k: v for k, v in KW.items() if k != "session"}
 def test_wide_equals_long(template, pattern, long_frame, reference):
     wide = to_wide(long_frame, template)
     sd = load_sessions(wide, layout="wide", wide_pattern=pattern, **WIDE_KW)
-    pd.testing.assert_frame_equal(sd.data.drop(columns="source_row"),
-                                  reference.drop(columns="source_row"))
+    pd.testing.assert_frame_equal(
+        sd.data.drop(columns="source_row"), reference.drop(columns="source_row")
+    )
     # source_row is the wide row (DataFrame index label) of each patient
     first = sd.data.groupby("patient")["source_row"].agg(["min", "max"])
     assert (first["min"] == first["max"]).all()
@@ -40,17 +41,18 @@ def test_wide_file_round_trip_and_rows(long_frame, reference, tmp_path):
     path = tmp_path / "wide.xlsx"
     wide.to_excel(path, index=False)
     sd = load_sessions(path, layout="wide", **WIDE_KW)
-    pd.testing.assert_frame_equal(sd.data.drop(columns="source_row"),
-                                  reference.drop(columns="source_row"))
+    pd.testing.assert_frame_equal(
+        sd.data.drop(columns="source_row"), reference.drop(columns="source_row")
+    )
     assert sd.data.groupby("patient")["source_row"].first().tolist() == [2, 3, 4, 5, 6, 7]
     assert sd.n_read == len(long_frame)
 
 
 def test_wide_problems_point_at_the_wide_cell(long_frame, tmp_path):
     wide = to_wide(long_frame).astype(object)
-    wide.loc[1, "wai_s2"] = "abc"     # Excel row 3
-    wide.loc[3, "nrs_s4"] = 14.0      # Excel row 5, out of 0-10
-    wide.loc[4, "pid"] = None         # Excel row 6: its 4 sessions cannot be used
+    wide.loc[1, "wai_s2"] = "abc"  # Excel row 3
+    wide.loc[3, "nrs_s4"] = 14.0  # Excel row 5, out of 0-10
+    wide.loc[4, "pid"] = None  # Excel row 6: its 4 sessions cannot be used
     path = tmp_path / "wide.xlsx"
     wide.to_excel(path, index=False)
     with pytest.raises(DataValidationError) as err:
@@ -84,9 +86,13 @@ def test_sessions_without_any_value_are_not_records(recwarn):
     wide = pd.DataFrame({"id": [1, 2], "pain_t0": [5, 6], "pain_t8": [3, None]})
     sd = load_sessions(wide, patient="id", outcomes="pain", layout="wide")
     assert sd.data[["patient", "session", "pain"]].values.tolist() == [
-        [1, 0, 5.0], [1, 8, 3.0], [2, 0, 6.0]]
+        [1, 0, 5.0],
+        [1, 8, 3.0],
+        [2, 0, 6.0],
+    ]
     assert sd.mapping.set_index("name").loc["session", "source_column"] == (
-        "column names ({var}_t{session})")
+        "column names ({var}_t{session})"
+    )
     # sparse time points (t0, t8) are the design, not gaps
     assert len(sd.summary().gaps) == 0 and not recwarn.list
 
@@ -99,6 +105,7 @@ def test_wide_errors_are_explained():
         load_sessions(wide, patient="id", session="s", outcomes="pain", layout="wide")
     with pytest.raises(ValueError, match="named groups"):
         load_sessions(wide, patient="id", outcomes="pain", layout="wide", wide_pattern="{var}")
-    sd = load_sessions(wide, patient="id", outcomes="pain", layout="wide",
-                       wide_pattern="{var}_week{session}")
+    sd = load_sessions(
+        wide, patient="id", outcomes="pain", layout="wide", wide_pattern="{var}_week{session}"
+    )
     assert sd.data["session"].tolist() == [1]

@@ -46,6 +46,8 @@ GRID = {
     ("bcg_ablat", "regtest_rma"),
     ("bcg_ablat", "regtest_lm"),
     ("molloy2014_knha", "regtest_rma"),
+    ("molloy2014_fe", "regtest_rma"),
+    ("molloy2014_fe", "trimfill_L0"),
 }
 BIAS_KEYS = ("regtest_rma", "regtest_lm", "ranktest", "trimfill_L0", "trimfill_R0")
 
@@ -123,10 +125,10 @@ def test_rank_test_uses_exact_p_without_ties_and_normal_with_ties():
     assert rank_test(fit_case("bcg")).exact is True
 
 
-@pytest.mark.parametrize("case", ["molloy2014", "bcg"])
-@pytest.mark.parametrize("estimator", ["L0", "R0"])
-def test_trim_and_fill_matches_metafor(case, estimator):
-    ref = CASES[case][f"trimfill_{estimator}"]
+@pytest.mark.parametrize("case,key", sorted(k for k in GRID if k[1].startswith("trimfill")))
+def test_trim_and_fill_matches_metafor(case, key):
+    ref = CASES[case][key]
+    estimator = ref["estimator"]
     tf = trim_and_fill(fit_case(case), estimator=estimator)
     assert tf.k0 == ref["k0"]
     assert tf.side == ref["side"]
@@ -247,3 +249,30 @@ def test_public_names_are_exported_from_meta():
     assert meta.egger_test is egger_test
     assert meta.rank_test is rank_test
     assert meta.trim_and_fill is trim_and_fill
+
+
+def test_trim_and_fill_keeps_knapp_hartung_settings():
+    res = fit_case("molloy2014_knha")
+    tf = trim_and_fill(res)
+    assert (tf.k0, tf.side) == (2, "left")  # k0 does not depend on the test
+    assert tf.test == "knha" and "t" in tf.table.columns
+    z_version = trim_and_fill(fit_case("molloy2014"))
+    assert tf.estimate == pytest.approx(z_version.estimate, rel=1e-10)  # same centre and τ²
+    assert tf.ci_high - tf.ci_low > z_version.ci_high - z_version.ci_low
+
+
+def test_exact_kendall_p_agrees_with_an_independent_implementation():
+    """Exact p-values (no ties) against scipy's exact Kendall test, including tiny tails."""
+    from scipy import stats as sps
+
+    from alliancestats.meta.bias import _kendall_test
+
+    rng = np.random.default_rng(11)
+    for n in (3, 4, 7, 12, 25, 45):
+        x = rng.normal(size=n)
+        y = x * rng.uniform(0.5, 3.0) + rng.normal(size=n)
+        tau, p, exact = _kendall_test(x, y)
+        ref = sps.kendalltau(x, y, method="exact")
+        assert exact
+        assert tau == pytest.approx(ref.statistic, rel=1e-12)  # closed form
+        assert p == pytest.approx(ref.pvalue, rel=1e-10)  # exact distribution, both in floats

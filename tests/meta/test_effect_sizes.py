@@ -147,8 +147,9 @@ def test_generic_passthrough_and_meta_analysis_reads_measure():
 
 
 def test_combine_dependent_borenstein():
-    df = pd.DataFrame({"study": ["a", "a", "a", "b"], "yi": [0.1, 0.2, 0.3, 0.5],
-                       "vi": [0.01, 0.04, 0.09, 0.02]})
+    df = pd.DataFrame(
+        {"study": ["a", "a", "a", "b"], "yi": [0.1, 0.2, 0.3, 0.5], "vi": [0.01, 0.04, 0.09, 0.02]}
+    )
     out = combine_dependent(df, "study", rho=0.6)
     s = np.sqrt([0.01, 0.04, 0.09])
     cov = 0.6 * (np.sum(np.outer(s, s)) - np.sum(s**2))

@@ -164,3 +164,28 @@ def test_vector_export(molloy, tmp_path, fmt, magic):
     content = path.read_bytes()
     assert content.startswith(magic)
     assert len(content) > 5000  # a real drawing, not an empty page
+
+
+def test_risk_ratio_axis_and_common_effect_model():
+    bcg = json.loads(REFERENCE.read_text())["cases"]["bcg"]["data"]
+    res = meta_analysis(yi=bcg["yi"], vi=bcg["vi"], slab=bcg["label"], measure="RR")
+    ax = forest(res, transform="auto")
+    labels = [as_float(t.get_text()) for t in ax.get_xticklabels()]
+    np.testing.assert_allclose(labels, np.exp(ax.get_xticks()), rtol=1e-9)  # ratios at log ticks
+    assert 1.0 in labels and ax.get_xlabel() == "Risk ratio"
+    (null,) = by_gid(ax, "null_line", "lines")
+    assert null.get_xdata()[0] == 0.0  # log RR 0 = RR 1
+    fe = forest(res.refit(method="FE"))
+    assert [t.get_text() for t in fe.get_yticklabels()][-1] == "Common-effect model (k = 13)"
+    assert by_gid(fe, "prediction_interval", "lines") == []
+
+
+def test_subgroup_defaults_to_the_models_subgroup(molloy):
+    res = meta_analysis(molloy.data, measure="ZCOR", slab=MOLLOY["label"], subgroup="design")
+    ax = forest(res)
+    assert len(by_gid(ax, "subgroup_diamond", "patches")) == 2
+    subtotal_weights = [
+        t.get_text() for t in ax.texts if t.get_gid() == "weight_text" and t.get_text() != "100%"
+    ][-1]
+    design = res.data["design"].to_numpy()
+    assert subtotal_weights == f"{res.weights[design == 'prospective'].sum():.1f}%"

@@ -103,6 +103,7 @@ def test_session_summary_matches_hand_computation():
     row = s.iloc[0]
     half = stats.t.ppf(0.975, 2) * np.std([1, 2, 6], ddof=1) / np.sqrt(3)
     assert (row["n"], row["mean"]) == (3, 3.0)
+    # default rel 1e-6: same formula, floating-point rounding only
     assert row["ci_low"] == pytest.approx(3 - half) and row["ci_high"] == pytest.approx(3 + half)
     assert np.isnan(s.iloc[2]["ci_low"])  # a single value has no interval
     g = session_summary(d, "y", group="g", level=0.9)

@@ -86,6 +86,16 @@ class MissingCodes:
         return cls(frozenset(texts), tuple(numbers))
 
 
+def _numeric_reason(text: str, decimal: str, converted: float) -> str:
+    if np.isinf(converted):
+        return "not a finite number"
+    if decimal == "." and re.fullmatch(r"[+-]?\d*,\d+", text):
+        return "not a number (written with a decimal comma: pass decimal=',')"
+    if re.fullmatch(r"[+-]?\d+([.,]\d+)?\s*%", text):
+        return "not a number (percent sign: enter the number without '%')"
+    return "not a number"
+
+
 def _number_text(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
@@ -106,8 +116,16 @@ class Parsed:
         return default
 
 
+def _is_text(s: pd.Series) -> bool:
+    """Whether the column uses pandas' string dtype (fast vectorised text operations)."""
+    return isinstance(s.dtype, pd.StringDtype)
+
+
 def _text_missing(s: pd.Series, codes: MissingCodes) -> np.ndarray:
     """Missing mask for an object column: None/NaN/NaT or a missing-value text."""
+    if _is_text(s):
+        coded = s.str.strip().str.casefold().isin(list(codes.texts))
+        return np.asarray(s.isna(), dtype=bool) | coded.fillna(False).to_numpy(dtype=bool)
     out = np.asarray(pd.isna(s), dtype=bool).copy()
     is_str = np.fromiter((isinstance(v, str) for v in s), dtype=bool, count=len(s))
     if is_str.any():
@@ -131,7 +149,9 @@ def parse_numeric(series: pd.Series, decimal: str, codes: MissingCodes) -> Parse
     n = len(series)
     values = np.full(n, np.nan)
     reasons = np.full(n, None, dtype=object)
-    if pd.api.types.is_bool_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype):
+    if pd.api.types.is_bool_dtype(series.dtype) and not isinstance(
+        series.dtype, pd.CategoricalDtype
+    ):
         missing = np.asarray(pd.isna(series), dtype=bool)
         values[~missing] = series[~missing].astype(float).to_numpy()
         bad = np.zeros(n, dtype=bool)
@@ -142,18 +162,31 @@ def parse_numeric(series: pd.Series, decimal: str, codes: MissingCodes) -> Parse
         missing = np.isnan(values)
         bad = np.isinf(values)
         reasons[bad] = "not a finite number"
+    elif _is_text(series):
+        missing = _text_missing(series, codes)
+        txt = series.str.strip()
+        if decimal == ",":
+            both = (txt.str.contains(".", regex=False) & txt.str.contains(",", regex=False))
+            txt = txt.str.replace(",", ".", regex=False).mask(both.fillna(False), "x")
+        conv = pd.to_numeric(txt.mask(missing), errors="coerce").to_numpy(dtype=float, copy=True)
+        bad = ~missing & ~np.isfinite(conv)
+        orig = series.to_numpy(dtype=object)
+        for i in np.flatnonzero(bad):
+            reasons[i] = _numeric_reason(str(orig[i]).strip(), decimal, conv[i])
+        values = conv
     else:
-        s = series.astype(object) if not isinstance(series.dtype, pd.CategoricalDtype) else (
-            series.astype(object)
-        )
+        s = series.astype(object)
         missing = _text_missing(s, codes)
         bad = np.zeros(n, dtype=bool)
         is_str = np.fromiter((isinstance(v, str) for v in s), dtype=bool, count=n)
         is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in s), dtype=bool, count=n)
         is_num = np.fromiter(
-            (isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
-             for v in s),
-            dtype=bool, count=n,
+            (
+                isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
+                for v in s
+            ),
+            dtype=bool,
+            count=n,
         )
         todo = is_str & ~missing
         if todo.any():
@@ -168,13 +201,7 @@ def parse_numeric(series: pd.Series, decimal: str, codes: MissingCodes) -> Parse
             bad[nan_idx] = True
             orig = s.to_numpy()
             for i in nan_idx:
-                t = str(orig[i]).strip()
-                if decimal == "." and re.fullmatch(r"[+-]?\d*,\d+", t):
-                    reasons[i] = "not a number (written with a decimal comma: pass decimal=',')"
-                elif re.fullmatch(r"[+-]?\d+(\.\d+)?\s*%", t):
-                    reasons[i] = "not a number (percent sign: enter the number without '%')"
-                else:
-                    reasons[i] = "not a number"
+                reasons[i] = _numeric_reason(str(orig[i]).strip(), decimal, np.nan)
             inf_idx = np.flatnonzero(todo)[np.isinf(conv)]
             bad[inf_idx] = True
             reasons[inf_idx] = "not a finite number"
@@ -225,14 +252,30 @@ def parse_ids(series: pd.Series, codes: MissingCodes) -> Parsed:
     >>> parse_ids(pd.Series(["007", "12"]), MissingCodes()).values.tolist()
     ['007', '12']
     """
-    s = series.astype(object) if not isinstance(series.dtype, pd.CategoricalDtype) else (
-        series.astype(object)
-    )
+    if _is_text(series):
+        missing = _text_missing(series, codes)
+        if codes.numbers:
+            num = pd.to_numeric(series.str.strip(), errors="coerce").to_numpy(dtype=float)
+            missing = missing | np.isin(num, np.asarray(codes.numbers))
+        txt = series.str.strip().mask(missing)
+        present = txt[~missing]
+        if len(present) and bool(present.str.fullmatch(_INT_TEXT.pattern).all()) and bool(
+            (present.str.len() <= 18).all()
+        ):
+            ids = pd.to_numeric(txt, errors="coerce").astype("Int64")
+        else:
+            ids = txt.astype("str")
+        return Parsed(ids.set_axis(series.index), missing, np.zeros(len(series), dtype=bool))
+    s = series.astype(object)
     missing = _text_missing(s, codes)
     n = len(s)
     if codes.numbers:
         for i, v in enumerate(s.to_numpy()):
-            if not missing[i] and isinstance(v, int | float | np.number) and float(v) in codes.numbers:
+            if (
+                not missing[i]
+                and isinstance(v, int | float | np.number)
+                and float(v) in codes.numbers
+            ):
                 missing[i] = True
     texts = np.full(n, None, dtype=object)
     present = np.flatnonzero(~missing)
@@ -277,8 +320,11 @@ def parse_dates(
     """
     n = len(series)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        vals = pd.to_datetime(series).dt.tz_localize(None) if getattr(
-            series.dtype, "tz", None) else pd.to_datetime(series)
+        vals = (
+            pd.to_datetime(series).dt.tz_localize(None)
+            if getattr(series.dtype, "tz", None)
+            else pd.to_datetime(series)
+        )
         missing = np.asarray(vals.isna(), dtype=bool)
         out = vals.astype("datetime64[us]")
         return Parsed(out, missing, np.zeros(n, dtype=bool))
@@ -330,11 +376,13 @@ def parse_dates(
                         )
                 yy = dmy[2][is_dmy].astype(int)
                 yy = yy.where(dmy[2][is_dmy].str.len() == 4, 2000 + yy)
-                parts = pd.DataFrame({
-                    "year": yy.to_numpy(),
-                    "month": (b if first else a).to_numpy(),
-                    "day": (a if first else b).to_numpy(),
-                })
+                parts = pd.DataFrame(
+                    {
+                        "year": yy.to_numpy(),
+                        "month": (b if first else a).to_numpy(),
+                        "day": (a if first else b).to_numpy(),
+                    }
+                )
                 built = pd.to_datetime(parts, errors="coerce")
                 parsed = parsed.copy()
                 parsed[np.flatnonzero(is_dmy)] = built.to_numpy()
@@ -380,20 +428,25 @@ def parse_covariate(
                 for x in num.values.to_numpy()
             ]
             extra = sorted({t for t in texts if t is not None and t not in cats})
-            return pd.Series(
-                pd.Categorical(texts, categories=cats + extra), index=series.index
-            )
+            return pd.Series(pd.Categorical(texts, categories=cats + extra), index=series.index)
         if not labels:  # string-coded labels (Stata/SPSS string variables)
             texts = [None if pd.isna(v) else str(value_labels.get(v, v)) for v in series]
             cats = [str(v) for v in value_labels.values()]
             extra = sorted({t for t in texts if t is not None and t not in cats})
-            return pd.Series(pd.Categorical(texts, categories=list(dict.fromkeys(cats + extra))),
-                             index=series.index)
+            return pd.Series(
+                pd.Categorical(texts, categories=list(dict.fromkeys(cats + extra))),
+                index=series.index,
+            )
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.copy()
     num = parse_numeric(series, decimal, codes)
     if not num.bad.any():
         return num.values
+    if _is_text(series):
+        txt = series.str.strip().mask(_text_missing(series, codes))
+        cats = sorted(txt.dropna().unique().tolist())
+        return pd.Series(pd.Categorical(txt.astype(object).where(txt.notna(), None),
+                                        categories=cats), index=series.index)
     s = series.astype(object)
     missing = _text_missing(s, codes)
     texts = [None if missing[i] else _id_text(v) for i, v in enumerate(s.to_numpy())]

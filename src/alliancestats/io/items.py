@@ -69,8 +69,7 @@ def _columns_from(inst: Instrument, items: Any, available: Sequence[Any] | None)
             order = sorted(items, key=int)
         except (TypeError, ValueError):
             raise ValueError(
-                f"items of {inst.id!r} given as a dict must map item numbers (1, 2, ...) to "
-                "columns"
+                f"items of {inst.id!r} given as a dict must map item numbers (1, 2, ...) to columns"
             ) from None
         return [items[k] for k in order]
     if isinstance(items, Sequence):

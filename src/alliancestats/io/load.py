@@ -240,20 +240,38 @@ def load_sessions(
             "session= is required: the column with the session number or the session date"
         )
     codes = MissingCodes.from_user(na_values)
-    table = read_table(source, sheet=sheet, delimiter=delimiter, decimal=decimal,
-                       encoding=encoding, header_row=header_row)
+    table = read_table(
+        source,
+        sheet=sheet,
+        delimiter=delimiter,
+        decimal=decimal,
+        encoding=encoding,
+        header_row=header_row,
+    )
     where = _describe_source(table)
 
     session_arg, date_arg = session, date
     if layout == "long" and session is None:  # only a date column: number sessions by date
         session_arg, date_arg, session_type = date, None, "date"
     roles = build_roles(
-        patient=patient, session=session_arg, therapist=therapist, date=date_arg,
-        alliance=alliance, outcomes=outcomes, covariates=covariates,
-        alliance_rater=alliance_rater, scales=scales,
+        patient=patient,
+        session=session_arg,
+        therapist=therapist,
+        date=date_arg,
+        alliance=alliance,
+        outcomes=outcomes,
+        covariates=covariates,
+        alliance_rater=alliance_rater,
+        scales=scales,
     )
-    taken = {r.name for r in roles} | {"session", "session_date", "days_since_first",
-                                       "source_row", "therapist", "patient"}
+    taken = {r.name for r in roles} | {
+        "session",
+        "session_date",
+        "days_since_first",
+        "source_row",
+        "therapist",
+        "patient",
+    }
 
     # ---------------------------------------------------------------- records
     if layout == "long":
@@ -268,9 +286,8 @@ def load_sessions(
         used = {r.column for r in roles} | {c for s in specs for c in s.columns}
         others = [c for c in table.frame.columns if c not in used] if keep_other_columns else []
     else:
-        records, rows, order, origin, wide_pos, roles, specs, others, used_pattern = (
-            _reshape_wide(table, roles, instruments, taken, wide_pattern, codes, where,
-                          keep_other_columns)
+        records, rows, order, origin, wide_pos, roles, specs, others, used_pattern = _reshape_wide(
+            table, roles, instruments, taken, wide_pattern, codes, where, keep_other_columns
         )
     n = len(records)
     log = ProblemLog(n)
@@ -293,8 +310,13 @@ def load_sessions(
         r = by_name[name]
         p = parse_ids(records[r.column], codes)
         miss = np.flatnonzero(p.missing)
-        log.add(miss, shown(r.column), raw(r.column)[miss],
-                f"{name} ID is empty; fill it in or delete the row", "missing_id")
+        log.add(
+            miss,
+            shown(r.column),
+            raw(r.column)[miss],
+            f"{name} ID is empty; fill it in or delete the row",
+            "missing_id",
+        )
         ids[name] = p
         out[name] = p.values
     id_ok = ~ids["patient"].missing
@@ -309,8 +331,7 @@ def load_sessions(
     if layout == "wide":
         out["session"] = pd.Series(records[_SESSION_COL].to_numpy(), dtype="Int64")
         session_values = records[_SESSION_COL].to_numpy(dtype=object)
-        session_shown: Any = np.asarray(
-            [shown(by_name["patient"].column)] * n, dtype=object)
+        session_shown: Any = np.asarray([shown(by_name["patient"].column)] * n, dtype=object)
     else:
         r = by_name["session"]
         s = records[r.column]
@@ -321,17 +342,27 @@ def load_sessions(
             p = parse_numeric(s, table.decimal or ".", codes)
             v = p.values.to_numpy()
             miss = np.flatnonzero(p.missing)
-            log.add(miss, r.column, session_values[miss],
-                    "session number is empty", "missing_session")
+            log.add(
+                miss, r.column, session_values[miss], "session number is empty", "missing_session"
+            )
             bad = np.flatnonzero(p.bad)
-            log.add(bad, r.column, session_values[bad],
-                    [_session_reason(p.reason_at(i, "not a number")) for i in bad],
-                    "bad_session")
+            log.add(
+                bad,
+                r.column,
+                session_values[bad],
+                [_session_reason(p.reason_at(i, "not a number")) for i in bad],
+                "bad_session",
+            )
             with np.errstate(invalid="ignore"):
                 not_whole = ~np.isnan(v) & ((v != np.round(v)) | (v < 0))
             nw = np.flatnonzero(not_whole)
-            log.add(nw, r.column, session_values[nw],
-                    "session number must be a whole number >= 0 (1, 2, 3, ...)", "bad_session")
+            log.add(
+                nw,
+                r.column,
+                session_values[nw],
+                "session number must be a whole number >= 0 (1, 2, 3, ...)",
+                "bad_session",
+            )
             session_ok = ~(p.missing | p.bad | not_whole)
             sess = pd.Series(v, dtype="float64")
             sess[~session_ok] = np.nan
@@ -339,21 +370,25 @@ def load_sessions(
         else:
             session_from_dates = True
             date_col = r.column
-            pdates = parse_dates(s, codes, dayfirst=dayfirst, date_format=date_format,
-                                 column=r.column)
+            pdates = parse_dates(
+                s, codes, dayfirst=dayfirst, date_format=date_format, column=r.column
+            )
             miss = np.flatnonzero(pdates.missing)
-            log.add(miss, r.column, session_values[miss], "session date is empty",
-                    "missing_session")
+            log.add(
+                miss, r.column, session_values[miss], "session date is empty", "missing_session"
+            )
             date_ok = _check_dates(log, pdates, r.column, session_values, today_ts, earliest_ts)
             session_ok = date_ok & ~pdates.missing
             dates = pdates.values.where(session_ok)
             out["session"] = pd.Series(
-                session_order_from_dates(out["patient"], dates, session_ok & id_ok))
+                session_order_from_dates(out["patient"], dates, session_ok & id_ok)
+            )
     if "session_date" in by_name:
         r = by_name["session_date"]
         date_col = r.column
-        pdates = parse_dates(records[r.column], codes, dayfirst=dayfirst,
-                             date_format=date_format, column=r.column)
+        pdates = parse_dates(
+            records[r.column], codes, dayfirst=dayfirst, date_format=date_format, column=r.column
+        )
         ok = _check_dates(log, pdates, shown(r.column), raw(r.column), today_ts, earliest_ts)
         dates = pdates.values.where(ok & ~pdates.missing)
     key_ok = id_ok & session_ok
@@ -367,8 +402,13 @@ def load_sessions(
         vals = raw(r.column)
         bad = np.flatnonzero(p.bad)
         col_shown = shown(r.column)
-        log.add(bad, _at(col_shown, bad), vals[bad],
-                [p.reason_at(i, "not a number") for i in bad], "not_numeric")
+        log.add(
+            bad,
+            _at(col_shown, bad),
+            vals[bad],
+            [p.reason_at(i, "not a number") for i in bad],
+            "not_numeric",
+        )
         v = p.values
         if r.valid_range is not None:
             lo, hi = r.valid_range
@@ -376,8 +416,13 @@ def load_sessions(
             with np.errstate(invalid="ignore"):
                 outside = np.flatnonzero(~np.isnan(arr) & ((arr < lo) | (arr > hi)))
             src = f" of {r.instrument}" if r.instrument else ""
-            log.add(outside, _at(col_shown, outside), vals[outside],
-                    f"outside the valid range {lo:g}-{hi:g}{src} for {r.name}", "out_of_range")
+            log.add(
+                outside,
+                _at(col_shown, outside),
+                vals[outside],
+                f"outside the valid range {lo:g}-{hi:g}{src} for {r.name}",
+                "out_of_range",
+            )
             v = v.mask((v < lo) | (v > hi))
         out[r.name] = v
 
@@ -386,8 +431,9 @@ def load_sessions(
     item_values: dict[Any, pd.Series] = {}
     scored_instruments: dict[str, str] = {}
     for spec in specs:
-        new_roles, new_cols, items = _score_items(spec, records, codes, decimal_mark, log,
-                                                  shown, alliance_rater)
+        new_roles, new_cols, items = _score_items(
+            spec, records, codes, decimal_mark, log, shown, alliance_rater
+        )
         scored_roles.extend(new_roles)
         out.update(new_cols)
         item_values.update(items)
@@ -404,32 +450,47 @@ def load_sessions(
             value_labels[r.name] = labs
     other_out = {}
     for c in others:
-        other_out[c] = parse_covariate(records[c], decimal_mark, codes,
-                                       _labels_for(table.value_labels, c, origin))
+        other_out[c] = parse_covariate(
+            records[c], decimal_mark, codes, _labels_for(table.value_labels, c, origin)
+        )
 
     # ---------------------------------------------------------------- row-group checks
     if wide_pos is not None:
         pcol = by_name["patient"].column
-        dup = check_duplicate_wide_ids(log, id_ok, wide_pos, out["patient"], table.rows,
-                                       pcol, raw(pcol))
+        dup = check_duplicate_wide_ids(
+            log, id_ok, wide_pos, out["patient"], table.rows, pcol, raw(pcol)
+        )
         key_ok = key_ok & ~dup
     compare = pd.DataFrame({k: v.astype(object) for k, v in out.items()})
-    compare = pd.concat([compare, pd.DataFrame({("__", k): v.astype(object)
-                                                for k, v in item_values.items()})], axis=1)
+    compare = pd.concat(
+        [compare, pd.DataFrame({("__", k): v.astype(object) for k, v in item_values.items()})],
+        axis=1,
+    )
     if dates is not None:
         compare["__date"] = dates.astype(object)
     check_duplicate_sessions(
-        log, key_ok, out["patient"], out["session"], compare, rows,
+        log,
+        key_ok,
+        out["patient"],
+        out["session"],
+        compare,
+        rows,
         _at(session_shown, None) if not session_from_dates else date_col,
-        session_values, session_from_dates,
+        session_values,
+        session_from_dates,
     )
     changes = None
     if "therapist" in by_name:
         t_ok = id_ok & ~ids["therapist"].missing
         tcol = by_name["therapist"].column
         changes = check_therapist_change(
-            None if allow_therapist_change else log, t_ok, out["patient"], out["therapist"],
-            rows, shown(tcol), raw(tcol),
+            None if allow_therapist_change else log,
+            t_ok,
+            out["patient"],
+            out["therapist"],
+            rows,
+            shown(tcol),
+            raw(tcol),
         )
 
     # ---------------------------------------------------------------- strict / lenient
@@ -438,11 +499,13 @@ def load_sessions(
         raise DataValidationError(_message(problems, log, table, where), problems)
     keep = ~log.bad_records()
 
-    data = _assemble(out, dates, roles, scored_roles, specs, item_values, other_out,
-                     keep, rows, keep_items)
+    data = _assemble(
+        out, dates, roles, scored_roles, specs, item_values, other_out, keep, rows, keep_items
+    )
     labels = _standard_labels(table, roles, origin)
-    session_role = [] if layout == "long" else [
-        Role("session", f"column names ({used_pattern})", "session")]
+    session_role = (
+        [] if layout == "long" else [Role("session", f"column names ({used_pattern})", "session")]
+    )
     ordered = roles[:1] + session_role + roles[1:] + scored_roles
     rank = {"id": 0, "session": 1, "date": 2, "alliance": 3, "outcome": 4, "covariate": 5}
     ordered = sorted(ordered, key=lambda r: rank.get(r.kind, 6))
@@ -515,19 +578,34 @@ def _guess_session_type(s: pd.Series, codes: MissingCodes) -> str:
 
 
 def _check_dates(
-    log: ProblemLog, p: Parsed, col: Any, raw_vals: np.ndarray,
-    today: pd.Timestamp, earliest: pd.Timestamp,
+    log: ProblemLog,
+    p: Parsed,
+    col: Any,
+    raw_vals: np.ndarray,
+    today: pd.Timestamp,
+    earliest: pd.Timestamp,
 ) -> np.ndarray:
     bad = np.flatnonzero(p.bad)
-    log.add(bad, _at(col, bad), raw_vals[bad],
-            [p.reason_at(i, "not a date") for i in bad], "bad_date")
+    log.add(
+        bad, _at(col, bad), raw_vals[bad], [p.reason_at(i, "not a date") for i in bad], "bad_date"
+    )
     d = p.values
     future = np.flatnonzero((d.dt.normalize() > today).fillna(False).to_numpy(dtype=bool))
-    log.add(future, _at(col, future), raw_vals[future],
-            f"date is in the future (after {today.date()}); check the year", "future_date")
+    log.add(
+        future,
+        _at(col, future),
+        raw_vals[future],
+        f"date is in the future (after {today.date()}); check the year",
+        "future_date",
+    )
     early = np.flatnonzero((d < earliest).fillna(False).to_numpy(dtype=bool))
-    log.add(early, _at(col, early), raw_vals[early],
-            f"date is before {earliest.date()}; check the year", "implausible_date")
+    log.add(
+        early,
+        _at(col, early),
+        raw_vals[early],
+        f"date is before {earliest.date()}; check the year",
+        "implausible_date",
+    )
     ok = np.ones(len(d), dtype=bool)
     ok[bad] = ok[future] = ok[early] = False
     return ok
@@ -536,27 +614,37 @@ def _check_dates(
 def _resolve_items(specs: list[ItemSpec], available: list[Any], where: str) -> list[ItemSpec]:
     out = []
     for spec in specs:
-        fake = [Role(f"{spec.instrument.id} item {k + 1}", c, "outcome")
-                for k, c in enumerate(spec.columns)]
+        fake = [
+            Role(f"{spec.instrument.id} item {k + 1}", c, "outcome")
+            for k, c in enumerate(spec.columns)
+        ]
         resolved = resolve_columns(fake, available, where=where)
         out.append(replace(spec, columns=[r.column for r in resolved]))
     return out
 
 
 def _reshape_wide(
-    table: RawTable, roles: list[Role], instruments: Any, taken: set[str],
-    pattern: Any, codes: MissingCodes, where: str, keep_other: bool,
+    table: RawTable,
+    roles: list[Role],
+    instruments: Any,
+    taken: set[str],
+    pattern: Any,
+    codes: MissingCodes,
+    where: str,
+    keep_other: bool,
 ) -> tuple:
     columns = list(table.frame.columns)
     folded_plain = {str(c).strip().casefold() for c in columns}
     # variables referred to by roles that are not plain columns must be repeated ones
-    wanted = [r.column for r in roles
-              if r.kind not in ("id",) and str(r.column).strip().casefold() not in folded_plain]
+    wanted = [
+        r.column
+        for r in roles
+        if r.kind not in ("id",) and str(r.column).strip().casefold() not in folded_plain
+    ]
     # item templates: expand against stems later; collect template stems now
     pre_specs = item_specs(instruments, taken=set(taken), available=None)
     for spec in pre_specs:
-        wanted.extend(c for c in spec.columns
-                      if str(c).strip().casefold() not in folded_plain)
+        wanted.extend(c for c in spec.columns if str(c).strip().casefold() not in folded_plain)
     if not wanted:
         raise ValueError(
             "layout='wide' needs at least one repeated variable (e.g. alliance='wai' for "
@@ -596,8 +684,13 @@ def _reshape_wide(
 
 
 def _score_items(
-    spec: ItemSpec, records: pd.DataFrame, codes: MissingCodes, decimal: str,
-    log: ProblemLog, shown: Any, rater: Any,
+    spec: ItemSpec,
+    records: pd.DataFrame,
+    codes: MissingCodes,
+    decimal: str,
+    log: ProblemLog,
+    shown: Any,
+    rater: Any,
 ) -> tuple[list[Role], dict[str, pd.Series], dict[Any, pd.Series]]:
     from alliancestats.instruments import score
 
@@ -607,10 +700,13 @@ def _score_items(
     for k, col in enumerate(spec.columns):
         s = records[col]
         p = parse_numeric(s, decimal, codes)
-        obj = s.astype(object).to_numpy(copy=True)
-        vals = np.where(p.bad, obj, p.values.to_numpy().astype(object))
-        vals[p.missing] = np.nan
-        cleaned[f"item{k + 1}"] = pd.Series(vals, dtype=object)
+        if p.bad.any():  # keep the offending cells so the scorer can name them
+            obj = s.astype(object).to_numpy(copy=True)
+            vals = np.where(p.bad, obj, p.values.to_numpy().astype(object))
+            vals[p.missing] = np.nan
+            cleaned[f"item{k + 1}"] = pd.Series(vals, dtype=object)
+        else:
+            cleaned[f"item{k + 1}"] = p.values.reset_index(drop=True)
         numeric[col] = p.values
     items = pd.DataFrame(cleaned, index=pd.RangeIndex(n))
     options = dict(spec.options)
@@ -620,9 +716,13 @@ def _score_items(
         col = spec.columns[int(pr["item"]) - 1]
         shown_col = _at(shown(col), np.array([i]))
         shown_col = shown_col[0] if isinstance(shown_col, np.ndarray) else shown_col
-        log.add(np.array([i]), shown_col, records[col].to_numpy(dtype=object)[[i]],
-                f"{spec.instrument.id} item {int(pr['item'])}: {pr['reason']}",
-                "invalid_item")
+        log.add(
+            np.array([i]),
+            shown_col,
+            records[col].to_numpy(dtype=object)[[i]],
+            f"{spec.instrument.id} item {int(pr['item'])}: {pr['reason']}",
+            "invalid_item",
+        )
     parts = ["total"] + list(spec.instrument.subscales)
     roles, cols = [], {}
     for part in parts:
@@ -632,8 +732,15 @@ def _score_items(
         r_rater = None
         if spec.kind == "alliance":
             r_rater = rater if isinstance(rater, str) else (rater or {}).get(name)
-        roles.append(Role(name, f"{spec.instrument.id}: {part}", spec.kind, rater=r_rater,
-                          instrument=spec.instrument.id))
+        roles.append(
+            Role(
+                name,
+                f"{spec.instrument.id}: {part}",
+                spec.kind,
+                rater=r_rater,
+                instrument=spec.instrument.id,
+            )
+        )
         cols[name] = pd.Series(scores[part].to_numpy(dtype=float), dtype="float64")
     return roles, cols, numeric
 
@@ -662,9 +769,16 @@ def _standard_labels(table: RawTable, roles: list[Role], origin: dict) -> dict[s
 
 
 def _assemble(
-    out: dict[str, pd.Series], dates: pd.Series | None, roles: list[Role],
-    scored: list[Role], specs: list[ItemSpec], item_values: dict, other_out: dict,
-    keep: np.ndarray, rows: np.ndarray, keep_items: bool,
+    out: dict[str, pd.Series],
+    dates: pd.Series | None,
+    roles: list[Role],
+    scored: list[Role],
+    specs: list[ItemSpec],
+    item_values: dict,
+    other_out: dict,
+    keep: np.ndarray,
+    rows: np.ndarray,
+    keep_items: bool,
 ) -> pd.DataFrame:
     cols: dict[Any, Any] = {}
     cols["patient"] = out["patient"]
@@ -692,14 +806,18 @@ def _assemble(
     frame = pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in cols.items()})
     frame["source_row"] = pd.Series(list(rows), dtype=object)
     frame = frame[keep].reset_index(drop=True)
-    frame["session"] = frame["session"].round().astype("Int64") if len(frame) else (
-        frame["session"].astype("Int64"))
+    frame["session"] = (
+        frame["session"].round().astype("Int64")
+        if len(frame)
+        else (frame["session"].astype("Int64"))
+    )
     frame["source_row"] = _tidy_rows(frame["source_row"])
     frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)
     if dates is not None:
         pos = list(frame.columns).index("session_date") + 1
-        frame.insert(pos, "days_since_first",
-                     days_since_first(frame["patient"], frame["session_date"]))
+        frame.insert(
+            pos, "days_since_first", days_since_first(frame["patient"], frame["session_date"])
+        )
     return frame
 
 
@@ -719,8 +837,11 @@ def _message(problems: pd.DataFrame, log: ProblemLog, table: RawTable, where: st
     lines = [head]
     shown_n = 10
     for _, p in problems.head(shown_n).iterrows():
-        val = "" if p["value"] is None or (isinstance(p["value"], float) and np.isnan(
-            p["value"])) else f" = {p['value']!r}"
+        val = (
+            ""
+            if p["value"] is None or (isinstance(p["value"], float) and np.isnan(p["value"]))
+            else f" = {p['value']!r}"
+        )
         lines.append(f"  row {p['row']}, column {p['column']!r}{val}: {p['reason']}")
     if len(problems) > shown_n:
         lines.append(f"  ... and {len(problems) - shown_n} more")
@@ -728,7 +849,8 @@ def _message(problems: pd.DataFrame, log: ProblemLog, table: RawTable, where: st
     lines.append("By kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()) + ".")
     lines.append(
         "All problems are in the exception's .problems DataFrame (columns "
-        + ", ".join(PROBLEM_COLUMNS) + "). Correct the data, or pass strict=False to drop "
+        + ", ".join(PROBLEM_COLUMNS)
+        + "). Correct the data, or pass strict=False to drop "
         "these rows and keep the rest (SessionData.dropped lists every dropped row)."
     )
     return "\n".join(lines)
@@ -741,7 +863,8 @@ def _warn(sd: SessionData) -> None:
             f"{sd.n_dropped} of {sd.n_read} rows dropped from {sd.source} ("
             + ", ".join(f"{k}: {v}" for k, v in kinds.items())
             + "); see SessionData.dropped",
-            DroppedRowsWarning, stacklevel=3,
+            DroppedRowsWarning,
+            stacklevel=3,
         )
     gaps = sd._gaps()
     if len(gaps):
@@ -750,5 +873,6 @@ def _warn(sd: SessionData) -> None:
             f"{len(gaps)} patient(s) have gaps in their session numbers (e.g. patient "
             f"{ex['patient']}: session {ex['missing_sessions']} missing); see "
             "SessionData.summary().gaps",
-            DataQualityWarning, stacklevel=3,
+            DataQualityWarning,
+            stacklevel=3,
         )

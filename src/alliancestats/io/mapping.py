@@ -282,7 +282,7 @@ def _apply_scales(roles: list[Role], scales: Mapping[str, Any]) -> list[Role]:
             out.append(replace(r, valid_range=rng, instrument=inst))
         elif r.kind == "alliance" and r.name.startswith("alliance_") and "alliance" in scales:
             spec = scales["alliance"]
-            sub = r.name[len("alliance_"):]
+            sub = r.name[len("alliance_") :]
             if isinstance(spec, str) and _has_subscale(spec, sub):
                 rng, inst = scale_range(spec, sub)
             else:  # not a subscale (e.g. a second rater): same range as the total
@@ -338,17 +338,21 @@ def resolve_columns(roles: list[Role], available: Sequence[Any], *, where: str) 
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             lines.append(f"  {r.name}: column {r.column!r} not found{hint}")
         shown = ", ".join(map(repr, names[:30])) + (" ..." if len(names) > 30 else "")
-        problems = pd.DataFrame({
-            "file": [where] * len(missing),
-            "row": [None] * len(missing),
-            "column": [r.column for r in missing],
-            "value": [None] * len(missing),
-            "reason": [f"column for {r.name!r} not found" for r in missing],
-            "kind": ["missing_column"] * len(missing),
-        })
+        problems = pd.DataFrame(
+            {
+                "file": [where] * len(missing),
+                "row": [None] * len(missing),
+                "column": [r.column for r in missing],
+                "value": [None] * len(missing),
+                "reason": [f"column for {r.name!r} not found" for r in missing],
+                "kind": ["missing_column"] * len(missing),
+            }
+        )
         raise DataValidationError(
-            f"{len(missing)} column(s) not found in {where}:\n" + "\n".join(lines)
-            + f"\nAvailable columns: {shown}", problems,
+            f"{len(missing)} column(s) not found in {where}:\n"
+            + "\n".join(lines)
+            + f"\nAvailable columns: {shown}",
+            problems,
         )
     return out
 
@@ -362,13 +366,15 @@ def roles_frame(roles: list[Role], labels: Mapping[Any, str] | None = None) -> p
     ['name', 'kind', 'source_column', 'rater', 'instrument', 'min', 'max', 'label']
     """
     labels = labels or {}
-    return pd.DataFrame({
-        "name": [r.name for r in roles],
-        "kind": [r.kind for r in roles],
-        "source_column": pd.Series([r.column for r in roles], dtype=object),
-        "rater": pd.Series([r.rater for r in roles], dtype=object),
-        "instrument": pd.Series([r.instrument for r in roles], dtype=object),
-        "min": [r.valid_range[0] if r.valid_range else float("nan") for r in roles],
-        "max": [r.valid_range[1] if r.valid_range else float("nan") for r in roles],
-        "label": pd.Series([labels.get(r.column) for r in roles], dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "name": [r.name for r in roles],
+            "kind": [r.kind for r in roles],
+            "source_column": pd.Series([r.column for r in roles], dtype=object),
+            "rater": pd.Series([r.rater for r in roles], dtype=object),
+            "instrument": pd.Series([r.instrument for r in roles], dtype=object),
+            "min": [r.valid_range[0] if r.valid_range else float("nan") for r in roles],
+            "max": [r.valid_range[1] if r.valid_range else float("nan") for r in roles],
+            "label": pd.Series([labels.get(r.column) for r in roles], dtype=object),
+        }
+    )

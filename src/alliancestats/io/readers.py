@@ -180,8 +180,13 @@ def read_table(
         raise ValueError(f"decimal must be '.' or ',' (or None to detect), not {decimal!r}")
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True).copy()
-        return RawTable(frame=frame, rows=np.asarray(source.index, dtype=object),
-                        file=None, format="dataframe", decimal=decimal or ".")
+        return RawTable(
+            frame=frame,
+            rows=np.asarray(source.index, dtype=object),
+            file=None,
+            format="dataframe",
+            decimal=decimal or ".",
+        )
     if isinstance(source, pd.Series):
         raise TypeError("load a DataFrame or a file path, not a Series (use series.to_frame())")
     if not isinstance(source, str | Path):
@@ -198,8 +203,9 @@ def read_table(
     if header_row < 1:
         raise ValueError("header_row counts from 1 (the first row of the file)")
     if kind == "csv":
-        return _read_text(path, delimiter=delimiter, decimal=decimal, encoding=encoding,
-                          header_row=header_row)
+        return _read_text(
+            path, delimiter=delimiter, decimal=decimal, encoding=encoding, header_row=header_row
+        )
     if kind == "excel":
         return _read_excel(path, sheet=sheet, decimal=decimal, header_row=header_row)
     if kind in ("spss", "stata"):
@@ -207,8 +213,13 @@ def read_table(
     if kind == "parquet":
         frame = pd.read_parquet(path, engine="pyarrow")
         rows = np.asarray(frame.index, dtype=object)
-        return RawTable(frame=frame.reset_index(drop=True), rows=rows, file=str(path),
-                        format="parquet", decimal=decimal or ".")
+        return RawTable(
+            frame=frame.reset_index(drop=True),
+            rows=rows,
+            file=str(path),
+            format="parquet",
+            decimal=decimal or ".",
+        )
     raise ValueError(f"unknown file_format {kind!r}; use one of csv, excel, spss, stata, parquet")
 
 
@@ -279,18 +290,25 @@ def detect_decimal(cells: pd.DataFrame) -> str:
     n_comma = n_point = 0
     for col in cells.columns:
         s = cells[col]
-        if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
+        if isinstance(s.dtype, pd.StringDtype):
+            s = s.dropna()
+        elif s.dtype == object:
+            s = s[s.map(lambda v: isinstance(v, str))].astype("str")
+        else:
             continue
-        s = s[s.map(lambda v: isinstance(v, str))].astype(str)
         if s.empty:
             continue
-        n_comma += int(s.str.match(_COMMA_DECIMAL).sum())
-        n_point += int(s.str.match(_POINT_DECIMAL).sum())
+        n_comma += int(s.str.match(_COMMA_DECIMAL.pattern).sum())
+        n_point += int(s.str.match(_POINT_DECIMAL.pattern).sum())
     return "," if n_comma > 0 and n_point == 0 else "."
 
 
 def _read_text(
-    path: Path, *, delimiter: str | None, decimal: str | None, encoding: str | None,
+    path: Path,
+    *,
+    delimiter: str | None,
+    decimal: str | None,
+    encoding: str | None,
     header_row: int,
 ) -> RawTable:
     text = _decode(path, encoding)
@@ -328,10 +346,18 @@ def _read_text(
     frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
     if not len(cells):
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    frame = frame.astype("str")  # text stays text; vectorised string operations from here
     dec = decimal or detect_decimal(frame)
-    return RawTable(frame=frame, rows=np.asarray(rows, dtype=np.int64), file=str(path),
-                    format="csv", header_row=header_row, delimiter=delim, decimal=dec,
-                    n_blank=n_blank)
+    return RawTable(
+        frame=frame,
+        rows=np.asarray(rows, dtype=np.int64),
+        file=str(path),
+        format="csv",
+        header_row=header_row,
+        delimiter=delim,
+        decimal=dec,
+        n_blank=n_blank,
+    )
 
 
 def _name_blank_headers(header: list[Any]) -> list[Any]:
@@ -407,9 +433,16 @@ def _read_excel(
     if not cells:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     dec = decimal or detect_decimal(frame)
-    return RawTable(frame=frame, rows=np.asarray(rows, dtype=np.int64), file=str(path),
-                    format="excel", header_row=header_row, sheet=name, decimal=dec,
-                    n_blank=n_blank)
+    return RawTable(
+        frame=frame,
+        rows=np.asarray(rows, dtype=np.int64),
+        file=str(path),
+        format="excel",
+        header_row=header_row,
+        sheet=name,
+        decimal=dec,
+        n_blank=n_blank,
+    )
 
 
 def _blank(v: Any) -> bool:
@@ -443,11 +476,20 @@ def _read_readstat(path: Path, kind: str) -> RawTable:
     try:
         frame, meta = reader(str(path), dates_as_pandas_datetime=True)
     except Exception as exc:  # pyreadstat raises its own error types for corrupt files
-        raise DataValidationError(f"cannot read {path.name!r} as a {kind.upper()} file: {exc}") from exc
+        raise DataValidationError(
+            f"cannot read {path.name!r} as a {kind.upper()} file: {exc}"
+        ) from exc
     var_labels = {
         col: lab for col, lab in zip(meta.column_names, meta.column_labels, strict=False) if lab
     }
     value_labels = {col: dict(labs) for col, labs in (meta.variable_value_labels or {}).items()}
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return RawTable(frame=frame.reset_index(drop=True), rows=rows, file=str(path), format=kind,
-                    decimal=".", variable_labels=var_labels, value_labels=value_labels)
+    return RawTable(
+        frame=frame.reset_index(drop=True),
+        rows=rows,
+        file=str(path),
+        format=kind,
+        decimal=".",
+        variable_labels=var_labels,
+        value_labels=value_labels,
+    )

@@ -66,7 +66,10 @@ def compile_pattern(pattern: str | re.Pattern) -> re.Pattern:
     elif "{var}" in pattern and "{session}" in pattern:
         parts = re.split(r"(\{var\}|\{session\})", pattern)
         body = "".join(
-            "(?P<var>.+)" if p == "{var}" else r"(?P<session>\d+)" if p == "{session}"
+            "(?P<var>.+)"
+            if p == "{var}"
+            else r"(?P<session>\d+)"
+            if p == "{session}"
             else re.escape(p)
             for p in parts
         )
@@ -75,7 +78,9 @@ def compile_pattern(pattern: str | re.Pattern) -> re.Pattern:
         try:
             rx = re.compile(pattern)
         except re.error as exc:
-            raise ValueError(f"wide_pattern {pattern!r} is not a valid regular expression: {exc}")
+            raise ValueError(
+                f"wide_pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
     if not {"var", "session"} <= set(rx.groupindex):
         raise ValueError(
             f"wide_pattern {pattern!r} needs {{var}} and {{session}} (template) or the named "
@@ -175,11 +180,13 @@ def wide_to_long(
     """
     sessions = sorted({s for v in layout.cells.values() for s in v})
     present = {}
-    for stem, by_session in layout.cells.items():
-        for s, col in by_session.items():
-            present[col] = ~_text_missing(frame[col].astype(object), codes) if (
-                frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])
-            ) else ~np.asarray(pd.isna(frame[col]), dtype=bool)
+    for by_session in layout.cells.values():
+        for col in by_session.values():
+            present[col] = (
+                ~_text_missing(frame[col].astype(object), codes)
+                if (frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]))
+                else ~np.asarray(pd.isna(frame[col]), dtype=bool)
+            )
     pieces = []
     for s in sessions:
         cols = [layout.cells[stem].get(s) for stem in layout.cells]
@@ -196,7 +203,8 @@ def wide_to_long(
         for stem in layout.cells:
             col = layout.cells[stem].get(s)
             piece[("stem", stem)] = (
-                frame[col].to_numpy(dtype=object)[pos] if col is not None
+                frame[col].to_numpy(dtype=object)[pos]
+                if col is not None
                 else np.full(len(pos), None, dtype=object)
             )
             piece[("origin", stem)] = np.full(len(pos), col, dtype=object)
@@ -205,8 +213,11 @@ def wide_to_long(
         allrec = pd.concat(pieces, ignore_index=True)
         allrec = allrec.sort_values(["__pos", "session"], kind="stable").reset_index(drop=True)
     else:
-        cols = ["__pos", "session"] + [("plain", c) for c in plain_needed] + [
-            (k, stem) for stem in layout.cells for k in ("stem", "origin")]
+        cols = (
+            ["__pos", "session"]
+            + [("plain", c) for c in plain_needed]
+            + [(k, stem) for stem in layout.cells for k in ("stem", "origin")]
+        )
         allrec = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     long = pd.DataFrame(index=range(len(allrec)))
     for c in plain_needed:
@@ -218,7 +229,9 @@ def wide_to_long(
     return long, allrec["__pos"].to_numpy(dtype=np.int64), origin
 
 
-def session_order_from_dates(patient: pd.Series, dates: pd.Series, usable: np.ndarray) -> np.ndarray:
+def session_order_from_dates(
+    patient: pd.Series, dates: pd.Series, usable: np.ndarray
+) -> np.ndarray:
     """Session number 1, 2, ... per patient in date order (same date = same number).
 
     Rows not ``usable`` get NaN.

@@ -81,8 +81,7 @@ class SessionSummary:
         if len(self.per_therapist):
             ppt = self.per_therapist["patients"]
             lines.append(
-                f"  patients per therapist: median {ppt.median():g}, range {ppt.min()}-"
-                f"{ppt.max()}"
+                f"  patients per therapist: median {ppt.median():g}, range {ppt.min()}-{ppt.max()}"
             )
         miss = self.missingness[self.missingness["n_missing"] > 0]
         if len(miss):
@@ -268,8 +267,10 @@ class SessionData:
         cols = [c for c in d.columns if c not in skip]
         n_miss = [int(d[c].isna().sum()) for c in cols]
         missing = pd.DataFrame(
-            {"n_missing": n_miss,
-             "percent_missing": [100.0 * m / len(d) if len(d) else 0.0 for m in n_miss]},
+            {
+                "n_missing": n_miss,
+                "percent_missing": [100.0 * m / len(d) if len(d) else 0.0 for m in n_miss],
+            },
             index=pd.Index(cols, name="column"),
         )
         drops = self._drops_by_kind()
@@ -292,10 +293,14 @@ class SessionData:
 
     def _drops_by_kind(self) -> pd.DataFrame:
         if self.dropped.empty:
-            return pd.DataFrame({"problems": pd.Series([], dtype="int64"),
-                                 "rows": pd.Series([], dtype="int64"),
-                                 "records": pd.Series([], dtype="int64")},
-                                index=pd.Index([], name="kind"))
+            return pd.DataFrame(
+                {
+                    "problems": pd.Series([], dtype="int64"),
+                    "rows": pd.Series([], dtype="int64"),
+                    "records": pd.Series([], dtype="int64"),
+                },
+                index=pd.Index([], name="kind"),
+            )
         g = self.dropped.assign(_r=self.dropped["row"].map(repr)).groupby("kind")
         out = pd.DataFrame({"problems": g.size(), "rows": g["_r"].nunique()})
         out["records"] = [int(self.records_by_kind.get(k, r)) for k, r in out["rows"].items()]
@@ -316,21 +321,23 @@ class SessionData:
                 lo, hi = min(have), max(have)
                 missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
                 if missing:
-                    rows.append((p, len(have), min(have), max(have),
-                                 ", ".join(map(str, missing))))
-        return pd.DataFrame(rows, columns=["patient", "n_sessions", "first", "last",
-                                           "missing_sessions"])
+                    rows.append((p, len(have), min(have), max(have), ", ".join(map(str, missing))))
+        return pd.DataFrame(
+            rows, columns=["patient", "n_sessions", "first", "last", "missing_sessions"]
+        )
 
     def _dropout(self, n_sessions: pd.Series) -> tuple[float | None, pd.DataFrame]:
         d = self.data
         if not len(d):
             return None, pd.DataFrame({"patient": [], "last_session": []})
         last = d.groupby("patient", sort=False)["session"].max()
-        threshold = float(self.planned_sessions if self.planned_sessions is not None
-                          else last.max())
+        threshold = float(
+            self.planned_sessions if self.planned_sessions is not None else last.max()
+        )
         early = last[last < threshold]
-        return threshold, pd.DataFrame({"patient": early.index.to_numpy(),
-                                        "last_session": early.to_numpy()})
+        return threshold, pd.DataFrame(
+            {"patient": early.index.to_numpy(), "last_session": early.to_numpy()}
+        )
 
     # ------------------------------------------------------------------ display
 
@@ -359,4 +366,6 @@ class SessionData:
         import html
 
         head = html.escape(repr(self)).replace("\n", "<br>")
-        return f"<div><p style='font-family:monospace'>{head}</p>{self.data.head(10).to_html()}</div>"
+        return (
+            f"<div><p style='font-family:monospace'>{head}</p>{self.data.head(10).to_html()}</div>"
+        )

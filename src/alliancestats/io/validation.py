@@ -124,7 +124,9 @@ class ProblemLog:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(self._pos)
 
-    def frame(self, rows: np.ndarray, file: str | None, order: np.ndarray | None = None) -> pd.DataFrame:
+    def frame(
+        self, rows: np.ndarray, file: str | None, order: np.ndarray | None = None
+    ) -> pd.DataFrame:
         """The problems table, in record order, identical lines merged.
 
         Parameters
@@ -141,14 +143,16 @@ class ProblemLog:
         pos = np.concatenate(self._pos)
         key = pos if order is None else np.asarray(order)[pos]
         idx = np.argsort(key, kind="stable")
-        df = pd.DataFrame({
-            "file": pd.Series([file] * len(pos), dtype=object),
-            "row": pd.Series(np.asarray(rows, dtype=object)[pos][idx], dtype=object),
-            "column": pd.Series(np.concatenate(self._col)[idx], dtype=object),
-            "value": pd.Series(np.concatenate(self._val)[idx], dtype=object),
-            "reason": pd.Series(np.concatenate(self._reason)[idx], dtype=object),
-            "kind": pd.Series(np.concatenate(self._kind)[idx], dtype=object),
-        })
+        df = pd.DataFrame(
+            {
+                "file": pd.Series([file] * len(pos), dtype=object),
+                "row": pd.Series(np.asarray(rows, dtype=object)[pos][idx], dtype=object),
+                "column": pd.Series(np.concatenate(self._col)[idx], dtype=object),
+                "value": pd.Series(np.concatenate(self._val)[idx], dtype=object),
+                "reason": pd.Series(np.concatenate(self._reason)[idx], dtype=object),
+                "kind": pd.Series(np.concatenate(self._kind)[idx], dtype=object),
+            }
+        )
         dup_key = pd.Series([repr(tuple(r)) for r in df.itertuples(index=False)])
         keep = ~dup_key.duplicated().to_numpy()
         return df[keep].reset_index(drop=True)
@@ -218,15 +222,24 @@ def check_duplicate_sessions(
         user_rows = [rows[i] for i in members]
         if g["c"].nunique() == 1:
             later = members[1:]
-            log.add(later, _pick(col, later), _pick(session_values, later),
-                    f"exact repeat of {format_rows(user_rows[:1])} (patient {p}, session "
-                    f"{_fmt_session(s)}); remove the repeated row", "duplicate_row")
+            log.add(
+                later,
+                _pick(col, later),
+                _pick(session_values, later),
+                f"exact repeat of {format_rows(user_rows[:1])} (patient {p}, session "
+                f"{_fmt_session(s)}); remove the repeated row",
+                "duplicate_row",
+            )
         else:
             what = "on the same date" if from_dates else f"for session {_fmt_session(s)}"
-            log.add(members, _pick(col, members), _pick(session_values, members),
-                    f"patient {p} has {len(members)} different rows {what} "
-                    f"({format_rows(user_rows)}); keep one and correct or delete the others",
-                    "duplicate_session")
+            log.add(
+                members,
+                _pick(col, members),
+                _pick(session_values, members),
+                f"patient {p} has {len(members)} different rows {what} "
+                f"({format_rows(user_rows)}); keep one and correct or delete the others",
+                "duplicate_session",
+            )
 
 
 def _fmt_session(s: Any) -> str:
@@ -272,8 +285,11 @@ def check_therapist_change(
         if log is not None:
             members = g["i"].to_numpy()
             log.add(
-                members, _pick(therapist_column, members), _pick(therapist_values, members),
-                f"patient {p} is seen by {len(parts)} therapists: " + "; ".join(parts)
+                members,
+                _pick(therapist_column, members),
+                _pick(therapist_values, members),
+                f"patient {p} is seen by {len(parts)} therapists: "
+                + "; ".join(parts)
                 + ". Correct the therapist ID, or pass allow_therapist_change=True if "
                 "patients may switch therapists",
                 "therapist_change",
@@ -304,8 +320,12 @@ def check_duplicate_wide_ids(
         members = g["i"].to_numpy()
         flagged[members] = True
         wrows = [wide_rows[w] for w in sorted(g["w"].unique())]
-        log.add(members, patient_column, _pick(patient_values, members),
-                f"patient {p} appears in {len(wrows)} rows of the wide table "
-                f"({format_rows(wrows)}); a wide table needs one row per patient",
-                "duplicate_id")
+        log.add(
+            members,
+            patient_column,
+            _pick(patient_values, members),
+            f"patient {p} appears in {len(wrows)} rows of the wide table "
+            f"({format_rows(wrows)}); a wide table needs one row per patient",
+            "duplicate_id",
+        )
     return flagged

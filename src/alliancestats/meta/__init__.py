@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+from alliancestats.meta.bias import egger_test, rank_test, trim_and_fill
 from alliancestats.meta.effect_sizes import (
     beta_to_r,
     chi2_to_r,
@@ -24,28 +25,7 @@ from alliancestats.meta.effect_sizes import (
     z_to_r,
 )
 from alliancestats.meta.rma import MetaResult, meta_analysis
-
-def _not_yet(name: str):  # type: ignore[no-untyped-def]  # temporary scaffolding
-    def _f(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise NotImplementedError(f"{name} is not implemented yet")
-
-    _f.__name__ = name
-    return _f
-
-
-try:  # bias diagnostics (helper F2); guarded until the module is complete
-    from alliancestats.meta.bias import egger_test, rank_test, trim_and_fill
-except ImportError:  # pragma: no cover
-    egger_test = _not_yet("egger_test")
-    rank_test = _not_yet("rank_test")
-    trim_and_fill = _not_yet("trim_and_fill")
-
-try:  # sensitivity analyses (helper F2)
-    from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
-except ImportError:  # pragma: no cover
-    cumulative = _not_yet("cumulative")
-    influence = _not_yet("influence")
-    leave_one_out = _not_yet("leave_one_out")
+from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
 
 __all__ = [
     "MetaResult",

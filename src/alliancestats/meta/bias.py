@@ -76,6 +76,7 @@ def _fit_like(
     mods: np.ndarray | None = None,
     labels: Any = None,
     tau2_fixed: float | None = None,
+    test: str | None = None,
 ) -> Any:
     """Fit a new univariate model with the settings (method, test, level, measure) of ``result``.
 
@@ -89,7 +90,7 @@ def _fit_like(
         vi=np.asarray(vi, dtype=float),
         mods=None if mods is None else np.asarray(mods, dtype=float),
         method=result.method,
-        test=result.test,
+        test=result.test if test is None else test,
         level=result.level,
         measure=result.measure,
         slab=None if labels is None else [str(x) for x in labels],
@@ -344,16 +345,18 @@ def _tau_b(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return s / float(np.sqrt(nx * ny)), s
 
 
-def _concordance_cdf(n: int) -> np.ndarray:
-    """``P(T <= t)``, ``t = 0 .. n(n-1)/2``, T the number of concordant pairs under H0.
+def _concordance_lower_cdf(n: int, upto: int) -> np.ndarray:
+    """``P(T <= t)`` for ``t = 0 .. upto``, T the number of concordant pairs under H0.
 
-    T has the distribution of the number of inversions of a random permutation. It is built
-    by adding one element at a time: the m-th element adds 0 .. m-1 inversions with equal
-    probability, a convolution with a uniform block done via running sums.
+    T has the distribution of the number of inversions of a random permutation of n items.
+    It is built by adding one element at a time: the m-th element adds 0 .. m-1 inversions
+    with equal probability, a convolution with a uniform block done with running sums. Only
+    the lower tail up to ``upto`` is carried, which keeps the cost at O(n * upto) and avoids
+    cancellation (running sums stay of the size of the tail probabilities).
     """
     probs = np.ones(1)
     for m in range(2, n + 1):
-        size = len(probs) + m - 1
+        size = min(len(probs) + m - 1, upto + 1)
         csum = np.concatenate(([0.0], np.cumsum(probs)))
         idx = np.arange(size)
         upper = np.minimum(idx, len(probs) - 1) + 1
@@ -372,10 +375,11 @@ def _kendall_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
         )
     ties = min(len(np.unique(x)), len(np.unique(y))) < n
     if not ties:
-        n_pairs = n * (n - 1) / 2.0
+        n_pairs = n * (n - 1) // 2
         q = int(round((tau + 1.0) * n_pairs / 2.0))
-        cdf = _concordance_cdf(n)
-        p = 1.0 - cdf[q - 1] if q > n_pairs / 2.0 else cdf[q]
+        # P(T >= q) = P(T <= n_pairs - q) by the symmetry of the null distribution
+        tail = n_pairs - q if q > n_pairs / 2.0 else q
+        p = float(_concordance_lower_cdf(n, tail)[tail])
         return tau, float(min(1.0, 2.0 * p)), True
     _, count_x = np.unique(x, return_counts=True)
     _, count_y = np.unique(y, return_counts=True)
@@ -455,7 +459,8 @@ def rank_test(result: Any) -> RankTestResult:
 # --------------------------------------------------------------------------------------------
 def _choose_side(result: Any, yi: np.ndarray, vi: np.ndarray) -> str:
     """Side on which studies are missing: opposite to the sign of the Egger-type slope."""
-    fit = _fit_like(result, yi, vi, mods=np.sqrt(vi)[:, None])
+    # only the slope's sign matters, which does not depend on the test (metafor uses z here)
+    fit = _fit_like(result, yi, vi, mods=np.sqrt(vi)[:, None], test="z")
     slope = float(fit.table.iloc[1]["estimate"])
     return "right" if slope < 0 else "left"
 
@@ -532,7 +537,8 @@ def trim_and_fill(
     extreme ``k0`` are trimmed, the model refitted, and k0 re-estimated from the signed ranks
     of the centred effects until k0 no longer changes (Duval & Tweedie 2000). The trimmed
     studies are then mirrored about the last trimmed estimate and added. The standard error of
-    k0 follows metafor's formulas. Trim-and-fill assumes asymmetry is due to suppressed
+    k0 follows metafor's formulas. The filled model keeps the test and level of ``result``
+    (metafor 3.8-1 refits the filled data with its defaults, i.e. z tests). Trim-and-fill assumes asymmetry is due to suppressed
     studies; treat the filled estimate as a sensitivity analysis, not a correction.
 
     Validated against metafor 3.8-1 ``trimfill()`` on ``dat.molloy2014`` (Fisher z, REML; two
@@ -588,7 +594,14 @@ def trim_and_fill(
             raise MetaAnalysisError(
                 f"Trim-and-fill did not converge in {maxiter} iterations; increase maxiter."
             )
-        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0])
+        if k0 >= k:
+            raise MetaAnalysisError(
+                f"Trim-and-fill estimated that {k0} of {k} studies are missing, leaving too few "
+                "to estimate the centre; the funnel is too asymmetric (or k too small) for "
+                "this method."
+            )
+        # the trimmed fits only provide the centre, which does not depend on the test
+        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0], test="z")
         beta = float(fit.estimate)
         raw_k0, se_k0 = _k0_estimate(y_sorted - beta, estimator)
         k0 = int(max(0, np.round(raw_k0)))  # numpy rounds halves to even, as R does

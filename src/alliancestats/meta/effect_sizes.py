@@ -184,7 +184,11 @@ def beta_to_r(beta: ArrayLike, *, warn: bool = True) -> np.ndarray:
         warnings.warn(
             "Standardised beta converted to r with Peterson & Brown's (2005) approximation "
             "r = beta + .05 (beta >= 0)"
-            + (f"; {int(outside.sum())} value(s) with |beta| >= .50 lie outside its range" if outside.any() else "")
+            + (
+                f"; {int(outside.sum())} value(s) with |beta| >= .50 lie outside its range"
+                if outside.any()
+                else ""
+            )
             + ".",
             ApproximationWarning,
             stacklevel=2,
@@ -318,7 +322,9 @@ def effect_sizes(
     """
     measure = str(measure).upper()
     if measure not in _MEASURES:
-        raise MetaAnalysisError(f"Unknown measure {measure!r}; choose one of {', '.join(_MEASURES)}.")
+        raise MetaAnalysisError(
+            f"Unknown measure {measure!r}; choose one of {', '.join(_MEASURES)}."
+        )
     if data is not None and not isinstance(data, pd.DataFrame):
         raise MetaAnalysisError("data must be a pandas DataFrame.")
     k = len(data) if data is not None else None
@@ -405,7 +411,9 @@ def effect_sizes(
                 raise MetaAnalysisError("chi-square statistics must be non-negative.")
             fill(sign * np.sqrt(cval / n_used), "chi2")
         if "odds_ratio" in given:
-            dval, _ = odds_ratio_to_d(np.where(np.isnan(given["odds_ratio"]), 1.0, given["odds_ratio"]))
+            dval, _ = odds_ratio_to_d(
+                np.where(np.isnan(given["odds_ratio"]), 1.0, given["odds_ratio"])
+            )
             dval[np.isnan(given["odds_ratio"])] = np.nan
             fill(d_to_r(dval, nn1, nn2), "odds_ratio")
         if "beta" in given:

@@ -58,15 +58,59 @@ class Tau2Fit:
     converged: bool
 
 
-def _projection(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return ``P = W - W X (X'WX)^{-1} X'W`` for diagonal weights ``w``."""
-    WX = X * w[:, None]
-    XtWX = X.T @ WX
-    try:
-        inv = np.linalg.inv(XtWX)
-    except np.linalg.LinAlgError as exc:  # pragma: no cover - guarded by rank checks upstream
-        raise EstimationError("X'WX is singular; check the moderators for collinearity.") from exc
-    return np.diag(w) - WX @ inv @ WX.T
+class _Projection:
+    """``P = W − W X (X'WX)⁻¹ X'W`` for diagonal weights, without forming the k × k matrix.
+
+    Traces and quadratic forms reduce to p × p algebra (cost O(k p²)), so large meta-analyses
+    stay cheap. Symbols: ``S(a) = X' diag(a) X`` and ``M = S(w)⁻¹``.
+    """
+
+    def __init__(self, X: np.ndarray, w: np.ndarray):
+        self.X, self.w = X, w
+        try:
+            self.M = np.linalg.inv(self.S(w))
+        except np.linalg.LinAlgError as exc:  # pragma: no cover - rank checked upstream
+            raise EstimationError(
+                "X'WX is singular; check the moderators for collinearity."
+            ) from exc
+
+    def S(self, a: np.ndarray) -> np.ndarray:
+        return self.X.T @ (self.X * a[:, None])
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        """``P y = W (y − X β̂_w)``."""
+        beta = self.M @ (self.X.T @ (self.w * y))
+        return self.w * (y - self.X @ beta)
+
+    def quad(self, y: np.ndarray) -> float:
+        """``y' P y`` (the weighted residual sum of squares)."""
+        return float(y @ self.apply(y))
+
+    def tr_PD(self, d: np.ndarray) -> float:
+        """``tr(P D)`` for diagonal ``D``."""
+        return float(np.sum(self.w * d) - np.sum(self.M * self.S(self.w**2 * d)))
+
+    def tr(self) -> float:
+        return self.tr_PD(np.ones_like(self.w))
+
+    def tr_PDP(self, d: np.ndarray) -> float:
+        """``tr(P D P)`` for diagonal ``D``."""
+        w, M = self.w, self.M
+        S2 = self.S(w**2)
+        return float(
+            np.sum(w**2 * d)
+            - 2 * np.sum(M * self.S(w**3 * d))
+            + np.sum((M @ self.S(w**2 * d)) * (M @ S2).T)
+        )
+
+    def tr_PP(self) -> float:
+        return self.tr_PDP(np.ones_like(self.w))
+
+    def tr_PDPD(self, d: np.ndarray) -> float:
+        """``tr(P D P D)`` for diagonal ``D``."""
+        w, M = self.w, self.M
+        MS = M @ self.S(w**2 * d)
+        return float(np.sum((w * d) ** 2) - 2 * np.sum(M * self.S(w**3 * d**2)) + np.sum(MS * MS.T))
 
 
 def generalized_q(tau2: float, y: np.ndarray, vi: np.ndarray, X: np.ndarray) -> float:
@@ -79,8 +123,7 @@ def generalized_q(tau2: float, y: np.ndarray, vi: np.ndarray, X: np.ndarray) -> 
     >>> round(generalized_q(0.0, y, v, np.ones((3, 1))), 4)
     8.0
     """
-    P = _projection(X, 1.0 / (vi + tau2))
-    return float(y @ P @ y)
+    return _Projection(X, 1.0 / (vi + tau2)).quad(y)
 
 
 def typical_within_variance(vi: np.ndarray, X: np.ndarray) -> float:
@@ -93,8 +136,7 @@ def typical_within_variance(vi: np.ndarray, X: np.ndarray) -> float:
     0.1
     """
     k, p = X.shape
-    P = _projection(X, 1.0 / vi)
-    return float((k - p) / np.trace(P))
+    return float((k - p) / _Projection(X, 1.0 / vi).tr())
 
 
 def _tau2_max(yi: np.ndarray) -> float:
@@ -128,13 +170,12 @@ def _fisher_scoring(
     tau2 = max(0.0, start)
     for iteration in range(1, maxiter + 1):
         w = 1.0 / (vi + tau2)
-        P = _projection(X, w)
-        Py = P @ y
+        P = _Projection(X, w)
+        Py = P.apply(y)
         if method == "ML":
             step = (Py @ Py - w.sum()) / (w**2).sum()
         elif method == "REML":
-            PP = P @ P
-            step = (Py @ Py - np.trace(P)) / np.trace(PP)
+            step = (Py @ Py - P.tr()) / P.tr_PP()
         else:  # EB
             step = (y @ Py * k / (k - p) - k) / w.sum()
         if not np.isfinite(step):
@@ -240,19 +281,17 @@ def estimate_tau2(
     iterations, converged = 0, True
     tau2_0 = float("nan")
     if method == "DL":
-        P = _projection(X, 1.0 / vi)
-        tau2 = (y @ P @ y - (k - p)) / np.trace(P)
+        P = _Projection(X, 1.0 / vi)
+        tau2 = (P.quad(y) - (k - p)) / P.tr()
     elif method == "HS":
         w = 1.0 / vi
-        P = _projection(X, w)
-        tau2 = (y @ P @ y - k) / w.sum()
+        tau2 = (_Projection(X, w).quad(y) - k) / w.sum()
     elif method == "HE":
-        P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-        tau2 = (y @ P @ y - np.trace(P * vi)) / (k - p)
+        P = _Projection(X, np.ones(k))
+        tau2 = (P.quad(y) - P.tr_PD(vi)) / (k - p)
     elif method == "SJ":
         tau2_0 = float(np.mean(y**2))
-        P = _projection(X, 1.0 / (vi + tau2_0))
-        tau2 = tau2_0 * (y @ P @ y) / (k - p)
+        tau2 = tau2_0 * _Projection(X, 1.0 / (vi + tau2_0)).quad(y) / (k - p)
     elif method == "PM":
         upper = _tau2_max(yi)
         if generalized_q(0.0, y, vi, X) < k - p:
@@ -265,8 +304,8 @@ def estimate_tau2(
         else:
             tau2 = _root_of_q(y, vi, X, k - p, 0.0, upper)
     else:  # ML, REML, EB: scoring from the Hedges estimate
-        Pols = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-        start = (y @ Pols @ y - np.trace(Pols * vi)) / (k - p)
+        Pols = _Projection(X, np.ones(k))
+        start = (Pols.quad(y) - Pols.tr_PD(vi)) / (k - p)
         tau2, iterations, converged = _fisher_scoring(
             method, y, vi, X, start, threshold=threshold, maxiter=maxiter
         )
@@ -297,37 +336,28 @@ def _se_tau2(method: str, tau2: float, tau2_0: float, vi: np.ndarray, X: np.ndar
     k, p = X.shape
     w_fe = 1.0 / vi
     if method in ("HS", "DL"):
-        P = _projection(X, w_fe)
-        trP = np.trace(P)
-        core = 2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * np.sum(P * P)
+        P = _Projection(X, w_fe)
+        trP = P.tr()
+        core = 2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * P.tr_PP()
         if method == "HS":
             return float(np.sqrt(core / w_fe.sum() ** 2))
         return float(np.sqrt(core / trP**2))
     if method == "HE":
-        P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-        PV = P * vi[None, :]
+        P = _Projection(X, np.ones(k))
         return float(
             np.sqrt(
-                (2 * np.sum(PV * PV.T) + 4 * tau2 * np.trace(PV) + 2 * tau2**2 * (k - p))
-                / (k - p) ** 2
+                (2 * P.tr_PDPD(vi) + 4 * tau2 * P.tr_PD(vi) + 2 * tau2**2 * (k - p)) / (k - p) ** 2
             )
         )
     if method == "SJ":
-        P = _projection(X, 1.0 / (vi + tau2_0))
-        PV = P * vi[None, :]
-        return float(
-            np.sqrt(
-                tau2_0**2
-                / (k - p) ** 2
-                * (2 * np.sum(PV * PV.T) + 4 * tau2 * np.sum(PV * P) + 2 * tau2**2 * np.sum(P * P))
-            )
-        )
+        P = _Projection(X, 1.0 / (vi + tau2_0))
+        core = 2 * P.tr_PDPD(vi) + 4 * tau2 * P.tr_PDP(vi) + 2 * tau2**2 * P.tr_PP()
+        return float(np.sqrt(tau2_0**2 / (k - p) ** 2 * core))
     w = 1.0 / (vi + tau2)
     if method == "ML":
         return float(np.sqrt(2.0 / np.sum(w**2)))
     if method == "REML":
-        P = _projection(X, w)
-        return float(np.sqrt(2.0 / np.sum(P * P)))
+        return float(np.sqrt(2.0 / _Projection(X, w).tr_PP()))
     # PM, EB
     return float(np.sqrt(2.0 * k**2 / (k - p) / w.sum() ** 2))
 
@@ -339,7 +369,9 @@ def q_profile_tau2_ci(
 
     The bounds solve ``Q(τ²) = χ²_{k−p; 1−α/2}`` (lower) and ``χ²_{k−p; α/2}`` (upper), where
     ``Q(τ²)`` is the generalised Q statistic; a bound whose equation has no non-negative root
-    is set to 0, as metafor's ``confint()`` does.
+    is set to 0, as metafor's ``confint()`` does. Where metafor stops searching at
+    ``max(100, 10 τ̂²)`` and reports the upper bound as "> that value", the search interval is
+    widened here so that the actual root is returned.
 
     Examples
     --------
@@ -356,11 +388,11 @@ def q_profile_tau2_ci(
     crit_l = stats.chi2.ppf(alpha / 2.0, k - p)
     upper_bound = max(100.0, 10.0 * tau2)
     q0 = generalized_q(0.0, yi, vi, X)
-    qmax = generalized_q(upper_bound, yi, vi, X)
     if q0 < crit_l:
         return 0.0, 0.0
-    hi = upper_bound if qmax > crit_l else _root_of_q(yi, vi, X, crit_l, 0.0, upper_bound)
-    if qmax > crit_u:
-        return upper_bound, upper_bound
+    # metafor stops at max(100, 10 τ̂²) and reports "> bound"; we widen the bracket instead
+    while generalized_q(upper_bound, yi, vi, X) > crit_l and upper_bound < 1e12:
+        upper_bound *= 10.0
+    hi = _root_of_q(yi, vi, X, crit_l, 0.0, upper_bound)
     lo = 0.0 if q0 < crit_u else _root_of_q(yi, vi, X, crit_u, 0.0, upper_bound)
     return float(lo), float(hi)

@@ -20,7 +20,7 @@ from scipy import stats
 
 from alliancestats.errors import ConvergenceWarning, MetaAnalysisError
 
-__all__ = ["encode_groups", "fit_multilevel", "parse_random"]
+__all__ = ["encode_groups", "marginal_covariance", "parse_random"]
 
 _THRESHOLD = 1e-10
 _MAXITER = 500

@@ -71,15 +71,19 @@ def summary_text(
     from alliancestats.meta.rma import resolve_transform
 
     lines = [_model_title(res), ""]
+    k0 = getattr(res, "k0", None)  # set by trim_and_fill() on the filled-data result
+    if k0 is not None:
+        se_k0 = getattr(res, "se_k0", float("nan"))
+        se_txt = f" (SE = {se_k0:.4f})" if np.isfinite(se_k0) else ""
+        side = getattr(res, "side", "?")
+        lines[1:1] = [f"Estimated number of missing studies on the {side} side: {int(k0)}{se_txt}"]
     if res.sigma2 is not None:
         lines.append("Variance Components:")
         lines.append(f"{'':12s}{'estim':>9s}{'sqrt':>9s}{'nlvls':>7s}  factor")
         for j, s2 in enumerate(res.sigma2):
             factor = "/".join(res.random[: j + 1])
             nl = res.n_groups[j] if res.n_groups else ""
-            lines.append(
-                f"sigma^2.{j + 1:<4d}{s2:9.4f}{np.sqrt(s2):9.4f}{nl:>7}  {factor}"
-            )
+            lines.append(f"sigma^2.{j + 1:<4d}{s2:9.4f}{np.sqrt(s2):9.4f}{nl:>7}  {factor}")
         lv = ", ".join(f"{v:.2f}%" for v in res.i2_levels)
         lines.append(f"I^2 by level (Cheung 2014): {lv}; total {res.i2:.2f}%")
         lines.append("")
@@ -128,9 +132,7 @@ def summary_text(
     lines.append(_table_text(res.table))
     if res.intercept_only and np.isfinite(res.pi_low):
         lines.append("")
-        lines.append(
-            f"{res.level:g}% prediction interval: [{res.pi_low:.4f}, {res.pi_high:.4f}]"
-        )
+        lines.append(f"{res.level:g}% prediction interval: [{res.pi_low:.4f}, {res.pi_high:.4f}]")
     f = resolve_transform(transform, res.measure)
     if f is not None:
         pred = res.predict(transform=f)
@@ -265,6 +267,8 @@ def apa_sentence(
         model = f"three-level model, {res.method}"
     else:
         model = f"random-effects model, {res.method}"
+    if not res.intercept_only:
+        model += f"; intercept of a meta-regression on {', '.join(res.mod_names[1:])}"
     if res.test == "knha":
         model += ", Knapp-Hartung"
     if res.robust is not None:

@@ -80,6 +80,16 @@ class MetaResult:
     subgroups : pandas.DataFrame or None
         Per-subgroup fits when ``subgroup=`` was given; ``q_between``, ``q_between_df``,
         ``q_between_p`` hold the between-groups test.
+
+    Examples
+    --------
+    >>> from alliancestats.meta import meta_analysis
+    >>> res = meta_analysis(yi=[0.10, 0.30, 0.35, 0.65, 0.45, 0.15],
+    ...                     vi=[0.03, 0.03, 0.05, 0.01, 0.05, 0.02], method="DL")
+    >>> round(res.estimate, 4), round(res.tau2, 4), res.k
+    (0.3442, 0.0398, 6)
+    >>> res.table.columns.tolist()
+    ['estimate', 'se', 'z', 'df', 'p', 'ci_low', 'ci_high']
     """
 
     estimate: float
@@ -427,9 +437,7 @@ def _column_or_array(data: pd.DataFrame | None, value: Any, what: str) -> np.nda
     return arr
 
 
-def _moderator_matrix(
-    mods: Any, frame: pd.DataFrame
-) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Build the design (with intercept) from a formula string, column list or array.
 
     Returns the matrix, the column names and a boolean mask of rows with complete moderators.
@@ -451,14 +459,17 @@ def _moderator_matrix(
             if missing:
                 raise MetaAnalysisError(f"Moderator column(s) not found: {', '.join(missing)}.")
             formula = "~ " + " + ".join(f"`{c}`" if not c.isidentifier() else c for c in mods)
+        flat = frame.reset_index(drop=True)
         try:
-            mm = formulaic.model_matrix(formula, frame, na_action="ignore")
+            # rows with a missing moderator (numeric or categorical) are dropped by formulaic;
+            # they are re-inserted as NaN rows so the caller can report and remove them
+            mm = formulaic.model_matrix(formula, flat, na_action="drop")
         except Exception as exc:  # formulaic raises many exception types
             from alliancestats.errors import FormulaError
 
             raise FormulaError(f"Cannot build moderators from {formula!r}: {exc}") from exc
         names = ["(Intercept)" if c == "Intercept" else str(c) for c in mm.columns]
-        X = np.asarray(mm, dtype=float)
+        X = np.asarray(mm.reindex(flat.index), dtype=float)
         ok = ~np.isnan(X).any(axis=1)
         return X, names, ok
     arr = np.asarray(mods, dtype=float)
@@ -509,14 +520,16 @@ def meta_analysis(
         from ``data.attrs["measure"]`` when ``data`` comes from :func:`effect_sizes`.
     method : {"REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE", "EE"}
         τ² estimator; ``"FE"``/``"EE"`` fit the common-effect model.
-    test : {"z", "knha"}
+    test : {"z", "knha", "t"}
         Normal-theory tests, or the Knapp & Hartung (2003) adjustment with t/F tests on
-        ``k - p`` degrees of freedom.
+        ``k - p`` degrees of freedom; ``"t"`` uses t/F tests without the variance rescaling.
+        Three-level models have no Knapp–Hartung rescaling (as metafor's ``rma.mv``), so
+        ``"knha"`` there means ``"t"``.
     mods : str, list of str or array, optional
         Moderators: a formula such as ``"~ meanage + quality"`` (categorical columns get
         treatment dummies), a list of columns, or a numeric array. An intercept is always added.
     level : float
-        Confidence level in percent.
+        Confidence level in percent (a proportion such as 0.95 is also accepted).
     random : str or sequence of two str, optional
         Three-level model: ``"~ 1 | study/es"`` or ``("study", "es")`` (clusters, then effect
         sizes within clusters).
@@ -556,7 +569,14 @@ def meta_analysis(
     the covariance by ``Q_w(τ̂²) / (k − p)``. The prediction interval is
     ``μ̂ ± c·sqrt(τ̂² + SE²)`` with ``c`` the normal quantile (``test="z"``) or the t quantile
     on ``k − p`` df (``test="knha"``), metafor's default. Pseudo-R² is metafor's
-    ``(τ²_RE − τ²_ME) / τ²_RE`` truncated at 0.
+    ``(τ²_RE − τ²_ME) / τ²_RE`` truncated at 0. :meth:`MetaResult.confint` gives Q-profile
+    intervals for τ², τ, I² and H² (Viechtbauer 2007, Stat Med 26(1)).
+
+    Three-level models (``random=``) follow Konstantopoulos (2011, Res Synth Methods 2(1)) and
+    Assink & Wibbelink (2016, Quant Methods Psychol 12(3)), with level-specific I² as in Cheung
+    (2014, Psychol Methods 19(2)). ``robust=`` gives the CR2 cluster-robust covariance with
+    Satterthwaite degrees of freedom and an HTZ omnibus test (Pustejovsky & Tipton 2018,
+    J Bus Econ Stat 36(4)), as metafor's ``robust(..., clubSandwich=TRUE)``.
 
     Validated against metafor 3.8-1 on ``dat.molloy2014`` (all estimators, knha, confint,
     meta-regression), ``dat.bcg`` (log risk ratios, meta-regression), and three-level models on
@@ -580,7 +600,10 @@ def meta_analysis(
     test = str(test).lower()
     if test not in _TESTS:
         raise MetaAnalysisError(f"Unknown test {test!r}; choose 'z' or 'knha'.")
-    if not 0 < float(level) < 100:
+    level = float(level)
+    if 0 < level < 1:  # a proportion (0.95), as metafor also accepts
+        level *= 100
+    if not 0 < level < 100:
         raise MetaAnalysisError("level must be a percentage between 0 and 100 (e.g. 95).")
     if data is not None and not isinstance(data, pd.DataFrame):
         raise MetaAnalysisError("data must be a pandas DataFrame (or None with array inputs).")
@@ -662,7 +685,14 @@ def meta_analysis(
             if robust_col not in frame.columns:
                 raise MetaAnalysisError(f"robust: cluster column {robust_col!r} not found.")
         ok &= frame[robust_col].notna().to_numpy()
+    if random is not None and tau2 is not None:
+        raise MetaAnalysisError("tau2= cannot be fixed in a three-level model (random=...).")
     if subgroup is not None:
+        if mods is not None:
+            raise MetaAnalysisError(
+                "subgroup= fits intercept-only models per subgroup; for moderators use "
+                "mods='~ group' (a meta-regression) instead."
+            )
         if subgroup not in frame.columns:
             raise MetaAnalysisError(f"subgroup column {subgroup!r} not found in data.")
         ok &= frame[subgroup].notna().to_numpy()
@@ -681,9 +711,7 @@ def meta_analysis(
     yi_arr, vi_arr = yi_arr[ok], vi_arr[ok]
     if np.any(vi_arr <= 0):
         bad = ", ".join(str(x) for x in labels[vi_arr <= 0][:5])
-        raise MetaAnalysisError(
-            f"Sampling variances must be positive; check studies {bad}."
-        )
+        raise MetaAnalysisError(f"Sampling variances must be positive; check studies {bad}.")
     if random_spec is not None:
         from alliancestats.meta.multilevel import encode_groups
 
@@ -695,7 +723,9 @@ def meta_analysis(
     control = dict(control or {})
     unknown = set(control) - {"threshold", "maxiter"}
     if unknown:
-        raise MetaAnalysisError(f"Unknown control option(s): {sorted(unknown)}; use threshold, maxiter.")
+        raise MetaAnalysisError(
+            f"Unknown control option(s): {sorted(unknown)}; use threshold, maxiter."
+        )
     settings = {"mods": mods, "slab": slab, "control": control}
     result = _fit(
         yi=yi_arr,
@@ -838,11 +868,9 @@ def _fit_uni(
 
     # heterogeneity
     if k > p:
-        w_fe = 1.0 / vi
         qe = max(0.0, generalized_q(0.0, yi, vi, X))
         qe_p = float(stats.chi2.sf(qe, k - p))
-        P_trace = np.trace(_proj_fe(X, w_fe))
-        vt = (k - p) / P_trace
+        vt = typical_within_variance(vi, X)
         if method in ("FE", "EE", "CE"):
             i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
             h2 = qe / (k - p)
@@ -920,11 +948,6 @@ def _fit_uni(
         iterations=fit.iterations,
         _settings=settings,
     )
-
-
-def _proj_fe(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    WX = X * w[:, None]
-    return np.diag(w) - WX @ np.linalg.solve(X.T @ WX, WX.T)
 
 
 def _weighted_adj_r2(yi: np.ndarray, X: np.ndarray, w: np.ndarray) -> float:

@@ -129,7 +129,8 @@ def leave_one_out(result: Any) -> pd.DataFrame:
     Raises
     ------
     MetaAnalysisError
-        For models with moderators or fewer than 2 studies.
+        For models with moderators, three-level or cluster-robust models, or fewer than 2
+        studies.
 
     Notes
     -----
@@ -155,6 +156,7 @@ def leave_one_out(result: Any) -> pd.DataFrame:
     >>> loo.shape, list(loo.columns[:4])
     ((6, 11), ['estimate', 'se', 'z', 'p'])
     """
+    _check_univariate(result, "Leave-one-out analysis")
     _require_intercept_only(result, "Leave-one-out analysis")
     k = int(result.k)
     if k < 2:
@@ -214,7 +216,8 @@ def cumulative(result: Any, order: str | Sequence[Any] | np.ndarray | None = Non
     Raises
     ------
     MetaAnalysisError
-        For models with moderators, an unknown column or a key of the wrong length.
+        For models with moderators, three-level or cluster-robust models, an unknown column
+        or a key of the wrong length.
 
     Notes
     -----
@@ -233,6 +236,7 @@ def cumulative(result: Any, order: str | Sequence[Any] | np.ndarray | None = Non
     >>> list(cum.index[:2]), round(float(cum["estimate"].iloc[0]), 2)
     (['Study 2', 'Study 4'], 0.3)
     """
+    _check_univariate(result, "Cumulative meta-analysis")
     _require_intercept_only(result, "Cumulative meta-analysis")
     positions = _sort_key(result, order)
     k = int(result.k)

@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from typing import Any
@@ -241,9 +242,19 @@ def fit_design(
     """Fit an LMM to a prepared :class:`~alliancestats.models.design.Design`."""
     _check_design(design)
     y = design.y - design.offset
-    problem = LmmProblem(design.X, y, design.random)
-    theta, record = optimize_theta(problem, reml)
-    return _build_result(design, problem, theta, record, reml, level, data)
+    # the criterion works on many tiny matrices: BLAS threading only adds contention there
+    with _single_threaded_blas():
+        problem = LmmProblem(design.X, y, design.random)
+        theta, record = optimize_theta(problem, reml)
+        return _build_result(design, problem, theta, record, reml, level, data)
+
+
+def _single_threaded_blas():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scientific stacks
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _varcorr(design: Design, lam: list[np.ndarray], sigma: float) -> pd.DataFrame:

@@ -89,13 +89,13 @@ class Factorization:
     logdet_l: float  # log |L_theta|^2
     chol_t: np.ndarray  # lower Cholesky factor of the (p+1)x(p+1) Schur complement
     lam: list[np.ndarray]
-    la: np.ndarray  # (nA, qA, qA) lower factors
+    la: np.ndarray  # (qA, qA, nA) lower factors, component first
     la_inv: np.ndarray
-    ra: np.ndarray  # (nA, qA, p+1) = L_A^{-1} Lambda_A' Z_A'[X y]
-    w: object  # nested: (m, qA, qR) blocks; general: sparse (nA qA, qRest)
-    ls: np.ndarray | None  # nested: (nR, qR, qR) factors; general: dense lower factor
+    ra: np.ndarray  # (qA, p+1, nA) = L_A^{-1} Lambda_A' Z_A'[X y]
+    w: object  # nested: (qA, qR, nA) blocks; general: sparse (nA qA, qRest)
+    ls: np.ndarray | None  # nested: (qR, qR, nR) factors; general: dense lower factor
     ls_inv: np.ndarray | None
-    r2: np.ndarray | None  # (nR, qR, p+1) or (qRest, p+1)
+    r2: np.ndarray | None  # (qR, p+1, nR) or (qRest, p+1)
 
     @property
     def p(self) -> int:
@@ -118,42 +118,84 @@ def _binsum(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
 
 
 def _block_sums(codes: np.ndarray, left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
-    """Per-level sums of left' right: shape (n, left.shape[1], right.shape[1])."""
-    out = np.empty((n, left.shape[1], right.shape[1]))
+    """Per-level sums of left' right, component first: shape (left.q, right.q, n)."""
+    out = np.empty((left.shape[1], right.shape[1], n))
     for a in range(left.shape[1]):
         for b in range(right.shape[1]):
-            out[:, a, b] = _binsum(codes, left[:, a] * right[:, b], n)
+            out[a, b] = _binsum(codes, left[:, a] * right[:, b], n)
     return out
 
 
-def _tri_inv(L: np.ndarray) -> np.ndarray:
-    """Inverse of a batch of lower-triangular matrices (closed form for q <= 2)."""
-    q = L.shape[-1]
-    if q == 1:
-        return 1.0 / L
-    if q == 2:
-        out = np.zeros_like(L)
-        out[:, 0, 0] = 1.0 / L[:, 0, 0]
-        out[:, 1, 1] = 1.0 / L[:, 1, 1]
-        out[:, 1, 0] = -L[:, 1, 0] * out[:, 0, 0] * out[:, 1, 1]
-        return out
-    return np.linalg.inv(L)
+# Small matrices for many groups are stored component first, shape (q1, q2, n): each entry is
+# a contiguous vector over groups, so products are a few vectorised operations.
+def _quad(l1: np.ndarray, X: np.ndarray, l2: np.ndarray) -> np.ndarray:
+    """out[:, :, g] = l1' X[:, :, g] l2 for every group g."""
+    q1, q2, n = X.shape
+    K = np.kron(l1.T, l2.T)
+    return (K @ X.reshape(q1 * q2, n)).reshape(l1.shape[1], l2.shape[1], n)
+
+
+def _left(lam: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """out[:, :, g] = lam' X[:, :, g]."""
+    return np.tensordot(lam.T, X, axes=(1, 0))
+
+
+def _bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """out[:, :, g] = A[:, :, g] @ B[:, :, g]."""
+    out = A[:, 0, None, :] * B[0][None]
+    for b in range(1, A.shape[1]):
+        out = out + A[:, b, None, :] * B[b][None]
+    return out
+
+
+def _bmm_t(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """out[:, :, g] = A[:, :, g]' @ B[:, :, g]."""
+    out = A[0][:, None, :] * B[0][None]
+    for a in range(1, A.shape[0]):
+        out = out + A[a][:, None, :] * B[a][None]
+    return out
+
+
+def _gram(R: np.ndarray) -> np.ndarray:
+    """sum over groups of R[:, :, g]' R[:, :, g] -> (q2, q2)."""
+    out = np.zeros((R.shape[1], R.shape[1]))
+    for a in range(R.shape[0]):
+        out += R[a] @ R[a].T
+    return out
 
 
 def _chol(M: np.ndarray) -> np.ndarray:
-    """Batched lower Cholesky factor (closed form for q <= 2)."""
-    q = M.shape[-1]
+    """Lower Cholesky factors of M[:, :, g] (closed form for q <= 2)."""
+    q = M.shape[0]
     if q == 1:
         return np.sqrt(M)
     if q == 2:
         out = np.zeros_like(M)
-        l11 = np.sqrt(M[:, 0, 0])
-        l21 = M[:, 1, 0] / l11
-        out[:, 0, 0] = l11
-        out[:, 1, 0] = l21
-        out[:, 1, 1] = np.sqrt(M[:, 1, 1] - l21 * l21)
+        l11 = np.sqrt(M[0, 0])
+        l21 = M[1, 0] / l11
+        out[0, 0] = l11
+        out[1, 0] = l21
+        out[1, 1] = np.sqrt(M[1, 1] - l21 * l21)
         return out
-    return np.linalg.cholesky(M)
+    return np.ascontiguousarray(np.moveaxis(np.linalg.cholesky(np.moveaxis(M, 2, 0)), 0, 2))
+
+
+def _tri_inv(L: np.ndarray) -> np.ndarray:
+    """Inverses of lower-triangular L[:, :, g] (closed form for q <= 2)."""
+    q = L.shape[0]
+    if q == 1:
+        return 1.0 / L
+    if q == 2:
+        out = np.zeros_like(L)
+        out[0, 0] = 1.0 / L[0, 0]
+        out[1, 1] = 1.0 / L[1, 1]
+        out[1, 0] = -L[1, 0] * out[0, 0] * out[1, 1]
+        return out
+    return np.ascontiguousarray(np.moveaxis(np.linalg.inv(np.moveaxis(L, 2, 0)), 0, 2))
+
+
+def _logdiag(L: np.ndarray) -> float:
+    return float(sum(np.log(L[a, a]).sum() for a in range(L.shape[0])))
 
 
 class LmmProblem:
@@ -201,6 +243,11 @@ class LmmProblem:
         self.rxy = [_block_sums(b.codes, b.Z, XY, b.nlevels) for b in rest]
         self.nested = len(rest) == 1 and len(self.ent_i[0]) == self.nA
         if self.nested:
+            # indicator (levels of R) x (levels of A) to sum entries per level of R
+            m = self.nA
+            self.agg = sp.csr_matrix(
+                (np.ones(m), (self.ent_j[0], np.arange(m))), shape=(rest[0].nlevels, m)
+            )
             return
         # general path: dense Z_R'Z_R and index patterns of the sparse W
         self.r_sizes = [b.nlevels * b.q for b in rest]
@@ -212,7 +259,7 @@ class LmmProblem:
             o = self.r_off[k]
             for j in range(b.nlevels):
                 zz[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q] = (
-                    self.rr_diag[k][j]
+                    self.rr_diag[k][:, :, j]
                 )
             for m in range(k + 1, len(rest)):
                 c = rest[m]
@@ -224,17 +271,19 @@ class LmmProblem:
                 for e in range(len(uniq)):
                     r0 = o + jk[e] * b.q
                     c0 = om + jm[e] * c.q
-                    zz[r0 : r0 + b.q, c0 : c0 + c.q] = blocks_km[e]
-                    zz[c0 : c0 + c.q, r0 : r0 + b.q] = blocks_km[e].T
+                    zz[r0 : r0 + b.q, c0 : c0 + c.q] = blocks_km[:, :, e]
+                    zz[c0 : c0 + c.q, r0 : r0 + b.q] = blocks_km[:, :, e].T
         self.zz_rest = zz
-        self.zxy_rest = np.concatenate([r.reshape(-1, p + 1) for r in self.rxy], axis=0)
+        self.zxy_rest = np.concatenate(
+            [np.moveaxis(r, 2, 0).reshape(-1, p + 1) for r in self.rxy], axis=0
+        )
         rows, cols = [], []
         for k, b in enumerate(rest):
             ii, jj = self.ent_i[k], self.ent_j[k]
-            a_idx = np.arange(self.qA)[None, :, None]
-            b_idx = np.arange(b.q)[None, None, :]
-            rows.append((ii[:, None, None] * self.qA + a_idx + 0 * b_idx).ravel())
-            cols.append((self.r_off[k] + jj[:, None, None] * b.q + b_idx + 0 * a_idx).ravel())
+            a_idx = np.arange(self.qA)[:, None, None]
+            b_idx = np.arange(b.q)[None, :, None]
+            rows.append((ii[None, None, :] * self.qA + a_idx + 0 * b_idx).ravel())
+            cols.append((self.r_off[k] + jj[None, None, :] * b.q + b_idx + 0 * a_idx).ravel())
         self.w_rows = np.concatenate(rows)
         self.w_cols = np.concatenate(cols)
 
@@ -244,42 +293,40 @@ class LmmProblem:
         theta = np.asarray(theta, dtype=float)
         lam = self.layout.factors(theta)
         lamA = lam[0]
-        M = lamA.T @ self.aa @ lamA
-        idx = np.arange(self.qA)
-        M[:, idx, idx] += 1.0
+        M = _quad(lamA, self.aa, lamA)
+        for a in range(self.qA):
+            M[a, a] += 1.0
         la = _chol(M)
         la_inv = _tri_inv(la)
-        ra = la_inv @ (lamA.T @ self.axy)
-        T = self.xy_xy - np.einsum("iac,iad->cd", ra, ra)
-        logdet = 2.0 * np.log(np.diagonal(la, axis1=1, axis2=2)).sum()
+        ra = _bmm(la_inv, _left(lamA, self.axy))  # (qA, P, nA)
+        T = self.xy_xy - _gram(ra)
+        logdet = 2.0 * _logdiag(la)
         w = ls = ls_inv = r2 = None
+        P = self.p + 1
         if self.rest:
             ws = []
-            for k, blk in enumerate(self.rest):
-                lamk = lam[k + 1]
-                ws.append(la_inv[self.ent_i[k]] @ (lamA.T @ self.ent_b[k] @ lamk))
+            for k in range(len(self.rest)):
+                G = _quad(lamA, self.ent_b[k], lam[k + 1])  # (qA, qk, m)
+                ii = self.ent_i[k]
+                li = la_inv if self.nested else la_inv[:, :, ii]
+                ws.append(_bmm(li, G))
             if self.nested:
                 blk = self.rest[0]
+                qR, nR = blk.q, blk.nlevels
                 lamk = lam[1]
                 w = ws[0]
-                D = lamk.T @ self.rr_diag[0] @ lamk
-                wtw = np.einsum("eab,eac->ebc", w, w)
-                jj = self.ent_j[0]
-                qR = blk.q
+                D = _quad(lamk, self.rr_diag[0], lamk)
+                wtw = _bmm_t(w, w).reshape(qR * qR, -1)  # (qR*qR, m)
+                D -= (self.agg @ wtw.T).T.reshape(qR, qR, nR)
                 for a in range(qR):
-                    for b in range(qR):
-                        D[:, a, b] -= _binsum(jj, wtw[:, a, b], blk.nlevels)
-                    D[:, a, a] += 1.0
+                    D[a, a] += 1.0
                 ls = _chol(D)
                 ls_inv = _tri_inv(ls)
-                wtr = np.einsum("eab,eac->ebc", w, ra)  # ra rows line up with entries
-                rhs = lamk.T @ self.rxy[0]
-                for a in range(qR):
-                    for c in range(self.p + 1):
-                        rhs[:, a, c] -= _binsum(jj, wtr[:, a, c], blk.nlevels)
-                r2 = ls_inv @ rhs
-                T = T - np.einsum("iac,iad->cd", r2, r2)
-                logdet += 2.0 * np.log(np.diagonal(ls, axis1=1, axis2=2)).sum()
+                wtr = _bmm_t(w, ra).reshape(qR * P, -1)  # entries line up with levels of A
+                rhs = _left(lamk, self.rxy[0]) - (self.agg @ wtr.T).T.reshape(qR, P, nR)
+                r2 = _bmm(ls_inv, rhs)
+                T = T - _gram(r2)
+                logdet += 2.0 * _logdiag(ls)
             else:
                 vals = np.concatenate([x.ravel() for x in ws])
                 w = sp.csr_matrix(
@@ -293,7 +340,8 @@ class LmmProblem:
                 S[np.diag_indices_from(S)] += 1.0
                 S -= (w.T @ w).toarray()
                 ls = np.linalg.cholesky(S)
-                rhs = lam_r.T @ self.zxy_rest - w.T @ ra.reshape(-1, self.p + 1)
+                ra_rows = np.moveaxis(ra, 2, 0).reshape(-1, P)  # row i*qA + a
+                rhs = lam_r.T @ self.zxy_rest - w.T @ ra_rows
                 r2 = sla.solve_triangular(ls, rhs, lower=True)
                 T = T - r2.T @ r2
                 logdet += 2.0 * np.log(np.diag(ls)).sum()
@@ -309,7 +357,8 @@ class LmmProblem:
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""
         try:
-            f = self.factorize(theta)
+            with np.errstate(invalid="raise", divide="raise"):
+                f = self.factorize(theta)
         except (np.linalg.LinAlgError, FloatingPointError, ValueError):
             return np.inf
         return self.criterion_from(f, reml)
@@ -347,40 +396,37 @@ class LmmProblem:
 
     def spherical_modes(self, f: Factorization, beta: np.ndarray) -> list[np.ndarray]:
         """Conditional modes u (spherical) per term, each (nlevels, q)."""
-        bres = beta - self.beta_shift
-        p = self.p
-        coef = np.concatenate([-bres, [1.0]])
-        ca = f.ra @ coef  # (nA, qA)
+        coef = np.concatenate([-(beta - self.beta_shift), [1.0]])
+        ca = np.tensordot(f.ra, coef, axes=(1, 0))  # (qA, nA)
         out_rest: list[np.ndarray] = []
         if self.rest:
             if self.nested:
-                c2 = f.r2 @ coef  # (nR, qR)
-                ur = np.einsum("jba,jb->ja", f.ls_inv, c2)  # L^{-T} c
-                out_rest = [ur]
-                ca = ca - np.einsum("eab,eb->ea", f.w, ur[self.ent_j[0]])
+                c2 = np.tensordot(f.r2, coef, axes=(1, 0))  # (qR, nR)
+                ur = np.einsum("ban,bn->an", f.ls_inv, c2)  # L^{-T} c
+                out_rest = [ur.T]
+                ca = ca - np.einsum("abn,bn->an", f.w, ur[:, self.ent_j[0]])
             else:
                 c2 = f.r2 @ coef
                 ur_flat = sla.solve_triangular(f.ls.T, c2, lower=False)
-                ca = ca - (f.w @ ur_flat).reshape(self.nA, self.qA)
-                out_rest = []
+                ca = ca - (f.w @ ur_flat).reshape(self.nA, self.qA).T
                 for k, b in enumerate(self.rest):
                     o = self.r_off[k]
                     out_rest.append(ur_flat[o : o + b.nlevels * b.q].reshape(b.nlevels, b.q))
-        ua = np.einsum("iba,ib->ia", f.la_inv, ca)
-        del p
-        return [ua, *out_rest]
+        ua = np.einsum("ban,bn->an", f.la_inv, ca)
+        return [ua.T, *out_rest]
 
     def cond_var_unscaled(self, f: Factorization) -> list[np.ndarray]:
         """Diagonal blocks of (Lambda'Z'Z Lambda + I)^{-1} per term, each (nlevels, q, q)."""
-        a_inv = np.einsum("iba,ibc->iac", f.la_inv, f.la_inv)  # L^{-T} L^{-1}
+        a_inv = _bmm_t(f.la_inv, f.la_inv)  # L^{-T} L^{-1}
         if not self.rest:
-            return [a_inv]
+            return [np.moveaxis(a_inv, 2, 0)]
         if self.nested:
-            s_inv = np.einsum("jba,jbc->jac", f.ls_inv, f.ls_inv)
-            # extra term for A: L_A^{-T} W S^{-1} W' L_A^{-1}
-            v = np.einsum("iba,ibc->iac", f.la_inv, f.w)  # L_A^{-T} W  (nA, qA, qR)
-            extra = v @ s_inv[self.ent_j[0]] @ np.swapaxes(v, 1, 2)
-            return [a_inv + extra, s_inv]
+            s_inv = _bmm_t(f.ls_inv, f.ls_inv)
+            # extra term for A: V S^{-1} V' with V = L_A^{-T} W
+            v = _bmm_t(f.la_inv, f.w)  # (qA, qR, nA)
+            s_e = s_inv[:, :, self.ent_j[0]]
+            extra = _bmm(_bmm(v, s_e), np.swapaxes(v, 0, 1))
+            return [np.moveaxis(a_inv + extra, 2, 0), np.moveaxis(s_inv, 2, 0)]
         ls_inv = sla.solve_triangular(f.ls, np.eye(f.ls.shape[0]), lower=True)
         s_inv = ls_inv.T @ ls_inv
         out_rest = []
@@ -391,6 +437,7 @@ class LmmProblem:
                 blocks[j] = s_inv[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q]
             out_rest.append(blocks)
         wl = f.w.toarray().reshape(self.nA, self.qA, -1)  # rows of W per level of A
-        v = np.einsum("iba,ibc->iac", f.la_inv, wl)
+        li = np.moveaxis(f.la_inv, 2, 0)  # (nA, qA, qA)
+        v = np.einsum("iba,ibc->iac", li, wl)
         extra = v @ s_inv @ np.swapaxes(v, 1, 2)
-        return [a_inv + extra, *out_rest]
+        return [np.moveaxis(a_inv, 2, 0) + extra, *out_rest]

@@ -16,6 +16,7 @@ from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.sensitivity import _safe_refit
 from alliancestats.plot._style import (
     ACCENT,
     FONT_SIZE,
@@ -36,7 +37,7 @@ _MEASURE_LABELS = {
     "OR": ("Log odds ratio", "Odds ratio"),
     "SMD": ("Standardised mean difference", "Standardised mean difference"),
 }
-_NICE_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100)
+_NICE_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)  # 1-2-5: even in log
 _DIAMOND_HALF_HEIGHT = 0.35
 # layout of a new figure, in inches
 _GAP_IN = 0.15  # between the axes and the first text column
@@ -127,7 +128,7 @@ def set_transformed_ticks(ax: Axes, tf: AxisTransform, lo: float, hi: float) -> 
     ax.xaxis.set_major_formatter(FixedFormatter(labels))
 
 
-def _effect_label(measure: str, tf: AxisTransform | None) -> str:
+def effect_axis_label(measure: str, tf: AxisTransform | None) -> str:
     pair = _MEASURE_LABELS.get(str(measure).upper())
     if pair is None:
         return "Effect size"
@@ -274,7 +275,9 @@ def forest(
     digits : int, default 2
         Decimals in the text columns.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on; a new figure (sized to the number of rows) is created otherwise.
+        Axes to draw on; a new figure (sized to the labels and the number of rows) is created
+        otherwise. The text columns sit to the right of the Axes: on your own Axes leave room
+        there (e.g. ``fig.subplots_adjust(right=0.6)``) or save with ``bbox_inches="tight"``.
 
     Returns
     -------
@@ -326,12 +329,11 @@ def forest(
             members = [i for i in order if groups[i] == g]
             rows.append(_Row("header", str(g)))
             rows += [_Row("study", labels[i], index=i) for i in members]
-            mask = np.zeros(len(yi), dtype=bool)
-            mask[members] = True
-            sub = result.refit(subset=mask)
-            rows.append(
-                _Row("subtotal", f"Subtotal (k = {sub.k})", fit=sub, members=tuple(members))
-            )
+            sub = _safe_refit(result, np.asarray(members, dtype=int))
+            if sub is not None:  # a subgroup model that cannot be fitted gets no diamond
+                rows.append(
+                    _Row("subtotal", f"Subtotal (k = {sub.k})", fit=sub, members=tuple(members))
+                )
             rows.append(_Row("spacer", ""))
     if not rows or rows[-1].kind != "spacer":
         rows.append(_Row("spacer", ""))
@@ -339,7 +341,10 @@ def forest(
         "Common-effect model" if result.method in ("FE", "EE", "CE") else "Random-effects model"
     )
     rows.append(_Row("overall", f"{model_name} (k = {result.k})", fit=result))
-    has_pi = show_pi and np.isfinite(result.pi_low) and np.isfinite(result.pi_high)
+    common_effect = result.method in ("FE", "EE", "CE")  # no heterogeneity: no PI row
+    has_pi = (
+        show_pi and not common_effect and np.isfinite(result.pi_low) and np.isfinite(result.pi_high)
+    )
     if has_pi:
         rows.append(_Row("pi", f"{level:g}% prediction interval", fit=result))
 
@@ -394,7 +399,7 @@ def forest(
     null.set_gid("null_line")
     if tf is not None:
         set_transformed_ticks(ax, tf, lo, hi)
-    label_axes(ax, xlabel if xlabel is not None else _effect_label(result.measure, tf))
+    label_axes(ax, xlabel if xlabel is not None else effect_axis_label(result.measure, tf))
 
     # row labels as y tick labels (headers and summaries in bold)
     label_rows = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind != "spacer"]
@@ -413,7 +418,7 @@ def forest(
     blend = blended_transform_factory(ax.transAxes, ax.transData)
     to_text = tf.func if tf is not None else (lambda v: v)
     header_y = n_rows + 0.9
-    unit = {"r": "r", "exp": _effect_label(result.measure, tf)}.get(
+    unit = {"r": "r", "exp": effect_axis_label(result.measure, tf)}.get(
         tf.name if tf is not None else "", "Estimate"
     )
     text_kw = {"transform": blend, "va": "center", "fontsize": SMALL_FONT_SIZE, "color": INK}

@@ -20,7 +20,11 @@ from alliancestats.plot._style import (
     label_axes,
     new_axes,
 )
-from alliancestats.plot.forest import _effect_label, resolve_axis_transform, set_transformed_ticks
+from alliancestats.plot.forest import (
+    effect_axis_label,
+    resolve_axis_transform,
+    set_transformed_ticks,
+)
 
 __all__ = ["funnel"]
 
@@ -212,7 +216,7 @@ def funnel(
     tf = resolve_axis_transform(transform, result.measure)
     if tf is not None:
         set_transformed_ticks(ax, tf, x_lo, x_hi)
-    label_axes(ax, _effect_label(result.measure, tf), "Standard error")
+    label_axes(ax, effect_axis_label(result.measure, tf), "Standard error")
     despine(ax)
     if legend and handles:
         ax.legend(

@@ -13,7 +13,11 @@ Files written (all in ``data/``):
 
 ``adherence.csv``
     therapist, patient, session, alliance, alliance_within, alliance_between, adhered (0/1),
-    exercises_done, exercises_prescribed, log_prescribed (offset for the Poisson count model).
+    exercises_done (binomial out of exercises_prescribed), exercises_prescribed,
+    log_prescribed.
+``adherence_counts.csv``
+    the same layout simulated with ``exercises_family="poisson"``: exercises_done is a count
+    with mean proportional to exercises_prescribed (offset ``log_prescribed``).
 ``adherence_nearsep.csv``
     the same rows plus ``booster`` (0/1): a rare indicator for which all but one session
     adhered, so the binomial MLE is finite but large (near separation).
@@ -30,39 +34,15 @@ HERE = pathlib.Path(__file__).resolve().parent
 DATA = HERE / "data"
 
 
-def _temporary_sessions(seed: int) -> pd.DataFrame:  # TEMPORARY until simulate_sessions exists
-    rng = np.random.default_rng(seed)
-    rows = []
-    pid = 0
-    for t in range(12):
-        v_t = rng.normal(0, 0.4)
-        for _ in range(rng.integers(6, 13)):
-            pid += 1
-            u_p = rng.normal(0, 0.8)
-            a_p = rng.normal(3.6, 0.5)
-            for s in range(1, rng.integers(4, 11) + 1):
-                al = a_p + 0.05 * s + rng.normal(0, 0.3)
-                eta = -0.3 + 0.06 * s + 0.8 * (al - a_p) + 0.5 * (a_p - 3.6) + u_p + v_t
-                p = 1 / (1 + np.exp(-eta))
-                m = int(rng.integers(3, 11))
-                rows.append((f"T{t + 1:02d}", f"P{pid:03d}", s, al, int(rng.random() < p),
-                             int(rng.binomial(m, p)), m))
-    return pd.DataFrame(rows, columns=["therapist", "patient", "session", "alliance", "adhered",
-                                       "exercises_done", "exercises_prescribed"])
-
-
-def _sessions() -> pd.DataFrame:
+def _sessions(exercises_family: str) -> pd.DataFrame:
     from alliancestats.simulate import simulate_sessions
 
-    try:
-        simulate_sessions()
-    except NotImplementedError:
-        print("simulate_sessions not available yet: TEMPORARY generator")
-        return _temporary_sessions(20240611)
     return simulate_sessions(
         n_therapists=12,
         patients_per_therapist=(6, 12),
-        sessions_per_patient=(4, 10),
+        sessions=(4, 10),
+        adherence_sd_therapist=0.5,
+        exercises_family=exercises_family,
         seed=20240611,
     )
 
@@ -76,9 +56,7 @@ def _decompose(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def main() -> None:
-    DATA.mkdir(exist_ok=True)
-    raw = _sessions()
+def _tidy(raw: pd.DataFrame) -> pd.DataFrame:
     cols = [
         "therapist",
         "patient",
@@ -90,11 +68,18 @@ def main() -> None:
     ]
     df = raw[cols].dropna().reset_index(drop=True)
     df = _decompose(df)
-    df["adhered"] = df["adhered"].astype(int)
-    df["exercises_done"] = df["exercises_done"].astype(int)
-    df["exercises_prescribed"] = df["exercises_prescribed"].astype(int)
+    for c in ("adhered", "exercises_done", "exercises_prescribed"):
+        df[c] = df[c].astype(int)
     df["log_prescribed"] = np.log(df["exercises_prescribed"])
+    return df
+
+
+def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    df = _tidy(_sessions("binomial"))
     df.to_csv(DATA / "adherence.csv", index=False, float_format="%.10g")
+    counts = _tidy(_sessions("poisson"))
+    counts.to_csv(DATA / "adherence_counts.csv", index=False, float_format="%.10g")
 
     # near separation: a rare 'booster' indicator on 5% of rows; all of those rows adhere
     # except one, so the coefficient is large but finite.
@@ -106,7 +91,7 @@ def main() -> None:
     near.loc[idx, "adhered"] = 1
     near.loc[idx[0], "adhered"] = 0
     near.to_csv(DATA / "adherence_nearsep.csv", index=False, float_format="%.10g")
-    print(f"wrote {len(df)} rows, {df['patient'].nunique()} patients")
+    print(f"wrote {len(df)} rows, {df['patient'].nunique()} patients; counts: {len(counts)} rows")
 
 
 if __name__ == "__main__":

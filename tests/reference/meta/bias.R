@@ -158,6 +158,18 @@ molloy_knha <- list(
     cumul_year = cumul_out(res_mol_kh, dat.molloy2014$year)
 )
 
+## dat.molloy2014 with the common-effect model (method = "FE"): method passed to every refit
+res_mol_fe <- rma(yi, vi, data = mol, slab = mol_labels, method = "FE", control = ctrl)
+molloy_fe <- list(
+    data = inputs(mol, mol_labels, dat.molloy2014$year),
+    measure = "ZCOR", method = "FE", test = "z",
+    model = fit_summary(res_mol_fe),
+    regtest_rma = regtest_out(res_mol_fe, "rma"),
+    trimfill_L0 = trimfill_out(res_mol_fe, "L0"),
+    leave1out = l1o_out(res_mol_fe),
+    influence = infl_out(res_mol_fe)
+)
+
 out <- list(
     versions = list(R = R.version.string,
                     metafor = as.character(packageVersion("metafor")),
@@ -165,7 +177,7 @@ out <- list(
                     jsonlite = as.character(packageVersion("jsonlite")),
                     control = ctrl),
     cases = list(molloy2014 = molloy, bcg = bcg_case, bcg_ablat = bcg_ablat,
-                 molloy2014_knha = molloy_knha)
+                 molloy2014_knha = molloy_knha, molloy2014_fe = molloy_fe)
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null",
                   pretty = TRUE),
