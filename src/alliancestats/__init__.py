@@ -35,7 +35,7 @@ from alliancestats.instruments import (
 
 # --- simulation and bundled data ---
 from alliancestats.datasets import list_samples, read_sample
-from alliancestats.simulate import simulate_sessions
+from alliancestats.simulate import simulate_sessions, simulate_studies
 
 # --- mixed models ---
 from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
@@ -43,10 +43,13 @@ from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
 # --- meta-analysis ---
 from alliancestats.meta import (
     MetaResult,
+    cumulative,
     effect_sizes,
     egger_test,
+    influence,
     leave_one_out,
     meta_analysis,
+    rank_test,
     trim_and_fill,
 )
 
@@ -63,10 +66,12 @@ __all__ = [
     "SessionData",
     "SingularFitWarning",
     "clinical_significance",
+    "cumulative",
     "effect_sizes",
     "egger_test",
     "gee",
     "glmm",
+    "influence",
     "instruments",
     "leave_one_out",
     "list_samples",
@@ -75,10 +80,12 @@ __all__ = [
     "lrt",
     "mcid_change",
     "meta_analysis",
+    "rank_test",
     "read_sample",
     "register_instrument",
     "reliable_change",
     "score",
     "simulate_sessions",
+    "simulate_studies",
     "trim_and_fill",
 ]

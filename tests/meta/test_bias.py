@@ -276,3 +276,20 @@ def test_exact_kendall_p_agrees_with_an_independent_implementation():
         assert exact
         assert tau == pytest.approx(ref.statistic, rel=1e-12)  # closed form
         assert p == pytest.approx(ref.pvalue, rel=1e-10)  # exact distribution, both in floats
+
+
+def test_reference_inputs_match_the_shared_metadat_tables():
+    """bias.json carries the yi/vi metafor analysed; they equal effect sizes computed by
+    alliancestats from the shared metadat exports (tests/reference/meta/data)."""
+    from alliancestats.meta import effect_sizes
+
+    data_dir = REFERENCE.parent / "data"
+    molloy = pd.read_csv(data_dir / "molloy2014.csv")
+    es = effect_sizes(molloy, r="ri", n="ni", measure="ZCOR")
+    np.testing.assert_allclose(es["yi"], CASES["molloy2014"]["data"]["yi"], rtol=1e-12)  # atanh
+    np.testing.assert_allclose(es["vi"], CASES["molloy2014"]["data"]["vi"], rtol=1e-12)  # 1/(n-3)
+    bcg = pd.read_csv(data_dir / "bcg.csv")
+    es = effect_sizes(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg", measure="RR")
+    np.testing.assert_allclose(es["yi"], CASES["bcg"]["data"]["yi"], rtol=1e-12)  # log ratio
+    np.testing.assert_allclose(es["vi"], CASES["bcg"]["data"]["vi"], rtol=1e-12)  # closed form
+    np.testing.assert_allclose(bcg["ablat"], CASES["bcg_ablat"]["data"]["ablat"])

@@ -298,8 +298,13 @@ def detect_decimal(cells: pd.DataFrame) -> str:
             continue
         if s.empty:
             continue
-        n_comma += int(s.str.match(_COMMA_DECIMAL.pattern).sum())
-        n_point += int(s.str.match(_POINT_DECIMAL.pattern).sum())
+        # cheap substring tests first: most columns hold neither mark
+        commas = s[s.str.contains(",", regex=False)]
+        points = s[s.str.contains(".", regex=False)]
+        if len(commas):
+            n_comma += int(commas.str.match(_COMMA_DECIMAL.pattern).sum())
+        if len(points):
+            n_point += int(points.str.match(_POINT_DECIMAL.pattern).sum())
     return "," if n_comma > 0 and n_point == 0 else "."
 
 

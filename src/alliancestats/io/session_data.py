@@ -308,23 +308,30 @@ class SessionData:
 
     def _gaps(self) -> pd.DataFrame:
         d = self.data
-        rows = []
-        if "session" in d and len(d):
-            # a gap is a session number used in the study (by any patient) that lies between
-            # a patient's first and last session but is absent for that patient; designs with
-            # sparse time points (t0, t8) therefore have no gaps by construction
-            used = np.sort(d["session"].dropna().astype("int64").unique())
-            for p, s in d.groupby("patient", sort=False)["session"]:
-                have = set(int(x) for x in s.dropna())
-                if not have:
-                    continue
-                lo, hi = min(have), max(have)
-                missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
-                if missing:
-                    rows.append((p, len(have), min(have), max(have), ", ".join(map(str, missing))))
-        return pd.DataFrame(
-            rows, columns=["patient", "n_sessions", "first", "last", "missing_sessions"]
+        columns = ["patient", "n_sessions", "first", "last", "missing_sessions"]
+        if "session" not in d or not len(d):
+            return pd.DataFrame(columns=columns)
+        # a gap is a session number used in the study (by any patient) that lies between a
+        # patient's first and last session but is absent for that patient; designs with
+        # sparse time points (t0, t8) therefore have no gaps by construction
+        s = d[["patient", "session"]].dropna().astype({"session": "int64"})
+        used = np.sort(s["session"].unique())
+        per = s.groupby("patient", sort=False)["session"].agg(["min", "max", "nunique"])
+        expected = np.searchsorted(used, per["max"].to_numpy(), side="right") - np.searchsorted(
+            used, per["min"].to_numpy(), side="left"
         )
+        with_gaps = per[expected > per["nunique"].to_numpy()]
+        rows = []
+        if len(with_gaps):
+            have_by_patient = s[s["patient"].isin(with_gaps.index)].groupby(
+                "patient", sort=False
+            )["session"]
+            for p, sess in have_by_patient:
+                have = set(sess.tolist())
+                lo, hi = with_gaps.loc[p, "min"], with_gaps.loc[p, "max"]
+                missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
+                rows.append((p, len(have), int(lo), int(hi), ", ".join(map(str, missing))))
+        return pd.DataFrame(rows, columns=columns)
 
     def _dropout(self, n_sessions: pd.Series) -> tuple[float | None, pd.DataFrame]:
         d = self.data
