@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+from alliancestats.datasets import list_samples, read_sample
 from alliancestats.errors import (
     AllianceStatsWarning,
     ConvergenceWarning,
@@ -19,11 +20,6 @@ from alliancestats.errors import (
     SeparationWarning,
     SingularFitWarning,
 )
-
-# --- io (loaders) ---
-from alliancestats.io import SessionData, load_sessions
-
-# --- instruments ---
 from alliancestats.instruments import (
     clinical_significance,
     instruments,
@@ -32,15 +28,7 @@ from alliancestats.instruments import (
     reliable_change,
     score,
 )
-
-# --- simulation and bundled data ---
-from alliancestats.datasets import list_samples, read_sample
-from alliancestats.simulate import simulate_sessions, simulate_studies
-
-# --- mixed models ---
-from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
-
-# --- meta-analysis ---
+from alliancestats.io import SessionData, load_sessions
 from alliancestats.meta import (
     MetaResult,
     cumulative,
@@ -52,6 +40,8 @@ from alliancestats.meta import (
     rank_test,
     trim_and_fill,
 )
+from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
+from alliancestats.simulate import simulate_sessions, simulate_studies
 
 __version__ = "0.1.0"
 

@@ -309,7 +309,9 @@ def gee(
         cov_struct=cov_struct,
         fixed=fixed,
         vcov=pd.DataFrame(V, index=names, columns=names),
-        working_correlation=float(dep[0]) if dep.size else 0.0,
+        working_correlation=(
+            0.0 if cov_struct == "independence" or not dep.size else float(dep[0])
+        ),
         scale=float(res.scale),
         nobs=design.nobs,
         n_dropped=design.n_dropped + n_extra,
