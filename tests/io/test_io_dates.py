@@ -106,3 +106,24 @@ def test_excel_date_cells(tmp_path):
     d = load_sessions(path, patient="id", session="when").data
     assert d["days_since_first"].tolist() == [0.0, 2.0]
     assert d["source_row"].tolist() == [3, 2]
+
+
+def test_session_dates_detected_despite_a_bad_cell(tmp_path):
+    path = _csv(tmp_path, "id,when\n1,2024-01-01\n1,garbage\n")
+    sd = load_sessions(path, patient="id", session="when", strict=False, warn=False)
+    assert sd.n_kept == 1
+    assert sd.dropped[["row", "kind"]].values.tolist() == [[3, "bad_date"]]
+
+
+def test_dates_out_of_session_order_are_reported(tmp_path):
+    from alliancestats.errors import DataQualityWarning
+
+    path = _csv(
+        tmp_path,
+        "id,s,when\n1,1,2024-01-01\n1,2,2024-01-20\n1,3,2024-01-10\n"
+        "2,1,2024-01-01\n2,2,2024-01-02\n",
+    )
+    with pytest.warns(DataQualityWarning, match="patient 1: session 3 dated before session 2"):
+        sd = load_sessions(path, patient="id", session="s", date="when")
+    assert sd.summary().counts["patients_dates_out_of_order"] == 1
+    assert "out of session order: 1" in str(sd.summary())

@@ -196,6 +196,7 @@ def test_spss_value_labels_become_categories_and_labels_are_kept(tmp_path):
             variable_value_labels={
                 "arm": {1: "control", 2: "exercise"},
                 "site": {1: "Leeds", 2: "York"},
+                "wai": {1: "not at all", 5: "completely"},
             },
         )
         sd = load_sessions(
@@ -212,5 +213,21 @@ def test_spss_value_labels_become_categories_and_labels_are_kept(tmp_path):
             "arm": "Randomised arm",
         }
         assert sd.value_labels["arm"] == {1: "control", 2: "exercise"}
+        # labels on a numeric score are metadata only: the scores stay numbers
+        assert sd.data["alliance"].tolist() == [3.5, 4.0, 2.5]
+        assert sd.value_labels["alliance"] == {1: "not at all", 5: "completely"}
         labels = dict(zip(sd.mapping["name"], sd.mapping["label"], strict=True))
         assert labels["alliance"] == "WAI-SR total (mean)"
+
+
+def test_text_encodings(tmp_path):
+    text = "id;visit;site\n1;1;Göteborg\n1;2;Malmö\n"
+    for name, data in [
+        ("bom.csv", b"\xef\xbb\xbf" + text.encode("utf-8")),  # Excel's "CSV UTF-8"
+        ("win.csv", text.encode("cp1252")),  # Excel's plain "CSV" on Windows
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        sd = load_sessions(path, patient="id", session="visit", covariates="site")
+        assert sd.data["site"].tolist() == ["Göteborg", "Malmö"]
+        assert read_table(path).frame.columns[0] == "id"  # no BOM left in the first name

@@ -115,3 +115,27 @@ def test_csv_files_behave_like_frames(tmp_path_factory, rows):
     assert sd.n_read == len(frame) - blank  # only completely empty lines are skipped
     assert sd.n_kept + sd.n_dropped == sd.n_read
     assert set(sd.data["source_row"]) | set(sd.dropped["row"]) <= set(range(2, len(frame) + 2))
+
+
+WIDE_CELL = st.one_of(st.none(), st.integers(0, 12), CELL)
+
+
+@settings(max_examples=30)  # each example reshapes a small wide table
+@given(st.lists(st.tuples(ID, *[WIDE_CELL] * 4), min_size=1, max_size=8))
+def test_wide_lenient_never_loses_a_record(rows):
+    frame = pd.DataFrame(rows, columns=["id", "pain_s1", "pain_s2", "wai_s1", "wai_s2"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = load_sessions(
+            frame,
+            patient="id",
+            layout="wide",
+            alliance="wai",
+            outcomes="pain",
+            strict=False,
+            scales={"pain": (0, 10)},
+        )
+    assert sd.n_kept + sd.n_dropped == sd.n_read
+    assert sd.n_read <= 2 * len(frame)
+    assert set(sd.dropped["row"]) <= set(frame.index)
+    assert sd.data["pain"].dropna().between(0, 10).all()

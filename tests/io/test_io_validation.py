@@ -162,3 +162,58 @@ def test_gaps_warn_and_are_summarised(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_sessions(path, warn=False, **BASE_KW)
+
+
+def test_repeated_column_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,s,wai,wai\n1,1,3,4\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="'wai' in columns C, D") as err:
+        load_sessions(path, patient="id", session="s", alliance="wai")
+    assert err.value.problems["kind"].tolist() == ["repeated_column"]
+    # a repeated column that is not used does not matter
+    path.write_text("id,s,note,note\n1,1,a,b\n", encoding="utf-8")
+    assert load_sessions(path, patient="id", session="s").n_kept == 1
+
+
+def test_implausible_session_numbers(tmp_path):
+    pr = _problems(tmp_path, "1,A,1e30,3,4\n1,A,250000,3,4\n")
+    assert pr["kind"].tolist() == ["bad_session", "bad_session"]
+    assert "from 0 to 100,000" in pr["reason"][0]
+
+
+def test_empty_table_and_all_rows_dropped(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text(CSV_HEADER, encoding="utf-8")
+    sd = load_sessions(path, **BASE_KW)
+    assert (sd.n_read, sd.n_kept) == (0, 0)
+    assert sd.data.columns.tolist()[:3] == ["patient", "therapist", "session"]
+    path.write_text(CSV_HEADER + "1,A,x,3,4\n,A,1,3,4\n", encoding="utf-8")
+    sd = load_sessions(path, strict=False, warn=False, **BASE_KW)
+    assert (sd.n_read, sd.n_kept, sd.n_dropped) == (2, 0, 2)
+    assert "0 patients" in repr(sd) and "2 read, 0 kept, 2 dropped" in str(sd.summary())
+
+
+def test_multiindex_rows_are_reported_as_tuples():
+    frame = pd.DataFrame(
+        {"id": [1, 2], "s": [1, 1], "w": [3, "x"]},
+        index=pd.MultiIndex.from_tuples([("site1", 7), ("site2", 9)]),
+    )
+    with pytest.raises(DataValidationError) as err:
+        load_sessions(frame, patient="id", session="s", alliance="w")
+    assert err.value.problems["row"].tolist() == [("site2", 9)]
+
+
+def test_ids_are_normalised_across_types():
+    for ids in ([101.0, 101.0], ["101.0", " 101"], [101, "101"]):
+        frame = pd.DataFrame({"id": ids, "s": [1, 2]})
+        patient = load_sessions(frame, patient="id", session="s").data["patient"]
+        assert str(patient.dtype) == "Int64" and patient.tolist() == [101, 101]
+    big = pd.DataFrame({"id": [10**30, 10**30], "s": [1, 2]}, dtype=object)
+    assert (
+        load_sessions(big, patient="id", session="s").data["patient"].tolist() == [str(10**30)] * 2
+    )
+    frame = pd.DataFrame({"id": ["007", " 007 "], "s": [1, 2]})
+    assert load_sessions(frame, patient="id", session="s").data["patient"].tolist() == [
+        "007",
+        "007",
+    ]

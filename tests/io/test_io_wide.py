@@ -109,3 +109,11 @@ def test_wide_errors_are_explained():
         wide, patient="id", outcomes="pain", layout="wide", wide_pattern="{var}_week{session}"
     )
     assert sd.data["session"].tolist() == [1]
+
+
+def test_misspelt_wide_variable_gets_a_suggestion():
+    wide = pd.DataFrame({"id": [1], "pain_s1": [3], "wai_s1": [4]})
+    with pytest.raises(DataValidationError, match=r"did you mean 'pian' -> 'pain'\?"):
+        load_sessions(wide, patient="id", outcomes="pian", layout="wide")
+    with pytest.raises(DataValidationError, match=r"did you mean 'pian' -> 'pain'\?"):
+        load_sessions(wide, patient="id", outcomes="pian", alliance="wai", layout="wide")

@@ -37,9 +37,9 @@ def counts() -> pd.DataFrame:
 def statsmodels_reference(formula, data, cov, family, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return smf.gee(formula, groups="patient", data=data, cov_struct=cov, family=family, **kw).fit(
-            maxiter=100
-        )
+        return smf.gee(
+            formula, groups="patient", data=data, cov_struct=cov, family=family, **kw
+        ).fit(maxiter=100)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,12 @@ def test_binary_matches_statsmodels(adherence, cov_struct, sm_cov):
     ref_kw = {"time": adherence["session"].to_numpy(dtype=float)} if cov_struct == "ar1" else {}
     ref = statsmodels_reference(FORMULA, adherence, sm_cov, sm.families.Binomial(), **ref_kw)
     assert list(res.fixed.columns) == ["estimate", "se", "z", "p", "ci_low", "ci_high"]
-    assert list(res.fixed.index) == ["(Intercept)", "session", "alliance_within", "alliance_between"]
+    assert list(res.fixed.index) == [
+        "(Intercept)",
+        "session",
+        "alliance_within",
+        "alliance_between",
+    ]
     # same estimator on the same data: agreement to solver precision
     np.testing.assert_allclose(res.fixed["estimate"], ref.params.to_numpy(), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.fixed["se"], ref.bse.to_numpy(), rtol=1e-6)

@@ -235,7 +235,11 @@ def test_lrt_between_nested_glmms(adherence):
         ({"link": "log"}, ModelSpecificationError, "link"),
         ({"nAGQ": 0}, ModelSpecificationError, "nAGQ"),
         ({"nAGQ": 2.5}, ModelSpecificationError, "nAGQ"),
-        ({"family": "poisson", "trials": "exercises_prescribed"}, ModelSpecificationError, "trials"),
+        (
+            {"family": "poisson", "trials": "exercises_prescribed"},
+            ModelSpecificationError,
+            "trials",
+        ),
         ({"trials": "nope"}, FormulaError, "nope"),
         ({"offset": [1.0, 2.0]}, DataValidationError, "rows"),
     ],
@@ -276,3 +280,17 @@ def test_cbind_errors(cbpp):
         glmm("cbind(incidence, incidence - size) ~ period + (1 | herd)", cbpp)
     with pytest.raises(FormulaError, match="two parts"):
         glmm("cbind(incidence) ~ period + (1 | herd)", cbpp)
+
+
+def test_wald_confint_for_variance_components(cbpp_fit):
+    ci = cbpp_fit.confint()
+    assert list(ci.index) == ["sd_(Intercept)|herd", "(Intercept)", "period2", "period3", "period4"]
+    sd = ci.loc["sd_(Intercept)|herd"]
+    assert sd["estimate"] == pytest.approx(cbpp_fit.varcorr["sdcor"].iloc[0])
+    assert 0 < sd["ci_low"] < sd["estimate"] < sd["ci_high"]
+    # for a scalar term theta is the SD, so the Wald SE is sqrt(2 [H^-1]_theta,theta)
+    se = np.sqrt(2 * np.linalg.inv(cbpp_fit.optimizer["hessian"])[0, 0])
+    assert sd["ci_high"] - sd["estimate"] == pytest.approx(1.959963984540054 * se, rel=1e-6)
+    np.testing.assert_allclose(ci.loc["period2", "ci_low"], cbpp_fit.fixed.loc["period2", "ci_low"])
+    with pytest.raises(Exception, match="profile"):
+        cbpp_fit.confint(method="profile")

@@ -70,7 +70,9 @@ def test_poisson_level_with_only_zero_counts():
     res = detect_separation(design(level), y, ["(Intercept)", "levelB"], family="poisson")
     assert res.separated and res.terms == ["levelB"]
     y[4] = 1.0
-    assert not detect_separation(design(level), y, ["(Intercept)", "levelB"], family="poisson").separated
+    assert not detect_separation(
+        design(level), y, ["(Intercept)", "levelB"], family="poisson"
+    ).separated
 
 
 @pytest.mark.parametrize("n", [0])

@@ -40,7 +40,8 @@ __all__ = [
 #: Cell texts read as missing (compared after stripping, case-insensitively).
 DEFAULT_MISSING_CODES = ("", "na", "n/a", "nan", "null", "none", ".", "#n/a", "missing")
 
-_INT_TEXT = re.compile(r"^[+-]?(0|[1-9]\d*)$")
+# whole numbers without leading zeros, optionally written as floats ("101.0", as R/SPSS export)
+_INT_TEXT = re.compile(r"^[+-]?(0|[1-9]\d{0,17})(\.0+)?$")
 _DMY = re.compile(r"^\s*(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})\s*$")
 _LETTER = re.compile(r"[A-Za-z]")
 
@@ -134,10 +135,13 @@ def _text_missing(s: pd.Series, codes: MissingCodes) -> np.ndarray:
     return out
 
 
-def parse_numeric(series: pd.Series, decimal: str, codes: MissingCodes) -> Parsed:
+def parse_numeric(
+    series: pd.Series, decimal: str, codes: MissingCodes, *, explain: bool = True
+) -> Parsed:
     """Convert a column to float64; text uses the given decimal mark.
 
-    Booleans become 0/1. Infinite values, dates and text that is not a number are ``bad``.
+    ``explain=False`` skips writing a reason for each bad cell (faster when only the masks
+    are needed). Booleans become 0/1. Infinite values, dates and text that is not a number are ``bad``.
 
     Examples
     --------
@@ -166,13 +170,14 @@ def parse_numeric(series: pd.Series, decimal: str, codes: MissingCodes) -> Parse
         missing = _text_missing(series, codes)
         txt = series.str.strip()
         if decimal == ",":
-            both = (txt.str.contains(".", regex=False) & txt.str.contains(",", regex=False))
+            both = txt.str.contains(".", regex=False) & txt.str.contains(",", regex=False)
             txt = txt.str.replace(",", ".", regex=False).mask(both.fillna(False), "x")
         conv = pd.to_numeric(txt.mask(missing), errors="coerce").to_numpy(dtype=float, copy=True)
         bad = ~missing & ~np.isfinite(conv)
-        orig = series.to_numpy(dtype=object)
-        for i in np.flatnonzero(bad):
-            reasons[i] = _numeric_reason(str(orig[i]).strip(), decimal, conv[i])
+        if explain:
+            orig = series.to_numpy(dtype=object)
+            for i in np.flatnonzero(bad):
+                reasons[i] = _numeric_reason(str(orig[i]).strip(), decimal, conv[i])
         values = conv
     else:
         s = series.astype(object)
@@ -240,9 +245,9 @@ def _id_text(v: Any) -> str | None:
 def parse_ids(series: pd.Series, codes: MissingCodes) -> Parsed:
     """Normalise identifiers so the same ID reads the same from every file format.
 
-    IDs that are all plain whole numbers (no leading zeros) become ``Int64``; otherwise all
-    IDs become text (``"007"`` stays ``"007"``). ``101``, ``101.0`` and ``" 101 "`` are the
-    same patient.
+    IDs that are all plain whole numbers (no leading zeros, at most 18 digits) become
+    ``Int64``; otherwise all IDs become text (``"007"`` stays ``"007"``). ``101``, ``101.0``,
+    ``"101.0"`` and ``" 101 "`` are the same patient.
 
     Examples
     --------
@@ -259,9 +264,7 @@ def parse_ids(series: pd.Series, codes: MissingCodes) -> Parsed:
             missing = missing | np.isin(num, np.asarray(codes.numbers))
         txt = series.str.strip().mask(missing)
         present = txt[~missing]
-        if len(present) and bool(present.str.fullmatch(_INT_TEXT.pattern).all()) and bool(
-            (present.str.len() <= 18).all()
-        ):
+        if len(present) and bool(present.str.fullmatch(_INT_TEXT.pattern).all()):
             ids = pd.to_numeric(txt, errors="coerce").astype("Int64")
         else:
             ids = txt.astype("str")
@@ -285,7 +288,7 @@ def parse_ids(series: pd.Series, codes: MissingCodes) -> Parsed:
     bad = np.zeros(n, dtype=bool)
     ok_texts = [t for t in texts[present]]
     if ok_texts and all(_INT_TEXT.match(t) for t in ok_texts):
-        out = pd.array([int(t) if t is not None else pd.NA for t in texts], dtype="Int64")
+        out = pd.array([int(float(t)) if t is not None else pd.NA for t in texts], dtype="Int64")
         ids = pd.Series(out, index=series.index)
     else:
         ids = pd.Series(texts, index=series.index, dtype="str")
@@ -439,14 +442,16 @@ def parse_covariate(
             )
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.copy()
-    num = parse_numeric(series, decimal, codes)
+    num = parse_numeric(series, decimal, codes, explain=False)
     if not num.bad.any():
         return num.values
     if _is_text(series):
         txt = series.str.strip().mask(_text_missing(series, codes))
         cats = sorted(txt.dropna().unique().tolist())
-        return pd.Series(pd.Categorical(txt.astype(object).where(txt.notna(), None),
-                                        categories=cats), index=series.index)
+        return pd.Series(
+            pd.Categorical(txt.astype(object).where(txt.notna(), None), categories=cats),
+            index=series.index,
+        )
     s = series.astype(object)
     missing = _text_missing(s, codes)
     texts = [None if missing[i] else _id_text(v) for i, v in enumerate(s.to_numpy())]

@@ -1,4 +1,12 @@
-"""``load_sessions``: read, map, reshape, validate and score session data in one call."""
+"""``load_sessions``: read, map, reshape, validate and score session data in one call.
+
+Steps, in order: read the cells (:mod:`.readers`); turn the column arguments into roles and
+find their columns (:mod:`.mapping`); for wide data, reshape to one record per patient and
+session (:mod:`.reshape`); convert identifiers, sessions, dates, scores and covariates cell by
+cell, logging every cell that fails (:mod:`.convert`, :mod:`.validation`); score item-level
+instruments (:mod:`.items`); run the row-group checks (duplicates, therapist changes); then
+raise (strict) or drop the affected records (lenient) and assemble :class:`SessionData`.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ from alliancestats.io.items import ItemSpec, item_specs
 from alliancestats.io.mapping import Role, RoleArg, build_roles, resolve_columns, roles_frame
 from alliancestats.io.readers import RawTable, read_table
 from alliancestats.io.reshape import (
+    _stems_hint,
+    compile_pattern,
     days_since_first,
     detect_wide_layout,
     session_order_from_dates,
@@ -44,6 +54,7 @@ from alliancestats.io.validation import (
 __all__ = ["load_sessions"]
 
 _SESSION_COL = "\x00session"  # internal name of the session column made from wide names
+_MAX_SESSION = 100_000  # larger session "numbers" are typing errors (or dates typed as numbers)
 
 
 def load_sessions(
@@ -278,6 +289,9 @@ def load_sessions(
         roles = resolve_columns(roles, list(table.frame.columns), where=where)
         specs = item_specs(instruments, taken=taken, available=list(table.frame.columns))
         specs = _resolve_items(specs, list(table.frame.columns), where)
+        _refuse_repeated(
+            [r.column for r in roles] + [c for s in specs for c in s.columns], table, where
+        )
         records = table.frame
         rows = np.asarray(table.rows, dtype=object)
         order = np.arange(len(records))
@@ -354,13 +368,13 @@ def load_sessions(
                 "bad_session",
             )
             with np.errstate(invalid="ignore"):
-                not_whole = ~np.isnan(v) & ((v != np.round(v)) | (v < 0))
+                not_whole = ~np.isnan(v) & ((v != np.round(v)) | (v < 0) | (v > _MAX_SESSION))
             nw = np.flatnonzero(not_whole)
             log.add(
                 nw,
                 r.column,
                 session_values[nw],
-                "session number must be a whole number >= 0 (1, 2, 3, ...)",
+                f"session number must be a whole number from 0 to {_MAX_SESSION:,}",
                 "bad_session",
             )
             session_ok = ~(p.missing | p.bad | not_whole)
@@ -446,6 +460,10 @@ def load_sessions(
             continue
         labs = _labels_for(table.value_labels, r.column, origin)
         out[r.name] = parse_covariate(records[r.column], decimal_mark, codes, labs)
+        if labs:
+            value_labels[r.name] = labs
+    for r in roles:  # numeric roles keep their codes; the labels are kept as metadata
+        labs = _labels_for(table.value_labels, r.column, origin) if r.numeric else None
         if labs:
             value_labels[r.name] = labs
     other_out = {}
@@ -566,15 +584,14 @@ def _guess_session_type(s: pd.Series, codes: MissingCodes) -> str:
     is_date_obj = vals.map(lambda v: isinstance(v, _dt.date | pd.Timestamp)).to_numpy()
     if is_date_obj.mean() > 0.5:
         return "date"
-    num = parse_numeric(vals, ".", codes)
-    num_c = parse_numeric(vals, ",", codes)
+    num = parse_numeric(vals, ".", codes, explain=False)
+    num_c = parse_numeric(vals, ",", codes, explain=False)
     frac_num = 1 - min(num.bad.mean(), num_c.bad.mean())
-    if frac_num >= 0.5:
-        return "number"
     texts = vals[vals.map(lambda v: isinstance(v, str))].astype(str)
     months = r"(?i:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s)"
     looks_date = texts.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|" + months, regex=True)
-    return "date" if looks_date.mean() > 0.5 else "number"
+    frac_date = float(looks_date.sum()) / len(vals)
+    return "date" if frac_date > frac_num else "number"
 
 
 def _check_dates(
@@ -609,6 +626,28 @@ def _check_dates(
     ok = np.ones(len(d), dtype=bool)
     ok[bad] = ok[future] = ok[early] = False
     return ok
+
+
+def _refuse_repeated(used: list[Any], table: RawTable, where: str) -> None:
+    """A column name that occurs twice in the header cannot be mapped unambiguously."""
+    clash = [c for c in dict.fromkeys(used) if c in table.repeated]
+    if clash:
+        text = "; ".join(f"{c!r} in columns {', '.join(table.repeated[c])}" for c in clash)
+        k = len(clash)
+        raise DataValidationError(
+            f"column name(s) used more than once in the header of {where}: {text}. Rename "
+            "them so that each name is unique, then load again.",
+            pd.DataFrame(
+                {
+                    "file": [table.file] * k,
+                    "row": [table.header_row] * k,
+                    "column": clash,
+                    "value": [None] * k,
+                    "reason": ["column name occurs more than once"] * k,
+                    "kind": ["repeated_column"] * k,
+                }
+            ),
+        )
 
 
 def _resolve_items(specs: list[ItemSpec], available: list[Any], where: str) -> list[ItemSpec]:
@@ -651,6 +690,13 @@ def _reshape_wide(
             "columns wai_s1, wai_s2, ...)"
         )
     lay = detect_wide_layout(columns, wanted, pattern)
+    rx = compile_pattern(lay.pattern)
+    _refuse_repeated(
+        [c for c in table.repeated if (m := rx.fullmatch(str(c).strip())) and m["var"] in lay.cells]
+        + [r.column for r in roles if r.kind == "id" or r.column in columns],
+        table,
+        where,
+    )
     stems = list(lay.cells)
     stem_fold = {str(s).strip().casefold(): s for s in stems}
     new_roles = []
@@ -664,7 +710,13 @@ def _reshape_wide(
         else:
             plain_roles.append(r)
             new_roles.append(r)
-    resolved_plain = resolve_columns(plain_roles, lay.plain, where=where)
+    try:
+        resolved_plain = resolve_columns(plain_roles, lay.plain, where=where)
+    except DataValidationError as err:
+        hint = _stems_hint(columns, [lay.pattern], [r.column for r in plain_roles])
+        raise DataValidationError(
+            f"{err}\nWith pattern {lay.pattern!r}{hint}", err.problems
+        ) from None
     fixed = {id(a): b for a, b in zip(plain_roles, resolved_plain, strict=True)}
     new_roles = [fixed.get(id(r), r) for r in new_roles]
     specs = item_specs(instruments, taken=taken, available=stems + lay.plain)
@@ -678,6 +730,8 @@ def _reshape_wide(
     plain_needed = list(dict.fromkeys(plain_needed))
     long, wide_pos, origin = wide_to_long(table.frame, lay, plain_needed, codes)
     long = long.rename(columns={"session": _SESSION_COL})
+    if table.text_cells:  # keep text cells in the fast string dtype after reshaping
+        long = long.astype({c: "str" for c in long.columns if c != _SESSION_COL})
     rows = np.asarray(table.rows, dtype=object)[wide_pos]
     order = np.arange(len(long))
     return long, rows, order, origin, wide_pos, new_roles, specs, others, lay.pattern
@@ -864,6 +918,16 @@ def _warn(sd: SessionData) -> None:
             + ", ".join(f"{k}: {v}" for k, v in kinds.items())
             + "); see SessionData.dropped",
             DroppedRowsWarning,
+            stacklevel=3,
+        )
+    order = sd._dates_out_of_order()
+    if len(order):
+        ex = order.iloc[0]
+        warnings.warn(
+            f"{len(order)} patient(s) have session dates out of session order (e.g. patient "
+            f"{ex['patient']}: session {ex['session']} dated before session "
+            f"{ex['previous_session']}); check the session numbers and dates",
+            DataQualityWarning,
             stacklevel=3,
         )
     gaps = sd._gaps()

@@ -271,7 +271,8 @@ def _apply_scales(roles: list[Role], scales: Mapping[str, Any]) -> list[Role]:
     if unknown:
         raise ValueError(
             f"scales= names {unknown} are not columns being loaded; use standard names "
-            f"such as {sorted(r.name for r in roles if r.numeric)}"
+            f"such as {sorted(r.name for r in roles if r.numeric)} (instruments scored from "
+            "items with instruments= are range-checked item by item already)"
         )
     out = []
     for r in roles:

@@ -17,6 +17,9 @@ Parquet                   the row label ``pandas.read_parquet`` gives (stored in
 DataFrame                 the index label
 ========================  =================================================================
 
+SPSS user-defined missing values and Stata extended missing values (``.a`` ... ``.z``) are
+read as missing.
+
 Nothing is ever written back, and nothing in a file is executed: text is parsed with the
 csv reader, workbooks with openpyxl (formulas are not evaluated; their cached values are
 read), SPSS/Stata with pyreadstat, Parquet with pyarrow. Pickle is never used.
@@ -116,6 +119,7 @@ class RawTable:
     variable_labels: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict[Any, str]] = field(default_factory=dict)
     n_blank: int = 0
+    repeated: dict[Any, list[str]] = field(default_factory=dict)  # name -> column letters
 
     @property
     def row_note(self) -> str:
@@ -180,12 +184,15 @@ def read_table(
         raise ValueError(f"decimal must be '.' or ',' (or None to detect), not {decimal!r}")
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True).copy()
+        names, repeated = _dedupe(list(frame.columns))
+        frame.columns = pd.Index(names, dtype=object)
         return RawTable(
             frame=frame,
             rows=np.asarray(source.index, dtype=object),
             file=None,
             format="dataframe",
             decimal=decimal or ".",
+            repeated=repeated,
         )
     if isinstance(source, pd.Series):
         raise TypeError("load a DataFrame or a file path, not a Series (use series.to_frame())")
@@ -299,8 +306,9 @@ def detect_decimal(cells: pd.DataFrame) -> str:
         if s.empty:
             continue
         # cheap substring tests first: most columns hold neither mark
-        commas = s[s.str.contains(",", regex=False)]
-        points = s[s.str.contains(".", regex=False)]
+        # and a sample of 5000 cells per mark is plenty to recognise the convention
+        commas = s[s.str.contains(",", regex=False)].head(5000)
+        points = s[s.str.contains(".", regex=False)].head(5000)
         if len(commas):
             n_comma += int(commas.str.match(_COMMA_DECIMAL.pattern).sum())
         if len(points):
@@ -347,7 +355,7 @@ def _read_text(
         cells.append(rec)
         rows.append(header_row + 1 + i)
     n_blank -= _trailing_blank(body)  # blank lines after the table are not skipped data
-    columns = _name_blank_headers(header)
+    columns, repeated = _dedupe(_name_blank_headers(header))
     frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
     if not len(cells):
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
@@ -362,6 +370,7 @@ def _read_text(
         delimiter=delim,
         decimal=dec,
         n_blank=n_blank,
+        repeated=repeated,
     )
 
 
@@ -373,8 +382,31 @@ def _name_blank_headers(header: list[Any]) -> list[Any]:
         elif isinstance(name, str):
             out.append(name.strip())
         else:
-            out.append(str(name) if not isinstance(name, int) else str(name))
+            out.append(str(name))
     return out
+
+
+def _letter(j: int) -> str:
+    """Spreadsheet column letter of 0-based position ``j`` (0 -> A, 26 -> AA)."""
+    out = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _dedupe(columns: list[Any]) -> tuple[list[Any], dict[Any, list[str]]]:
+    """Make column names unique; return the names and {repeated name: [column letters]}."""
+    seen: dict[Any, list[int]] = {}
+    for j, c in enumerate(columns):
+        seen.setdefault(c, []).append(j)
+    repeated = {c: [_letter(j) for j in js] for c, js in seen.items() if len(js) > 1}
+    out = list(columns)
+    for c, js in seen.items():
+        for j in js[1:]:
+            out[j] = f"{c} (column {_letter(j)})"
+    return out, repeated
 
 
 # ----------------------------------------------------------------------------- Excel
@@ -433,7 +465,7 @@ def _read_excel(
         rows.append(header_row + 1 + i)
     # trailing empty rows below the table are formatting, not skipped data
     n_blank -= _trailing_blank(body)
-    columns = _name_blank_headers(header)
+    columns, repeated = _dedupe(_name_blank_headers(header))
     frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
     if not cells:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
@@ -447,6 +479,7 @@ def _read_excel(
         sheet=name,
         decimal=dec,
         n_blank=n_blank,
+        repeated=repeated,
     )
 
 

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -143,13 +144,32 @@ def detect_wide_layout(
         raise DataValidationError(
             f"no wide columns found for {sorted(map(str, wanted))} with pattern(s) {tried}; "
             "pass wide_pattern= describing names like 'wai_s1' ('{var}_s{session}') or "
-            "'pain_t0' ('{var}_t{session}')"
+            "'pain_t0' ('{var}_t{session}')" + _stems_hint(columns, candidates, wanted)
         )
     wanted_cells = {k: v for k, v in cells.items() if _fold(k) in wanted_folded}
     used = {c for v in wanted_cells.values() for c in v.values()}
     plain = [c for c in columns if c not in used]
     name = cand if isinstance(cand, str) else cand.pattern
     return WideLayout(pattern=name, cells=wanted_cells, plain=plain)
+
+
+def _stems_hint(columns: Sequence[Any], candidates: list, wanted: Iterable[Any]) -> str:
+    """Name the repeated variables that do exist, with close matches for the wanted ones."""
+    best: dict[str, dict[int, Any]] = {}
+    for cand in candidates:
+        cells = _match_columns(columns, compile_pattern(cand))
+        if sum(len(v) for v in cells.values()) > sum(len(v) for v in best.values()):
+            best = cells
+    if not best:
+        return ""
+    stems = sorted(best)
+    close = []
+    for w in wanted:
+        near = difflib.get_close_matches(str(w), stems, n=1, cutoff=0.6)
+        if near:
+            close.append(f"{w!r} -> {near[0]!r}?")
+    hint = f". Repeated variables found: {', '.join(stems[:20])}"
+    return hint + (f" (did you mean {'; '.join(close)})" if close else "")
 
 
 def wide_to_long(

@@ -99,6 +99,11 @@ class SessionSummary:
                 )
         if len(self.gaps):
             lines.append(f"  patients with gaps in session numbers: {len(self.gaps)}")
+        if c.get("patients_dates_out_of_order", 0):
+            lines.append(
+                "  patients with session dates out of session order: "
+                f"{c['patients_dates_out_of_order']}"
+            )
         if self.dropout_threshold is not None:
             lines.append(
                 f"  patients whose last session is before session "
@@ -149,6 +154,14 @@ class SessionData:
         Standard column -> {code: label} from SPSS/Stata.
     instruments : dict
         Scored instrument id -> standard column of its total.
+    n_blank : int
+        Completely empty rows skipped while reading (not counted in ``n_read``).
+    therapist_changes : pandas.DataFrame or None
+        With ``allow_therapist_change=True``: patients seen by several therapists.
+    planned_sessions : int or None
+        Planned number of sessions, used for the dropout table of :meth:`summary`.
+    records_by_kind : dict
+        Problem kind -> number of records dropped with a problem of that kind.
     """
 
     data: pd.DataFrame
@@ -276,6 +289,7 @@ class SessionData:
         drops = self._drops_by_kind()
         gaps = self._gaps()
         counts["patients_with_gaps"] = int(len(gaps))
+        counts["patients_dates_out_of_order"] = int(len(self._dates_out_of_order()))
         threshold, dropout = self._dropout(n_sessions)
         counts["patients_ending_early"] = int(len(dropout))
         return SessionSummary(
@@ -323,15 +337,35 @@ class SessionData:
         with_gaps = per[expected > per["nunique"].to_numpy()]
         rows = []
         if len(with_gaps):
-            have_by_patient = s[s["patient"].isin(with_gaps.index)].groupby(
-                "patient", sort=False
-            )["session"]
+            have_by_patient = s[s["patient"].isin(with_gaps.index)].groupby("patient", sort=False)[
+                "session"
+            ]
             for p, sess in have_by_patient:
                 have = set(sess.tolist())
                 lo, hi = with_gaps.loc[p, "min"], with_gaps.loc[p, "max"]
                 missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
                 rows.append((p, len(have), int(lo), int(hi), ", ".join(map(str, missing))))
         return pd.DataFrame(rows, columns=columns)
+
+    def _dates_out_of_order(self) -> pd.DataFrame:
+        """First session per patient whose date is earlier than the previous session's."""
+        d = self.data
+        columns = ["patient", "session", "previous_session"]
+        if "session_date" not in d or not len(d):
+            return pd.DataFrame(columns=columns)
+        sub = d[["patient", "session", "session_date"]].dropna()
+        prev_date = sub.groupby("patient", sort=False)["session_date"].cummax().shift()
+        same = sub["patient"].eq(sub["patient"].shift())
+        back = sub[same & (sub["session_date"] < prev_date)]
+        prev_session = sub["session"].shift()[back.index]
+        out = pd.DataFrame(
+            {
+                "patient": back["patient"].to_numpy(),
+                "session": back["session"].to_numpy(),
+                "previous_session": prev_session.to_numpy(),
+            }
+        )
+        return out.drop_duplicates("patient").reset_index(drop=True)
 
     def _dropout(self, n_sessions: pd.Series) -> tuple[float | None, pd.DataFrame]:
         d = self.data

@@ -52,6 +52,12 @@ PROBLEM_KINDS = {
     "invalid_item": "questionnaire item value that cannot be scored",
 }
 
+#: Kinds that stop loading in either mode (the table itself cannot be mapped).
+SETUP_KINDS = {
+    "missing_column": "a mapped column is not in the data",
+    "repeated_column": "a mapped column name occurs more than once in the header",
+}
+
 
 class ProblemLog:
     """Accumulates problems for ``n`` records (positions 0..n-1).

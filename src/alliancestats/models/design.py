@@ -246,7 +246,8 @@ def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
     import formulaic
 
     try:
-        mm = formulaic.model_matrix(rhs, data, na_action="ignore")
+        with np.errstate(all="ignore"):  # non-finite results are reported below
+            mm = formulaic.model_matrix(rhs, data, na_action="ignore")
     except Exception as exc:  # formulaic raises many types; re-raise as a formula problem
         raise FormulaError(f"cannot build the {where} from {rhs!r}: {exc}") from exc
     names = [r_style_name(str(c)) for c in mm.columns]

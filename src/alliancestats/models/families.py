@@ -21,8 +21,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import special, stats
@@ -137,7 +137,9 @@ class Family:
         if self.name == "binomial":
             m = wt
             k = np.rint(m * y)
-            logc = special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+            logc = (
+                special.gammaln(m + 1.0) - special.gammaln(k + 1.0) - special.gammaln(m - k + 1.0)
+            )
             ll = logc + special.xlogy(k, mu) + special.xlog1py(m - k, -mu)
             return np.where(m > 0, -2.0 * ll, 0.0)
         ll = special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)

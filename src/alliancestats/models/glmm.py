@@ -338,9 +338,7 @@ def _expand_cbind(formula: str, data: pd.DataFrame) -> tuple[str, pd.DataFrame, 
         vals.append(v)
     succ, fail = vals
     if ((succ < 0) | (fail < 0)).any():
-        raise DataValidationError(
-            f"cbind() response {lhs!r} has negative successes or failures"
-        )
+        raise DataValidationError(f"cbind() response {lhs!r} has negative successes or failures")
     data = data.assign(**{_SUCC: succ, _TRIALS: succ + fail})
     return f"{_SUCC} ~ {sides[1]}", data, _TRIALS
 
@@ -373,27 +371,44 @@ def _single_threaded_blas():
 
 
 # ---------------------------------------------------------------------------- GLM start
-def _glm_start(X, y, pw, offset, fam: Family, maxit: int = 25) -> np.ndarray:
-    """Fixed-effects starting values from an IRLS fit of the fixed part (R's ``glm.fit``)."""
+def _glm_start(X, y, pw, offset, fam: Family, maxit: int = 30) -> tuple[np.ndarray, bool]:
+    """Fixed-effects starting values from an IRLS fit of the fixed part (R's ``glm.fit``).
+
+    Also returns whether the fit certifies that the fixed part is *not* separated: IRLS
+    converged (relative deviance change < 1e-10) with every fitted mean clearly inside the
+    parameter space. At such a stationary point the likelihood cannot increase along any
+    direction, so no separating direction exists (Albert & Anderson 1984); otherwise the
+    exact linear-programming check is run.
+    """
     mu = fam.starting_mu(y, pw)
     eta = fam.link.linkfun(mu)
     beta = np.zeros(X.shape[1])
+    dev_old = np.inf
+    converged = False
     for _ in range(maxit):
         me = fam.link.mu_eta(eta)
         w = pw * me * me / fam.variance(mu)
         z = eta - offset + (y - mu) / me
         XtW = X.T * w
         try:
-            new = np.linalg.solve(XtW @ X, XtW @ z)
+            beta = np.linalg.solve(XtW @ X, XtW @ z)
         except np.linalg.LinAlgError:
             break
-        if np.max(np.abs(new - beta)) < 1e-8:
-            beta = new
-            break
-        beta = new
         eta = offset + X @ beta
         mu = fam.link.linkinv(eta)
-    return beta if np.all(np.isfinite(beta)) else np.zeros(X.shape[1])
+        dev = float(np.sum(fam.dev_resids(y, mu, pw)))
+        if abs(dev - dev_old) < 1e-10 * (abs(dev) + 0.1):
+            converged = True
+            break
+        dev_old = dev
+    if not np.all(np.isfinite(beta)):
+        return np.zeros(X.shape[1]), False
+    active = pw > 0
+    if fam.name == "binomial":
+        interior = bool(np.all((mu[active] > 1e-6) & (mu[active] < 1 - 1e-6)))
+    else:
+        interior = bool(np.all(mu[active & (y == 0)] > 1e-6))
+    return beta, converged and interior
 
 
 # ---------------------------------------------------------------------------- optimisation
@@ -424,11 +439,30 @@ def _deriv12(fun, x: np.ndarray, lower: np.ndarray, fx: float, delta: float = _D
         g[j] = (fadd - fsub) / (2.0 * delta)
         for i in range(j):
             H[i, j] = H[j, i] = (
-                at((i, 1), (j, 1)) - at((i, 1), (j, -1)) - at((i, -1), (j, 1)) + at((i, -1), (j, -1))
+                at((i, 1), (j, 1))
+                - at((i, 1), (j, -1))
+                - at((i, -1), (j, 1))
+                + at((i, -1), (j, -1))
             ) / (4.0 * delta**2)
     if np.any(shift):
         g = g - H @ shift
     return g, H
+
+
+def _hessian_from_gradient(fun_grad, x: np.ndarray, lower: np.ndarray, delta: float = _DERIV_DELTA):
+    """Gradient and Hessian from an exact gradient: central differences of the gradient
+    (forward differences for a coordinate within ``delta`` of its lower bound), symmetrised."""
+    _, g = fun_grad(x)
+    n = x.size
+    H = np.empty((n, n))
+    for j in range(n):
+        e = np.zeros(n)
+        e[j] = delta
+        if np.isfinite(lower[j]) and x[j] - delta < lower[j]:
+            H[:, j] = (fun_grad(x + e)[1] - g) / delta
+        else:
+            H[:, j] = (fun_grad(x + e)[1] - fun_grad(x - e)[1]) / (2.0 * delta)
+    return g, 0.5 * (H + H.T)
 
 
 def _fd_grad(fun, x: np.ndarray, lower: np.ndarray, fx: float) -> np.ndarray:
@@ -447,7 +481,6 @@ def _fd_grad(fun, x: np.ndarray, lower: np.ndarray, fx: float) -> np.ndarray:
 
 def _minimize(fun, x0: np.ndarray, lower: np.ndarray, ftol: float, maxiter: int = 500):
     """Bounded quasi-Newton minimisation (L-BFGS-B) with finite-difference gradients."""
-    cache: dict[str, Any] = {}
 
     def fg(x):
         f = fun(x)
@@ -463,7 +496,6 @@ def _minimize(fun, x0: np.ndarray, lower: np.ndarray, ftol: float, maxiter: int 
         bounds=bounds,
         options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxcor": 20},
     )
-    cache["res"] = res
     return res
 
 
@@ -520,14 +552,42 @@ def _fit(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> _Fit:
 
     lower = np.concatenate([re.theta_lower, np.full(beta1.size, -np.inf)])
     x0 = np.concatenate([theta1, beta1])
-    res2 = _minimize(dev, x0, lower, ftol=1e-11)
+    analytic = nagq == 1 and problem.has_gradient
+
+    def dev_grad(par):
+        counter["n"] += 1
+        try:
+            val, gr = problem.laplace_gradient(par[:ntheta], par[ntheta:])
+        except EstimationError:
+            return big, np.zeros_like(par)
+        if not (np.isfinite(val) and np.all(np.isfinite(gr))):
+            return big, np.zeros_like(par)
+        return val, gr
+
+    def derivs(x, fx):
+        if not analytic:
+            return _deriv12(dev, x, lower, fx)
+        return _hessian_from_gradient(dev_grad, x, lower)
+
+    if analytic:
+        bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+        res2 = optimize.minimize(
+            dev_grad,
+            np.maximum(x0, np.where(np.isfinite(lower), lower, -np.inf)),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
+        )
+    else:
+        res2 = _minimize(dev, x0, lower, ftol=1e-11)
     x = np.asarray(res2.x, dtype=float)
     fx = dev(x)
     messages = []
     ok = bool(res2.success)
     if not ok:
         messages.append(f"optimizer (L-BFGS-B) stopped: {res2.message}")
-    g, H = _deriv12(dev, x, lower, fx)
+    g, H = derivs(x, fx)
     # Newton steps from the finite-difference derivatives polish the optimum
     for _ in range(4):
         free = ~(np.isfinite(lower) & (x - lower < 1e-8) & (g > 0))
@@ -543,7 +603,12 @@ def _fit(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> _Fit:
         if not fc < fx:
             break
         x, fx = cand, fc
-        g, H = _deriv12(dev, x, lower, fx)
+        if np.max(np.abs(step)) < 1e-4:
+            # a tiny Newton step: the Hessian is unchanged to the accuracy that matters for
+            # standard errors, and the gradient at the new point is ~ g + H step
+            g = g + H @ step
+            break
+        g, H = derivs(x, fx)
     dev(x)  # leave the PIRLS state at the optimum
     return _Fit(
         theta=x[:ntheta],
@@ -585,6 +650,53 @@ def _ranef(problem: PirlsProblem, theta: np.ndarray) -> tuple[dict, dict]:
         if problem.is_scalar:
             condvar[t.group] = (theta[0] ** 2 / problem._last_diag).reshape(-1, 1, 1)
     return out, condvar
+
+
+def _sdcor(re: ReStructure, theta: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """SDs and correlations of the random effects in lme4's ``confint`` order and names."""
+    vals, names = [], []
+    for k, t in enumerate(re.terms):
+        T = re.term_factor(theta, k)
+        S = T @ T.T
+        sd = np.sqrt(np.clip(np.diag(S), 0.0, None))
+        for j in range(t.size):
+            for i in range(j, t.size):
+                if i == j:
+                    vals.append(sd[i])
+                    names.append(f"sd_{t.cnames[i]}|{t.group}")
+                else:
+                    vals.append(S[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+                    names.append(f"cor_{t.cnames[i]}.{t.cnames[j]}|{t.group}")
+    return np.array(vals), names
+
+
+def _wald_varcorr_fn(re: ReStructure, theta: np.ndarray, hess: np.ndarray):
+    """Wald intervals for SDs/correlations: delta method on ``2 H^-1`` (theta block)."""
+
+    def wald(level: float) -> pd.DataFrame:
+        phi, names = _sdcor(re, theta)
+        nt = theta.size
+        try:
+            V = 2.0 * np.linalg.inv(hess)[:nt, :nt]
+        except np.linalg.LinAlgError:
+            V = np.full((nt, nt), np.nan)
+        J = np.empty((phi.size, nt))
+        h = 1e-6
+        for j in range(nt):
+            e = np.zeros(nt)
+            e[j] = h
+            if np.isfinite(re.theta_lower[j]) and theta[j] - h < re.theta_lower[j]:
+                J[:, j] = (_sdcor(re, theta + e)[0] - phi) / h
+            else:
+                J[:, j] = (_sdcor(re, theta + e)[0] - _sdcor(re, theta - e)[0]) / (2 * h)
+        se = np.sqrt(np.clip(np.diag(J @ V @ J.T), 0.0, None))
+        z = stats.norm.ppf(0.5 + level / 2)
+        is_sd = np.array([n.startswith("sd_") for n in names])
+        lo = np.where(is_sd, np.maximum(phi - z * se, 0.0), np.maximum(phi - z * se, -1.0))
+        hi = np.where(is_sd, phi + z * se, np.minimum(phi + z * se, 1.0))
+        return pd.DataFrame({"estimate": phi, "ci_low": lo, "ci_high": hi}, index=names)
+
+    return wald
 
 
 def _check_singular(re: ReStructure, theta: np.ndarray) -> bool:
@@ -726,15 +838,14 @@ def glmm(
             "(1 | patient), as in lme4::glmer; use nAGQ=1 (Laplace) for this model"
         )
 
+    beta0, certified = _glm_start(design.X, prep.y, prep.pw, prep.offset, fam)
     sep = SeparationResult(False, False)
-    if check_separation:
+    if check_separation and not certified:
         sep = detect_separation(
             design.X, prep.y, design.fixed_names, family=fam.name, weights=prep.pw
         )
         if sep.separated:
             warnings.warn(sep.message(), SeparationWarning, stacklevel=2)
-
-    beta0 = _glm_start(design.X, prep.y, prep.pw, prep.offset, fam)
     with _single_threaded_blas():
         fit = _fit(problem, nagq, beta0)
     return _assemble(formula, prep, problem, fit, nagq, level, sep)
@@ -881,6 +992,7 @@ def _assemble(formula, prep, problem, fit: _Fit, nagq, level, sep) -> GlmmResult
         overdispersion=overdisp,
         separation=sep,
         predictor=predictor,
+        wald_varcorr=_wald_varcorr_fn(re, theta.copy(), fit.hess),
     )
     result._family = fam
     return result

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg as sla
 from scipy import stats
 from scipy.optimize import Bounds, brentq, minimize
 
@@ -148,23 +149,65 @@ def _check_design(design: Design) -> None:
 
 
 # ---------------------------------------------------------------------------- optimiser
-def _projected_gradient(f, x: np.ndarray, lower: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def _projected_gradient(f, x: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
+    """Central-difference gradient; one-sided at an active bound (only descent counts there)."""
     g = np.zeros_like(x)
-    f0 = f(x)
     for i in range(x.size):
         e = np.zeros_like(x)
-        step = h * max(1.0, abs(x[i]))
+        step = 1e-4 * max(1.0, abs(x[i]))
         e[i] = step
         if x[i] - step < lower[i]:
-            gi = (f(x + e) - f0) / step  # one-sided at the bound
-            g[i] = min(gi, 0.0)  # a positive slope at the bound is optimal there
+            g[i] = min((f(x + e) - f0) / step, 0.0)  # a positive slope at the bound is optimal
         else:
             g[i] = (f(x + e) - f(x - e)) / (2 * step)
     return g
 
 
+def _scaled_gradient(f, x: np.ndarray, lower: np.ndarray, f0: float, g: np.ndarray) -> np.ndarray:
+    """lme4's convergence measure: the gradient scaled by the Cholesky factor of the Hessian.
+
+    The raw gradient of the deviance grows with the number of rows, so large data sets would
+    raise false alarms; scaling by the curvature (a Newton step) removes that dependence. At an
+    active bound the bound components are left out.
+    """
+    free = ~((lower == 0) & (x < 1e-3))
+    if not free.any():
+        return g
+    idx = np.flatnonzero(free)
+    k = idx.size
+    h = 1e-3 * np.maximum(1.0, np.abs(x[idx]))
+    H = np.empty((k, k))
+
+    def fe(*pairs):
+        z = x.copy()
+        for i, s in pairs:
+            z[idx[i]] += s * h[i]
+        return f(z)
+
+    for i in range(k):
+        H[i, i] = (fe((i, 1)) - 2 * f0 + fe((i, -1))) / h[i] ** 2
+        for j in range(i):
+            H[i, j] = H[j, i] = (
+                fe((i, 1), (j, 1)) - fe((i, 1), (j, -1)) - fe((i, -1), (j, 1)) + fe((i, -1), (j, -1))
+            ) / (4 * h[i] * h[j])
+    out = g.copy()
+    try:
+        R = np.linalg.cholesky(H)
+        out[idx] = np.linalg.solve(R, g[idx])
+    except np.linalg.LinAlgError:
+        pass  # not positive definite: keep the raw gradient (lme4 does the same)
+    return out
+
+
 def optimize_theta(problem: LmmProblem, reml: bool) -> tuple[np.ndarray, dict[str, Any]]:
-    """Minimise the profiled criterion over θ with COBYQA and verify the optimum."""
+    """Minimise the profiled criterion over θ with COBYQA and verify the optimum.
+
+    After COBYQA stops, the gradient is checked (scaled by the Hessian as lme4's ``checkConv``
+    does); a large scaled gradient triggers a restart from the optimum with a small trust
+    region. A boundary optimum may be local (the criterion is not convex), so fits ending on
+    the boundary are restarted from inside and from lme4's start with another trust-region
+    radius, and the best point is kept.
+    """
     lay = problem.layout
     lower = lay.lower
     bounds = Bounds(lower, np.full(lay.n, np.inf))
@@ -179,33 +222,32 @@ def optimize_theta(problem: LmmProblem, reml: bool) -> tuple[np.ndarray, dict[st
     if not np.isfinite(f(x0)):
         raise EstimationError("the criterion cannot be evaluated at the starting values")
     opts = {"maxfev": 1000 * lay.n + 1000, "final_tr_radius": 1e-8}
+
+    def check(x: np.ndarray, fx: float) -> tuple[np.ndarray, np.ndarray]:
+        g = _projected_gradient(f, x, lower, fx)
+        if np.max(np.abs(g)) <= GRAD_TOL:
+            return g, g
+        return g, _scaled_gradient(f, x, lower, fx, g)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = minimize(f, x0, method="COBYQA", bounds=bounds, options=opts)
         x, fx = np.maximum(res.x, lower), float(res.fun)
         restarts = 0
-        grad = _projected_gradient(f, x, lower)
-        # restart once from the optimum with a small trust region when the gradient is large
-        while np.max(np.abs(grad)) > GRAD_TOL and restarts < 2:
+        grad, sgrad = check(x, fx)
+        while np.max(np.abs(sgrad)) > GRAD_TOL and restarts < 2:
             restarts += 1
             r2 = minimize(
-                f,
-                x,
-                method="COBYQA",
-                bounds=bounds,
-                options={**opts, "initial_tr_radius": 0.05},
+                f, x, method="COBYQA", bounds=bounds, options={**opts, "initial_tr_radius": 0.05}
             )
             if r2.fun < fx:
                 x, fx = np.maximum(r2.x, lower), float(r2.fun)
-            grad = _projected_gradient(f, x, lower)
-        # a boundary optimum may be a local one (the profiled criterion is not convex):
-        # restart once with the boundary components moved inside and keep the better point
+            grad, sgrad = check(x, fx)
         at_bound = (lower == 0) & (x < SINGULAR_TOL)
         if at_bound.any():
             x_in = x.copy()
             x_in[at_bound] = 0.1
-            starts = [(x_in, 1.0), (x0, 0.5)]
-            for start, radius in starts:
+            for start, radius in [(x_in, 1.0), (x0, 0.5)]:
                 r3 = minimize(
                     f,
                     start,
@@ -216,12 +258,11 @@ def optimize_theta(problem: LmmProblem, reml: bool) -> tuple[np.ndarray, dict[st
                 restarts += 1
                 if r3.fun < fx - 1e-10 * abs(fx):
                     x, fx = np.maximum(r3.x, lower), float(r3.fun)
-                    grad = _projected_gradient(f, x, lower)
-    # lme4 snaps tiny diagonal values to the boundary only through its isSingular check; we
-    # snap values below 1e-10 (numerical noise of the optimiser) to exactly zero
+                    grad, sgrad = check(x, fx)
+    # values below 1e-10 on a diagonal are optimiser noise around an exact zero
     diag = lower == 0
     x = np.where(diag & (x < 1e-10), 0.0, x)
-    converged = bool(res.success or res.status in (0, 1)) and np.max(np.abs(grad)) <= GRAD_TOL
+    max_sgrad = float(np.max(np.abs(sgrad))) if sgrad.size else 0.0
     record = {
         "method": "COBYQA (scipy.optimize.minimize)",
         "nfev": nfev[0],
@@ -229,7 +270,9 @@ def optimize_theta(problem: LmmProblem, reml: bool) -> tuple[np.ndarray, dict[st
         "status": int(res.status),
         "message": str(res.message),
         "max_abs_gradient": float(np.max(np.abs(grad))) if grad.size else 0.0,
+        "max_abs_scaled_gradient": max_sgrad,
         "gradient": grad,
+        "converged": max_sgrad <= GRAD_TOL,
         "seconds": time.perf_counter() - t0,
     }
     return x, record
@@ -277,13 +320,26 @@ def _varcorr(design: Design, lam: list[np.ndarray], sigma: float) -> pd.DataFram
 def _satterthwaite(problem: LmmProblem, theta: np.ndarray, sigma: float, reml: bool):
     """lmerTest's ingredients: A = 2 H^+ of the deviance in (θ, σ) and the Jacobian of Var(β)."""
     vp = np.concatenate([theta, [sigma]])
-    p = problem.p
+    p, n = problem.p, problem.n
+    cache: dict[bytes, tuple[float, float, np.ndarray]] = {}
+
+    def pieces(th: np.ndarray) -> tuple[float, float, np.ndarray]:
+        # one factorization per θ serves the deviance at every σ and Var(β)
+        key = th.tobytes()
+        if key not in cache:
+            f = problem.factorize(th)
+            lx_inv = sla.solve_triangular(f.chol_t[:p, :p], np.eye(p), lower=True)
+            logdet = f.logdet_l + (f.logdet_x if reml else 0.0)
+            cache[key] = (logdet, f.pwrss, lx_inv.T @ lx_inv)
+        return cache[key]
 
     def dev(v: np.ndarray) -> float:
-        return problem.deviance_vp(v[:-1], v[-1], reml)
+        logdet, pwrss, _ = pieces(v[:-1])
+        s2 = v[-1] ** 2
+        return logdet + (n - p if reml else n) * np.log(2 * np.pi * s2) + pwrss / s2
 
     def covbeta(v: np.ndarray) -> np.ndarray:
-        return (v[-1] ** 2 * problem.beta_cov_unscaled(v[:-1])).ravel()
+        return (v[-1] ** 2 * pieces(v[:-1])[2]).ravel()
 
     # relative step 1e-2 (numDeriv's default is 1e-4): with Richardson extrapolation the
     # truncation error stays negligible while rounding noise of the deviance (which grows with
@@ -372,9 +428,7 @@ def _build_result(
 
     lower = problem.layout.lower
     singular = bool(np.any(theta[lower == 0] < SINGULAR_TOL))
-    converged = bool(record.pop("converged_override", True)) and (
-        record["max_abs_gradient"] <= GRAD_TOL
-    )
+    converged = bool(record["converged"])
     if singular:
         warnings.warn(
             "boundary (singular) fit: a variance is estimated as (near) zero or a correlation "
@@ -384,8 +438,8 @@ def _build_result(
         )
     elif not converged:
         warnings.warn(
-            f"optimizer did not reach a verified optimum (max |gradient| = "
-            f"{record['max_abs_gradient']:.2g}); check the model or rescale predictors",
+            f"optimizer did not reach a verified optimum (max |scaled gradient| = "
+            f"{record['max_abs_scaled_gradient']:.2g}); check the model or rescale predictors",
             ConvergenceWarning,
             stacklevel=3,
         )
@@ -410,7 +464,9 @@ def _build_result(
         return _wald_varcorr(problem, design, theta, sigma, reml, level_)
 
     def profile(level_: float) -> pd.DataFrame:
-        return _profile_varcorr(problem, design, theta, sigma, reml, level_, crit)
+        with _single_threaded_blas():
+            theta_ml = optimize_theta(problem, False)[0] if reml else theta
+            return _profile_varcorr(problem, design, design.y - design.offset, theta_ml, level_)
 
     ngroups: dict[str, int] = {}
     for b in design.random:
@@ -488,154 +544,187 @@ def _predict_new(
 
 
 # ---------------------------------------------------------------------------- variance CIs
-def _sdcor_names(design: Design) -> list[str]:
+# The variance parameters phi follow lme4's profile order: for each term the lower triangle of
+# its covariance matrix column by column (diagonal -> SD, below -> correlation), then sigma.
+def _sdcor_names(design: Design, layout) -> list[str]:
     names = []
-    for b in design.random:
-        for c in b.colnames:
-            names.append(f"sd_{c}|{b.group}")
-        for i in range(b.q):
-            for j in range(i + 1, b.q):
-                names.append(f"cor_{b.colnames[j]}.{b.colnames[i]}|{b.group}")
+    for b, r_idx, c_idx in zip(design.random, layout.rows, layout.cols, strict=True):
+        for r, c in zip(r_idx, c_idx, strict=True):
+            if r == c:
+                names.append(f"sd_{b.colnames[r]}|{b.group}")
+            else:
+                names.append(f"cor_{b.colnames[r]}.{b.colnames[c]}|{b.group}")
     names.append("sigma")
     return names
 
 
-def _theta_to_sdcor(design: Design, problem: LmmProblem, theta: np.ndarray, sigma: float):
+def _theta_to_sdcor(problem: LmmProblem, theta: np.ndarray, sigma: float) -> np.ndarray:
+    lay = problem.layout
     vals = []
-    for b, L in zip(design.random, problem.layout.factors(theta), strict=True):
+    for L, r_idx, c_idx in zip(lay.factors(theta), lay.rows, lay.cols, strict=True):
         cov = sigma**2 * (L @ L.T)
         sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        vals.extend(sd)
-        for i in range(b.q):
-            for j in range(i + 1, b.q):
-                vals.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+        for r, c in zip(r_idx, c_idx, strict=True):
+            if r == c:
+                vals.append(sd[r])
+            else:
+                vals.append(cov[r, c] / (sd[r] * sd[c]) if sd[r] * sd[c] > 0 else 0.0)
     vals.append(sigma)
     return np.array(vals)
 
 
-def _sdcor_to_theta(design: Design, problem: LmmProblem, phi: np.ndarray):
-    sigma = phi[-1]
-    th = []
-    k = 0
-    for b in design.random:
-        q = b.q
-        sd = phi[k : k + q]
-        k += q
+def _sdcor_to_theta(problem: LmmProblem, phi: np.ndarray) -> tuple[np.ndarray, float]:
+    lay = problem.layout
+    sigma = float(phi[-1])
+    theta = []
+    for q, off, r_idx, c_idx in zip(lay.sizes, lay.offsets, lay.rows, lay.cols, strict=True):
+        sd = np.zeros(q)
         R = np.eye(q)
-        for i in range(q):
-            for j in range(i + 1, q):
-                R[i, j] = R[j, i] = phi[k]
-                k += 1
+        for k, (r, c) in enumerate(zip(r_idx, c_idx, strict=True)):
+            if r == c:
+                sd[r] = phi[off + k]
+            else:
+                R[r, c] = R[c, r] = phi[off + k]
         cov = np.outer(sd, sd) * R / sigma**2
-        # Cholesky that tolerates zero variances (semi-definite)
-        w, v = np.linalg.eigh(cov)
-        w = np.clip(w, 0, None)
-        cov = (v * w) @ v.T + 1e-300 * np.eye(q)
         try:
-            L = np.linalg.cholesky(cov + 1e-14 * np.trace(cov) * np.eye(q) / q)
+            L = np.linalg.cholesky(cov + 1e-12 * max(np.trace(cov), 1e-300) * np.eye(q))
         except np.linalg.LinAlgError:
             L = np.diag(np.sqrt(np.clip(np.diag(cov), 0, None)))
-        th.append(L)
-    out = []
-    for L, r, c in zip(th, problem.layout.rows, problem.layout.cols, strict=True):
-        out.extend(L[r, c])
-    return np.array(out), sigma
+        theta.extend(L[r_idx, c_idx])
+    return np.array(theta), sigma
 
 
-def _dev_sdcor(design: Design, problem: LmmProblem, phi: np.ndarray, reml: bool) -> float:
-    theta, sigma = _sdcor_to_theta(design, problem, phi)
-    return problem.deviance_vp(theta, sigma, reml)
+def _dev_sdcor(problem: LmmProblem, phi: np.ndarray, reml: bool) -> float:
+    theta, sigma = _sdcor_to_theta(problem, phi)
+    if not sigma > 0:
+        return np.inf
+    try:
+        return problem.deviance_vp(theta, sigma, reml)
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError, ZeroDivisionError):
+        return np.inf
+
+
+def _sd_mask(names: list[str]) -> np.ndarray:
+    return np.array([n.startswith("sd_") or n == "sigma" for n in names])
 
 
 def _wald_varcorr(
     problem: LmmProblem, design: Design, theta: np.ndarray, sigma: float, reml: bool, level: float
 ) -> pd.DataFrame:
-    phi = _theta_to_sdcor(design, problem, theta, sigma)
-    H = hessian(lambda v: _dev_sdcor(design, problem, v, reml), phi, d=1e-2)
+    phi = _theta_to_sdcor(problem, theta, sigma)
+    H = hessian(lambda v: _dev_sdcor(problem, v, reml), phi, d=1e-2)
     try:
         cov = 2.0 * np.linalg.inv(H)
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
     except np.linalg.LinAlgError:
         se = np.full(phi.size, np.nan)
     z = stats.norm.ppf(0.5 + level / 2)
-    names = _sdcor_names(design)
-    lo, hi = phi - z * se, phi + z * se
-    is_sd = np.array([n.startswith("sd_") or n == "sigma" for n in names])
-    lo = np.where(is_sd, np.maximum(lo, 0.0), np.maximum(lo, -1.0))
-    hi = np.where(is_sd, hi, np.minimum(hi, 1.0))
+    names = _sdcor_names(design, problem.layout)
+    is_sd = _sd_mask(names)
+    lo = np.where(is_sd, np.maximum(phi - z * se, 0.0), np.maximum(phi - z * se, -1.0))
+    hi = np.where(is_sd, phi + z * se, np.minimum(phi + z * se, 1.0))
     return pd.DataFrame({"estimate": phi, "ci_low": lo, "ci_high": hi}, index=names)
+
+
+def _root(h, est: float, bound: float, scale: float) -> float:
+    """Where h crosses zero between the estimate (h < 0) and a bound side; expands if needed."""
+    if np.isfinite(bound):
+        end = bound
+        if h(end) < 0:
+            return bound
+    else:
+        step = scale
+        end = est + step
+        tries = 0
+        while h(end) < 0 and tries < 40:
+            step *= 2.0
+            end = est + step
+            tries += 1
+        if h(end) < 0:
+            return np.inf
+    return brentq(h, est, end, xtol=1e-5 * scale, rtol=1e-8)
 
 
 def _profile_varcorr(
     problem: LmmProblem,
     design: Design,
-    theta: np.ndarray,
-    sigma: float,
-    reml: bool,
+    y: np.ndarray,
+    theta_ml: np.ndarray,
     level: float,
-    crit: float,
 ) -> pd.DataFrame:
-    phi = _theta_to_sdcor(design, problem, theta, sigma)
-    names = _sdcor_names(design)
-    is_sd = np.array([n.startswith("sd_") or n == "sigma" for n in names])
+    """Profile-likelihood intervals on the ML deviance (as lme4's ``confint(method="profile")``,
+    which refits REML models by ML first)."""
+    f_ml = problem.factorize(theta_ml)
+    n = problem.n
+    sigma_ml = float(np.sqrt(f_ml.pwrss / n))
+    phi = _theta_to_sdcor(problem, theta_ml, sigma_ml)
+    names = _sdcor_names(design, problem.layout)
+    is_sd = _sd_mask(names)
     lo_b = np.where(is_sd, 0.0, -1.0)
+    lo_b[-1] = 1e-8 * sigma_ml  # the residual SD cannot reach zero
     hi_b = np.where(is_sd, np.inf, 1.0)
     cutoff = stats.chi2.ppf(level, 1)
-    dev_min = _dev_sdcor(design, problem, phi, reml)
-
-    def prof(k: int, value: float) -> float:
-        others = [i for i in range(phi.size) if i != k]
-
-        def g(v: np.ndarray) -> float:
-            full = phi.copy()
-            full[k] = value
-            full[others] = v
-            try:
-                return _dev_sdcor(design, problem, full, reml)
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-                return np.inf
-
-        if not others:
-            return g(np.zeros(0)) - dev_min
-        start = np.clip(phi[others], lo_b[others] + 1e-8, np.minimum(hi_b[others], 1e300))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            r = minimize(
-                g,
-                start,
-                method="COBYQA",
-                bounds=Bounds(lo_b[others], hi_b[others]),
-                options={"final_tr_radius": 1e-7},
-            )
-        return float(r.fun) - dev_min
-
+    dev_min = problem.criterion_from(f_ml, reml=False)
     rows = []
     for k in range(phi.size):
-        est = phi[k]
+        others = np.array([i for i in range(phi.size) if i != k])
+        warm = {"x": phi[others].copy()}
 
-        def h(v: float, k: int = k) -> float:
-            return prof(k, v) - cutoff
+        def prof(value: float, k: int = k, others: np.ndarray = others, warm=warm) -> float:
+            full = phi.copy()
+            full[k] = value
 
-        scale = max(abs(est), 1e-3)
-        # lower end
-        if is_sd[k]:
-            lo_end = 0.0
-        else:
-            lo_end = -1.0
-        if h(lo_end + 1e-10) < 0:
-            low = lo_end
-        else:
-            low = brentq(h, lo_end + 1e-10, est, xtol=1e-6 * scale) if est > lo_end else lo_end
-        # upper end
-        if is_sd[k]:
-            up = est + scale
-            tries = 0
-            while h(up) < 0 and tries < 30:
-                up = est + (up - est) * 2
-                tries += 1
-            high = brentq(h, est, up, xtol=1e-6 * scale) if est < up else np.nan
-        else:
-            high = 1.0 if h(1.0 - 1e-10) < 0 else brentq(h, est, 1.0 - 1e-10, xtol=1e-7)
-        rows.append((est, low, high))
-    del crit
-    return pd.DataFrame(rows, columns=["estimate", "ci_low", "ci_high"], index=names)
+            def g(v: np.ndarray) -> float:
+                full[others] = v
+                return _dev_sdcor(problem, full, False)
+
+            # start from the estimates (warm starts from far points can stall in a local optimum)
+            best = np.inf
+            for start in (phi[others], warm["x"]):
+                r = minimize(
+                    g,
+                    np.clip(start, lo_b[others], hi_b[others]),
+                    method="COBYQA",
+                    bounds=Bounds(lo_b[others], hi_b[others]),
+                    options={"final_tr_radius": 1e-5, "initial_tr_radius": 0.1},
+                )
+                if r.fun < best:
+                    best, warm["x"] = float(r.fun), r.x
+                if best - dev_min < 0.5 * cutoff:
+                    break  # clearly inside the interval: one start is enough
+            return min(best, 1e12) - dev_min - cutoff
+
+        scale = max(abs(phi[k]), 1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low = _root(lambda v: prof(phi[k] - v), 0.0, phi[k] - lo_b[k], scale)
+            warm["x"] = phi[others].copy()
+            high = _root(lambda v: prof(phi[k] + v), 0.0, hi_b[k] - phi[k], scale)
+        rows.append((phi[k], phi[k] - low, phi[k] + high))
+    # fixed effects: profile the ML criterion over θ with beta_j held fixed
+    X = design.X
+    beta_ml = problem.beta(f_ml)
+    V = sigma_ml**2 * problem.beta_cov_unscaled(theta_ml)
+    lower = problem.layout.lower
+    for j in range(len(design.fixed_names)):
+        keep = [i for i in range(X.shape[1]) if i != j]
+
+        def profb(b: float, j: int = j, keep: list = keep) -> float:
+            sub = LmmProblem(X[:, keep], y - X[:, j] * b, design.random)
+            r = minimize(
+                lambda th: sub.criterion(th, False),
+                theta_ml,
+                method="COBYQA",
+                bounds=Bounds(lower, np.full(lower.size, np.inf)),
+                options={"final_tr_radius": 1e-7, "initial_tr_radius": 0.1},
+            )
+            return min(float(r.fun), 1e12) - dev_min - cutoff
+
+        se = float(np.sqrt(V[j, j]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low = _root(lambda v: profb(beta_ml[j] - v), 0.0, np.inf, se)
+            high = _root(lambda v: profb(beta_ml[j] + v), 0.0, np.inf, se)
+        rows.append((beta_ml[j], beta_ml[j] - low, beta_ml[j] + high))
+    index = [*names, *design.fixed_names]
+    return pd.DataFrame(rows, columns=["estimate", "ci_low", "ci_high"], index=index)

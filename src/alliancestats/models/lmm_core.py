@@ -195,7 +195,11 @@ def _tri_inv(L: np.ndarray) -> np.ndarray:
 
 
 def _logdiag(L: np.ndarray) -> float:
-    return float(sum(np.log(L[a, a]).sum() for a in range(L.shape[0])))
+    """Sum of the logs of all diagonal elements (each >= 1 here, so the product is safe)."""
+    prod = L[0, 0].copy()
+    for a in range(1, L.shape[0]):
+        prod *= L[a, a]
+    return float(np.log(prod).sum())
 
 
 class LmmProblem:
@@ -298,7 +302,15 @@ class LmmProblem:
             M[a, a] += 1.0
         la = _chol(M)
         la_inv = _tri_inv(la)
-        ra = _bmm(la_inv, _left(lamA, self.axy))  # (qA, P, nA)
+        # L_A^{-1} Lambda_A' applied at once: (L^{-1} Lambda')[a, b] = sum_c L^{-1}[a, c] Lambda[b, c]
+        qA = self.qA
+        li_lam = np.zeros_like(la_inv)
+        for a in range(qA):
+            for b in range(qA):
+                for c in range(b + 1):  # Lambda is lower triangular
+                    if lamA[b, c] != 0.0:
+                        li_lam[a, b] += la_inv[a, c] * lamA[b, c]
+        ra = _bmm(li_lam, self.axy)  # (qA, P, nA)
         T = self.xy_xy - _gram(ra)
         logdet = 2.0 * _logdiag(la)
         w = ls = ls_inv = r2 = None

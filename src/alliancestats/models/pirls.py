@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import linalg, sparse, special
 from scipy.sparse import linalg as splinalg
 
 from alliancestats.errors import EstimationError
@@ -222,6 +222,40 @@ class _Factor:
         return self.lu.solve(b)
 
 
+class _BlockFactor:
+    """Factor of ``A`` when the first term is scalar: ``A = [[diag(a), C], [C', A22]]``.
+
+    The first (largest) term contributes a diagonal block; the remaining ``q2`` effects are
+    eliminated through the dense Schur complement ``S = A22 - C' diag(1/a) C``. For nested
+    designs (patients in therapists) ``C`` has one non-zero per patient, so building ``S``
+    costs O(patients) and factorising it O(q2^3) with ``q2`` the number of therapists.
+    """
+
+    dense = False
+
+    def __init__(self, a: np.ndarray, C: sparse.csr_matrix, A22: np.ndarray) -> None:
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(A22))):
+            raise EstimationError("non-finite values in the PIRLS system (extreme parameters)")
+        self.a = a
+        self.C = C
+        S = A22 - (C.T @ sparse.diags(1.0 / a) @ C).toarray()
+        try:
+            self.c = linalg.cho_factor(S, lower=True, check_finite=False)
+        except linalg.LinAlgError as exc:
+            raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+        self.q1 = a.size
+        self.q2 = A22.shape[0]
+        self.logdet = float(np.sum(np.log(a))) + 2.0 * float(np.sum(np.log(np.diag(self.c[0]))))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        b1, b2 = b[: self.q1], b[self.q1 :]
+        scale = self.a if b.ndim == 1 else self.a[:, None]
+        y1 = b1 / scale
+        x2 = linalg.cho_solve(self.c, b2 - self.C.T @ y1, check_finite=False)
+        x1 = y1 - (self.C @ x2) / scale
+        return np.concatenate([x1, x2], axis=0)
+
+
 class _RowPattern:
     """``Z Lambda`` stored row-wise: each row has the same number ``r`` of non-zeros.
 
@@ -241,12 +275,82 @@ class _RowPattern:
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
-        self.dense = self.q <= _DENSE_MAX_Q
-        if self.dense:
+        q1 = re.terms[0].nlevels if re.terms[0].size == 1 else 0
+        q2 = self.q - q1
+        if self.q <= _DENSE_MAX_Q:
+            self.mode = "dense"
             self.pair_index = (self.cols[:, :, None] * self.q + self.cols[:, None, :]).ravel()
+        elif q1 and q2 <= _DENSE_MAX_Q:
+            self.mode = "block"
+            self.q1, self.q2 = q1, q2
+            first = self.cols[:, 0]
+            rest = self.cols[:, 1:] - q1
+            keys = (first[:, None] * q2 + rest).ravel()
+            ukeys, self.c_slot = np.unique(keys, return_inverse=True)
+            crow, ccol = np.divmod(ukeys, q2)
+            self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(crow, minlength=q1))])
+            self.c_indices = ccol.astype(np.intp)
+            self.c_nnz = ukeys.size
+            self.a22_index = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
         else:
-            self.pair_rows = np.repeat(self.cols, self.r, axis=1).ravel()
-            self.pair_cols = np.tile(self.cols, (1, self.r)).ravel()
+            self.mode = "sparse"
+            rows = np.repeat(self.cols, self.r, axis=1).ravel()
+            cols = np.tile(self.cols, (1, self.r)).ravel()
+            # fixed CSC pattern (with the identity): data are accumulated by slot each time
+            diag = np.arange(self.q)
+            keys = np.concatenate([cols * self.q + rows, diag * self.q + diag])
+            ukeys, slot = np.unique(keys, return_inverse=True)
+            self.sp_slot = slot[: rows.size]
+            self.sp_diag_slot = slot[rows.size :]
+            pc, pr = np.divmod(ukeys, self.q)
+            self.sp_indices = pr.astype(np.int32)
+            self.sp_indptr = np.concatenate(
+                [[0], np.cumsum(np.bincount(pc, minlength=self.q))]
+            ).astype(np.int32)
+            self.sp_nnz = ukeys.size
+
+    def dvalues(self, theta_index: int) -> np.ndarray:
+        """Derivative of :meth:`values` with respect to ``theta[theta_index]`` (linear)."""
+        out = np.zeros((self.n, self.r))
+        pos = 0
+        for k, t in enumerate(self.re.terms):
+            sl = self.re.theta_slices[k]
+            if sl.start <= theta_index < sl.stop:
+                idx = theta_index - sl.start
+                tri = [(i, j) for j in range(t.size) for i in range(j, t.size)]
+                i, j = tri[idx]
+                out[:, pos + j] = t.X[:, i]
+                return out
+            pos += t.size
+        raise IndexError(theta_index)
+
+    def selected_inverse(self, fac) -> np.ndarray | None:
+        """Entries of ``A^-1`` on each row's column pairs, shape ``(n, r, r)``.
+
+        Returns None when too costly (sparse mode, or a block design whose ``q1 x q2``
+        off-diagonal inverse would not fit comfortably in memory).
+        """
+        cols = self.cols
+        if self.mode == "dense":
+            Ainv = fac.solve(np.eye(self.q))
+            return Ainv[cols[:, :, None], cols[:, None, :]]
+        if self.mode == "block":
+            if self.q1 * self.q2 > 2e7:
+                return None
+            Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
+            CS = np.asarray(fac.C @ Sinv)  # (q1, q2)
+            quad = np.asarray(fac.C.multiply(CS).sum(axis=1)).ravel()
+            a = fac.a
+            first = cols[:, 0]
+            rest = cols[:, 1:] - self.q1
+            G = np.empty((self.n, self.r, self.r))
+            G[:, 0, 0] = (1.0 / a + quad / (a * a))[first]
+            off = -CS[first[:, None], rest] / a[first][:, None]
+            G[:, 0, 1:] = off
+            G[:, 1:, 0] = off
+            G[:, 1:, 1:] = Sinv[rest[:, :, None], rest[:, None, :]]
+            return G
+        return None
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)``."""
@@ -262,15 +366,31 @@ class _RowPattern:
     def rmatmat(self, mv: np.ndarray, V: np.ndarray) -> np.ndarray:
         return np.column_stack([self.rmatvec(mv, V[:, j]) for j in range(V.shape[1])])
 
-    def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor:
-        prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
-        if self.dense:
+    def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor | _BlockFactor:
+        """Factor ``A = (Z Lambda)' W (Z Lambda) + I`` for the current values."""
+        if self.mode == "dense":
+            prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
             A = np.bincount(self.pair_index, weights=prod, minlength=self.q * self.q)
             A = A.reshape(self.q, self.q)
             A[np.diag_indices(self.q)] += 1.0
             return _Factor(A, True)
-        A = sparse.csc_matrix((prod, (self.pair_rows, self.pair_cols)), shape=(self.q, self.q))
-        A = (A + sparse.identity(self.q, format="csc")).tocsc()
+        if self.mode == "block":
+            wm0 = w * mv[:, 0]
+            a = np.bincount(self.cols[:, 0], weights=wm0 * mv[:, 0], minlength=self.q1) + 1.0
+            cdata = np.bincount(
+                self.c_slot, weights=(wm0[:, None] * mv[:, 1:]).ravel(), minlength=self.c_nnz
+            )
+            C = sparse.csr_matrix((cdata, self.c_indices, self.c_indptr), shape=(self.q1, self.q2))
+            rest = mv[:, 1:]
+            prod = (w[:, None, None] * rest[:, :, None] * rest[:, None, :]).ravel()
+            A22 = np.bincount(self.a22_index, weights=prod, minlength=self.q2 * self.q2)
+            A22 = A22.reshape(self.q2, self.q2)
+            A22[np.diag_indices(self.q2)] += 1.0
+            return _BlockFactor(a, C, A22)
+        prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
+        data = np.bincount(self.sp_slot, weights=prod, minlength=self.sp_nnz)
+        data[self.sp_diag_slot] += 1.0
+        A = sparse.csc_matrix((data, self.sp_indices, self.sp_indptr), shape=(self.q, self.q))
         return _Factor(A, False)
 
 
@@ -318,6 +438,13 @@ class PirlsProblem:
             self.nlev = t.nlevels
         else:
             self.ops = _RowPattern(re)
+        self._binary = bool(
+            family.name == "binomial"
+            and np.all(self.pw == 1.0)
+            and np.all((self.y == 0.0) | (self.y == 1.0))
+        )
+        self._ybool = self.y == 1.0
+        self._setup_constants()
         self._u = np.zeros(re.q)
         self._canonical = (family.name, family.link.name) in {
             ("binomial", "logit"),
@@ -325,10 +452,13 @@ class PirlsProblem:
         }
 
     # ------------------------------------------------------------------ helpers
-    def _working(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _working(
+        self, eta: np.ndarray, mu: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``mu``, working weights ``W`` and the score vector ``pw mu_eta (y-mu)/V``."""
         fam = self.family
-        mu = fam.link.linkinv(eta)
+        if mu is None:
+            mu = fam.link.linkinv(eta)
         if self._canonical:
             var = fam.variance(mu)
             w = self.pw * var
@@ -340,8 +470,38 @@ class PirlsProblem:
             score = self.pw * me * (self.y - mu) / var
         return mu, w, score
 
+    def _setup_constants(self) -> None:
+        """Split deviance and -2 log-likelihood into a mu-free constant and a cheap kernel.
+
+        ``d_i(mu) = c_i - 2 k_i(mu)`` and ``-2 log p_i(mu) = l_i - 2 k_i(mu)`` with the kernel
+        ``k_i = w (y log mu + (1 - y) log(1 - mu))`` (binomial) or ``w (y log mu - mu)``
+        (Poisson); the constants depend on the data only and are computed once.
+        """
+        y, w, fam = self.y, self.pw, self.family
+        probe = np.full(self.n, 0.5)
+        k0 = self._kernel_rows(probe)
+        self._dev_const_rows = fam.dev_resids(y, probe, w) + 2.0 * k0
+        self._ll_const_rows = fam.minus2_loglik(y, probe, w) + 2.0 * k0
+        self._dev_const = float(np.sum(self._dev_const_rows))
+        self._ll_const = float(np.sum(self._ll_const_rows))
+
+    def _kernel_rows(self, mu: np.ndarray) -> np.ndarray:
+        if self.family.name == "binomial":
+            if self._binary:
+                return np.log(np.where(self._ybool, mu, 1.0 - mu))
+            y, w = self.y, self.pw
+            return w * (special.xlogy(y, mu) + special.xlog1py(1.0 - y, -mu))
+        return self.pw * (special.xlogy(self.y, mu) - mu)
+
+    def dev_rows(self, mu: np.ndarray) -> np.ndarray:
+        """Per-row deviance residual contributions ``d_i(mu)``."""
+        return self._dev_const_rows - 2.0 * self._kernel_rows(mu)
+
     def _devsum(self, mu: np.ndarray) -> float:
-        return float(np.sum(self.family.dev_resids(self.y, mu, self.pw)))
+        return self._dev_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+
+    def _m2sum(self, mu: np.ndarray) -> float:
+        return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
 
     def _gsum(self, v: np.ndarray) -> np.ndarray:
         return np.bincount(self.g, weights=v, minlength=self.nlev)
@@ -390,12 +550,12 @@ class PirlsProblem:
                 )
             stuck = step < 1e-3 and pdev - pdev_new <= 0.0
             u, eta, pdev = u_new, eta_new, pdev_new
-            mu, w, score = self._working(eta)
+            mu, w, score = self._working(eta, mu_new)
             if np.max(np.abs(step * delta)) < tol or stuck:
                 break
         self._u = u
         diag = th * th * self._gsum(w * self.zv2) + 1.0
-        m2 = float(np.sum(self.family.minus2_loglik(self.y, mu, self.pw)))
+        m2 = self._m2sum(mu)
         return PirlsState(
             u=u,
             eta=eta,
@@ -435,12 +595,12 @@ class PirlsProblem:
                 )
             stuck = step < 1e-3 and pdev - pdev_new <= 0.0
             u, eta, pdev = u_new, eta_new, pdev_new
-            mu, w, score = self._working(eta)
+            mu, w, score = self._working(eta, mu_new)
             if np.max(np.abs(step * delta)) < tol or stuck:
                 break
         self._u = u
         fac = ops.factor(mv, w)
-        m2 = float(np.sum(self.family.minus2_loglik(self.y, mu, self.pw)))
+        m2 = self._m2sum(mu)
         return PirlsState(
             u=u,
             eta=eta,
@@ -457,6 +617,104 @@ class PirlsProblem:
         """Laplace approximation to the deviance ``-2 log L(theta, beta)``."""
         st = self.pirls(theta, beta)
         return st.minus2_cond + float(st.u @ st.u) + st.logdet
+
+    @property
+    def has_gradient(self) -> bool:
+        """Whether :meth:`laplace_gradient` is available (canonical link; a single scalar
+        term, or a system small enough for a dense or block factorisation)."""
+        if not self._canonical:
+            return False
+        if self.is_scalar:
+            return True
+        ops = self.ops
+        return ops.mode == "dense" or (ops.mode == "block" and ops.q1 * ops.q2 <= 2e7)
+
+    def laplace_gradient(self, theta: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Laplace deviance and its exact gradient in ``(theta, beta)``.
+
+        For a single scalar random effect and a canonical link (logit, log), differentiating
+        ``F = -2 log p(y | u*) + u*^2 + sum_j log D_j`` with ``D_j = 1 + theta^2 sum_i w_i z_i^2``
+        needs the implicit derivatives of the conditional modes, ``du*/d(theta, beta)``,
+        which follow from the stationarity of the penalised deviance in ``u``. All terms are
+        per-group sums, so the gradient costs a few O(n) passes.
+        """
+        if not self.has_gradient:
+            raise EstimationError("analytic gradient needs one scalar term and a canonical link")
+        if not self.is_scalar:
+            return self._laplace_gradient_general(theta, beta)
+        th = float(theta[0])
+        st = self.pirls(theta, beta)
+        F = st.minus2_cond + float(st.u @ st.u) + st.logdet
+        mu, u, g, z = st.mu, st.u, self.g, self.zv
+        s = self.pw * (self.y - mu)
+        if self.family.name == "binomial":
+            w = self.pw * mu * (1.0 - mu)
+            dw = w * (1.0 - 2.0 * mu)
+        else:
+            w = self.pw * mu
+            dw = w
+        D = st.diag
+        wz2 = self._gsum(w * self.zv2)
+        a = th * th * self.zv2 * dw / D[g]
+        c = th * self._gsum(a * z)  # dL/du_j
+        ug = u[g]
+        # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum w z x / D_j
+        grad_beta = self.X.T @ (-2.0 * s + a - th * (c / D)[g] * w * z)
+        # d/d theta
+        du_dth = (self._gsum(s * z) - th * u * wz2) / D
+        grad_theta = (
+            -2.0 * float(np.sum(s * z * ug))
+            + float(np.sum(2.0 * th * wz2 / D))
+            + float(np.sum(a * z * ug))
+            + float(c @ du_dth)
+        )
+        return F, np.concatenate([[grad_theta], grad_beta])
+
+    def _laplace_gradient_general(
+        self, theta: np.ndarray, beta: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Exact Laplace gradient for any random-effects structure (canonical link).
+
+        With ``M = Z Lambda``, ``A = M'WM + I``, score ``s`` and ``dw = dW/d eta``:
+        ``dF/dbeta = X'(-2 s + a - W M v)`` with ``a_i = dw_i m_i'A^-1 m_i`` and
+        ``v = A^-1 M'a``; ``dF/dtheta_k = -2 s'(M_k u) + 2 sum_i w_i m_i'A^-1 m_ki
+        + a'(M_k u) + v'(M_k's - M'W M_k u)``, where ``M_k = dM/dtheta_k``. Only the
+        entries of ``A^-1`` on each row's own columns are needed.
+        """
+        st = self.pirls(theta, beta)
+        F = st.minus2_cond + float(st.u @ st.u) + st.logdet
+        ops = self.ops
+        mu, u = st.mu, st.u
+        s = self.pw * (self.y - mu)
+        w = st.weights
+        if self.family.name == "binomial":
+            dw = self.pw * mu * (1.0 - mu) * (1.0 - 2.0 * mu)
+        else:
+            dw = self.pw * mu
+        mv = ops.values(theta)
+        fac = ops.factor(mv, w)
+        G = ops.selected_inverse(fac)
+        if G is None:
+            raise EstimationError("selected inverse unavailable for this design")
+        Gm = np.einsum("iab,ib->ia", G, mv)
+        d = np.einsum("ia,ia->i", mv, Gm)
+        a = dw * d
+        v = fac.solve(ops.rmatvec(mv, a))
+        Mv = ops.matvec(mv, v)
+        grad_beta = self.X.T @ (-2.0 * s + a - w * Mv)
+        grad_theta = np.empty(theta.size)
+        for k in range(theta.size):
+            dmv = ops.dvalues(k)
+            dMu = ops.matvec(dmv, u)
+            e = np.einsum("ia,ia->i", Gm, dmv)
+            grad_theta[k] = (
+                -2.0 * float(s @ dMu)
+                + 2.0 * float(w @ e)
+                + float(a @ dMu)
+                + float(v @ ops.rmatvec(dmv, s))
+                - float(Mv @ (w * dMu))
+            )
+        return F, np.concatenate([grad_theta, grad_beta])
 
     def _schur_parts(self, theta: np.ndarray, w: np.ndarray, score: np.ndarray, u: np.ndarray):
         """Blocks of the joint Newton system in ``(u, beta)``.
@@ -521,7 +779,7 @@ class PirlsProblem:
                 break
             change = pdev - pdev_new
             beta, u, pdev = b_new, u_new, pdev_new
-            mu, w, score = self._working(eta_new)
+            mu, w, score = self._working(eta_new, mu_new)
             size = max(np.max(np.abs(step * dbeta)), np.max(np.abs(step * du), initial=0.0))
             if size < tol or abs(change) < 1e-13 * (abs(pdev) + 1.0):
                 break

@@ -9,8 +9,9 @@ class docstring and may pass callables for the model-specific methods:
 * ``predictor`` -- ``callable(newdata, random) -> ndarray`` used by :meth:`MixedResult.predict`
   (GLMM predictions are on the link scale unless the engine documents otherwise).
 * ``profiler`` -- ``callable(level) -> DataFrame`` for :meth:`MixedResult.confint` with
-  ``method="profile"``; ``wald_varcorr`` -- ``callable(level) -> DataFrame`` for
-  ``method="wald"``.
+  ``method="profile"`` (all parameters, rows as lme4's ``confint``); ``wald_varcorr`` --
+  ``callable(level) -> DataFrame`` for ``method="wald"`` (variance parameters only; the fixed
+  effects are added from ``fixed``).
 
 What :func:`lrt` needs from each model: ``loglik`` (float), ``npar`` (number of estimated
 parameters: fixed effects + covariance parameters + residual scale when estimated), ``nobs``,
@@ -130,22 +131,24 @@ class MixedResult:
         return pd.Series(values, index=index, name="predicted")
 
     def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals for fixed effects and variance components.
+        """Confidence intervals for variance components and fixed effects.
 
         Parameters
         ----------
         method : {"wald", "profile"}
-            ``"wald"``: fixed effects from the ``fixed`` table (t with Satterthwaite df for
-            LMM) and variance components (SDs, correlations, residual SD) from the inverse
-            Hessian of the deviance on the SD/correlation scale. ``"profile"``:
-            likelihood-ratio (profile) intervals for the variance components.
+            ``"wald"``: variance components (SDs, correlations, residual SD) from the inverse
+            Hessian of the deviance on the SD/correlation scale (bounded to [0, inf) and
+            [-1, 1]); fixed effects from the ``fixed`` table (t with Satterthwaite df for LMM).
+            ``"profile"``: likelihood-ratio (profile) intervals for every parameter on the ML
+            deviance, as lme4's ``confint(method = "profile")``, which refits REML models by
+            ML first; the ``estimate`` column then holds the ML estimates.
         level : float
             Confidence level.
 
         Returns
         -------
         pandas.DataFrame
-            Rows named like lme4's ``confint`` (``sd_(Intercept)|patient``,
+            Rows named like lme4's ``confint(oldNames = FALSE)`` (``sd_(Intercept)|patient``,
             ``cor_session.(Intercept)|patient``, ``sigma``, then fixed effects); columns
             ``estimate, ci_low, ci_high``.
         """
@@ -156,6 +159,8 @@ class MixedResult:
         fn = self.wald_varcorr if method == "wald" else self.profiler
         if fn is None:
             raise ModelSpecificationError(f"{method} intervals are not available for this model")
+        if method == "profile":
+            return fn(level)
         vc = fn(level)
         fx = self.fixed
         stat = "t" if "t" in fx.columns else "z"

@@ -1,4 +1,4 @@
-# Export the public R reference data sets used by the LMM tests to CSV (run once; the CSVs are
+# Run from tests/reference/lmm (regenerate.sh does). Export the public R reference data sets used by the LMM tests to CSV (run once; the CSVs are
 # committed so that tests never need R). Sources: lme4 (sleepstudy, Dyestuff, Pastes,
 # Penicillin), mlmRev (Hsb82), nlme (Orthodont, with visits removed deterministically).
 suppressPackageStartupMessages({library(lme4); library(mlmRev); library(nlme)})

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 
-exec(open("/tmp/hd/boot.py").read()) if __import__("os").environ.get("HD_BOOT") else None  # noqa
 from alliancestats.simulate import simulate_sessions
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,149 @@
+"""Benchmark: alliancestats.glmm against lme4::glmer on 100k binary session rows.
+
+Model (Laplace approximation, nAGQ = 1)::
+
+    adhered ~ session + alliance_within + alliance_between + (1 | patient)
+
+Data come from :func:`alliancestats.simulate.simulate_sessions` (seeded), trimmed to whole
+patients so that exactly ``--rows`` rows (default 100,000) remain. When ``Rscript`` is on the
+PATH the same CSV is fitted by ``glmer`` in the same run; only the ``glmer()`` call is timed
+inside R (``system.time``), not R's start-up or reading the file. Both fits are repeated
+``--repeat`` times and the fastest time is reported. The machine's load average is printed
+before and after, since the timings depend on what else runs.
+
+Usage::
+
+    /work/venv/bin/python benchmarks/bench_glmm.py [--rows 100000] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+FORMULA = "adhered ~ session + alliance_within + alliance_between + (1 | patient)"
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(lme4); library(jsonlite)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+d$patient <- factor(d$patient)
+reps <- as.integer(args[2])
+times <- numeric(reps)
+for (i in seq_len(reps)) {
+  tm <- system.time(fit <- glmer(%s, data = d, family = binomial))
+  times[i] <- tm[["elapsed"]]
+}
+out <- list(seconds = min(times), loglik = as.numeric(logLik(fit)),
+            fixef = as.numeric(fixef(fit)), theta = as.numeric(getME(fit, "theta")),
+            lme4 = as.character(packageVersion("lme4")), R = R.version.string)
+cat(toJSON(out, auto_unbox = TRUE, digits = NA))
+"""
+
+
+def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
+    from alliancestats.simulate import simulate_sessions
+
+    n_ther = int(np.ceil(rows / 50)) + 20
+    raw = simulate_sessions(
+        n_therapists=n_ther, patients_per_therapist=(6, 12), sessions=(6, 12), seed=seed
+    )
+    d = raw.dropna(subset=["adhered", "alliance"])[["patient", "session", "alliance", "adhered"]]
+    sizes = d.groupby("patient", sort=False).size()
+    keep = sizes.index[np.cumsum(sizes.to_numpy()) <= rows]
+    d = d[d["patient"].isin(keep)].reset_index(drop=True)
+    if len(d) < rows:  # top up with part of the next patient so the row count is exact
+        extra = raw.dropna(subset=["adhered", "alliance"])
+        extra = extra[~extra["patient"].isin(keep)][d.columns].head(rows - len(d))
+        d = pd.concat([d, extra], ignore_index=True)
+    pmean = d.groupby("patient")["alliance"].transform("mean")
+    d["alliance_within"] = d["alliance"] - pmean
+    d["alliance_between"] = pmean - d.groupby("patient")["alliance"].mean().mean()
+    d["adhered"] = d["adhered"].astype(int)
+    return d
+
+
+def run_python(d: pd.DataFrame, repeat: int):
+    from alliancestats.models.glmm import glmm
+
+    best, fit = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = glmm(FORMULA, d, family="binomial")
+        best = min(best, time.perf_counter() - t0)
+    return best, fit
+
+
+def run_r(csv: str, repeat: int):
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
+        fh.write(R_SCRIPT % FORMULA)
+        script = fh.name
+    try:
+        out = subprocess.run(
+            ["Rscript", "--vanilla", script, csv, str(repeat)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.unlink(script)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+
+    load0 = os.getloadavg()
+    d = make_data(args.rows)
+    print(f"rows: {len(d)}, patients: {d['patient'].nunique()}, formula: {FORMULA}")
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = os.path.join(tmp, "bench_glmm.csv")
+        d.to_csv(csv, index=False)
+        py_s, fit = run_python(d, args.repeat)
+        r = run_r(csv, args.repeat)
+    load1 = os.getloadavg()
+    print(
+        f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
+        f"after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (cores: {os.cpu_count()})"
+    )
+    print(f"alliancestats glmm: {py_s:8.2f} s  logLik {fit.loglik:.6f}  theta {fit.theta[0]:.5f}")
+    if r is None:
+        print("Rscript not found: glmer not run")
+        return
+    rel = abs(fit.loglik - r["loglik"]) / abs(r["loglik"])
+    dbeta = float(np.max(np.abs(fit.fixed["estimate"].to_numpy() - np.array(r["fixef"]))))
+    print(
+        f"lme4 {r['lme4']} glmer: {r['seconds']:8.2f} s  logLik {r['loglik']:.6f}  "
+        f"theta {r['theta']:.5f}"
+    )
+    print(
+        f"speed-up: {r['seconds'] / py_s:.1f}x; logLik relative difference {rel:.1e}; "
+        f"max |fixed-effect difference| {dbeta:.1e}"
+    )
+    print(
+        "| rows | patients | glmer (s) | glmm (s) | speed-up | logLik rel. diff | max abs. diff beta |"
+    )
+    print(
+        f"| {len(d):,} | {d['patient'].nunique():,} | {r['seconds']:.2f} | {py_s:.2f} | "
+        f"{r['seconds'] / py_s:.1f}x | {rel:.1e} | {dbeta:.1e} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
