@@ -11,9 +11,12 @@ inside R (``system.time``), not R's start-up or reading the file. Both fits are 
 ``--repeat`` times and the fastest time is reported. The machine's load average is printed
 before and after, since the timings depend on what else runs.
 
+With ``--extra`` two further models are timed on the same rows: patient and therapist random
+intercepts, and a correlated random slope for session.
+
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_glmm.py [--rows 100000] [--repeat 1]
+    /work/venv/bin/python benchmarks/bench_glmm.py [--rows 100000] [--repeat 1] [--extra]
 """
 
 from __future__ import annotations
@@ -31,16 +34,22 @@ import numpy as np
 import pandas as pd
 
 FORMULA = "adhered ~ session + alliance_within + alliance_between + (1 | patient)"
+EXTRA = [
+    "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)",
+    "adhered ~ session + alliance_within + (1 + session | patient)",
+]
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 d$patient <- factor(d$patient)
+d$therapist <- factor(d$therapist)
 reps <- as.integer(args[2])
+form <- as.formula(args[3])
 times <- numeric(reps)
 for (i in seq_len(reps)) {
-  tm <- system.time(fit <- glmer(%s, data = d, family = binomial))
+  tm <- system.time(fit <- glmer(form, data = d, family = binomial))
   times[i] <- tm[["elapsed"]]
 }
 out <- list(seconds = min(times), loglik = as.numeric(logLik(fit)),
@@ -57,7 +66,8 @@ def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
     raw = simulate_sessions(
         n_therapists=n_ther, patients_per_therapist=(6, 12), sessions=(6, 12), seed=seed
     )
-    d = raw.dropna(subset=["adhered", "alliance"])[["patient", "session", "alliance", "adhered"]]
+    cols = ["therapist", "patient", "session", "alliance", "adhered"]
+    d = raw.dropna(subset=["adhered", "alliance"])[cols]
     sizes = d.groupby("patient", sort=False).size()
     keep = sizes.index[np.cumsum(sizes.to_numpy()) <= rows]
     d = d[d["patient"].isin(keep)].reset_index(drop=True)
@@ -72,7 +82,7 @@ def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
     return d
 
 
-def run_python(d: pd.DataFrame, repeat: int):
+def run_python(d: pd.DataFrame, repeat: int, formula: str = FORMULA):
     from alliancestats.models.glmm import glmm
 
     best, fit = np.inf, None
@@ -80,20 +90,20 @@ def run_python(d: pd.DataFrame, repeat: int):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = glmm(FORMULA, d, family="binomial")
+            fit = glmm(formula, d, family="binomial")
         best = min(best, time.perf_counter() - t0)
     return best, fit
 
 
-def run_r(csv: str, repeat: int):
+def run_r(csv: str, repeat: int, formula: str = FORMULA):
     if shutil.which("Rscript") is None:
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(R_SCRIPT % FORMULA)
+        fh.write(R_SCRIPT)
         script = fh.name
     try:
         out = subprocess.run(
-            ["Rscript", "--vanilla", script, csv, str(repeat)],
+            ["Rscript", "--vanilla", script, csv, str(repeat), formula],
             check=True,
             capture_output=True,
             text=True,
@@ -103,46 +113,63 @@ def run_r(csv: str, repeat: int):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def compare(d: pd.DataFrame, csv: str, repeat: int, formula: str) -> str | None:
+    py_s, fit = run_python(d, repeat, formula)
+    r = run_r(csv, repeat, formula)
+    print(f"\n{formula}")
+    print(f"  alliancestats glmm: {py_s:8.2f} s  logLik {fit.loglik:.6f}  theta {fit.theta}")
+    if r is None:
+        print("  Rscript not found: glmer not run")
+        return None
+    rel = abs(fit.loglik - r["loglik"]) / abs(r["loglik"])
+    dbeta = float(np.max(np.abs(fit.fixed["estimate"].to_numpy() - np.array(r["fixef"]))))
+    print(
+        f"  lme4 {r['lme4']} glmer: {r['seconds']:8.2f} s  logLik {r['loglik']:.6f}  "
+        f"theta {r['theta']}"
+    )
+    print(
+        f"  speed-up: {r['seconds'] / py_s:.1f}x; logLik relative difference {rel:.1e} "
+        f"({'higher' if fit.loglik > r['loglik'] else 'lower'} in alliancestats); "
+        f"max |fixed-effect difference| {dbeta:.1e}"
+    )
+    rhs = formula.split("~", 1)[1].strip().replace("|", "\\|")  # escaped for markdown tables
+    return (
+        f"| `{rhs}` | {len(d):,} | {r['seconds']:.2f} | "
+        f"{py_s:.2f} | {r['seconds'] / py_s:.1f}x | {rel:.1e} | {dbeta:.1e} |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--extra", action="store_true", help="also time two further models")
     args = ap.parse_args()
 
     load0 = os.getloadavg()
     d = make_data(args.rows)
-    print(f"rows: {len(d)}, patients: {d['patient'].nunique()}, formula: {FORMULA}")
+    print(
+        f"rows: {len(d)}, patients: {d['patient'].nunique()}, "
+        f"therapists: {d['therapist'].nunique()}"
+    )
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         csv = os.path.join(tmp, "bench_glmm.csv")
         d.to_csv(csv, index=False)
-        py_s, fit = run_python(d, args.repeat)
-        r = run_r(csv, args.repeat)
+        for formula in [FORMULA, *(EXTRA if args.extra else [])]:
+            rows.append(compare(d, csv, args.repeat, formula))
     load1 = os.getloadavg()
     print(
-        f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
+        f"\nload average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
         f"after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f} (cores: {os.cpu_count()})"
     )
-    print(f"alliancestats glmm: {py_s:8.2f} s  logLik {fit.loglik:.6f}  theta {fit.theta[0]:.5f}")
-    if r is None:
-        print("Rscript not found: glmer not run")
-        return
-    rel = abs(fit.loglik - r["loglik"]) / abs(r["loglik"])
-    dbeta = float(np.max(np.abs(fit.fixed["estimate"].to_numpy() - np.array(r["fixef"]))))
-    print(
-        f"lme4 {r['lme4']} glmer: {r['seconds']:8.2f} s  logLik {r['loglik']:.6f}  "
-        f"theta {r['theta']:.5f}"
-    )
-    print(
-        f"speed-up: {r['seconds'] / py_s:.1f}x; logLik relative difference {rel:.1e}; "
-        f"max |fixed-effect difference| {dbeta:.1e}"
-    )
-    print(
-        "| rows | patients | glmer (s) | glmm (s) | speed-up | logLik rel. diff | max abs. diff beta |"
-    )
-    print(
-        f"| {len(d):,} | {d['patient'].nunique():,} | {r['seconds']:.2f} | {py_s:.2f} | "
-        f"{r['seconds'] / py_s:.1f}x | {rel:.1e} | {dbeta:.1e} |"
-    )
+    if all(rows):
+        print(
+            "\n| model (adhered ~ ...) | rows | glmer (s) | glmm (s) | speed-up "
+            "| logLik rel. diff | max abs. diff beta |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ __all__ = [
     "EstimationError",
     "MetaAnalysisError",
     "SampleNotFoundError",
+    "ParameterError",
     "AllianceStatsWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -117,3 +118,11 @@ class ApproximationWarning(AllianceStatsWarning):
 
 class DataQualityWarning(AllianceStatsWarning):
     """Data are usable but have a property worth reporting (gaps, dropout, ceiling effects)."""
+
+
+class ParameterError(AllianceStatsError, ValueError, TypeError):
+    """A function argument has an invalid type or value (e.g. a negative standard deviation).
+
+    It is also a ``ValueError`` and a ``TypeError``, so code written against the built-in
+    exceptions keeps working.
+    """

@@ -294,3 +294,36 @@ def test_wald_confint_for_variance_components(cbpp_fit):
     np.testing.assert_allclose(ci.loc["period2", "ci_low"], cbpp_fit.fixed.loc["period2", "ci_low"])
     with pytest.raises(Exception, match="profile"):
         cbpp_fit.confint(method="profile")
+
+
+def test_badly_scaled_predictor_gives_the_rescaled_fit(adherence):
+    d = adherence.assign(session_k=adherence["session"] * 1000.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AllianceStatsWarning)  # no convergence warning
+        big = glmm("adhered ~ session_k + alliance_within + (1 | patient)", d)
+    ref = glmm("adhered ~ session + alliance_within + (1 | patient)", d)
+    # the same model in other units: identical likelihood, coefficients scaled by 1000
+    assert big.loglik == pytest.approx(ref.loglik, rel=1e-9)
+    assert big.fixed.loc["session_k", "estimate"] * 1000 == pytest.approx(
+        ref.fixed.loc["session", "estimate"], rel=1e-4
+    )
+    assert big.fixed.loc["session_k", "se"] * 1000 == pytest.approx(
+        ref.fixed.loc["session", "se"], rel=1e-4
+    )
+    assert big.fixed.loc["session_k", "z"] == pytest.approx(ref.fixed.loc["session", "z"], rel=1e-4)
+
+
+def test_predict_newdata_errors_are_clear(counts):
+    f = glmm(
+        "exercises_done ~ session + offset(log(exercises_prescribed)) + (1 | patient)",
+        counts,
+        family="poisson",
+    )
+    with pytest.raises(FormulaError, match="offset"):
+        f.predict(counts[["session", "patient"]].head(2))
+    with pytest.raises(FormulaError, match="random=False"):
+        f.predict(counts[["session", "exercises_prescribed"]].head(2))
+    pop = f.predict(counts[["session", "exercises_prescribed"]].head(2), random=False)
+    np.testing.assert_allclose(pop, f.predict(random=False).iloc[:2])
+    with pytest.raises(DataValidationError, match="DataFrame"):
+        f.predict(counts.head(2).to_dict())

@@ -127,8 +127,11 @@ def test_agq_refuses_vector_terms():
         agq_deviance(prob, np.array([1.0, 0.0, 1.0]), np.zeros(1), 5)
 
 
-@pytest.mark.parametrize("family", ["binomial", "poisson"])
-def test_analytic_gradient_matches_finite_differences(family):
+@pytest.mark.parametrize(
+    ("family", "link"),
+    [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("poisson", "log")],
+)
+def test_analytic_gradient_matches_finite_differences(family, link):
     rng = np.random.default_rng(5)
     g = np.repeat(np.arange(30), 6)
     x = rng.normal(size=g.size)
@@ -140,7 +143,7 @@ def test_analytic_gradient_matches_finite_differences(family):
     re = ReStructure.from_terms(
         [ReTermSpec("g", ("(Intercept)",), g, tuple(range(30)), np.ones((g.size, 1)))]
     )
-    prob = PirlsProblem(y, X, re, get_family(family))
+    prob = PirlsProblem(y, X, re, get_family(family, link))
     assert prob.has_gradient
     par = np.array([0.8, 0.1, 0.4])
     f, grad = prob.laplace_gradient(par[:1], par[1:])
@@ -158,6 +161,29 @@ def test_analytic_gradient_matches_finite_differences(family):
     assert f == pytest.approx(prob.laplace(par[:1], par[1:]))
     # central differences of a PIRLS-converged (1e-11) criterion: ~1e-6 absolute accuracy
     np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("link", ["probit", "cloglog"])
+def test_general_gradient_for_non_canonical_links(link):
+    from alliancestats.models.glmm import _prepare, _re_structure
+
+    d = pd.read_csv(REF_DIR / "data" / "adherence.csv")
+    f = "exercises_done ~ session + (1 + session | patient) + (1 | therapist)"
+    prep = _prepare(f, d, "binomial", link, "exercises_prescribed", None, None)
+    re = _re_structure(prep.design)
+    prob = PirlsProblem(prep.y, prep.design.X, re, prep.family, prep.pw, prep.offset)
+    x = np.array([0.7, -0.05, 0.1, 0.3, -0.3, 0.05])
+    nt = 4
+    _, grad = prob.laplace_gradient(x[:nt], x[nt:])
+    num = []
+    for j in range(x.size):
+        e = np.zeros(x.size)
+        e[j] = 1e-5
+        fp = prob.laplace((x + e)[:nt], (x + e)[nt:])
+        fm = prob.laplace((x - e)[:nt], (x - e)[nt:])
+        num.append((fp - fm) / 2e-5)
+    # observed vs Fisher information enter differently; both are exact here (1e-8 relative)
+    np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-4)
 
 
 def test_scalar_and_general_paths_agree():
@@ -203,27 +229,36 @@ def test_theta_layout_follows_lme4():
     assert lam[7, 7] == 4.0
 
 
-@pytest.mark.parametrize("formula", ["(1 | patient) + (1 | therapist)", "(1 + session | patient)"])
-def test_dense_block_and_sparse_factorisations_agree(monkeypatch, formula):
+@pytest.mark.parametrize(
+    ("formula", "modes"),
+    [
+        ("(1 | patient) + (1 | therapist)", {"dense", "block", "sparse"}),
+        ("(1 + session | patient) + (1 | therapist)", {"dense", "block", "sparse"}),
+        ("(1 + session | patient)", {"dense", "block"}),
+    ],
+)
+def test_dense_block_and_sparse_factorisations_agree(monkeypatch, formula, modes):
     from alliancestats.models import pirls
     from alliancestats.models.glmm import _prepare, _re_structure
 
     d = pd.read_csv(REF_DIR / "data" / "adherence.csv")
     prep = _prepare(f"adhered ~ session + {formula}", d, "binomial", None, None, None, None)
     re = _re_structure(prep.design)
-    th = np.array([1.1, 0.2, 0.3][: re.theta_start.size])
-    values = {}
-    for limit in (10**6, 50, 5):  # dense; block (first term scalar) or sparse; sparse
+    th = np.array([1.1, 0.2, 0.3, 0.5][: re.theta_start.size])
+    values, grads = {}, {}
+    for limit in (10**6, 50, 5):  # dense; block (first term eliminated); sparse or block
         monkeypatch.setattr(pirls, "_DENSE_MAX_Q", limit)
         prob = PirlsProblem(prep.y, prep.design.X, re, prep.family)
         values[prob.ops.mode] = prob.laplace(th, np.array([0.3, 0.05]))
-    assert "sparse" in values and "dense" in values
-    if formula.startswith("(1 | patient)"):
-        assert "block" in values
-    ref = values["dense"]
+        if prob.has_gradient:
+            grads[prob.ops.mode] = prob.laplace_gradient(th, np.array([0.3, 0.05]))[1]
+    assert set(values) == modes
     for v in values.values():
-        # three exact factorisations of one matrix: rounding-level agreement
-        assert v == pytest.approx(ref, rel=1e-10)
+        # exact factorisations of one matrix: rounding-level agreement
+        assert v == pytest.approx(values["dense"], rel=1e-10)
+    for g in grads.values():
+        # the selected inverse differs between layouts only by rounding
+        np.testing.assert_allclose(g, grads["dense"], rtol=1e-8, atol=1e-8)
 
 
 @pytest.mark.parametrize(

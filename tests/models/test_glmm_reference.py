@@ -110,7 +110,9 @@ def test_fixed_effects(cid):
     assert list(f.fixed.index) == c["terms"]
     # fixed effects: both optimisers stop within ~2e-4 of the same optimum
     np.testing.assert_allclose(f.fixed["estimate"], c["estimate"], atol=1e-3)
-    # SEs from the finite-difference Hessian; lme4's default PIRLS tolerance adds <= 1.3% noise
+    # SEs within 1e-2 absolute (worst 5.4e-3, cbpp): lme4's Hessian is taken on a deviance
+    # converged only to its default PIRLS tolerance, which moves its SEs by up to 1.3%
+    np.testing.assert_allclose(f.fixed["se"], c["se"], atol=1e-2, rtol=0)
     np.testing.assert_allclose(f.fixed["se"], c["se"], rtol=1.5e-2)
     # against the tight-tolerance lme4 fit the Hessians agree to < 1% (worst: trials case)
     np.testing.assert_allclose(f.fixed["se"], c["tight"]["se"], rtol=1e-2)
@@ -148,9 +150,13 @@ def test_ranef_and_predictions(cid):
         terms = [r["terms"]] if isinstance(r["terms"], str) else r["terms"]
         assert list(ours.columns) == terms
         ours = ours.loc[[str(v) for v in r["levels"]]]
-        for term in terms:
-            # conditional modes inherit the ~1e-3 differences in theta and beta
-            np.testing.assert_allclose(ours[term], r["values"][term], atol=1e-2)
+        cv = f.cond_var[grp]
+        level_pos = [list(f.ranef[grp].index).index(str(v)) for v in r["levels"]]
+        for k, term in enumerate(terms):
+            # conditional modes inherit the <= 6e-4 differences in theta and beta (worst 4.3e-4)
+            np.testing.assert_allclose(ours[term], r["values"][term], atol=2e-3)
+            # conditional variances (lme4 condVar): same origin, relative (worst 4.7e-4)
+            np.testing.assert_allclose(cv[level_pos, k, k], r["condvar"][term], rtol=2e-3)
     data = read_data(c["data"])
     if c["py_offset"] and c["py_offset"] not in data.columns:
         pytest.fail("offset column missing from the reference data")

@@ -57,8 +57,20 @@ CONSTRUCTS = ("alliance", "pain", "function", "adherence", "global")
 SCORING_METHODS = ("mean", "sum", "percent_of_answered", "quickdash", "single", "ratio")
 
 
+def _item_numbers(values: Any) -> tuple[int, ...]:
+    """Whole item numbers from a list; text ("123") and fractions (2.5) are refused."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"give item numbers as a list such as [1, 2, 3], not {values!r}")
+    out = []
+    for i in values:
+        if isinstance(i, bool) or not isinstance(i, numbers.Real) or not float(i).is_integer():
+            raise ValueError(f"item numbers must be whole numbers, got {i!r}")
+        out.append(int(i))
+    return tuple(out)
+
+
 def _freeze_subscales(subscales: Mapping[str, Iterable[int]] | None) -> Mapping[str, tuple]:
-    frozen = {str(k): tuple(int(i) for i in v) for k, v in (subscales or {}).items()}
+    frozen = {str(k): _item_numbers(v) for k, v in (subscales or {}).items()}
     return MappingProxyType(frozen)
 
 
@@ -171,7 +183,7 @@ class Instrument:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "subscales", _freeze_subscales(self.subscales))
-            object.__setattr__(self, "reverse_items", tuple(int(i) for i in self.reverse_items))
+            object.__setattr__(self, "reverse_items", _item_numbers(self.reverse_items))
             for name in ("item_min", "item_max", "score_min", "score_max"):
                 object.__setattr__(self, name, float(getattr(self, name)))
             for name in ("n_items", "min_items", "max_items", "max_missing"):
@@ -284,6 +296,17 @@ def _validate(inst: Instrument) -> None:
             _fail(iid, f"subscale name {sub!r} clashes with a score column name")
     if inst.max_missing is not None and inst.max_missing < 0:
         _fail(iid, f"max_missing must be >= 0 or None, got {inst.max_missing}")
+    if (
+        inst.max_missing is not None
+        and inst.n_items is not None
+        and inst.blank_means is None
+        and inst.max_missing >= inst.n_items
+    ):
+        _fail(
+            iid,
+            f"max_missing ({inst.max_missing}) must be below n_items ({inst.n_items}): at least "
+            "one item has to be answered for a score",
+        )
     if inst.blank_means is not None and not inst.item_min <= inst.blank_means <= inst.item_max:
         _fail(iid, f"blank_means={inst.blank_means} is outside the item range")
     if inst.reliability is not None and not 0 < inst.reliability < 1:

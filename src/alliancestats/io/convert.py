@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataValidationError, ParameterError
 
 __all__ = [
     "DEFAULT_MISSING_CODES",
@@ -73,7 +73,7 @@ class MissingCodes:
         numbers: list[float] = []
         for v in na_values or ():
             if isinstance(v, bool):
-                raise TypeError("na_values cannot contain True/False")
+                raise ParameterError("na_values cannot contain True/False")
             if isinstance(v, int | float | np.number):
                 numbers.append(float(v))
                 texts.add(_number_text(float(v)))

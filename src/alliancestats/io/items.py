@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alliancestats.errors import ParameterError
 from alliancestats.instruments.registry import Instrument, get_instrument
 
 __all__ = ["ItemSpec", "item_specs"]
@@ -54,7 +55,7 @@ class ItemSpec:
 def _columns_from(inst: Instrument, items: Any, available: Sequence[Any] | None) -> list[Any]:
     if isinstance(items, str):
         if "{i}" not in items:
-            raise ValueError(
+            raise ParameterError(
                 f"item template {items!r} for {inst.id!r} must contain {{i}} for the item "
                 "number, e.g. 'wai_{i}' for wai_1 ... wai_12"
             )
@@ -68,13 +69,13 @@ def _columns_from(inst: Instrument, items: Any, available: Sequence[Any] | None)
         try:
             order = sorted(items, key=int)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise ParameterError(
                 f"items of {inst.id!r} given as a dict must map item numbers (1, 2, ...) to columns"
             ) from None
         return [items[k] for k in order]
     if isinstance(items, Sequence):
         return list(items)
-    raise TypeError(f"cannot read the items of {inst.id!r} from {items!r}")
+    raise ParameterError(f"cannot read the items of {inst.id!r} from {items!r}")
 
 
 def item_specs(
@@ -105,11 +106,11 @@ def item_specs(
             options, items, name = {}, spec, None
         cols = _columns_from(inst, items, available)
         if not cols:
-            raise ValueError(f"no item columns found for {inst.id!r} from {items!r}")
+            raise ParameterError(f"no item columns found for {inst.id!r} from {items!r}")
         if name is None:
             name = inst.construct if inst.construct not in taken else inst.id
         if name in taken:
-            raise ValueError(
+            raise ParameterError(
                 f"the scores of {inst.id!r} would be called {name!r}, which is already used; "
                 f"give another name: instruments={{'{inst.id}': {{'items': ..., 'name': ...}}}}"
             )

@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import DataQualityWarning, DataValidationError, DroppedRowsWarning
+from alliancestats.errors import (
+    DataQualityWarning,
+    DataValidationError,
+    DroppedRowsWarning,
+    ParameterError,
+)
 from alliancestats.io.convert import (
     MissingCodes,
     Parsed,
@@ -238,16 +243,18 @@ def load_sessions(
     2        2        1       2.9           1
     """
     if layout not in ("long", "wide"):
-        raise ValueError(f"layout must be 'long' or 'wide', not {layout!r}")
+        raise ParameterError(f"layout must be 'long' or 'wide', not {layout!r}")
     if session_type not in ("auto", "number", "date"):
-        raise ValueError(f"session_type must be 'auto', 'number' or 'date', not {session_type!r}")
+        raise ParameterError(
+            f"session_type must be 'auto', 'number' or 'date', not {session_type!r}"
+        )
     if layout == "wide" and session is not None:
-        raise ValueError(
+        raise ParameterError(
             "in wide layout the session numbers come from the column names (wide_pattern); "
             "omit session= (pass date='<variable>' for session dates such as date_s1, date_s2)"
         )
     if layout == "long" and session is None and date is None:
-        raise ValueError(
+        raise ParameterError(
             "session= is required: the column with the session number or the session date"
         )
     codes = MissingCodes.from_user(na_values)
@@ -685,7 +692,7 @@ def _reshape_wide(
     for spec in pre_specs:
         wanted.extend(c for c in spec.columns if str(c).strip().casefold() not in folded_plain)
     if not wanted:
-        raise ValueError(
+        raise ParameterError(
             "layout='wide' needs at least one repeated variable (e.g. alliance='wai' for "
             "columns wai_s1, wai_s2, ...)"
         )

@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataValidationError, ParameterError
 
 __all__ = ["Role", "build_roles", "resolve_columns", "RESERVED", "RATERS", "roles_frame"]
 
@@ -94,7 +94,7 @@ def _as_pairs(arg: RoleArg, what: str, single_name: str | None) -> list[tuple[st
         pairs = []
         for key, col in arg.items():
             if not isinstance(key, str) or not key:
-                raise TypeError(f"{what}= keys must be non-empty role names, got {key!r}")
+                raise ParameterError(f"{what}= keys must be non-empty role names, got {key!r}")
             pairs.append((key, col))
         return pairs
     pairs = []
@@ -154,7 +154,7 @@ def build_roles(
     ['patient', 'session', 'arm']
     """
     if patient is None:
-        raise ValueError("patient= is required: the column holding the patient identifier")
+        raise ParameterError("patient= is required: the column holding the patient identifier")
     roles = [Role("patient", patient, "id")]
     if therapist is not None:
         roles.append(Role("therapist", therapist, "id"))
@@ -178,12 +178,12 @@ def _check_names(roles: list[Role]) -> None:
     seen: dict[str, Role] = {}
     for r in roles:
         if r.kind not in ("id", "session", "date") and r.name in RESERVED:
-            raise ValueError(
+            raise ParameterError(
                 f"{r.name!r} is a standard column made by the loader; give the {r.kind} "
                 f"column {r.column!r} another name, e.g. {{'{r.name}_{r.kind}': {r.column!r}}}"
             )
         if r.name in seen:
-            raise ValueError(
+            raise ParameterError(
                 f"two columns would both be called {r.name!r} (from {seen[r.name].column!r} "
                 f"and {r.column!r}); use a dict to name them, e.g. outcomes={{'pain': ...}}"
             )
@@ -192,7 +192,7 @@ def _check_names(roles: list[Role]) -> None:
     for r in roles:
         key = (type(r.column).__name__, str(r.column))
         if key in by_column and not (by_column[key].kind == "session" and r.kind == "date"):
-            raise ValueError(
+            raise ParameterError(
                 f"column {r.column!r} is mapped twice ({by_column[key].name!r} and {r.name!r})"
             )
         by_column[key] = r
@@ -208,13 +208,13 @@ def _apply_raters(roles: list[Role], rater: str | Mapping[str, str] | None) -> l
         mapping = dict(rater)
         unknown = set(mapping) - names
         if unknown:
-            raise ValueError(
+            raise ParameterError(
                 f"alliance_rater names {sorted(unknown)} are not alliance columns; "
                 f"the alliance columns are {sorted(names)}"
             )
     for v in mapping.values():
         if v not in RATERS:
-            raise ValueError(f"alliance rater must be one of {RATERS}, not {v!r}")
+            raise ParameterError(f"alliance rater must be one of {RATERS}, not {v!r}")
     return [replace(r, rater=mapping.get(r.name)) if r.kind == "alliance" else r for r in roles]
 
 
@@ -232,20 +232,20 @@ def scale_range(spec: Any, subscale: str | None = None) -> tuple[tuple[float, fl
     if isinstance(spec, tuple | list) and len(spec) == 2:
         lo, hi = float(spec[0]), float(spec[1])
         if not lo <= hi:
-            raise ValueError(f"a range must be (min, max) with min <= max, got {spec!r}")
+            raise ParameterError(f"a range must be (min, max) with min <= max, got {spec!r}")
         return (lo, hi), None
     if not isinstance(spec, str):
-        raise TypeError(f"scales values are instrument ids or (min, max) tuples, not {spec!r}")
+        raise ParameterError(f"scales values are instrument ids or (min, max) tuples, not {spec!r}")
     from alliancestats.instruments.registry import get_instrument
 
     inst_id, _, how = spec.partition(":")
     inst = get_instrument(inst_id)
     if how not in ("", "mean", "sum"):
-        raise ValueError(f"scale suffix must be ':mean' or ':sum', not {how!r} in {spec!r}")
+        raise ParameterError(f"scale suffix must be ':mean' or ':sum', not {how!r} in {spec!r}")
     n_items = None
     if subscale is not None:
         if subscale not in inst.subscales:
-            raise ValueError(
+            raise ParameterError(
                 f"{inst.id} has no subscale {subscale!r}; its subscales are "
                 f"{sorted(inst.subscales) or 'none'}"
             )
@@ -258,7 +258,7 @@ def scale_range(spec: Any, subscale: str | None = None) -> tuple[tuple[float, fl
     if scoring == "sum" and n_items is not None:
         return (n_items * inst.item_min, n_items * inst.item_max), inst.id
     if subscale is not None:
-        raise ValueError(
+        raise ParameterError(
             f"cannot derive the range of {inst.id} subscale {subscale!r}; give it explicitly "
             f"in scales=, e.g. {{'alliance_{subscale}': (min, max)}}"
         )
@@ -269,7 +269,7 @@ def _apply_scales(roles: list[Role], scales: Mapping[str, Any]) -> list[Role]:
     names = {r.name for r in roles}
     unknown = [k for k in scales if k not in names]
     if unknown:
-        raise ValueError(
+        raise ParameterError(
             f"scales= names {unknown} are not columns being loaded; use standard names "
             f"such as {sorted(r.name for r in roles if r.numeric)} (instruments scored from "
             "items with instruments= are range-checked item by item already)"
@@ -278,7 +278,9 @@ def _apply_scales(roles: list[Role], scales: Mapping[str, Any]) -> list[Role]:
     for r in roles:
         if r.name in scales:
             if not r.numeric:
-                raise ValueError(f"scales= applies to alliance and outcome columns, not {r.name!r}")
+                raise ParameterError(
+                    f"scales= applies to alliance and outcome columns, not {r.name!r}"
+                )
             rng, inst = scale_range(scales[r.name])
             out.append(replace(r, valid_range=rng, instrument=inst))
         elif r.kind == "alliance" and r.name.startswith("alliance_") and "alliance" in scales:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataQualityWarning, DataValidationError, ParameterError
 
 __all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS"]
 
@@ -181,7 +182,7 @@ def read_table(
     (['id', 'pain'], 'index label of the DataFrame')
     """
     if decimal not in (None, ".", ","):
-        raise ValueError(f"decimal must be '.' or ',' (or None to detect), not {decimal!r}")
+        raise ParameterError(f"decimal must be '.' or ',' (or None to detect), not {decimal!r}")
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True).copy()
         names, repeated = _dedupe(list(frame.columns))
@@ -195,9 +196,11 @@ def read_table(
             repeated=repeated,
         )
     if isinstance(source, pd.Series):
-        raise TypeError("load a DataFrame or a file path, not a Series (use series.to_frame())")
+        raise ParameterError(
+            "load a DataFrame or a file path, not a Series (use series.to_frame())"
+        )
     if not isinstance(source, str | Path):
-        raise TypeError(
+        raise ParameterError(
             f"source must be a file path (str or pathlib.Path) or a pandas DataFrame, "
             f"not {type(source).__name__}"
         )
@@ -208,7 +211,7 @@ def read_table(
         raise DataValidationError(f"{str(path)!r} is a folder; give the path of a data file")
     kind = file_format or _format_of(path)
     if header_row < 1:
-        raise ValueError("header_row counts from 1 (the first row of the file)")
+        raise ParameterError("header_row counts from 1 (the first row of the file)")
     if kind == "csv":
         return _read_text(
             path, delimiter=delimiter, decimal=decimal, encoding=encoding, header_row=header_row
@@ -227,7 +230,9 @@ def read_table(
             format="parquet",
             decimal=decimal or ".",
         )
-    raise ValueError(f"unknown file_format {kind!r}; use one of csv, excel, spss, stata, parquet")
+    raise ParameterError(
+        f"unknown file_format {kind!r}; use one of csv, excel, spss, stata, parquet"
+    )
 
 
 def _format_of(path: Path) -> str:
@@ -338,10 +343,14 @@ def _read_text(
     cells: list[list[str]] = []
     rows: list[int] = []
     n_blank = 0
+    header_width = width
+    overlong: list[int] = []
     for i, rec in enumerate(body):
         if not any(c.strip() for c in rec):
             n_blank += 1
             continue
+        if len(rec) > header_width and any(c.strip() for c in rec[header_width:]):
+            overlong.append(header_row + 1 + i)
         if len(rec) < width:
             rec = rec + [""] * (width - len(rec))
         elif len(rec) > width:
@@ -355,6 +364,16 @@ def _read_text(
         cells.append(rec)
         rows.append(header_row + 1 + i)
     n_blank -= _trailing_blank(body)  # blank lines after the table are not skipped data
+    if overlong:
+        shown = ", ".join(map(str, overlong[:10])) + (" ..." if len(overlong) > 10 else "")
+        warnings.warn(
+            f"{path.name!r}: {len(overlong)} row(s) have more fields than the {header_width} "
+            f"column names in the header (rows {shown}); their extra values went to unnamed "
+            "columns and the other values may be shifted. An unquoted decimal comma (3,5 for "
+            "3.5) does this: pass decimal=',' with a ';' or tab delimiter, or fix the file.",
+            DataQualityWarning,
+            stacklevel=4,
+        )
     columns, repeated = _dedupe(_name_blank_headers(header))
     frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
     if not len(cells):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataValidationError, ParameterError
 from alliancestats.io.convert import MissingCodes, _text_missing
 
 __all__ = [
@@ -79,11 +79,11 @@ def compile_pattern(pattern: str | re.Pattern) -> re.Pattern:
         try:
             rx = re.compile(pattern)
         except re.error as exc:
-            raise ValueError(
+            raise ParameterError(
                 f"wide_pattern {pattern!r} is not a valid regular expression: {exc}"
             ) from exc
     if not {"var", "session"} <= set(rx.groupindex):
-        raise ValueError(
+        raise ParameterError(
             f"wide_pattern {pattern!r} needs {{var}} and {{session}} (template) or the named "
             "groups (?P<var>...) and (?P<session>...) (regular expression)"
         )

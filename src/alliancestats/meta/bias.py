@@ -60,8 +60,26 @@ def _is_intercept_only(X: np.ndarray) -> bool:
     return X.shape[1] == 1 and bool(np.allclose(X[:, 0], 1.0))
 
 
+def require_result(result: Any, what: str) -> None:
+    """Refuse anything that is not a fitted model from :func:`meta_analysis`.
+
+    Examples
+    --------
+    >>> require_result([0.1, 0.2], "egger_test()")
+    Traceback (most recent call last):
+    ...
+    alliancestats.errors.MetaAnalysisError: egger_test() needs a fitted model from meta_analysis() (a MetaResult), not list.
+    """
+    if not all(hasattr(result, name) for name in ("yi", "vi", "X", "method", "labels")):
+        raise MetaAnalysisError(
+            f"{what} needs a fitted model from meta_analysis() (a MetaResult), not "
+            f"{type(result).__name__}."
+        )
+
+
 def _check_univariate(result: Any, what: str) -> None:
     """Refuse three-level and cluster-robust models, for which metafor defines no such method."""
+    require_result(result, what)
     if getattr(result, "sigma2", None) is not None or getattr(result, "robust", None):
         raise MetaAnalysisError(
             f"{what} is defined for univariate models (no random= and no robust=); refit the "
@@ -440,6 +458,7 @@ def rank_test(result: Any) -> RankTestResult:
     >>> round(rt.tau, 4), round(rt.p, 4), rt.exact
     (0.8667, 0.0167, True)
     """
+    require_result(result, "rank_test()")
     yi = np.asarray(result.yi, dtype=float)
     vi = np.asarray(result.vi, dtype=float)
     if len(yi) < 3:
@@ -460,6 +479,12 @@ def rank_test(result: Any) -> RankTestResult:
 def _choose_side(result: Any, yi: np.ndarray, vi: np.ndarray) -> str:
     """Side on which studies are missing: opposite to the sign of the Egger-type slope."""
     # only the slope's sign matters, which does not depend on the test (metafor uses z here)
+    if np.ptp(vi) <= 1e-12 * float(np.max(vi)):
+        raise MetaAnalysisError(
+            "Trim-and-fill cannot choose the side automatically when all studies have the same "
+            "sampling variance (the funnel has no precision axis); give side='left' or "
+            "side='right'."
+        )
     fit = _fit_like(result, yi, vi, mods=np.sqrt(vi)[:, None], test="z")
     slope = float(fit.table.iloc[1]["estimate"])
     return "right" if slope < 0 else "left"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alliancestats.errors import ApproximationWarning, MetaAnalysisError
+from alliancestats.meta._inputs import numeric_input
 
 __all__ = [
     "beta_to_r",
@@ -214,17 +215,17 @@ def _log_ratio(
     return yi, vi
 
 
+def _fit_length(values: np.ndarray | None, what: str, length: int) -> np.ndarray | None:
+    """Broadcast a single value to ``length`` studies; any other length mismatch is an error."""
+    if values is None or len(values) == length:
+        return values
+    if len(values) == 1:
+        return np.full(length, values[0])
+    raise MetaAnalysisError(f"{what} has {len(values)} values but the effect sizes have {length}.")
+
+
 def _get(data: pd.DataFrame | None, value: Any, what: str, k: int | None) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if data is None or value not in data.columns:
-            raise MetaAnalysisError(f"Column {value!r} (for {what}) not found in data.")
-        return pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0 and k is not None:
-        arr = np.full(k, float(arr))
-    return arr.ravel()
+    return numeric_input(data, value, what, k)
 
 
 def effect_sizes(
@@ -371,10 +372,22 @@ def effect_sizes(
             "Give at least one of r, d, t, f, chi2, odds_ratio or beta (or use measure='GEN')."
         )
     length = len(next(iter(given.values())))
+    if length == 0:
+        raise MetaAnalysisError("No studies given: the effect-size inputs are empty.")
     if any(len(val) != length for val in given.values()):
         raise MetaAnalysisError("All effect-size inputs must have the same length.")
     nn, nn1, nn2, ddf = g(n, "n"), g(n1, "n1"), g(n2, "n2"), g(df, "df")
     sign = g(direction, "direction")
+    nn, nn1, nn2 = (
+        _fit_length(nn, "n", length),
+        _fit_length(nn1, "n1", length),
+        _fit_length(nn2, "n2", length),
+    )
+    ddf, sign = _fit_length(ddf, "df", length), _fit_length(sign, "direction", length)
+    for what, values in (("n1", nn1), ("n2", nn2), ("df", ddf)):
+        if values is not None and np.any(values[~np.isnan(values)] <= 0):
+            bad = np.flatnonzero(~np.isnan(values) & (values <= 0)).tolist()[:10]
+            raise MetaAnalysisError(f"{what} must be positive (rows {bad}).")
     sign = np.ones(length) if sign is None else np.where(np.isnan(sign), 1.0, np.sign(sign))
     nan = np.full(length, np.nan)
     n_used = nn.copy() if nn is not None else nan.copy()
@@ -447,6 +460,7 @@ def effect_sizes(
     if rxx is not None or ryy is not None:
         a_x = g(rxx, "rxx") if rxx is not None else np.ones(length)
         a_y = g(ryy, "ryy") if ryy is not None else np.ones(length)
+        a_x, a_y = _fit_length(a_x, "rxx", length), _fit_length(a_y, "ryy", length)
         a_x = np.broadcast_to(a_x, (length,)).astype(float)
         a_y = np.broadcast_to(a_y, (length,)).astype(float)
         bad = (a_x <= 0) | (a_x > 1) | (a_y <= 0) | (a_y > 1)
@@ -526,10 +540,25 @@ def combine_dependent(
     for col in (cluster, yi, vi):
         if col not in data.columns:
             raise MetaAnalysisError(f"Column {col!r} not found.")
+    if len(data) == 0:
+        raise MetaAnalysisError("combine_dependent() got no rows.")
+    y_all = numeric_input(data, yi, "yi")
+    v_all = numeric_input(data, vi, "vi")
+    missing = data[cluster].isna().to_numpy() | np.isnan(y_all) | np.isnan(v_all)
+    if missing.any():
+        raise MetaAnalysisError(
+            f"{int(missing.sum())} row(s) have a missing {cluster}, {yi} or {vi} (index labels "
+            f"{data.index[missing].tolist()[:10]}); drop or fill them before combining."
+        )
+    if np.any(v_all <= 0):
+        raise MetaAnalysisError(
+            f"Sampling variances must be positive (index labels "
+            f"{data.index[v_all <= 0].tolist()[:10]})."
+        )
     rows = []
-    for key, grp in data.groupby(cluster, sort=False):
-        y = grp[yi].to_numpy(float)
-        v = grp[vi].to_numpy(float)
+    positions = pd.Series(np.arange(len(data)))
+    for key, pos in positions.groupby(data[cluster].to_numpy(), sort=False):
+        y, v = y_all[pos.to_numpy()], v_all[pos.to_numpy()]
         m = len(y)
         s = np.sqrt(v)
         cov_sum = rho * (np.sum(np.outer(s, s)) - np.sum(v))

@@ -97,11 +97,28 @@ class _Projection:
         """``tr(P D P)`` for diagonal ``D``."""
         w, M = self.w, self.M
         S2 = self.S(w**2)
-        return float(
-            np.sum(w**2 * d)
-            - 2 * np.sum(M * self.S(w**3 * d))
-            + np.sum((M @ self.S(w**2 * d)) * (M @ S2).T)
+        scale = float(np.sum(w**2 * d))
+        value = float(
+            scale - 2 * np.sum(M * self.S(w**3 * d)) + np.sum((M @ self.S(w**2 * d)) * (M @ S2).T)
         )
+        if value > 1e-8 * scale:
+            return value
+        # the p x p shortcut subtracts terms of size Σ w²d: with weights spanning many orders
+        # of magnitude it cancels to noise (or zero), so form P from a QR factorisation
+        return self._dense_tr_PDP(d)
+
+    def _dense_tr_PDP(self, d: np.ndarray) -> float:
+        k = len(self.w)
+        if k > 20_000:
+            raise EstimationError(
+                "The sampling variances span too many orders of magnitude for a stable "
+                "computation with this many studies; check for variances entered on the "
+                "wrong scale."
+            )
+        root = np.sqrt(self.w)
+        Q, _ = np.linalg.qr(self.X * root[:, None])
+        P = root[:, None] * (np.eye(k) - Q @ Q.T) * root[None, :]
+        return float(np.einsum("ij,ij,j->", P, P, d))
 
     def tr_PP(self) -> float:
         return self.tr_PDP(np.ones_like(self.w))

@@ -17,10 +17,12 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import (
+    DataQualityWarning,
     DroppedRowsWarning,
     MetaAnalysisError,
     RankDeficiencyWarning,
 )
+from alliancestats.meta._inputs import numeric_input
 from alliancestats.meta.heterogeneity import (
     TAU2_METHODS,
     Tau2Fit,
@@ -336,7 +338,13 @@ class MetaResult:
             raise MetaAnalysisError("confint() is available for univariate models only.")
         if self.method in ("FE", "EE", "CE"):
             raise MetaAnalysisError("A common-effect model has no tau^2 to profile.")
+        if self.k <= self.p:
+            raise MetaAnalysisError(
+                f"confint() needs more studies than coefficients (k = {self.k}, p = {self.p})."
+            )
         lev = self.level if level is None else float(level)
+        if 0 < lev < 1:  # a proportion, as meta_analysis(level=) accepts
+            lev *= 100
         lo, hi = q_profile_tau2_ci(self.yi, self.vi, self.X, self.tau2, lev)
         vt = self.vt
         rows = {
@@ -423,18 +431,7 @@ def _crit(level: float, df: float) -> float:
 
 # ---------------------------------------------------------------------- input handling
 def _column_or_array(data: pd.DataFrame | None, value: Any, what: str) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if data is None:
-            raise MetaAnalysisError(f"{what}={value!r} names a column but no data was given.")
-        if value not in data.columns:
-            raise MetaAnalysisError(
-                f"Column {value!r} (for {what}) not found; available: {', '.join(map(str, data.columns))}."
-            )
-        return pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
-    arr = np.asarray(value, dtype=float).ravel()
-    return arr
+    return numeric_input(data, value, what)
 
 
 def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -460,6 +457,11 @@ def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[
                 raise MetaAnalysisError(f"Moderator column(s) not found: {', '.join(missing)}.")
             formula = "~ " + " + ".join(f"`{c}`" if not c.isidentifier() else c for c in mods)
         flat = frame.reset_index(drop=True)
+        for col in flat.columns:
+            # formulaic passes pandas' nullable string columns through as raw text instead of
+            # coding them as categories; plain objects are coded correctly
+            if isinstance(flat[col].dtype, pd.StringDtype | pd.ArrowDtype | pd.BooleanDtype):
+                flat[col] = flat[col].astype(object)
         try:
             # rows with a missing moderator (numeric or categorical) are dropped by formulaic;
             # they are re-inserted as NaN rows so the caller can report and remove them
@@ -607,6 +609,13 @@ def meta_analysis(
         raise MetaAnalysisError("level must be a percentage between 0 and 100 (e.g. 95).")
     if data is not None and not isinstance(data, pd.DataFrame):
         raise MetaAnalysisError("data must be a pandas DataFrame (or None with array inputs).")
+    if tau2 is not None:
+        try:
+            tau2 = float(tau2)
+        except (TypeError, ValueError):
+            raise MetaAnalysisError(f"tau2 must be a number, got {tau2!r}.") from None
+        if not (np.isfinite(tau2) and tau2 >= 0):
+            raise MetaAnalysisError(f"A fixed tau2 must be finite and non-negative, got {tau2}.")
 
     frame = data.copy() if data is not None else None
     if r is not None or n is not None:
@@ -626,6 +635,11 @@ def meta_analysis(
         yi_arr = _column_or_array(frame, yi, "yi")
         vi_arr = _column_or_array(frame, vi, "vi")
         se_arr = _column_or_array(frame, sei, "sei")
+        if se_arr is not None and np.any(se_arr[~np.isnan(se_arr)] < 0):
+            raise MetaAnalysisError(
+                "Standard errors (sei) must be positive; "
+                f"{int(np.sum(se_arr < 0))} negative value(s) given."
+            )
         if yi_arr is None:
             raise MetaAnalysisError("Give yi with vi (or sei), or r with n.")
         if vi_arr is None:
@@ -700,7 +714,8 @@ def meta_analysis(
     if not ok.all():
         dropped = [str(x) for x in labels[~ok]]
         warnings.warn(
-            f"{(~ok).sum()} stud{'y' if (~ok).sum() == 1 else 'ies'} with missing values "
+            f"{(~ok).sum()} stud{'y' if (~ok).sum() == 1 else 'ies'} with missing or "
+            "non-finite values "
             f"dropped: {', '.join(dropped[:10])}{' ...' if len(dropped) > 10 else ''}.",
             DroppedRowsWarning,
             stacklevel=2,
@@ -712,6 +727,14 @@ def meta_analysis(
     if np.any(vi_arr <= 0):
         bad = ", ".join(str(x) for x in labels[vi_arr <= 0][:5])
         raise MetaAnalysisError(f"Sampling variances must be positive; check studies {bad}.")
+    if len(vi_arr) and vi_arr.max() / vi_arr.min() > 1e7:
+        warnings.warn(
+            f"The largest sampling variance is {vi_arr.max() / vi_arr.min():.2g} times the "
+            "smallest; results may be numerically unstable (metafor warns likewise). Check for "
+            "variances entered on the wrong scale (e.g. standard errors, or 0 rounded up).",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     if random_spec is not None:
         from alliancestats.meta.multilevel import encode_groups
 
@@ -850,7 +873,10 @@ def _fit_uni(
     df = float("inf")
     if test in ("knha", "t"):
         if k <= p:
-            raise MetaAnalysisError("test='knha' needs more studies than coefficients.")
+            raise MetaAnalysisError(
+                f"test={test!r} needs more studies than coefficients (k = {k}, p = {p}); "
+                "use test='z'."
+            )
         df = float(k - p)
         if test == "knha":
             rss = float(np.sum(w * resid**2))
@@ -979,7 +1005,10 @@ def coef_table(
     (Intercept)       0.5  0.25  2.0  inf  0.046    0.01     0.99
     """
     df_arr = np.broadcast_to(np.asarray(df, dtype=float), beta.shape)
-    stat = beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # se = 0 happens with Knapp-Hartung and identical effects; metafor then reports
+        # an infinite statistic with p = 0, and so do we
+        stat = beta / se
     alpha = 1 - level / 100
     normal = np.all(~np.isfinite(df_arr))
     if normal:

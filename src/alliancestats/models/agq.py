@@ -90,6 +90,21 @@ def agq_deviance(
         ``-2 log L`` with deviance residuals in place of ``-2 log p(y | u)``.
     state : PirlsState
         PIRLS state at the conditional modes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alliancestats.models.families import get_family
+    >>> from alliancestats.models.pirls import PirlsProblem, ReStructure, ReTermSpec
+    >>> g = np.repeat(np.arange(10), 4)
+    >>> y = np.tile([0.0, 1.0, 1.0, 0.0], 10)
+    >>> re = ReStructure.from_terms(
+    ...     [ReTermSpec("g", ("(Intercept)",), g, tuple(range(10)), np.ones((40, 1)))])
+    >>> prob = PirlsProblem(y, np.ones((40, 1)), re, get_family("binomial"))
+    >>> dev9, _ = agq_deviance(prob, np.array([0.5]), np.array([0.0]), 9)
+    >>> dev25, _ = agq_deviance(prob, np.array([0.5]), np.array([0.0]), 25)
+    >>> bool(abs(dev9 - dev25) < 1e-6)  # converged in the number of nodes
+    True
     """
     if not problem.is_scalar:
         raise ModelSpecificationError(

@@ -295,26 +295,23 @@ def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
 
 
 def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> list[int]:
-    """Indices of columns kept when later columns that are linear in earlier ones are dropped."""
+    """Indices of columns kept when later columns that are linear in earlier ones are dropped.
+
+    ``|R[j, j]|`` of the QR decomposition of the column-scaled matrix is the norm of column j's
+    residual on the columns before it, so small values mark aliased columns (as R's ``qr``
+    pivots them to the end and lme4 drops them).
+    """
     p = X.shape[1]
     if p == 0:
         return []
     scale = np.sqrt((X * X).sum(axis=0))
-    scale[scale == 0] = 1.0
-    Xs = X / scale
-    kept: list[int] = []
-    Q = np.zeros((X.shape[0], 0))
-    for j in range(p):
-        v = Xs[:, j]
-        if np.sqrt(v @ v) < tol:
-            continue
-        r = v - Q @ (Q.T @ v)
-        r = r - Q @ (Q.T @ r)  # re-orthogonalise once for stability
-        nr = np.sqrt(r @ r)
-        if nr > tol:
-            kept.append(j)
-            Q = np.column_stack([Q, r / nr])
-    return kept
+    zero = scale == 0
+    scale[zero] = 1.0
+    R = np.linalg.qr(X / scale, mode="r")
+    diag = np.zeros(p)
+    k = min(R.shape)
+    diag[:k] = np.abs(np.diag(R)[:k])
+    return [j for j in range(p) if not zero[j] and diag[j] > tol]
 
 
 def _lme4_order(blocks: list[RandomBlock]) -> list[RandomBlock]:
@@ -397,8 +394,7 @@ def build_design(
             )
     if len(sub) == 0:
         raise ModelSpecificationError(
-            "no rows left: every row has a missing value in a variable the model uses "
-            f"({used})"
+            f"no rows left: every row has a missing value in a variable the model uses ({used})"
         )
 
     y = _response(parsed.response, sub)

@@ -41,12 +41,13 @@ Array = np.ndarray
 
 @dataclass(frozen=True)
 class Link:
-    """A link function ``eta = g(mu)`` with its inverse and derivative ``d mu / d eta``."""
+    """A link function ``eta = g(mu)``: inverse, ``d mu / d eta`` and its derivative."""
 
     name: str
     linkfun: Callable[[Array], Array]
     linkinv: Callable[[Array], Array]
     mu_eta: Callable[[Array], Array]
+    mu_eta_deriv: Callable[[Array], Array]
 
 
 def _logit_inv(eta: Array) -> Array:
@@ -80,11 +81,31 @@ def _log_inv(eta: Array) -> Array:
     return np.maximum(np.exp(eta), _EPS)
 
 
+def _logit_mu_eta_deriv(eta: Array) -> Array:
+    p = special.expit(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))
+    return p * (1.0 - p) * (1.0 - 2.0 * p)
+
+
+def _probit_mu_eta_deriv(eta: Array) -> Array:
+    return -eta * np.exp(-0.5 * eta * eta) / np.sqrt(2.0 * np.pi)
+
+
+def _cloglog_mu_eta_deriv(eta: Array) -> Array:
+    e = np.minimum(eta, _CLOGLOG_ETA_MAX)
+    return np.exp(e - np.exp(e)) * (1.0 - np.exp(e))
+
+
 LINKS: dict[str, Link] = {
-    "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
-    "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta),
-    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta),
-    "log": Link("log", np.log, _log_inv, _log_inv),
+    "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta, _logit_mu_eta_deriv),
+    "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta, _probit_mu_eta_deriv),
+    "cloglog": Link(
+        "cloglog",
+        lambda mu: np.log(-np.log1p(-mu)),
+        _cloglog_inv,
+        _cloglog_mu_eta,
+        _cloglog_mu_eta_deriv,
+    ),
+    "log": Link("log", np.log, _log_inv, _log_inv, _log_inv),
 }
 
 
@@ -114,6 +135,12 @@ class Family:
         if self.name == "binomial":
             return np.maximum(mu * (1.0 - mu), _EPS)
         return np.maximum(mu, _EPS)
+
+    def variance_deriv(self, mu: Array) -> Array:
+        """Derivative ``V'(mu)`` of the variance function."""
+        if self.name == "binomial":
+            return 1.0 - 2.0 * mu
+        return np.ones_like(mu)
 
     def valid_eta_mu(self, mu: Array) -> bool:
         """Whether every fitted mean lies inside the parameter space."""

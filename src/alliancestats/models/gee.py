@@ -74,7 +74,17 @@ class GeeResult:
             setattr(self, key, value)
 
     def fixed_exp(self, level: float | None = None) -> pd.DataFrame:
-        """Exponentiated estimates: odds ratios (logit link) or rate ratios (log link)."""
+        """Exponentiated estimates: odds ratios (logit link) or rate ratios (log link).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from alliancestats.simulate import simulate_sessions
+        >>> d = simulate_sessions(n_therapists=6, seed=2).dropna(subset=["adhered", "alliance"])
+        >>> res = gee("adhered ~ alliance", d, groups="patient")
+        >>> res.fixed_exp().columns.tolist()
+        ['odds_ratio', 'ci_low', 'ci_high', 'p']
+        """
         if self.link not in ("logit", "log"):
             raise ModelSpecificationError(
                 f"exponentiated coefficients need a logit or log link (this model: {self.link})"
@@ -94,7 +104,15 @@ class GeeResult:
         )
 
     def summary(self) -> str:
-        """Text summary: model, working correlation and the fixed-effects table."""
+        """Text summary: model, working correlation and the fixed-effects table.
+
+        Examples
+        --------
+        >>> from alliancestats.simulate import simulate_sessions
+        >>> d = simulate_sessions(n_therapists=6, seed=2).dropna(subset=["adhered", "alliance"])
+        >>> gee("adhered ~ alliance", d, groups="patient").summary().splitlines()[0]
+        'GEE (binomial, logit link), working correlation: exchangeable'
+        """
         lines = [
             f"GEE ({self.family}, {self.link} link), working correlation: {self.cov_struct}",
             f"Formula: {self.formula}",

@@ -262,9 +262,9 @@ class LmmProblem:
         for k, b in enumerate(rest):
             o = self.r_off[k]
             for j in range(b.nlevels):
-                zz[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q] = (
-                    self.rr_diag[k][:, :, j]
-                )
+                zz[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q] = self.rr_diag[
+                    k
+                ][:, :, j]
             for m in range(k + 1, len(rest)):
                 c = rest[m]
                 key = b.codes.astype(np.int64) * c.nlevels + c.codes
@@ -448,8 +448,12 @@ class LmmProblem:
             for j in range(b.nlevels):
                 blocks[j] = s_inv[o + j * b.q : o + (j + 1) * b.q, o + j * b.q : o + (j + 1) * b.q]
             out_rest.append(blocks)
-        wl = f.w.toarray().reshape(self.nA, self.qA, -1)  # rows of W per level of A
         li = np.moveaxis(f.la_inv, 2, 0)  # (nA, qA, qA)
-        v = np.einsum("iba,ibc->iac", li, wl)
-        extra = v @ s_inv @ np.swapaxes(v, 1, 2)
+        extra = np.empty((self.nA, self.qA, self.qA))
+        chunk = max(1, 2_000_000 // max(1, self.q_rest * self.qA))  # bound dense W memory
+        for start in range(0, self.nA, chunk):
+            stop = min(self.nA, start + chunk)
+            wl = f.w[start * self.qA : stop * self.qA].toarray().reshape(stop - start, self.qA, -1)
+            v = np.einsum("iba,ibc->iac", li[start:stop], wl)
+            extra[start:stop] = v @ s_inv @ np.swapaxes(v, 1, 2)
         return [np.moveaxis(a_inv, 2, 0) + extra, *out_rest]

@@ -16,8 +16,15 @@ Two code paths share one interface, :class:`PirlsProblem`:
 * a *scalar* path for a single scalar random-effect term such as ``(1 | patient)``: the
   system matrix is diagonal, so each PIRLS iteration is a handful of vectorised O(n) passes
   (``numpy.bincount`` per-group sums) and costs nothing per group;
-* a *general* path for any number of (vector-valued, crossed or nested) terms, with a sparse
-  ``Z`` and a sparse LU factorisation of the (symmetric positive definite) system.
+* a *general* path for any number of (vector-valued, crossed or nested) terms. ``Z Lambda``
+  is stored row-wise (every row has the same number of non-zeros), and the system
+  ``A = Lambda'Z'WZ Lambda + I`` is factorised densely when small, by eliminating the first
+  (largest) term's block-diagonal part and a dense Schur complement for the other terms
+  (nested designs such as patients within therapists), or with a sparse LU otherwise.
+
+:meth:`PirlsProblem.laplace_gradient` returns the exact gradient of the Laplace deviance in
+``(theta, beta)``, using the implicit derivatives of the conditional modes and the entries of
+``A^-1`` on each row's own columns.
 
 The random-effects structure is described by :class:`ReStructure`, built from per-term
 grouping codes and term model matrices (the same ingredients lme4's ``mkReTrms`` uses). The
@@ -191,7 +198,8 @@ class PirlsState:
     diag: np.ndarray | None = None  # scalar path: diagonal of L L'
 
 
-_DENSE_MAX_Q = 1500  # up to this many random effects the PIRLS system is factorised densely
+_DENSE_MAX_Q = 1500  # largest dense factorisation (whole system or Schur complement)
+_BLOCK_MIN_Q = 300  # above this size, eliminate the first term's blocks before factorising
 
 
 class _Factor:
@@ -223,36 +231,67 @@ class _Factor:
 
 
 class _BlockFactor:
-    """Factor of ``A`` when the first term is scalar: ``A = [[diag(a), C], [C', A22]]``.
+    """Factor of ``A = [[A11, C], [C', A22]]`` with ``A11`` block diagonal (first term).
 
-    The first (largest) term contributes a diagonal block; the remaining ``q2`` effects are
-    eliminated through the dense Schur complement ``S = A22 - C' diag(1/a) C``. For nested
-    designs (patients in therapists) ``C`` has one non-zero per patient, so building ``S``
-    costs O(patients) and factorising it O(q2^3) with ``q2`` the number of therapists.
+    The first (largest) term contributes one ``s x s`` block per level (``s`` = its number of
+    random effects, 1 for a random intercept); the remaining ``q2`` effects are eliminated
+    through the dense Schur complement ``S = A22 - C' A11^-1 C``. For nested designs
+    (patients in therapists) ``C`` has few non-zeros per patient, so building ``S`` costs
+    O(patients) and factorising it O(q2^3) with ``q2`` the number of therapists.
     """
 
     dense = False
 
-    def __init__(self, a: np.ndarray, C: sparse.csr_matrix, A22: np.ndarray) -> None:
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(A22))):
+    def __init__(self, blocks: np.ndarray, C: sparse.csr_matrix, A22: np.ndarray) -> None:
+        if not (np.all(np.isfinite(blocks)) and np.all(np.isfinite(A22))):
             raise EstimationError("non-finite values in the PIRLS system (extreme parameters)")
-        self.a = a
-        self.C = C
-        S = A22 - (C.T @ sparse.diags(1.0 / a) @ C).toarray()
-        try:
-            self.c = linalg.cho_factor(S, lower=True, check_finite=False)
-        except linalg.LinAlgError as exc:
-            raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
-        self.q1 = a.size
+        self.nl, self.s, _ = blocks.shape
+        self.q1 = self.nl * self.s
         self.q2 = A22.shape[0]
-        self.logdet = float(np.sum(np.log(a))) + 2.0 * float(np.sum(np.log(np.diag(self.c[0]))))
+        try:
+            chol = np.linalg.cholesky(blocks)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+        ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
+        self.binv = np.linalg.inv(blocks)  # (nl, s, s)
+        self.C = C
+        if self.q2:
+            K = self._apply_binv_sparse(C)
+            S = A22 - (C.T @ K).toarray()
+            try:
+                self.c = linalg.cho_factor(S, lower=True, check_finite=False)
+            except linalg.LinAlgError as exc:
+                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+            ld += 2.0 * float(np.sum(np.log(np.diag(self.c[0]))))
+        self.logdet = ld
+
+    def _binv_matrix(self) -> sparse.csr_matrix:
+        nl, s = self.nl, self.s
+        base = (np.arange(nl) * s)[:, None, None]
+        rows = np.broadcast_to(base + np.arange(s)[None, :, None], (nl, s, s)).ravel()
+        cols = np.broadcast_to(base + np.arange(s)[None, None, :], (nl, s, s)).ravel()
+        return sparse.csr_matrix((self.binv.ravel(), (rows, cols)), shape=(self.q1, self.q1))
+
+    def _apply_binv_sparse(self, C: sparse.csr_matrix) -> sparse.csr_matrix:
+        if self.s == 1:
+            return sparse.diags(self.binv[:, 0, 0]) @ C
+        return self._binv_matrix() @ C
+
+    def apply_binv(self, b1: np.ndarray) -> np.ndarray:
+        """``A11^-1 b1`` for a vector or a matrix of right-hand sides."""
+        if b1.ndim == 1:
+            return np.einsum("jab,jb->ja", self.binv, b1.reshape(self.nl, self.s)).ravel()
+        k = b1.shape[1]
+        out = np.einsum("jab,jbk->jak", self.binv, b1.reshape(self.nl, self.s, k))
+        return out.reshape(self.q1, k)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         b1, b2 = b[: self.q1], b[self.q1 :]
-        scale = self.a if b.ndim == 1 else self.a[:, None]
-        y1 = b1 / scale
+        y1 = self.apply_binv(b1)
+        if not self.q2:
+            return y1
         x2 = linalg.cho_solve(self.c, b2 - self.C.T @ y1, check_finite=False)
-        x1 = y1 - (self.C @ x2) / scale
+        x1 = y1 - self.apply_binv(np.asarray(self.C @ x2))
         return np.concatenate([x1, x2], axis=0)
 
 
@@ -275,23 +314,32 @@ class _RowPattern:
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
-        q1 = re.terms[0].nlevels if re.terms[0].size == 1 else 0
+        s0 = re.terms[0].size
+        q1 = re.terms[0].nlevels * s0
         q2 = self.q - q1
-        if self.q <= _DENSE_MAX_Q:
+        small = self.q <= min(_DENSE_MAX_Q, _BLOCK_MIN_Q)
+        if small or (q2 > _DENSE_MAX_Q and self.q <= _DENSE_MAX_Q):
             self.mode = "dense"
             self.pair_index = (self.cols[:, :, None] * self.q + self.cols[:, None, :]).ravel()
-        elif q1 and q2 <= _DENSE_MAX_Q:
+        elif q2 <= _DENSE_MAX_Q:
             self.mode = "block"
-            self.q1, self.q2 = q1, q2
-            first = self.cols[:, 0]
-            rest = self.cols[:, 1:] - q1
-            keys = (first[:, None] * q2 + rest).ravel()
-            ukeys, self.c_slot = np.unique(keys, return_inverse=True)
-            crow, ccol = np.divmod(ukeys, q2)
-            self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(crow, minlength=q1))])
-            self.c_indices = ccol.astype(np.intp)
-            self.c_nnz = ukeys.size
-            self.a22_index = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
+            self.s0, self.q1, self.q2 = s0, q1, q2
+            first = self.cols[:, :s0]
+            level = first[:, 0] // s0
+            self.b11_index = (
+                level[:, None, None] * s0 * s0
+                + np.arange(s0)[None, :, None] * s0
+                + np.arange(s0)[None, None, :]
+            ).ravel()
+            if q2:
+                rest = self.cols[:, s0:] - q1
+                keys = (first[:, :, None] * q2 + rest[:, None, :]).ravel()
+                ukeys, self.c_slot = np.unique(keys, return_inverse=True)
+                crow, ccol = np.divmod(ukeys, q2)
+                self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(crow, minlength=q1))])
+                self.c_indices = ccol.astype(np.intp)
+                self.c_nnz = ukeys.size
+                self.a22_index = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
         else:
             self.mode = "sparse"
             rows = np.repeat(self.cols, self.r, axis=1).ravel()
@@ -337,18 +385,23 @@ class _RowPattern:
         if self.mode == "block":
             if self.q1 * self.q2 > 2e7:
                 return None
-            Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
-            CS = np.asarray(fac.C @ Sinv)  # (q1, q2)
-            quad = np.asarray(fac.C.multiply(CS).sum(axis=1)).ravel()
-            a = fac.a
-            first = cols[:, 0]
-            rest = cols[:, 1:] - self.q1
+            s0, nl = self.s0, self.q1 // self.s0
+            level = cols[:, 0] // s0
             G = np.empty((self.n, self.r, self.r))
-            G[:, 0, 0] = (1.0 / a + quad / (a * a))[first]
-            off = -CS[first[:, None], rest] / a[first][:, None]
-            G[:, 0, 1:] = off
-            G[:, 1:, 0] = off
-            G[:, 1:, 1:] = Sinv[rest[:, :, None], rest[:, None, :]]
+            B11 = fac.binv.copy()  # (nl, s0, s0): A11^-1 blocks
+            if self.q2:
+                Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
+                K = fac.apply_binv(fac.C.toarray())  # A11^-1 C, (q1, q2)
+                KS = K @ Sinv
+                B11 += np.einsum(
+                    "jat,jbt->jab", KS.reshape(nl, s0, self.q2), K.reshape(nl, s0, self.q2)
+                )
+                rest = cols[:, s0:] - self.q1
+                off = -KS[cols[:, :s0, None], rest[:, None, :]]  # (n, s0, r - s0)
+                G[:, :s0, s0:] = off
+                G[:, s0:, :s0] = np.transpose(off, (0, 2, 1))
+                G[:, s0:, s0:] = Sinv[rest[:, :, None], rest[:, None, :]]
+            G[:, :s0, :s0] = B11[level]
             return G
         return None
 
@@ -375,18 +428,23 @@ class _RowPattern:
             A[np.diag_indices(self.q)] += 1.0
             return _Factor(A, True)
         if self.mode == "block":
-            wm0 = w * mv[:, 0]
-            a = np.bincount(self.cols[:, 0], weights=wm0 * mv[:, 0], minlength=self.q1) + 1.0
-            cdata = np.bincount(
-                self.c_slot, weights=(wm0[:, None] * mv[:, 1:]).ravel(), minlength=self.c_nnz
-            )
+            s0 = self.s0
+            m1 = mv[:, :s0]
+            prod1 = (w[:, None, None] * m1[:, :, None] * m1[:, None, :]).ravel()
+            nl = self.q1 // s0
+            blocks = np.bincount(self.b11_index, weights=prod1, minlength=nl * s0 * s0)
+            blocks = blocks.reshape(nl, s0, s0) + np.eye(s0)[None, :, :]
+            if not self.q2:
+                return _BlockFactor(blocks, sparse.csr_matrix((self.q1, 0)), np.zeros((0, 0)))
+            rest = mv[:, s0:]
+            cprod = (w[:, None, None] * m1[:, :, None] * rest[:, None, :]).ravel()
+            cdata = np.bincount(self.c_slot, weights=cprod, minlength=self.c_nnz)
             C = sparse.csr_matrix((cdata, self.c_indices, self.c_indptr), shape=(self.q1, self.q2))
-            rest = mv[:, 1:]
             prod = (w[:, None, None] * rest[:, :, None] * rest[:, None, :]).ravel()
             A22 = np.bincount(self.a22_index, weights=prod, minlength=self.q2 * self.q2)
             A22 = A22.reshape(self.q2, self.q2)
             A22[np.diag_indices(self.q2)] += 1.0
-            return _BlockFactor(a, C, A22)
+            return _BlockFactor(blocks, C, A22)
         prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
         data = np.bincount(self.sp_slot, weights=prod, minlength=self.sp_nnz)
         data[self.sp_diag_slot] += 1.0
@@ -620,48 +678,60 @@ class PirlsProblem:
 
     @property
     def has_gradient(self) -> bool:
-        """Whether :meth:`laplace_gradient` is available (canonical link; a single scalar
-        term, or a system small enough for a dense or block factorisation)."""
-        if not self._canonical:
-            return False
+        """Whether :meth:`laplace_gradient` is available: a single scalar term, or a system
+        small enough for a dense or block factorisation."""
         if self.is_scalar:
             return True
         ops = self.ops
         return ops.mode == "dense" or (ops.mode == "block" and ops.q1 * ops.q2 <= 2e7)
 
+    def _eta_derivatives(self, eta: np.ndarray, mu: np.ndarray):
+        """Score ``s``, Fisher weights ``w``, observed information ``h`` and ``dw/d eta``.
+
+        ``s = pw mu' (y - mu) / V``, ``w = pw mu'^2 / V``, ``h = -ds/d eta``; for canonical
+        links ``h = w``.
+        """
+        link, fam, pw = self.family.link, self.family, self.pw
+        me = link.mu_eta(eta)
+        me1 = link.mu_eta_deriv(eta)
+        V = fam.variance(mu)
+        V1 = fam.variance_deriv(mu)
+        r = self.y - mu
+        s = pw * me * r / V
+        w = pw * me * me / V
+        h = pw * (me * me / V - me1 * r / V + me * me * r * V1 / (V * V))
+        dw = pw * (2.0 * me * me1 / V - me**3 * V1 / (V * V))
+        return s, w, h, dw
+
     def laplace_gradient(self, theta: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray]:
         """Laplace deviance and its exact gradient in ``(theta, beta)``.
 
-        For a single scalar random effect and a canonical link (logit, log), differentiating
+        For a single scalar random effect (any link), differentiating
         ``F = -2 log p(y | u*) + u*^2 + sum_j log D_j`` with ``D_j = 1 + theta^2 sum_i w_i z_i^2``
         needs the implicit derivatives of the conditional modes, ``du*/d(theta, beta)``,
         which follow from the stationarity of the penalised deviance in ``u``. All terms are
         per-group sums, so the gradient costs a few O(n) passes.
         """
         if not self.has_gradient:
-            raise EstimationError("analytic gradient needs one scalar term and a canonical link")
+            raise EstimationError("analytic gradient unavailable for this random-effects layout")
         if not self.is_scalar:
             return self._laplace_gradient_general(theta, beta)
         th = float(theta[0])
         st = self.pirls(theta, beta)
         F = st.minus2_cond + float(st.u @ st.u) + st.logdet
-        mu, u, g, z = st.mu, st.u, self.g, self.zv
-        s = self.pw * (self.y - mu)
-        if self.family.name == "binomial":
-            w = self.pw * mu * (1.0 - mu)
-            dw = w * (1.0 - 2.0 * mu)
-        else:
-            w = self.pw * mu
-            dw = w
-        D = st.diag
+        u, g, z = st.u, self.g, self.zv
+        s, w, h, dw = self._eta_derivatives(st.eta, st.mu)
+        D = th * th * self._gsum(w * self.zv2) + 1.0  # Fisher: the Laplace log-determinant
+        Dh = th * th * self._gsum(h * self.zv2) + 1.0  # observed: implicit derivatives of u*
         wz2 = self._gsum(w * self.zv2)
+        hz2 = self._gsum(h * self.zv2)
         a = th * th * self.zv2 * dw / D[g]
         c = th * self._gsum(a * z)  # dL/du_j
         ug = u[g]
-        # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum w z x / D_j
-        grad_beta = self.X.T @ (-2.0 * s + a - th * (c / D)[g] * w * z)
+        # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum h z x / Dh_j
+        grad_beta = self.X.T @ (-2.0 * s + a - th * (c / Dh)[g] * h * z)
         # d/d theta
-        du_dth = (self._gsum(s * z) - th * u * wz2) / D
+        du_dth = (self._gsum(s * z) - th * u * hz2) / Dh
         grad_theta = (
             -2.0 * float(np.sum(s * z * ug))
             + float(np.sum(2.0 * th * wz2 / D))
@@ -673,35 +743,34 @@ class PirlsProblem:
     def _laplace_gradient_general(
         self, theta: np.ndarray, beta: np.ndarray
     ) -> tuple[float, np.ndarray]:
-        """Exact Laplace gradient for any random-effects structure (canonical link).
+        """Exact Laplace gradient for any random-effects structure and link.
 
-        With ``M = Z Lambda``, ``A = M'WM + I``, score ``s`` and ``dw = dW/d eta``:
-        ``dF/dbeta = X'(-2 s + a - W M v)`` with ``a_i = dw_i m_i'A^-1 m_i`` and
-        ``v = A^-1 M'a``; ``dF/dtheta_k = -2 s'(M_k u) + 2 sum_i w_i m_i'A^-1 m_ki
-        + a'(M_k u) + v'(M_k's - M'W M_k u)``, where ``M_k = dM/dtheta_k``. Only the
-        entries of ``A^-1`` on each row's own columns are needed.
+        With ``M = Z Lambda``, ``A = M'WM + I`` (Fisher weights ``W``), ``Ah = M'HM + I``
+        (observed information ``H``; equal to ``A`` for canonical links), score ``s`` and
+        ``dw = dW/d eta``: ``dF/dbeta = X'(-2 s + a - H M v)`` with
+        ``a_i = dw_i m_i'A^-1 m_i`` and ``v = Ah^-1 M'a``; ``dF/dtheta_k = -2 s'(M_k u)
+        + 2 sum_i w_i m_i'A^-1 m_ki + a'(M_k u) + v'(M_k's - M'H M_k u)``, where
+        ``M_k = dM/dtheta_k``. Only the entries of ``A^-1`` on each row's own columns are
+        needed.
         """
         st = self.pirls(theta, beta)
         F = st.minus2_cond + float(st.u @ st.u) + st.logdet
         ops = self.ops
-        mu, u = st.mu, st.u
-        s = self.pw * (self.y - mu)
-        w = st.weights
-        if self.family.name == "binomial":
-            dw = self.pw * mu * (1.0 - mu) * (1.0 - 2.0 * mu)
-        else:
-            dw = self.pw * mu
+        u = st.u
+        s, w, h, dw = self._eta_derivatives(st.eta, st.mu)
         mv = ops.values(theta)
         fac = ops.factor(mv, w)
         G = ops.selected_inverse(fac)
         if G is None:
             raise EstimationError("selected inverse unavailable for this design")
+        # implicit derivatives of u* use the observed information (= w for canonical links)
+        fac_h = fac if self._canonical else ops.factor(mv, h)
         Gm = np.einsum("iab,ib->ia", G, mv)
         d = np.einsum("ia,ia->i", mv, Gm)
         a = dw * d
-        v = fac.solve(ops.rmatvec(mv, a))
+        v = fac_h.solve(ops.rmatvec(mv, a))
         Mv = ops.matvec(mv, v)
-        grad_beta = self.X.T @ (-2.0 * s + a - w * Mv)
+        grad_beta = self.X.T @ (-2.0 * s + a - h * Mv)
         grad_theta = np.empty(theta.size)
         for k in range(theta.size):
             dmv = ops.dvalues(k)
@@ -712,7 +781,7 @@ class PirlsProblem:
                 + 2.0 * float(w @ e)
                 + float(a @ dMu)
                 + float(v @ ops.rmatvec(dmv, s))
-                - float(Mv @ (w * dMu))
+                - float(Mv @ (h * dMu))
             )
         return F, np.concatenate([grad_theta, grad_beta])
 

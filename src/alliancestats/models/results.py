@@ -87,9 +87,7 @@ class MixedResult:
         self.refit_ml_fn: Callable[[], MixedResult] | None = fields.pop("refit_ml", None)
         self.predictor: Callable[[Any, bool], np.ndarray] | None = fields.pop("predictor", None)
         self.profiler: Callable[[float], pd.DataFrame] | None = fields.pop("profiler", None)
-        self.wald_varcorr: Callable[[float], pd.DataFrame] | None = fields.pop(
-            "wald_varcorr", None
-        )
+        self.wald_varcorr: Callable[[float], pd.DataFrame] | None = fields.pop("wald_varcorr", None)
         self.contrast_fn: Callable[[np.ndarray], dict] | None = fields.pop("contrast", None)
         defaults: dict[str, Any] = {
             "family": "gaussian",
@@ -151,6 +149,15 @@ class MixedResult:
             Rows named like lme4's ``confint(oldNames = FALSE)`` (``sd_(Intercept)|patient``,
             ``cor_session.(Intercept)|patient``, ``sigma``, then fixed effects); columns
             ``estimate, ci_low, ci_high``.
+
+        Notes
+        -----
+        Profile intervals invert the likelihood-ratio test (Venzon & Moolgavkar 1988, Appl Stat
+        37(1); Bates et al. 2015, J Stat Softw 67(1), section 5.1). Validated against lme4
+        1.1-31 ``confint(fit, method = "profile")`` on Dyestuff and sleepstudy: all ends within
+        1e-3 relative (observed 1e-5 to 5e-5; lme4 interpolates its profile with splines).
+        Wald intervals for SDs and correlations are symmetric and can be poor near the
+        boundary; prefer profile intervals for variance components.
         """
         if method not in ("wald", "profile"):
             raise ValueError("method must be 'wald' or 'profile'")
@@ -191,6 +198,23 @@ class MixedResult:
         pandas.Series
             ``estimate, se, df, t, p`` (Satterthwaite df for LMM fits; ``z`` with infinite df
             for GLMMs).
+
+        Notes
+        -----
+        For LMM fits the degrees of freedom follow lmerTest's ``contest1D`` (Kuznetsova,
+        Brockhoff & Christensen 2017, J Stat Softw 82(13)): ``2 (L'VL)^2 / (g' A g)`` with ``g``
+        the gradient of ``L'V L`` in the variance parameters and ``A`` their asymptotic
+        covariance. For a single coefficient this reproduces the ``df`` column exactly.
+
+        Examples
+        --------
+        >>> from alliancestats.simulate import simulate_sessions
+        >>> from alliancestats.models import lmm
+        >>> df = simulate_sessions(n_therapists=6, seed=2).dropna(subset=["pain", "alliance"])
+        >>> fit = lmm("pain ~ session + alliance + (1 | patient)", df)
+        >>> c = fit.contrast({"session": 1, "alliance": -1})
+        >>> list(c.index)
+        ['estimate', 'se', 'df', 't', 'p']
         """
         names = list(self.fixed.index)
         if isinstance(weights, dict):
@@ -217,8 +241,12 @@ class MixedResult:
     def summary(self) -> str:
         """Text summary laid out like lme4's ``print(summary(fit))``."""
         lines = []
-        kind = "Linear" if self.family == "gaussian" else "Generalized linear"
-        lines.append(f"{kind} mixed model fit by {self.method}")
+        if self.family == "gaussian":
+            lines.append(
+                f"Linear mixed model fit by {self.method}. t-tests use Satterthwaite's method"
+            )
+        else:
+            lines.append(f"Generalized linear mixed model fit by {self.method} ({self.family})")
         lines.append(f"Formula: {self.formula}")
         if self.reml:
             lines.append(f"REML criterion at convergence: {self.deviance:.1f}")
@@ -283,8 +311,7 @@ def _format_varcorr(vc: pd.DataFrame) -> str:
                 corr.append(f"{m['sdcor'].iloc[0]:5.2f}" if len(m) else "")
             name = "" if grp == "Residual" else str(r["var1"])
             rows.append(
-                [str(grp) if k == 0 else "", name, f"{r['vcov']:.4g}", f"{r['sdcor']:.4g}"]
-                + corr
+                [str(grp) if k == 0 else "", name, f"{r['vcov']:.4g}", f"{r['sdcor']:.4g}"] + corr
             )
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
@@ -292,7 +319,9 @@ def _format_varcorr(vc: pd.DataFrame) -> str:
     header += [""] * (width - len(header))
     table = [header, *rows]
     widths = [max(len(t[i]) for t in table) for i in range(width)]
-    return "\n".join(" " + " ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)) for t in table)
+    return "\n".join(
+        " " + " ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)) for t in table
+    )
 
 
 def lrt(*models: MixedResult) -> pd.DataFrame:
@@ -320,13 +349,24 @@ def lrt(*models: MixedResult) -> pd.DataFrame:
     Notes
     -----
     The chi-square test treats variance parameters on the boundary the usual way (no
-    mixture correction), like lme4's ``anova``; it is conservative for such tests.
+    mixture correction), like lme4's ``anova``; it is conservative for such tests (Self &
+    Liang 1987, J Am Stat Assoc 82(398)). Validated against lme4 1.1-31 ``anova(m0, m1)`` on
+    sleepstudy and a simulated therapist/patient data set: log-likelihoods and AIC within
+    1e-6 relative, chi-square within 1e-4, p within 1e-3.
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> import warnings
+    >>> from alliancestats.simulate import simulate_sessions
     >>> from alliancestats.models import lmm, lrt
-    >>> df = pd.read_csv("tests/reference/lmm/data/sleepstudy.csv") if False else None
+    >>> df = simulate_sessions(n_therapists=6, seed=5).dropna(subset=["pain", "alliance"])
+    >>> m0 = lmm("pain ~ session + (1 | patient)", df)
+    >>> m1 = lmm("pain ~ session + alliance + (1 | patient)", df)
+    >>> tab = lrt(m0, m1)
+    >>> tab[["npar", "df"]].to_numpy().tolist()
+    [[4.0, nan], [5.0, 1.0]]
+    >>> bool(tab["p"].iloc[1] < 0.05)
+    True
     """
     if len(models) < 2:
         raise ModelSpecificationError("lrt needs at least two models")

@@ -9,10 +9,11 @@ True
 
 from __future__ import annotations
 
+from alliancestats.plot.baujat import baujat
+
 # --- meta-analysis figures ---
 from alliancestats.plot.forest import forest
 from alliancestats.plot.funnel import funnel
-from alliancestats.plot.baujat import baujat
 
 # --- session-data figures ---
 from alliancestats.plot.trajectories import trajectories

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from matplotlib.axes import Axes
 
+from alliancestats.errors import ParameterError
 from alliancestats.meta.sensitivity import baujat_values
 from alliancestats.plot._style import INK, SMALL_FONT_SIZE, despine, label_axes, new_axes
 
@@ -66,7 +67,7 @@ def baujat(
     ['1', '2', '3', '4', '5', '6']
     """
     if symbol not in ("ids", "labels", "points"):
-        raise ValueError(f"symbol must be 'ids', 'labels' or 'points', not {symbol!r}.")
+        raise ParameterError(f"symbol must be 'ids', 'labels' or 'points', not {symbol!r}.")
     values = baujat_values(result)
     x = values["x"].to_numpy()
     y = values["y"].to_numpy()

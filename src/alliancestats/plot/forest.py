@@ -16,6 +16,7 @@ from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.bias import require_result
 from alliancestats.meta.sensitivity import _safe_refit
 from alliancestats.plot._style import (
     ACCENT,
@@ -302,6 +303,7 @@ def forest(
     >>> len(ax.get_yticklabels())  # 5 studies, the pooled row and the prediction interval
     7
     """
+    require_result(result, "forest()")
     X = np.asarray(result.X, dtype=float)
     if X.ndim == 2 and X.shape[1] != 1:
         raise MetaAnalysisError(

@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.bias import require_result
 from alliancestats.plot._style import (
     ACCENT,
     INK,
@@ -39,7 +40,7 @@ def _p_text(value: float) -> str:
 def funnel(
     result: Any,
     *,
-    contours: Sequence[float] | None = (0.90, 0.95, 0.99),
+    contours: Sequence[float] | float | bool | None = (0.90, 0.95, 0.99),
     filled: Any = None,
     transform: Any = None,
     legend: bool = True,
@@ -56,7 +57,8 @@ def funnel(
     contours : sequence of float or None, default (0.90, 0.95, 0.99)
         Confidence levels whose two-sided significance limits around zero (``±z·SE``) bound the
         shaded regions (Peters et al. 2008): studies in darker regions are significant at the
-        stricter level. ``None`` or ``()`` draws no contours.
+        stricter level. ``None``, ``False`` or ``()`` draws no contours; ``True`` means the
+        default levels and a single number one level.
     filled : MetaResult or array of bool, optional
         Imputed studies to overlay: a trim-and-fill result for ``result`` (its imputed
         studies are added as open circles and its estimate marks the adjusted centre), or a
@@ -104,6 +106,7 @@ def funnel(
     >>> [len(c.get_offsets()) for c in ax.collections if c.get_gid() in ("observed", "imputed")]
     [6, 3]
     """
+    require_result(result, "funnel()")
     X = np.asarray(result.X, dtype=float)
     if X.ndim == 2 and X.shape[1] != 1:
         raise MetaAnalysisError(
@@ -143,6 +146,12 @@ def funnel(
     level = float(result.level)
     crit = float(stats.norm.ppf(0.5 + level / 200.0))
     est = float(centre_fit.estimate)
+    if contours is True:
+        contours = (0.90, 0.95, 0.99)
+    elif contours is False:
+        contours = None
+    elif isinstance(contours, int | float):
+        contours = (contours,)
     levels = sorted(float(c) for c in (contours or ()))
     for c in levels:
         if not 0.0 < c < 1.0:

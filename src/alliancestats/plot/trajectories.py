@@ -11,6 +11,7 @@ Examples
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataValidationError, ParameterError
 from alliancestats.plot._style import (
     ACCENT,
     INK,
@@ -44,7 +45,7 @@ BAND_GID = "ci"
 def _frame(data: Any) -> pd.DataFrame:
     frame = getattr(data, "data", data)  # SessionData or DataFrame
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(
+        raise ParameterError(
             f"data must be a pandas DataFrame or a SessionData, got {type(data).__name__}"
         )
     return frame
@@ -111,8 +112,12 @@ def session_summary(
     """
     frame = _frame(data)
     _check_columns(frame, y=y, session=session, group=group)
+    if 1 < level < 100:  # a percentage (95), as meta_analysis(level=) also accepts
+        level = level / 100
     if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
+        raise ParameterError(
+            f"level must lie strictly between 0 and 1 (or be a percentage), got {level}"
+        )
     values = _numeric(frame, y, "y")
     keys = [group, session] if group is not None else [session]
     work = frame[keys].assign(_y=values).dropna(subset=["_y"])
@@ -201,9 +206,13 @@ def trajectories(
     values = _numeric(frame, y, "y")
     _numeric(frame, session, "session")
     if n_patients is not None and (
-        isinstance(n_patients, bool) or int(n_patients) != n_patients or n_patients < 0
+        isinstance(n_patients, bool)
+        or not isinstance(n_patients, Real)
+        or not (n_patients >= 0 and float(n_patients).is_integer())
     ):
-        raise ValueError(f"n_patients must be a non-negative integer or None, got {n_patients!r}")
+        raise ParameterError(
+            f"n_patients must be a non-negative integer or None, got {n_patients!r}"
+        )
     work = frame[[c for c in (patient, session, group) if c is not None]].assign(_y=values)
     work = work.dropna(subset=["_y", session]).sort_values([patient, session])
 

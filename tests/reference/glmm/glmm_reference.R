@@ -91,12 +91,16 @@ cases <- list(
 )
 
 tidy_ranef <- function(fit) {
-  re <- ranef(fit)
+  re <- ranef(fit, condVar = TRUE)
   out <- list()
   for (g in names(re)) {
     d <- re[[g]]
+    pv <- attr(d, "postVar")
+    # conditional variances of each random effect (diagonal of each level's block)
+    cv <- lapply(seq_len(ncol(d)), function(k) as.numeric(pv[k, k, ]))
+    names(cv) <- names(d)
     out[[g]] <- list(levels = rownames(d), values = lapply(as.list(d), as.numeric),
-                     terms = names(d))
+                     terms = I(names(d)), condvar = cv)
   }
   out
 }

@@ -1,0 +1,239 @@
+"""Regression tests from the adversarial review of the meta-analysis inputs.
+
+Each test pins one input that used to crash deep in numpy/pandas/formulaic, return a silent
+NaN or a quietly wrong number, and now gives a specific error, a reported drop or the right
+value.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alliancestats.errors import DataQualityWarning, DroppedRowsWarning, MetaAnalysisError
+from alliancestats.meta import combine_dependent, effect_sizes, meta_analysis
+
+YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
+VI = [0.03, 0.03, 0.05, 0.01, 0.05, 0.02]
+
+
+# ------------------------------------------------------------------ meta_analysis
+def test_nullable_string_moderator_is_coded_like_a_plain_string():
+    # string[pyarrow] used to reach formulaic as raw text: ValueError "could not convert"
+    base = pd.DataFrame({"yi": YI, "vi": VI, "g": list("ababab")})
+    plain = meta_analysis(base, mods="~ g")
+    for dtype in ("string[pyarrow]", "string[python]"):
+        res = meta_analysis(base.astype({"g": dtype}), mods="~ g")
+        assert res.mod_names == ["(Intercept)", "g[T.b]"]
+        # same design and data, so the same numbers up to floating-point noise
+        np.testing.assert_allclose(res.beta, plain.beta, rtol=1e-12)
+
+
+def test_nullable_string_moderator_with_missing_value_is_dropped_and_reported():
+    frame = pd.DataFrame(
+        {"yi": YI, "vi": VI, "g": pd.array(["a", "b", None, "b", "a", "b"], "string[pyarrow]")}
+    )
+    with pytest.warns(DroppedRowsWarning, match="1 study"):
+        res = meta_analysis(frame, mods="~ g")
+    assert res.k == 5
+
+
+def test_non_numeric_effect_size_is_an_error_not_a_missing_value():
+    # "x" used to be coerced to NaN and reported as a "missing value" drop
+    frame = pd.DataFrame({"yi": ["0.1", "0.2", "x", "0.4"], "vi": [0.1, 0.1, 0.1, 0.2]})
+    with pytest.raises(MetaAnalysisError, match=r"yi has 1 non-numeric value.*'x'"):
+        meta_analysis(frame)
+
+
+def test_numeric_strings_and_nullable_dtypes_are_read_as_numbers():
+    frame = pd.DataFrame(
+        {
+            "yi": pd.array([0.1, 0.2, 0.3, 0.4], dtype="Float64"),
+            "vi": ["0.1", "0.1", "0.1", "0.2"],
+        }
+    )
+    res = meta_analysis(frame)
+    ref = meta_analysis(yi=[0.1, 0.2, 0.3, 0.4], vi=[0.1, 0.1, 0.1, 0.2])
+    assert res.k == 4
+    assert res.estimate == pytest.approx(ref.estimate, rel=1e-12)  # identical inputs
+
+
+def test_non_finite_values_are_reported_as_such():
+    with pytest.warns(DroppedRowsWarning, match="missing or non-finite"):
+        res = meta_analysis(yi=[np.inf, 0.2, 0.3], vi=[0.1, 0.1, 0.1])
+    assert res.k == 2
+
+
+def test_negative_standard_error_is_rejected():
+    # used to be squared silently into a valid-looking variance
+    with pytest.raises(MetaAnalysisError, match="Standard errors"):
+        meta_analysis(yi=[0.1, 0.2, 0.3], sei=[-0.1, 0.1, 0.1])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1, "abc"])
+def test_fixed_tau2_must_be_a_finite_non_negative_number(bad):
+    # tau2=nan used to return a result made of NaN
+    with pytest.raises(MetaAnalysisError, match="tau2"):
+        meta_analysis(yi=YI, vi=VI, tau2=bad)
+
+
+def test_two_dimensional_effect_sizes_are_rejected():
+    # a 2 x 2 array used to be flattened silently into four studies
+    with pytest.raises(MetaAnalysisError, match="one-dimensional"):
+        meta_analysis(yi=[[0.1, 0.2], [0.3, 0.4]], vi=[0.1, 0.1, 0.1, 0.1])
+
+
+def test_t_test_with_one_study_names_the_test_used():
+    with pytest.raises(MetaAnalysisError, match=r"test='t' needs more studies"):
+        meta_analysis(yi=[0.3], vi=[0.01], test="t")
+
+
+def test_confint_without_residual_df_is_an_error():
+    # k = 1 used to crash in scipy's root finder ("function value at x=0.0 is NaN")
+    with pytest.raises(MetaAnalysisError, match="more studies than coefficients"):
+        meta_analysis(yi=[0.1], vi=[0.01]).confint()
+
+
+def test_confint_accepts_a_proportion_level():
+    res = meta_analysis(yi=YI, vi=VI)
+    pd.testing.assert_frame_equal(res.confint(0.9), res.confint(90))
+
+
+def test_extreme_variance_ratio_warns_and_matches_metafor():
+    # REML with vi spanning 13 orders of magnitude used to raise ZeroDivisionError in the
+    # standard error of tau^2 (the p x p trace shortcut cancelled to exactly zero).
+    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-14,.01,.1), control=list(threshold=1e-12))
+    # gives tau2 0.0005947708, beta 0.1063992, se.tau2 0.007702439 and warns likewise.
+    with pytest.warns(DataQualityWarning, match="times the smallest"):
+        res = meta_analysis(yi=[0.1, 0.2, 0.3], vi=[1e-14, 0.01, 0.1])
+    # rtol: metafor's printed values carry 7 significant digits
+    assert res.tau2 == pytest.approx(0.0005947708, rel=1e-6)
+    assert res.estimate == pytest.approx(0.1063992, rel=1e-6)
+    assert res.se_tau2 == pytest.approx(0.007702439, rel=1e-6)
+
+
+def test_reml_se_of_tau2_with_extreme_ratio_at_the_boundary_matches_metafor():
+    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-10,1,.1))$se.tau2 = 0.06868029 (tau2 = 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        res = meta_analysis(yi=[0.1, 0.2, 0.3], vi=[1e-10, 1.0, 0.1])
+    assert res.tau2 == 0.0
+    assert res.se_tau2 == pytest.approx(0.06868029, rel=1e-6)  # 7 printed digits
+
+
+def test_moderate_variance_ratio_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        meta_analysis(r=[0.1, 0.2, 0.3], n=[10, 100_000, 500])
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE"])
+@pytest.mark.parametrize("test", ["z", "knha"])
+def test_identical_effects_give_zero_tau2_and_finite_results(method, test):
+    res = meta_analysis(yi=[0.3] * 5, vi=[0.01, 0.02, 0.03, 0.04, 0.05], method=method, test=test)
+    assert res.tau2 == 0.0
+    assert res.estimate == pytest.approx(0.3, abs=1e-12)  # weighted mean of equal values
+    summary = [res.se, res.ci_low, res.ci_high, res.pi_low, res.pi_high, res.i2, res.h2, res.q]
+    assert np.all(np.isfinite(summary))
+    if test == "knha" and method != "FE":
+        # metafor 3.8-1 (rma(..., test="knha")): se 0, zval Inf, pval 0 - the weighted
+        # residual sum of squares is exactly 0
+        assert res.se == 0.0
+        assert res.table["p"].iloc[0] == 0.0
+
+
+def test_duplicate_index_labels_keep_every_study():
+    frame = pd.DataFrame({"yi": YI, "vi": VI, "x": [1, 2, 3, 4, 5, 6]}, index=[7] * 6)
+    res = meta_analysis(frame, mods="~ x")
+    assert res.k == 6
+    assert list(res.labels) == ["7"] * 6
+
+
+# ------------------------------------------------------------------ effect_sizes
+def test_effect_sizes_length_mismatch_is_an_error():
+    # used to crash inside pandas ("Length of values (3) does not match length of index (2)")
+    with pytest.raises(MetaAnalysisError, match="n has 3 values but the effect sizes have 2"):
+        effect_sizes(r=[0.2, 0.3], n=[30, 40, 50])
+
+
+def test_effect_sizes_scalar_n_applies_to_every_study():
+    es = effect_sizes(r=[0.2, 0.3], n=53)
+    np.testing.assert_allclose(es["vi"], [0.02, 0.02], rtol=1e-12)  # 1 / (53 - 3)
+
+
+def test_effect_sizes_zero_group_size_is_an_error():
+    # n1 = 0 used to give r = 0 with a valid-looking variance: a quietly wrong effect
+    with pytest.raises(MetaAnalysisError, match="n1 must be positive"):
+        effect_sizes(d=[0.5, 0.3], n1=[0, 20], n2=[10, 20])
+
+
+def test_effect_sizes_non_positive_df_is_an_error():
+    with pytest.raises(MetaAnalysisError, match="df must be positive"):
+        effect_sizes(t=[2.0, 1.0], df=[0, 20])
+
+
+def test_effect_sizes_non_numeric_correlation_is_an_error():
+    frame = pd.DataFrame({"r": ["0.2", "x"], "n": ["30", "40"]})
+    with pytest.raises(MetaAnalysisError, match="non-numeric"):
+        effect_sizes(frame, r="r", n="n")
+
+
+def test_effect_sizes_empty_input_says_so():
+    with pytest.raises(MetaAnalysisError, match="empty"):
+        effect_sizes(r=[], n=[])
+
+
+@pytest.mark.parametrize("r", [1.0, -1.0])
+def test_perfect_correlations_are_rejected(r):
+    with pytest.raises(MetaAnalysisError, match="strictly between -1 and 1"):
+        meta_analysis(r=[r, 0.2, 0.3], n=[50, 50, 50])
+
+
+def test_fisher_z_needs_at_least_four_participants():
+    with pytest.raises(MetaAnalysisError, match="at least 4"):
+        meta_analysis(r=[0.1, 0.2, 0.3], n=[3, 50, 50])
+
+
+def test_categorical_and_nullable_columns_in_effect_sizes():
+    frame = pd.DataFrame(
+        {"r": pd.Categorical([0.2, 0.3]), "n": pd.array([30, 40], dtype="Int64")}
+    )
+    es = effect_sizes(frame, r="r", n="n")
+    np.testing.assert_allclose(es["yi"], np.arctanh([0.2, 0.3]), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ combine_dependent
+def test_combine_dependent_refuses_missing_cluster_instead_of_dropping_it():
+    # groupby used to drop the row with a missing study id silently
+    frame = pd.DataFrame({"s": [1, np.nan], "yi": [0.1, 0.2], "vi": [0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="missing"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_refuses_missing_effect_instead_of_returning_nan():
+    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, np.nan], "vi": [0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="missing"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_refuses_non_positive_variance():
+    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, 0.2], "vi": [-0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="positive"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_empty_and_duplicate_index():
+    with pytest.raises(MetaAnalysisError, match="no rows"):
+        combine_dependent(pd.DataFrame({"s": [], "yi": [], "vi": []}), "s")
+    frame = pd.DataFrame(
+        {"s": ["b", "b", "a"], "yi": ["0.2", "0.4", "0.1"], "vi": [0.01, 0.01, 0.02]},
+        index=[5, 5, 5],
+    )
+    out = combine_dependent(frame, "s", rho=0.5)
+    assert out["s"].tolist() == ["b", "a"]
+    # (0.01 + 0.01 + 2 * 0.5 * 0.01) / 4 = 0.0075, closed form
+    np.testing.assert_allclose(out["vi"], [0.0075, 0.02], rtol=1e-12)
+    np.testing.assert_allclose(out["yi"], [0.3, 0.1], rtol=1e-12)
