@@ -62,9 +62,9 @@ cat(toJSON(out, auto_unbox = TRUE, digits = NA))
 def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
     from alliancestats.simulate import simulate_sessions
 
-    n_ther = int(np.ceil(rows / 50)) + 20
+    n_ther = int(np.ceil(rows / 400)) + 10  # about 60 patients and 7 sessions each
     raw = simulate_sessions(
-        n_therapists=n_ther, patients_per_therapist=(6, 12), sessions=(6, 12), seed=seed
+        n_therapists=n_ther, patients_per_therapist=(40, 80), sessions=(6, 12), seed=seed
     )
     cols = ["therapist", "patient", "session", "alliance", "adhered"]
     d = raw.dropna(subset=["adhered", "alliance"])[cols]

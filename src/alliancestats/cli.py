@@ -485,6 +485,14 @@ def run_demo(
     Returns
     -------
     DemoContext
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> report = io.StringIO()
+    >>> ctx = run_demo(tempfile.mkdtemp(), steps=[], progress=False, stream=report)
+    >>> sorted(p.name for p in ctx.out.iterdir())
+    ['index.html', 'index.md']
     """
     from tqdm.auto import tqdm
 
@@ -518,7 +526,18 @@ def run_demo(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``alliancestats`` argument parser (sub-commands: ``demo``)."""
+    """The ``alliancestats`` argument parser (sub-commands: ``demo``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["demo", "--out", "results"])
+    >>> args.command, args.out
+    ('demo', 'results')
+    """
     from alliancestats import __version__
 
     parser = argparse.ArgumentParser(

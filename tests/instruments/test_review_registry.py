@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from alliancestats.errors import InstrumentError
-from alliancestats.instruments import register_instrument, score
+from alliancestats.instruments import register_instrument, score, unregister_instrument
 
 _IDS = itertools.count()
 BASE = {
@@ -23,8 +23,25 @@ BASE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _clean_registry():
+    # the registry is process-wide: leave it as found so doctests listing it stay valid
+    yield
+    for iid in _CREATED:
+        try:
+            unregister_instrument(iid)
+        except InstrumentError:
+            pass
+    _CREATED.clear()
+
+
+_CREATED: list[str] = []
+
+
 def _register(**changes):
-    return register_instrument(**{**BASE, "id": f"review_{next(_IDS)}", **changes})
+    iid = f"review_{next(_IDS)}"
+    _CREATED.append(iid)
+    return register_instrument(**{**BASE, "id": iid, **changes})
 
 
 def test_subscale_given_as_text_is_refused():

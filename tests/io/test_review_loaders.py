@@ -105,3 +105,25 @@ def test_non_finite_alliance_is_dropped_with_a_reason():
     assert data.dropped["reason"].tolist() == ["not a finite number"]
     with pytest.raises(DataValidationError):
         load_sessions(frame, **ROLES)
+
+
+def test_wide_columns_naming_the_same_session_twice_are_an_error():
+    # wai_s1 and wai_s01 both parse as session 1: the second used to overwrite the first
+    wide = pd.DataFrame({"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s01": [4.5, 3.5]})
+    with pytest.raises(DataValidationError, match="'wai_s1' and 'wai_s01' both hold 'wai'"):
+        load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+
+
+def test_wide_column_with_an_implausible_session_number_is_an_error():
+    # used to crash with OverflowError: Python int too large to convert to C long
+    wide = pd.DataFrame({"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s99999999999999999999": [1, 2]})
+    with pytest.raises(DataValidationError, match="not a plausible session"):
+        load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+
+
+def test_wide_clash_in_a_variable_that_is_not_loaded_is_ignored():
+    wide = pd.DataFrame(
+        {"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s2": [4.5, 3.5], "x_s1": [1, 2], "x_s01": [1, 2]}
+    )
+    data = load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+    assert len(data.data) == 4

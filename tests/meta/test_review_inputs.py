@@ -133,7 +133,12 @@ def test_moderate_variance_ratio_does_not_warn():
 @pytest.mark.parametrize("method", ["REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE"])
 @pytest.mark.parametrize("test", ["z", "knha"])
 def test_identical_effects_give_zero_tau2_and_finite_results(method, test):
-    res = meta_analysis(yi=[0.3] * 5, vi=[0.01, 0.02, 0.03, 0.04, 0.05], method=method, test=test)
+    args = {"yi": [0.3] * 5, "vi": [0.01, 0.02, 0.03, 0.04, 0.05], "method": method, "test": test}
+    if method == "FE" and test == "knha":
+        with pytest.warns(UserWarning, match="not meant for common-effect"):
+            res = meta_analysis(**args)
+    else:
+        res = meta_analysis(**args)
     assert res.tau2 == 0.0
     assert res.estimate == pytest.approx(0.3, abs=1e-12)  # weighted mean of equal values
     summary = [res.se, res.ci_low, res.ci_high, res.pi_low, res.pi_high, res.i2, res.h2, res.q]
@@ -198,9 +203,7 @@ def test_fisher_z_needs_at_least_four_participants():
 
 
 def test_categorical_and_nullable_columns_in_effect_sizes():
-    frame = pd.DataFrame(
-        {"r": pd.Categorical([0.2, 0.3]), "n": pd.array([30, 40], dtype="Int64")}
-    )
+    frame = pd.DataFrame({"r": pd.Categorical([0.2, 0.3]), "n": pd.array([30, 40], dtype="Int64")})
     es = effect_sizes(frame, r="r", n="n")
     np.testing.assert_allclose(es["yi"], np.arctanh([0.2, 0.3]), rtol=1e-12)
 
@@ -237,3 +240,60 @@ def test_combine_dependent_empty_and_duplicate_index():
     # (0.01 + 0.01 + 2 * 0.5 * 0.01) / 4 = 0.0075, closed form
     np.testing.assert_allclose(out["vi"], [0.0075, 0.02], rtol=1e-12)
     np.testing.assert_allclose(out["yi"], [0.3, 0.1], rtol=1e-12)
+
+
+# ------------------------------------------------------------------ moderators, refit, predict
+def test_single_level_categorical_moderator_is_an_error_not_a_silent_intercept_model():
+    # used to fit an intercept-only model without a word (metafor refuses such a factor)
+    frame = pd.DataFrame({"yi": YI, "vi": VI, "g": ["a"] * 6})
+    with pytest.raises(MetaAnalysisError, match="add no column"):
+        meta_analysis(frame, mods="~ g")
+    # an explicit intercept-only formula stays allowed
+    assert meta_analysis(frame, mods="~ 1").mod_names == ["(Intercept)"]
+
+
+def test_text_moderator_array_is_an_error():
+    # used to escape as ValueError: could not convert string to float
+    with pytest.raises(MetaAnalysisError, match="mods='~ group'"):
+        meta_analysis(yi=YI, vi=VI, mods=np.array(list("ababab")))
+
+
+@pytest.mark.parametrize("subset", [[0, 99], ["a", "b"]])
+def test_refit_with_bad_subset_is_an_error(subset):
+    # used to raise IndexError / ValueError from numpy
+    with pytest.raises(MetaAnalysisError, match="subset"):
+        meta_analysis(yi=YI, vi=VI).refit(subset=subset)
+
+
+def test_predict_newmods_on_an_intercept_only_model():
+    with pytest.raises(MetaAnalysisError, match="no moderators"):
+        meta_analysis(yi=YI, vi=VI).predict(newmods=[1, 2])
+
+
+def test_predict_non_numeric_newmods():
+    frame = pd.DataFrame({"yi": YI, "vi": VI, "x": [1, 2, 3, 4, 5, 6]})
+    with pytest.raises(MetaAnalysisError, match=r"numeric values of the moderator columns \(x\)"):
+        meta_analysis(frame, mods="~ x").predict(newmods=["high"])
+
+
+@pytest.mark.parametrize("level", ["abc", None])
+def test_non_numeric_level_is_an_error(level):
+    # used to escape as ValueError/TypeError from float()
+    with pytest.raises(MetaAnalysisError, match="level must be a number"):
+        meta_analysis(yi=YI, vi=VI, level=level)
+
+
+@pytest.mark.parametrize(
+    ("control", "match"),
+    [([1], "must be a dict"), ({"maxiter": "x"}, "maxiter"), ({"threshold": -1}, "threshold")],
+)
+def test_malformed_control_is_an_error(control, match):
+    # a list used to raise TypeError in dict(); "x" a TypeError deep in the scoring loop
+    with pytest.raises(MetaAnalysisError, match=match):
+        meta_analysis(yi=YI, vi=VI, control=control)
+
+
+def test_slab_naming_a_missing_column_is_an_error():
+    # a 4-letter name used to become the labels 'n', 'o', 'p', 'e' of 4 studies
+    with pytest.raises(MetaAnalysisError, match="slab='nope' is not a column"):
+        meta_analysis(yi=YI[:4], vi=VI[:4], slab="nope")

@@ -140,3 +140,20 @@ def test_new_data_matrices(frame):
 def test_variables_in_skips_functions_and_strings():
     assert variables_in("C(arm, contr.treatment('b')) + np.log(x + 1)") == ["arm", "x"]
     assert variables_in("`my col` + z") == ["my col", "z"]
+
+
+def test_new_data_errors_are_formula_errors(frame):
+    d = build_design("y ~ x + arm + (1 + x | g)", frame)
+    with pytest.raises(FormulaError, match="new data"):
+        d.fixed_matrix(pd.DataFrame({"arm": ["usual"]}))
+    with pytest.raises(FormulaError, match="new data"):
+        d.random_matrix(0, pd.DataFrame({"g": ["g1"]}))
+
+
+def test_session_data_objects_are_accepted(frame):
+    class Holder:  # stands in for alliancestats.io.SessionData
+        def __init__(self, data):
+            self.data = data
+
+    d = build_design("y ~ x + (1 | g)", Holder(frame))
+    assert d.nobs == len(frame)

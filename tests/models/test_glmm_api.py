@@ -292,8 +292,21 @@ def test_wald_confint_for_variance_components(cbpp_fit):
     se = np.sqrt(2 * np.linalg.inv(cbpp_fit.optimizer["hessian"])[0, 0])
     assert sd["ci_high"] - sd["estimate"] == pytest.approx(1.959963984540054 * se, rel=1e-6)
     np.testing.assert_allclose(ci.loc["period2", "ci_low"], cbpp_fit.fixed.loc["period2", "ci_low"])
-    with pytest.raises(Exception, match="profile"):
-        cbpp_fit.confint(method="profile")
+    prof = cbpp_fit.confint(method="profile")
+    assert prof.index[0] == "sd_(Intercept)|herd"
+    p_sd = prof.loc["sd_(Intercept)|herd"]
+    # the profile interval is asymmetric (longer upwards) around the same estimate
+    assert p_sd["estimate"] == pytest.approx(sd["estimate"])
+    assert p_sd["ci_high"] - p_sd["estimate"] > p_sd["estimate"] - p_sd["ci_low"] > 0
+
+
+def test_profile_needs_scalar_terms(adherence):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AllianceStatsWarning)
+        f = glmm("adhered ~ session + (1 + session | patient)", adherence)
+    with pytest.raises(ModelSpecificationError, match="wald"):
+        f.confint(method="profile")
+    assert "cor_session.(Intercept)|patient" in f.confint().index
 
 
 def test_badly_scaled_predictor_gives_the_rescaled_fit(adherence):

@@ -199,3 +199,22 @@ def test_unseen_groups_get_population_predictions():
     np.testing.assert_allclose(
         f.predict(new, type="response"), f.predict(new, random=False, type="response")
     )
+
+
+PROFILED = ["cbpp_logit_laplace", "cbpp_logit_agq9", "adherence_binary_laplace"]
+
+
+def test_profile_grid_is_complete():
+    assert sorted(c for c in CASES if CASES[c].get("profile_ci")) == sorted(PROFILED)
+
+
+@pytest.mark.parametrize("cid", PROFILED)
+def test_profile_intervals(cid):
+    ref = CASES[cid]["profile_ci"]
+    ci = fit_case(cid).confint(method="profile")
+    n_sd = sum(ci.index.str.startswith("sd_"))
+    assert list(ci.index[n_sd:]) == CASES[cid]["terms"]
+    # lme4 interpolates its profile with splines; we solve for the crossing directly
+    # (worst observed difference 9e-4, adherence therapist SD upper end)
+    np.testing.assert_allclose(ci["ci_low"], ref["lower"], atol=2e-3)
+    np.testing.assert_allclose(ci["ci_high"], ref["upper"], atol=2e-3)

@@ -12,6 +12,7 @@ import pytest
 
 from alliancestats.errors import (
     AllianceStatsWarning,
+    ConvergenceWarning,
     DroppedRowsWarning,
     FormulaError,
     ModelSpecificationError,
@@ -66,6 +67,34 @@ def dense_criterion(design, theta, reml):
             logdetV + np.linalg.slogdet(XtViX)[1] + (n - p) * (1 + np.log(2 * np.pi * q / (n - p)))
         )
     return logdetV + n * (1 + np.log(2 * np.pi * q / n))
+
+
+@pytest.fixture(scope="module")
+def with_clinic(sessions) -> pd.DataFrame:
+    clinic = {t: f"C{i % 3}" for i, t in enumerate(sorted(sessions["therapist"].unique()))}
+    return sessions.assign(clinic=sessions["therapist"].map(clinic))
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "pain ~ session + (1 | clinic/therapist/patient)",
+        "pain ~ session + (1 + session | patient) + (1 + session | therapist) + (1 | clinic)",
+        "pain ~ session + (1 + session | patient) + (1 | therapist) + (1 + session | clinic)",
+    ],
+)
+@pytest.mark.parametrize("reml", [True, False])
+def test_three_level_chain_matches_dense_formula(with_clinic, formula, reml):
+    design = build_design(formula, with_clinic.dropna(subset=["pain"]))
+    prob = LmmProblem(design.X, design.y, design.random)
+    assert prob.chain
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        theta = rng.uniform(0.05, 1.0, prob.layout.n) * np.where(prob.layout.lower == 0, 1, 0.3)
+        fast = prob.criterion(theta, reml)
+        general = prob.criterion_from(prob.factorize(theta, full=True), reml)
+        assert fast == pytest.approx(general, rel=1e-11)  # same algebra, other elimination
+        assert fast == pytest.approx(dense_criterion(design, theta, reml), rel=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -292,3 +321,39 @@ def test_domain_reference_values():
     null = fit("hsb82", "mAch ~ 1 + (1 | school)")
     v = null.varcorr["vcov"].to_numpy()
     assert v[0] / v.sum() == pytest.approx(0.180, abs=1e-3)  # ICC
+
+
+def test_no_false_convergence_alarm_on_larger_data():
+    big = simulate_sessions(
+        n_therapists=60, patients_per_therapist=(20, 40), sessions=(2, 14), seed=3
+    ).dropna(subset=["pain", "alliance"])
+    assert len(big) > 8_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # would fail the test
+        m = lmm(FORMULA, big)
+    # the raw gradient grows with the data; lme4's Hessian-scaled check stays small
+    assert m.converged and m.optimizer["max_abs_scaled_gradient"] < 2e-3
+
+
+def test_failed_check_warns(sessions, monkeypatch):
+    import sys
+
+    lmm_module = sys.modules["alliancestats.models.lmm"]
+
+    monkeypatch.setattr(lmm_module, "GRAD_TOL", 0.0)  # no optimum can pass this
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedRowsWarning)
+        with pytest.warns(ConvergenceWarning, match="verified optimum"):
+            m = lmm("pain ~ session + (1 | patient)", sessions)
+    assert not m.converged and m.optimizer["restarts"] >= 1
+    assert "did not reach a verified optimum" in m.summary()
+
+
+def test_uncorrelated_terms_merge_in_ranef_like_lme4():
+    d = pd.read_csv(REF_DIR / "data" / "sleepstudy.csv")
+    m = quiet_fit("Reaction ~ Days + (Days || Subject)", d)
+    assert list(m.ranef) == ["Subject"]
+    assert list(m.ranef["Subject"].columns) == ["(Intercept)", "Days"]
+    assert list(m.varcorr["grp"]) == ["Subject", "Subject.1", "Residual"]
+    assert set(m.cond_var) == {"Subject", "Subject.1"}
+    np.testing.assert_allclose(m.predict(d), m.fitted, rtol=1e-12)

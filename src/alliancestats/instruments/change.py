@@ -39,6 +39,9 @@ def _resolve(
     instrument: str | Instrument | None, higher_is_better: bool | None
 ) -> tuple[Instrument | None, bool]:
     inst = get_instrument(instrument) if instrument is not None else None
+    if higher_is_better is not None and not isinstance(higher_is_better, bool | np.bool_):
+        # bool("no") is True: a string here would silently flip nothing or everything
+        raise InstrumentError(f"higher_is_better must be True or False, got {higher_is_better!r}")
     if higher_is_better is None:
         if inst is None:
             raise InstrumentError(
@@ -104,6 +107,19 @@ def _long(parts: list[pd.DataFrame], multi: bool) -> pd.DataFrame:
     return out
 
 
+def _positive(name: str, value: Any) -> float | None:
+    """``value`` as a positive finite float (``None`` passes through)."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InstrumentError(f"{name} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise InstrumentError(f"{name} must be positive, got {value}")
+    return v
+
+
 def _reliability(inst: Instrument | None, reliability: float | None) -> float:
     if reliability is None:
         if inst is None or inst.reliability is None:
@@ -113,9 +129,13 @@ def _reliability(inst: Instrument | None, reliability: float | None) -> float:
                 "Cronbach's alpha or test-retest r from your sample or a normative study)"
             )
         return inst.reliability
-    if not 0 < reliability < 1:
+    try:
+        value = float(reliability)
+    except (TypeError, ValueError):
+        raise InstrumentError(f"reliability must be a number, got {reliability!r}") from None
+    if not 0 < value < 1:
         raise InstrumentError(f"reliability must lie strictly between 0 and 1, got {reliability}")
-    return float(reliability)
+    return value
 
 
 # --------------------------------------------------------------------------- RCI
@@ -265,9 +285,7 @@ def clinical_cutoffs(
     >>> clinical_cutoffs(30.0, 8.0, 10.0, 6.0)
     {'a': 14.0, 'b': 22.0, 'c': 18.571428571428573}
     """
-    for name, v in (("sd_dys", sd_dys), ("sd_func", sd_func)):
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise InstrumentError(f"{name} must be positive, got {v}")
+    sd_dys, sd_func = _positive("sd_dys", sd_dys), _positive("sd_func", sd_func)
     step = 2.0 if higher_is_better else -2.0
     a = m_dys + step * sd_dys
     if m_func is None or sd_func is None:
@@ -438,9 +456,12 @@ def mcid_change(
     inst, hib = _resolve(instrument, higher_is_better)
     thr = threshold if threshold is not None else (inst.mcid if inst is not None else None)
     pct = percent if percent is not None else (inst.mcid_percent if inst is not None else None)
-    for name, v in (("threshold", thr), ("percent", pct)):
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise InstrumentError(f"{name} must be positive, got {v}")
+    thr, pct = _positive("threshold", thr), _positive("percent", pct)
+    if percent is not None and pct < 1:
+        raise InstrumentError(
+            f"percent is a percentage (30 for a 30% improvement), got {percent}; a minimal "
+            "important change below 1% is not plausible"
+        )
     need_abs = rule in ("absolute", "either", "both")
     need_pct = rule in ("percent", "either", "both")
     where = f"for {inst.id!r}" if inst is not None else ""

@@ -321,6 +321,16 @@ def detect_decimal(cells: pd.DataFrame) -> str:
     return "," if n_comma > 0 and n_point == 0 else "."
 
 
+def _cells_to_frame(cells: list[list[Any]], header: list[Any]) -> tuple[pd.DataFrame, dict]:
+    """Object-dtype frame from row lists under de-duplicated, named headers (text and Excel)."""
+    columns, repeated = _dedupe(_name_blank_headers(header))
+    if not cells:
+        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    else:
+        frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
+    return frame, repeated
+
+
 def _read_text(
     path: Path,
     *,
@@ -374,10 +384,7 @@ def _read_text(
             DataQualityWarning,
             stacklevel=4,
         )
-    columns, repeated = _dedupe(_name_blank_headers(header))
-    frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
-    if not len(cells):
-        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    frame, repeated = _cells_to_frame(cells, header)
     frame = frame.astype("str")  # text stays text; vectorised string operations from here
     dec = decimal or detect_decimal(frame)
     return RawTable(
@@ -484,10 +491,7 @@ def _read_excel(
         rows.append(header_row + 1 + i)
     # trailing empty rows below the table are formatting, not skipped data
     n_blank -= _trailing_blank(body)
-    columns, repeated = _dedupe(_name_blank_headers(header))
-    frame = pd.DataFrame(cells, columns=pd.Index(columns, dtype=object), dtype=object)
-    if not cells:
-        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    frame, repeated = _cells_to_frame(cells, header)
     dec = decimal or detect_decimal(frame)
     return RawTable(
         frame=frame,

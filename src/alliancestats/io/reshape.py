@@ -99,13 +99,34 @@ class WideLayout:
     plain: list[Any]  # columns that are not repeated per session
 
 
-def _match_columns(columns: Sequence[Any], rx: re.Pattern) -> dict[str, dict[int, Any]]:
+_MAX_SESSION = 100_000  # larger numbers in a column name are not session numbers
+
+
+def _match_columns(
+    columns: Sequence[Any], rx: re.Pattern, conflicts: dict[str, str] | None = None
+) -> dict[str, dict[int, Any]]:
+    """Map variable -> session -> column; clashes are described in ``conflicts`` (by variable)."""
     cells: dict[str, dict[int, Any]] = {}
     for col in columns:
         m = rx.fullmatch(str(col).strip())
         if m is None:
             continue
-        cells.setdefault(m["var"], {})[int(m["session"])] = col
+        session = int(m["session"])
+        by_session = cells.setdefault(m["var"], {})
+        if conflicts is not None and session > _MAX_SESSION:
+            conflicts.setdefault(
+                m["var"],
+                f"column {col!r} gives session number {session}, which is not a plausible "
+                "session; check wide_pattern= or rename the column",
+            )
+        elif conflicts is not None and session in by_session:
+            conflicts.setdefault(
+                m["var"],
+                f"columns {by_session[session]!r} and {col!r} both hold {m['var']!r} at "
+                f"session {session}; rename or drop one of them",
+            )
+        if session <= _MAX_SESSION:
+            by_session.setdefault(session, col)
     return cells
 
 
@@ -131,14 +152,18 @@ def detect_wide_layout(
     """
     wanted_folded = {_fold(w) for w in wanted}
     candidates = [pattern] if pattern is not None else list(WIDE_TEMPLATES)
-    best: tuple[int, Any, dict] | None = None
+    best: tuple[int, Any, dict, dict] | None = None
     for cand in candidates:
-        cells = _match_columns(columns, compile_pattern(cand))
+        conflicts: dict[str, str] = {}
+        cells = _match_columns(columns, compile_pattern(cand), conflicts)
         hits = sum(len(v) for k, v in cells.items() if _fold(k) in wanted_folded)
         if best is None or hits > best[0]:
-            best = (hits, cand, cells)
+            best = (hits, cand, cells, conflicts)
     assert best is not None
-    hits, cand, cells = best
+    hits, cand, cells, conflicts = best
+    clashes = [msg for var, msg in conflicts.items() if _fold(var) in wanted_folded]
+    if hits and clashes:
+        raise DataValidationError("; ".join(clashes))
     if hits == 0:
         tried = ", ".join(repr(c if isinstance(c, str) else c.pattern) for c in candidates)
         raise DataValidationError(

@@ -162,6 +162,20 @@ class SessionData:
         Planned number of sessions, used for the dropout table of :meth:`summary`.
     records_by_kind : dict
         Problem kind -> number of records dropped with a problem of that kind.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from alliancestats import load_sessions
+    >>> raw = pd.DataFrame({"pid": [1, 1, 2, 2], "sess": [1, 2, 1, 2],
+    ...                     "wai": [4.0, 4.5, 9.0, 3.5]})
+    >>> sd = load_sessions(raw, patient="pid", session="sess", alliance="wai",
+    ...                    scales={"alliance": (1, 5)}, strict=False, warn=False)
+    >>> sd.n_read, sd.n_kept, sd.n_dropped
+    (4, 3, 1)
+    >>> sd.dropped[["row", "column", "reason"]]
+       row column                                    reason
+    0    2    wai  outside the valid range 1-5 for alliance
     """
 
     data: pd.DataFrame
@@ -253,6 +267,15 @@ class SessionData:
         -------
         SessionSummary
             Tidy parts (``counts``, ``missingness``, ``drops``, ...); print it for a report.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from alliancestats import load_sessions
+        >>> raw = pd.DataFrame({"pid": [1, 1, 2], "sess": [1, 2, 1], "wai": [4.0, 4.5, 3.0]})
+        >>> s = load_sessions(raw, patient="pid", session="sess", alliance="wai").summary()
+        >>> s.counts[["rows_read", "patients", "sessions"]].tolist()
+        [3, 2, 3]
         """
         d = self.data
         per_patient = d.groupby("patient", sort=False)["session"]

@@ -23,6 +23,8 @@ def _to_float(values: Any, what: str, labels: Any = None) -> np.ndarray:
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     if series.dtype.kind in "biuf":
         return series.to_numpy(dtype=float)
+    if series.dtype.kind in "mM":  # to_numeric would turn dates into nanosecond counts
+        raise MetaAnalysisError(f"{what} holds dates or durations ({series.dtype}), not numbers.")
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
     converted = pd.to_numeric(series, errors="coerce")

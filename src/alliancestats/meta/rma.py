@@ -7,6 +7,8 @@ three-level model of :mod:`alliancestats.meta.multilevel`.
 
 from __future__ import annotations
 
+import numbers
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -215,7 +217,15 @@ class MetaResult:
                     raise MetaAnalysisError(f"subset mask must have length k = {self.k}.")
                 keep = np.flatnonzero(sub)
             else:
-                keep = sub.astype(int)
+                if sub.size and not np.issubdtype(sub.dtype, np.integer):
+                    raise MetaAnalysisError(
+                        "subset must be a boolean mask of length k or integer positions."
+                    )
+                keep = sub.astype(int).ravel()
+                if keep.size and (keep.min() < -self.k or keep.max() >= self.k):
+                    raise MetaAnalysisError(
+                        f"subset positions must lie between 0 and k - 1 = {self.k - 1}."
+                    )
         X = self.X[keep]
         names = list(self.mod_names)
         # drop moderator columns that became constant zero (e.g. a category left out)
@@ -281,8 +291,16 @@ class MetaResult:
         """
         if newmods is None:
             Xn = np.ones((1, 1)) if self.intercept_only else self.X
+        elif self.p == 1:
+            raise MetaAnalysisError("The model has no moderators; call predict() without newmods.")
         else:
-            Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
+            try:
+                Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
+            except (TypeError, ValueError):
+                raise MetaAnalysisError(
+                    "newmods must be numeric values of the moderator columns "
+                    f"({', '.join(self.mod_names[1:])}), one row per prediction."
+                ) from None
             if self.p - 1 == 1 and Xn.shape[0] == 1 and Xn.shape[1] != 1:
                 Xn = Xn.T
             Xn = np.column_stack([np.ones(Xn.shape[0]), Xn])
@@ -358,13 +376,51 @@ class MetaResult:
         )
 
     def summary(self, transform: str | Callable[[np.ndarray], np.ndarray] | None = None) -> str:
-        """metafor-style text report (see :func:`alliancestats.meta.report.summary_text`)."""
+        """metafor-style text report (see :func:`alliancestats.meta.report.summary_text`).
+
+        Parameters
+        ----------
+        transform : str or callable, optional
+            Back-transformation of the model results (``"r"`` for Fisher z, ``"exp"``).
+
+        Returns
+        -------
+        str
+            Model type, heterogeneity statistics, tests and the coefficient table.
+
+        Examples
+        --------
+        >>> from alliancestats.meta import meta_analysis
+        >>> fit = meta_analysis(yi=[0.1, 0.3, 0.35, 0.65], vi=[0.03, 0.03, 0.05, 0.01],
+        ...                     method="DL")
+        >>> "tau^2 estimator: DL" in fit.summary()
+        True
+        """
         from alliancestats.meta.report import summary_text
 
         return summary_text(self, transform=transform)
 
     def apa(self, transform: str | Callable[[np.ndarray], np.ndarray] | None = "auto") -> str:
-        """One APA-style sentence (see :func:`alliancestats.meta.report.apa_sentence`)."""
+        """One APA-style sentence (see :func:`alliancestats.meta.report.apa_sentence`).
+
+        Parameters
+        ----------
+        transform : str or callable, optional
+            ``"auto"`` (default) reports correlations for Fisher-z models and ratios for log
+            ratios; ``None`` keeps the analysis scale.
+
+        Returns
+        -------
+        str
+            Pooled effect with CI, k, test, heterogeneity and prediction interval.
+
+        Examples
+        --------
+        >>> from alliancestats.meta import meta_analysis
+        >>> sentence = meta_analysis(r=[0.2, 0.35, 0.1, 0.28], n=[60, 120, 85, 40]).apa()
+        >>> sentence.startswith("r = .")
+        True
+        """
         from alliancestats.meta.report import apa_sentence
 
         return apa_sentence(self, transform=transform)
@@ -471,10 +527,21 @@ def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[
 
             raise FormulaError(f"Cannot build moderators from {formula!r}: {exc}") from exc
         names = ["(Intercept)" if c == "Intercept" else str(c) for c in mm.columns]
+        if names == ["(Intercept)"] and not re.fullmatch(r"~\s*1\s*", formula):
+            raise MetaAnalysisError(
+                f"The moderators in {formula!r} add no column to the model (a categorical "
+                "moderator with a single level, or no terms); drop mods= or check the data."
+            )
         X = np.asarray(mm.reindex(flat.index), dtype=float)
         ok = ~np.isnan(X).any(axis=1)
         return X, names, ok
-    arr = np.asarray(mods, dtype=float)
+    try:
+        arr = np.asarray(mods, dtype=float)
+    except (TypeError, ValueError):
+        raise MetaAnalysisError(
+            "An array of moderators must be numeric; for a categorical moderator put it in "
+            "data and use a formula such as mods='~ group'."
+        ) from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape[0] != k:
@@ -602,7 +669,10 @@ def meta_analysis(
     test = str(test).lower()
     if test not in _TESTS:
         raise MetaAnalysisError(f"Unknown test {test!r}; choose 'z' or 'knha'.")
-    level = float(level)
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        raise MetaAnalysisError(f"level must be a number such as 95, got {level!r}.") from None
     if 0 < level < 1:  # a proportion (0.95), as metafor also accepts
         level *= 100
     if not 0 < level < 100:
@@ -667,7 +737,11 @@ def meta_analysis(
             labels = pd.Index([f"Study {i + 1}" for i in range(k_all)])
         else:
             labels = pd.Index(frame.index.astype(str))
-    elif isinstance(slab, str) and slab in frame.columns:
+    elif isinstance(slab, str):
+        if slab not in frame.columns:
+            raise MetaAnalysisError(
+                f"slab={slab!r} is not a column of data; give a column name or one label per study."
+            )
         labels = pd.Index(frame[slab].astype(str))
     else:
         labels = pd.Index([str(s) for s in slab])
@@ -743,11 +817,29 @@ def meta_analysis(
     if robust_col is not None:
         cluster = pd.factorize(frame[robust_col])[0]
 
+    if control is not None and not isinstance(control, dict):
+        raise MetaAnalysisError(
+            "control must be a dict such as {'threshold': 1e-10, 'maxiter': 500}."
+        )
     control = dict(control or {})
     unknown = set(control) - {"threshold", "maxiter"}
     if unknown:
         raise MetaAnalysisError(
             f"Unknown control option(s): {sorted(unknown)}; use threshold, maxiter."
+        )
+    if "threshold" in control and not (
+        isinstance(control["threshold"], numbers.Real) and control["threshold"] > 0
+    ):
+        raise MetaAnalysisError(
+            f"control threshold must be positive, got {control['threshold']!r}."
+        )
+    if "maxiter" in control and not (
+        isinstance(control["maxiter"], numbers.Integral)
+        and not isinstance(control["maxiter"], bool)
+        and control["maxiter"] >= 1
+    ):
+        raise MetaAnalysisError(
+            f"control maxiter must be a positive integer, got {control['maxiter']!r}."
         )
     settings = {"mods": mods, "slab": slab, "control": control}
     result = _fit(

@@ -91,6 +91,13 @@ def agq_deviance(
     state : PirlsState
         PIRLS state at the conditional modes.
 
+    Notes
+    -----
+    Adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995, J Comput Graph Stat 4(1)) as in
+    lme4 1.1-31 ``glmer(nAGQ > 1)``: at lme4's own estimates this reproduces its deviance to
+    better than 1e-9 relative (cbpp, nAGQ = 9; grouseticks, nAGQ = 8; simulated adherence,
+    nAGQ = 5 and 7; tests/reference/glmm).
+
     Examples
     --------
     >>> import numpy as np

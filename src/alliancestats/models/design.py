@@ -198,7 +198,12 @@ class Design:
 
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for ``newdata`` with the fit's contrasts and aliased columns removed."""
-        mm = self.fixed_spec.get_model_matrix(newdata, na_action="ignore")
+        try:
+            mm = self.fixed_spec.get_model_matrix(newdata, na_action="ignore")
+        except Exception as exc:  # formulaic raises several types (missing column, new level)
+            raise FormulaError(
+                f"cannot build the fixed-effects matrix for new data: {exc}"
+            ) from exc
         arr = np.asarray(mm, dtype=float)
         return arr[:, self.kept_columns]
 
@@ -208,7 +213,14 @@ class Design:
         Rows whose group was not seen in the fit get code ``-1``.
         """
         block = self.random[k]
-        Z = np.asarray(block.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+        try:
+            mm = block.spec.get_model_matrix(newdata, na_action="ignore")
+        except Exception as exc:  # formulaic raises several types (missing column, new level)
+            raise FormulaError(
+                f"cannot build the random-effects columns of ({block.lhs} | {block.group}) for "
+                f"new data: {exc}"
+            ) from exc
+        Z = np.asarray(mm, dtype=float)
         labels = _group_labels(newdata, block.label_vars)
         codes = block.levels.get_indexer(pd.Index(labels))
         return Z, codes
@@ -335,8 +347,9 @@ def build_design(
     ----------
     formula : str
         lme4-style formula, e.g. ``"pain ~ session + (1 + session | patient)"``.
-    data : pandas.DataFrame
-        Long-format data, one row per observation.
+    data : pandas.DataFrame or SessionData
+        Long-format data, one row per observation (a ``SessionData`` from ``load_sessions``
+        is used through its ``.data`` frame).
     warn_dropped : bool, default True
         Issue a :class:`~alliancestats.errors.DroppedRowsWarning` when rows with missing
         values are dropped.
@@ -361,6 +374,8 @@ def build_design(
     >>> d.nobs, d.n_dropped
     (3, 1)
     """
+    if not isinstance(data, pd.DataFrame) and isinstance(getattr(data, "data", None), pd.DataFrame):
+        data = data.data  # a SessionData from load_sessions
     if not isinstance(data, pd.DataFrame):
         raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     parsed = parse_formula(formula)

@@ -53,8 +53,9 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, level: float = 0
         The fixed part accepts interactions, categorical predictors (treatment contrasts,
         columns named like R's, e.g. ``armtelehealth``), transforms such as ``np.log(x)`` or
         ``I(x ** 2)``, ``0 +`` / ``- 1`` and ``offset(expr)``.
-    data : pandas.DataFrame
-        Long-format data. Rows with a missing value in any variable the model uses are
+    data : pandas.DataFrame or SessionData
+        Long-format data (``SessionData.data`` is used for a ``load_sessions`` result). Rows
+        with a missing value in any variable the model uses are
         dropped and counted (``n_dropped``) with a :class:`~alliancestats.DroppedRowsWarning`.
     reml : bool, default True
         Restricted maximum likelihood (default, as lme4) or maximum likelihood.
@@ -98,7 +99,9 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, level: float = 0
     (a diagonal element of θ below 1e-4). For strictly
     nested designs (e.g. sessions in patients in therapists) each evaluation works on
     per-group sufficient statistics and costs O(groups), independent of the number of rows;
-    other designs (crossed factors, three levels) use an exact general path.
+    deeper nesting (patients in therapists in clinics) is eliminated level by level at the
+    same cost; other designs (crossed factors) use an exact general path with a dense Schur
+    complement over the smaller factors.
 
     Degrees of freedom are Satterthwaite's as computed by lmerTest (Kuznetsova, Brockhoff &
     Christensen 2017, J Stat Softw 82(13)): numerical Hessian of the deviance in (θ, σ)
@@ -430,7 +433,7 @@ def _build_result(
     level: float,
     data: pd.DataFrame | None,
 ) -> MixedResult:
-    f = problem.factorize(theta)
+    f = problem.factorize(theta, full=True)
     n, p = problem.n, problem.p
     crit = problem.criterion_from(f, reml)
     sigma = float(np.sqrt(f.pwrss / (n - p if reml else n)))
@@ -482,6 +485,8 @@ def _build_result(
         cond_var[b.group] = sigma**2 * (L @ ck @ L.T)
         fitted = fitted + np.einsum("nq,nq->n", b.Z, bk[b.codes])
     resid = design.y - fitted
+    ranef_blocks = ranef
+    ranef = _merge_uncorrelated(design, ranef_blocks)
     index = design.rows
     lam = f.lam
     varcorr = _varcorr(design, lam, sigma)
@@ -510,7 +515,7 @@ def _build_result(
     def predictor(newdata: pd.DataFrame | None, random: bool) -> np.ndarray:
         if newdata is None:
             return fitted if random else design.X @ beta + design.offset
-        return _predict_new(design, beta, ranef, newdata, random)
+        return _predict_new(design, beta, ranef_blocks, newdata, random)
 
     def contrast(Lvec: np.ndarray) -> float:
         if A is None:
@@ -565,6 +570,22 @@ def _build_result(
         wald_varcorr=wald,
         profiler=profile,
     )
+
+
+def _merge_uncorrelated(design: Design, ranef: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Join the terms that ``(1 + x || g)`` split apart into one frame per factor, as lme4's
+    ``ranef`` does (``varcorr`` and ``cond_var`` keep lme4's separate ``g``, ``g.1`` entries)."""
+    out: dict[str, pd.DataFrame] = {}
+    owner: dict[tuple, str] = {}
+    for b in design.random:
+        key = (b.label_vars, b.correlated)
+        if not b.correlated and key in owner:
+            first = owner[key]
+            out[first] = pd.concat([out[first], ranef[b.group]], axis=1)
+        else:
+            owner.setdefault(key, b.group)
+            out[b.group] = ranef[b.group]
+    return out
 
 
 # ---------------------------------------------------------------------------- prediction

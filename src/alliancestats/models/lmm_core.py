@@ -18,7 +18,11 @@ designs e.g. the second crossed factor) enter through the Schur complement
 * *nested path* -- exactly one other term and every level of ``A`` lies inside one level of
   it (sessions in patients in therapists): ``S`` is block diagonal, one small block per level,
   and one evaluation costs O(levels), independent of the number of rows;
-* *general path* -- crossed or multi-level designs: ``W`` is sparse, ``S`` is dense
+* *chain path* -- three or more terms, each nested in the next (patients in therapists in
+  clinics): the terms are eliminated in order, every Schur complement stays block diagonal,
+  and one evaluation again costs O(levels) (used for the criterion; the final conditional
+  modes and variances come from the general path once);
+* *general path* -- crossed or otherwise non-nested designs: ``W`` is sparse, ``S`` is dense
   (exact, slower; fine up to a few thousand levels in the non-``A`` terms).
 
 All data enter once, through per-level sums (``Z'Z``, ``Z'X``, ``Z'y``, ``X'X``, ``X'y``,
@@ -202,6 +206,16 @@ def _logdiag(L: np.ndarray) -> float:
     return float(np.log(prod).sum())
 
 
+def _chol_schur(T: np.ndarray) -> np.ndarray:
+    """Cholesky factor of the [X y] Schur complement (tolerating a numerically perfect fit)."""
+    try:
+        return np.linalg.cholesky(T)
+    except np.linalg.LinAlgError:
+        T = T.copy()
+        T[-1, -1] += 1e-300 + 1e-14 * abs(T[-1, -1])  # r^2 numerically zero
+        return np.linalg.cholesky(T)
+
+
 class LmmProblem:
     """Sufficient statistics of a linear mixed model and its profiled criterion.
 
@@ -290,11 +304,93 @@ class LmmProblem:
             cols.append((self.r_off[k] + jj[None, None, :] * b.q + b_idx + 0 * a_idx).ravel())
         self.w_rows = np.concatenate(rows)
         self.w_cols = np.concatenate(cols)
+        self._setup_chain()
+
+    def _setup_chain(self) -> None:
+        """Detect a chain of nested terms (patients in therapists in clinics, ...).
+
+        Term t is nested in term u (t < u) when every level of t lies inside one level of u.
+        If that holds for every pair, eliminating the terms in order keeps every Schur
+        complement block diagonal, so the criterion costs O(levels) however many levels the
+        hierarchy has (:meth:`_factorize_chain`); the general path is then used only once, for
+        the conditional modes and variances of the final fit.
+        """
+        self.chain = False
+        rest = self.rest
+        if any(len(self.ent_i[k]) != self.nA for k in range(len(rest))):
+            return
+        blocks = self.blocks
+        maps: dict[tuple[int, int], np.ndarray] = {}
+        cross: dict[tuple[int, int], np.ndarray] = {}
+        for u in range(1, len(blocks)):
+            maps[(0, u)] = self.ent_j[u - 1]
+            cross[(0, u)] = self.ent_b[u - 1]
+        for t in range(1, len(blocks)):
+            for u in range(t + 1, len(blocks)):
+                b, c = blocks[t], blocks[u]
+                key = b.codes.astype(np.int64) * c.nlevels + c.codes
+                uniq, inv = np.unique(key, return_inverse=True)
+                if len(uniq) != b.nlevels:
+                    return
+                maps[(t, u)] = (uniq % c.nlevels).astype(np.intp)
+                cross[(t, u)] = _block_sums(inv.ravel(), b.Z, c.Z, len(uniq))
+        self.chain = True
+        self.chain_cross = cross
+        self.chain_agg = {
+            (t, u): sp.csr_matrix(
+                (np.ones(len(m)), (m, np.arange(len(m)))), shape=(blocks[u].nlevels, len(m))
+            )
+            for (t, u), m in maps.items()
+        }
+        self.chain_diag = [self.aa, *self.rr_diag]
+        self.chain_xy = [self.axy, *self.rxy]
+
+    def _factorize_chain(self, theta: np.ndarray) -> Factorization:
+        """Criterion pieces (log-determinant and the [X y] Schur factor) on a nested chain."""
+        lam = self.layout.factors(theta)
+        K = len(self.blocks)
+        P = self.p + 1
+        q = [b.q for b in self.blocks]
+        n = [b.nlevels for b in self.blocks]
+        D = [_quad(lam[t], self.chain_diag[t], lam[t]) for t in range(K)]
+        for t in range(K):
+            for a in range(q[t]):
+                D[t][a, a] += 1.0
+        X = [_left(lam[t], self.chain_xy[t]) for t in range(K)]
+        C = {tu: _quad(lam[tu[0]], c, lam[tu[1]]) for tu, c in self.chain_cross.items()}
+        T = self.xy_xy.copy()
+        logdet = 0.0
+        for t in range(K):
+            L = _chol(D[t])
+            Li = _tri_inv(L)
+            r = _bmm(Li, X[t])
+            T -= _gram(r)
+            logdet += 2.0 * _logdiag(L)
+            W = {u: _bmm(Li, C[(t, u)]) for u in range(t + 1, K)}
+            for u in range(t + 1, K):
+                G = self.chain_agg[(t, u)]
+                wtw = _bmm_t(W[u], W[u]).reshape(q[u] * q[u], -1)
+                D[u] -= (G @ wtw.T).T.reshape(q[u], q[u], n[u])
+                wtr = _bmm_t(W[u], r).reshape(q[u] * P, -1)
+                X[u] -= (G @ wtr.T).T.reshape(q[u], P, n[u])
+                for v in range(u + 1, K):
+                    wtv = _bmm_t(W[u], W[v]).reshape(q[u] * q[v], -1)
+                    C[(u, v)] -= (G @ wtv.T).T.reshape(q[u], q[v], n[u])
+        T = 0.5 * (T + T.T)
+        ct = _chol_schur(T)
+        return Factorization(logdet, ct, lam, None, None, None, None, None, None, None)
 
     # ------------------------------------------------------------------ evaluation
-    def factorize(self, theta: np.ndarray) -> Factorization:
-        """Cholesky pieces for one θ (O(levels) on the nested path)."""
+    def factorize(self, theta: np.ndarray, full: bool = False) -> Factorization:
+        """Cholesky pieces for one θ (O(levels) on the nested paths).
+
+        With ``full=False`` a nested chain of three or more terms returns only what the
+        criterion needs (``logdet_l``, ``chol_t``); ``full=True`` also returns the pieces for
+        conditional modes and variances.
+        """
         theta = np.asarray(theta, dtype=float)
+        if getattr(self, "chain", False) and not full:
+            return self._factorize_chain(theta)
         lam = self.layout.factors(theta)
         lamA = lam[0]
         M = _quad(lamA, self.aa, lamA)
@@ -358,12 +454,7 @@ class LmmProblem:
                 T = T - r2.T @ r2
                 logdet += 2.0 * np.log(np.diag(ls)).sum()
         T = 0.5 * (T + T.T)
-        try:
-            ct = np.linalg.cholesky(T)
-        except np.linalg.LinAlgError:
-            # r^2 numerically zero: perfect fit; keep a tiny positive residual
-            T[-1, -1] += 1e-300 + 1e-14 * abs(T[-1, -1])
-            ct = np.linalg.cholesky(T)
+        ct = _chol_schur(T)
         return Factorization(logdet, ct, lam, la, la_inv, ra, w, ls, ls_inv, r2)
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:

@@ -75,10 +75,11 @@ class MixedResult:
     theta : numpy.ndarray
         Relative covariance factor parameters (lme4's ``getME(fit, "theta")``).
     ranef : dict of pandas.DataFrame
-        Conditional modes per grouping factor (rows = groups, columns = effects).
+        Conditional modes per grouping factor (rows = groups, columns = effects); terms split
+        by ``||`` are joined into one frame per factor, as lme4's ``ranef`` does.
     cond_var : dict of numpy.ndarray
-        Conditional covariance matrices of the random effects, shape ``(groups, q, q)``
-        (lme4's ``condVar``).
+        Conditional covariance matrices of the random effects per term (keys as the ``grp``
+        column of ``varcorr``), shape ``(groups, q, q)`` (lme4's ``condVar``).
     fitted, residuals : pandas.Series
         Indexed like the rows used (conditional on the random effects).
     """
@@ -279,7 +280,8 @@ class MixedResult:
                 "p": f"Pr(>|{stat}|)",
             }
         )
-        lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
+        tab.index.name = None
+        lines.append(tab.to_string(float_format=lambda v: f"{v:.5g}"))
         notes = []
         if self.singular:
             notes.append("boundary (singular) fit: see the SingularFitWarning documentation")

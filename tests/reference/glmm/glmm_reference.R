@@ -6,6 +6,9 @@
 #   * data/adherence*.csv: simulated home-exercise adherence written by make_data.py from
 #     alliancestats.simulate.simulate_sessions (no patient data).
 #
+# Three cases also record profile-likelihood intervals (random-effect SDs, then fixed effects)
+# (confint(method = "profile"), level 0.95).
+#
 # Each case is fitted twice: with glmer's defaults (the values users see) and with
 # glmerControl(tolPwrss = 1e-10) ("tight"). glmer's default PIRLS tolerance (1e-7, relative
 # change of the penalised deviance) leaves the Laplace deviance slightly inexact, which
@@ -37,10 +40,10 @@ read_data <- function(name) {
 }
 
 cases <- list(
-  list(id = "cbpp_logit_laplace", data = "cbpp", family = "binomial", link = "logit", nAGQ = 1,
+  list(id = "cbpp_logit_laplace", profile = TRUE, data = "cbpp", family = "binomial", link = "logit", nAGQ = 1,
        r_formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
        py_formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"),
-  list(id = "cbpp_logit_agq9", data = "cbpp", family = "binomial", link = "logit", nAGQ = 9,
+  list(id = "cbpp_logit_agq9", profile = TRUE, data = "cbpp", family = "binomial", link = "logit", nAGQ = 9,
        r_formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
        py_formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"),
   list(id = "cbpp_probit_laplace", data = "cbpp", family = "binomial", link = "probit", nAGQ = 1,
@@ -58,7 +61,7 @@ cases <- list(
        nAGQ = 8,
        r_formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)",
        py_formula = "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)"),
-  list(id = "adherence_binary_laplace", data = "adherence", family = "binomial", link = "logit",
+  list(id = "adherence_binary_laplace", profile = TRUE, data = "adherence", family = "binomial", link = "logit",
        nAGQ = 1,
        r_formula = "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)",
        py_formula = "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)"),
@@ -153,6 +156,11 @@ for (cs in cases) {
     df_residual = df.residual(fit),
     tight = tight
   )
+  # profiling changes the fitted object's internal state, so it comes after everything else
+  if (isTRUE(cs$profile)) {
+    ci <- suppressMessages(confint(fit, method = "profile", level = 0.95))
+    res$profile_ci <- list(lower = as.numeric(ci[, 1]), upper = as.numeric(ci[, 2]))
+  }
   names(res$ngroups) <- names(getME(fit, "l_i"))
   results[[cs$id]] <- res
   cat(cs$id, ": logLik", format(res$loglik, digits = 12), "\n")
