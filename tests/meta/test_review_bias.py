@@ -5,16 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from alliancestats import meta
 from alliancestats.errors import MetaAnalysisError
-from alliancestats.meta import (
-    cumulative,
-    egger_test,
-    influence,
-    leave_one_out,
-    meta_analysis,
-    rank_test,
-    trim_and_fill,
-)
+from alliancestats.meta import egger_test, meta_analysis, rank_test, trim_and_fill
+
+DIAGNOSTICS = [
+    meta.egger_test,
+    meta.rank_test,
+    meta.trim_and_fill,
+    meta.leave_one_out,
+    meta.influence,
+    meta.cumulative,
+]
 
 
 def test_trim_and_fill_equal_variances_asks_for_the_side():
@@ -47,9 +49,7 @@ def test_trim_and_fill_identical_effects_fills_nothing():
     assert tf.estimate == pytest.approx(0.3, abs=1e-12)  # weighted mean of equal values
 
 
-@pytest.mark.parametrize(
-    "func", [egger_test, rank_test, trim_and_fill, leave_one_out, influence, cumulative]
-)
+@pytest.mark.parametrize("func", DIAGNOSTICS)
 @pytest.mark.parametrize("bad", [pd.DataFrame({"yi": [0.1], "vi": [0.1]}), [0.1, 0.2], None])
 def test_diagnostics_refuse_objects_that_are_not_fitted_models(func, bad):
     # a DataFrame used to fail with AttributeError: 'DataFrame' object has no attribute 'vi'

@@ -340,3 +340,25 @@ def test_predict_newdata_errors_are_clear(counts):
     np.testing.assert_allclose(pop, f.predict(random=False).iloc[:2])
     with pytest.raises(DataValidationError, match="DataFrame"):
         f.predict(counts.head(2).to_dict())
+
+
+def test_search_that_lands_on_zero_variance_is_restarted(monkeypatch, cbpp):
+    """theta = 0 is a stationary point of the deviance by symmetry: a search started there
+    stays there. Force stage 1 to return 0; the restart must recover lme4's optimum."""
+    import importlib
+    import types
+
+    glmm_module = importlib.import_module("alliancestats.models.glmm")
+
+    real = glmm_module._minimize
+
+    def skip_stage1(fun, x0, lower, ftol, maxiter=500):
+        if maxiter == 50:  # the first (theta-only) stage
+            return types.SimpleNamespace(x=np.zeros_like(np.asarray(x0, dtype=float)))
+        return real(fun, x0, lower, ftol, maxiter)
+
+    monkeypatch.setattr(glmm_module, "_minimize", skip_stage1)
+    f = glmm_module.glmm("incidence ~ period + (1 | herd)", cbpp, trials="size", link="probit")
+    # lme4 1.1-31 (tests/reference/glmm): logLik -92.6212 with herd SD 0.338
+    assert f.loglik == pytest.approx(-92.62122, abs=1e-4)
+    assert not f.singular

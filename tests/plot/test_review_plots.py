@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from alliancestats.errors import MetaAnalysisError, ParameterError  # noqa: E402
+from alliancestats.errors import DataValidationError, MetaAnalysisError, ParameterError  # noqa: E402
 from alliancestats.meta import meta_analysis  # noqa: E402
 from alliancestats.plot import baujat, forest, funnel, trajectories  # noqa: E402
 from alliancestats.plot.trajectories import session_summary  # noqa: E402
@@ -116,3 +116,30 @@ def test_trajectories_nullable_dtypes_and_duplicate_index(sessions):
 def test_trajectories_wrong_data_type_is_a_parameter_error():
     with pytest.raises(ParameterError, match="DataFrame or a SessionData"):
         trajectories([1, 2, 3], "pain")
+
+
+@pytest.mark.parametrize("plot", [forest, funnel, baujat])
+def test_meta_plots_refuse_an_ax_that_is_not_an_axes(plot):
+    # used to fail with AttributeError: 'str' object has no attribute 'spines'
+    res = meta_analysis(yi=YI, vi=VI)
+    with pytest.raises(ParameterError, match="ax must be a matplotlib Axes"):
+        plot(res, ax="left")
+
+
+def test_meta_plots_draw_on_a_given_axes():
+    res = meta_analysis(yi=YI, vi=VI)
+    _, given = plt.subplots()
+    assert forest(res, ax=given) is given
+    assert funnel(res, ax=given) is given
+
+
+def test_trajectories_refuse_an_ax_that_is_not_an_axes(sessions):
+    with pytest.raises(ParameterError, match="ax must be a matplotlib Axes"):
+        trajectories(sessions, "pain", ax=[1])
+
+
+def test_trajectories_infinite_outcome_is_an_error_not_an_infinite_mean(sessions):
+    # one inf used to give mean = inf and sd = NaN for that session without a word
+    data = sessions.assign(pain=[np.inf, 5.0, 4.0, 7.0, 5.0, 5.0])
+    with pytest.raises(DataValidationError, match="1 infinite value"):
+        session_summary(data, "pain")

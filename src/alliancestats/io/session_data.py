@@ -47,6 +47,15 @@ class SessionSummary:
     dropout : pandas.DataFrame
         Patients whose last session is before ``planned_sessions`` (or the last session
         observed in the data when no plan was given).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from alliancestats import load_sessions
+    >>> raw = pd.DataFrame({"pid": [1, 1, 2, 2, 2], "sess": [1, 3, 1, 2, 3]})
+    >>> summary = load_sessions(raw, patient="pid", session="sess", warn=False).summary()
+    >>> summary.gaps["patient"].tolist()
+    [1]
     """
 
     counts: pd.Series

@@ -150,6 +150,14 @@ class EggerResult:
         moderators (the limit estimate is then not defined).
     level : float
         Confidence level of the interval, in percent.
+
+    Examples
+    --------
+    >>> from alliancestats.meta import meta_analysis, egger_test
+    >>> fit = meta_analysis(yi=[0.1, 0.3, 0.35, 0.65, 0.45, 0.15],
+    ...                     vi=[0.01, 0.03, 0.05, 0.10, 0.04, 0.02])
+    >>> egger_test(fit).to_series().index[:4].tolist()
+    ['model', 'predictor', 'statistic', 'p']
     """
 
     model: str
@@ -330,6 +338,14 @@ class RankTestResult:
 
     ``exact`` is True when the p-value comes from the exact permutation distribution (no ties)
     and False when the tie-corrected normal approximation was used.
+
+    Examples
+    --------
+    >>> from alliancestats.meta import meta_analysis, rank_test
+    >>> fit = meta_analysis(yi=[0.1, 0.3, 0.35, 0.65, 0.45, 0.15],
+    ...                     vi=[0.01, 0.03, 0.05, 0.10, 0.04, 0.02])
+    >>> rank_test(fit).to_series()["exact"]
+    True
     """
 
     tau: float

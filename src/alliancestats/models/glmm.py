@@ -589,7 +589,11 @@ def _fit(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> _Fit:
     res1 = _minimize(stage1, re.theta_start.copy(), re.theta_lower, ftol=1e-6, maxiter=50)
     theta1 = np.asarray(res1.x, dtype=float)
     problem.reset()
-    beta1, _ = problem.joint_mode(theta1, state["beta"])
+    try:
+        beta1, _ = problem.joint_mode(theta1, state["beta"])
+    except EstimationError:  # keep the best fixed effects seen in stage 1
+        beta1 = state["beta"].copy()
+        problem.reset()
 
     # stage 2: (theta, beta) on the Laplace / AGQ deviance
     def dev(par):
@@ -623,20 +627,33 @@ def _fit(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> _Fit:
             return _deriv12(dev, x, lower, fx)
         return _hessian_from_gradient(dev_grad, x, lower)
 
-    if analytic:
-        bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-        res2 = optimize.minimize(
-            dev_grad,
-            np.maximum(x0, np.where(np.isfinite(lower), lower, -np.inf)),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
-        )
-    else:
-        res2 = _minimize(dev, x0, lower, ftol=1e-11)
-    x = np.asarray(res2.x, dtype=float)
-    fx = dev(x)
+    def stage2(start):
+        if analytic:
+            bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+            res = optimize.minimize(
+                dev_grad,
+                np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
+            )
+        else:
+            res = _minimize(dev, start, lower, ftol=1e-11)
+        xr = np.asarray(res.x, dtype=float)
+        return res, xr, dev(xr)
+
+    res2, x, fx = stage2(x0)
+    # A standard deviation of exactly zero is a stationary point of the deviance by symmetry
+    # (d/d theta = 0 at theta = 0), so a search that lands there cannot leave it. Restart from
+    # a positive value and keep whichever optimum is lower.
+    on_edge = np.isfinite(lower[:ntheta]) & (x[:ntheta] - lower[:ntheta] < _SINGULAR_TOL)
+    if np.any(on_edge):
+        restart = x.copy()
+        restart[:ntheta][on_edge] = np.maximum(theta1[on_edge], 0.5)
+        res_r, x_r, f_r = stage2(restart)
+        if f_r < fx - 1e-10 * abs(fx):
+            res2, x, fx = res_r, x_r, f_r
     messages = []
     ok = bool(res2.success)
     optimizer_message = str(res2.message)

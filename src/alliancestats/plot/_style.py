@@ -14,6 +14,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from alliancestats.errors import ParameterError
+
 __all__ = [
     "ACCENT",
     "FONT_SIZE",
@@ -40,6 +42,10 @@ ACCENT = "#1f4e79"
 def new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     """Return ``ax`` or a new Axes on a constrained-layout figure of ``size`` inches."""
     if ax is not None:
+        if not isinstance(ax, Axes):
+            raise ParameterError(
+                f"ax must be a matplotlib Axes (e.g. from plt.subplots()), not {type(ax).__name__}"
+            )
         return ax
     _, new = plt.subplots(figsize=size, layout="constrained")
     return new

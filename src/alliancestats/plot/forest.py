@@ -26,6 +26,7 @@ from alliancestats.plot._style import (
     SMALL_FONT_SIZE,
     despine,
     label_axes,
+    new_axes,
 )
 
 __all__ = ["forest"]
@@ -355,6 +356,8 @@ def forest(
     if ax is None:
         longest = max(len(r.label) for r in rows)
         ax = _new_forest_axes(longest, n_rows, show_weights)
+    else:
+        ax = new_axes(ax, (0.0, 0.0))  # checks that ax is an Axes; size unused
     despine(ax, left=True)
 
     study_rows = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind == "study"]

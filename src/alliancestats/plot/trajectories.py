@@ -68,7 +68,14 @@ def _numeric(frame: pd.DataFrame, col: str, role: str) -> pd.Series:
             f"{role} column {col!r} must be numeric (dtype is {values.dtype}); score or convert "
             "it first, e.g. with alliancestats.load_sessions"
         )
-    return values.astype(float)
+    out = values.astype(float)
+    n_inf = int(np.isinf(out.to_numpy(dtype=float, na_value=np.nan)).sum())
+    if n_inf:
+        raise DataValidationError(
+            f"{role} column {col!r} has {n_inf} infinite value(s); replace them (e.g. with "
+            "NaN) before plotting"
+        )
+    return out
 
 
 def session_summary(
