@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
 import subprocess
 import sys
@@ -114,11 +115,15 @@ def test_molloy2014_matches_metadat():
     )
     assert df["ni"].sum() == 3509  # total N of the 16 studies in dat.molloy2014
     assert set(df["design"]) == {"cross-sectional", "prospective"}
-    # fixed-effect pooled r on Fisher's z; metafor 3.8-1 rma(method="FE") gives 0.1245269
+    # fixed-effect pooled r on Fisher's z; metafor 3.8-1 rma(method="FE") pinned by
+    # tests/reference/meta/edge_cases.R
+    edge = json.loads((REPO / "tests" / "reference" / "meta" / "edge_cases.json").read_text())
+    ref = edge["cases"]["molloy2014_fe_r"]
     z = np.arctanh(df["ri"])
     w = df["ni"] - 3
-    # tolerance: the R value is printed to 7 decimals
-    assert np.tanh((w * z).sum() / w.sum()) == pytest.approx(0.1245269, abs=1e-7)
+    np.testing.assert_allclose(z, ref["yi"], rtol=1e-12)  # atanh, same inputs as R
+    # tolerance: closed-form weighted mean, floating-point round-off only
+    assert np.tanh((w * z).sum() / w.sum()) == pytest.approx(ref["pred"], rel=1e-8)
 
 
 def test_pooled_correlations_table():

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from alliancestats import meta
 from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta import egger_test, meta_analysis, rank_test, trim_and_fill
+
+# metafor 3.8-1 values: tests/reference/meta/edge_cases.R -> edge_cases.json
+EDGE = Path(__file__).parents[1] / "reference" / "meta" / "edge_cases.json"
+EDGE_CASES = json.loads(EDGE.read_text())["cases"]
 
 DIAGNOSTICS = [
     meta.egger_test,
@@ -28,18 +35,18 @@ def test_trim_and_fill_equal_variances_asks_for_the_side():
 
 def test_trim_and_fill_equal_variances_with_side_matches_metafor():
     # metafor 3.8-1: trimfill(rma(yi=c(.1,.2,.3,.4,.5,.6), vi=rep(.01,6)), side="left")
-    # fills 1 study (SE of k0 1.8056), estimate 0.3000 (SE 0.0816), tau2 0.0367
-    res = meta_analysis(yi=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], vi=[0.01] * 6)
-    tf = trim_and_fill(res, side="left")
-    assert tf.k0 == 1
-    # abs tolerances: metafor prints 4 decimals
-    assert tf.estimate == pytest.approx(0.3000, abs=5e-5)
-    assert tf.se == pytest.approx(0.0816, abs=5e-5)
-    assert tf.tau2 == pytest.approx(0.0367, abs=5e-5)
+    ref = EDGE_CASES["trimfill_equal_variances_left"]
+    res = meta_analysis(yi=ref["yi"], vi=ref["vi"], method=ref["method"])
+    tf = trim_and_fill(res, side=ref["side"])
+    assert tf.k0 == ref["k0"] == 1
+    assert tf.k == ref["k"]
+    assert tf.estimate == pytest.approx(ref["estimate"], rel=1e-5)  # iterative REML refit
+    assert tf.se == pytest.approx(ref["se"], rel=1e-5)  # iterative REML refit
+    assert tf.tau2 == pytest.approx(ref["tau2"], rel=1e-5)  # iterative REML refit
     # equally spaced effects give exact ties in |y - mu|; floating-point noise in mu decides
     # their rank order (R and numpy differ in the last bit), which moves raw k0 and hence its
-    # SE slightly: metafor 1.8056, ours 1.8098
-    assert tf.se_k0 == pytest.approx(1.8056, abs=5e-3)
+    # SE slightly: metafor 1.805571, ours 1.809830 (2.4e-3 relative)
+    assert tf.se_k0 == pytest.approx(ref["se_k0"], rel=5e-3)
 
 
 def test_trim_and_fill_identical_effects_fills_nothing():

@@ -7,7 +7,10 @@ value.
 
 from __future__ import annotations
 
+import itertools
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,30 @@ from alliancestats.meta import combine_dependent, effect_sizes, meta_analysis
 
 YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
 VI = [0.03, 0.03, 0.05, 0.01, 0.05, 0.02]
+
+# metafor 3.8-1 values: tests/reference/meta/edge_cases.R -> edge_cases.json
+EDGE = json.loads(
+    (Path(__file__).parents[1] / "reference" / "meta" / "edge_cases.json").read_text()
+)
+EDGE_CASES = EDGE["cases"]
+METHODS = ["REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE"]
+TESTS = ["z", "knha"]
+# where each case of edge_cases.json is checked
+EDGE_CONSUMERS = {
+    "trimfill_equal_variances_left": "test_review_bias.py",
+    "extreme_variance_ratio": "test_review_inputs.py",
+    "extreme_variance_ratio_boundary": "test_review_inputs.py",
+    "identical_effects": "test_review_inputs.py",
+    "molloy2014_reml_r": "test_rma.py",
+    "molloy2014_fe_r": "tests/test_datasets.py",
+}
+
+
+def test_edge_case_reference_grid_is_complete():
+    assert EDGE["versions"]["metafor"] == "3.8.1"
+    assert set(EDGE_CASES) == set(EDGE_CONSUMERS)
+    fits = EDGE_CASES["identical_effects"]["fits"]
+    assert set(fits) == {f"{m}_{t}" for m, t in itertools.product(METHODS, TESTS)}
 
 
 # ------------------------------------------------------------------ meta_analysis
@@ -105,23 +132,27 @@ def test_confint_accepts_a_proportion_level():
 def test_extreme_variance_ratio_warns_and_matches_metafor():
     # REML with vi spanning 13 orders of magnitude used to raise ZeroDivisionError in the
     # standard error of tau^2 (the p x p trace shortcut cancelled to exactly zero).
-    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-14,.01,.1), control=list(threshold=1e-12))
-    # gives tau2 0.0005947708, beta 0.1063992, se.tau2 0.007702439 and warns likewise.
+    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-14,.01,.1)) warns likewise.
+    ref = EDGE_CASES["extreme_variance_ratio"]
+    assert any("variance extremely large" in w for w in ref["warnings"])
     with pytest.warns(DataQualityWarning, match="times the smallest"):
-        res = meta_analysis(yi=[0.1, 0.2, 0.3], vi=[1e-14, 0.01, 0.1])
-    # rtol: metafor's printed values carry 7 significant digits
-    assert res.tau2 == pytest.approx(0.0005947708, rel=1e-6)
-    assert res.estimate == pytest.approx(0.1063992, rel=1e-6)
-    assert res.se_tau2 == pytest.approx(0.007702439, rel=1e-6)
+        res = meta_analysis(yi=ref["yi"], vi=ref["vi"])
+    assert res.tau2 == pytest.approx(ref["tau2"], rel=1e-5)  # iterative REML
+    assert res.estimate == pytest.approx(ref["estimate"], rel=1e-5)  # depends on iterative tau2
+    assert res.se_tau2 == pytest.approx(ref["se_tau2"], rel=1e-5)  # depends on iterative tau2
 
 
 def test_reml_se_of_tau2_with_extreme_ratio_at_the_boundary_matches_metafor():
-    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-10,1,.1))$se.tau2 = 0.06868029 (tau2 = 0)
+    # metafor 3.8-1: rma(yi=c(.1,.2,.3), vi=c(1e-10,1,.1)) gives tau2 = 0 and se.tau2
+    ref = EDGE_CASES["extreme_variance_ratio_boundary"]
+    assert ref["tau2"] == 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        res = meta_analysis(yi=[0.1, 0.2, 0.3], vi=[1e-10, 1.0, 0.1])
+        res = meta_analysis(yi=ref["yi"], vi=ref["vi"])
     assert res.tau2 == 0.0
-    assert res.se_tau2 == pytest.approx(0.06868029, rel=1e-6)  # 7 printed digits
+    # closed form at tau2 = 0, but weights spanning 1e10 cost digits: against the exact
+    # 0.06868028205 (rational arithmetic) metafor is off by 5e-8 relative and we by 2e-8
+    assert res.se_tau2 == pytest.approx(ref["se_tau2"], rel=1e-6)
 
 
 def test_moderate_variance_ratio_does_not_warn():
@@ -130,22 +161,39 @@ def test_moderate_variance_ratio_does_not_warn():
         meta_analysis(r=[0.1, 0.2, 0.3], n=[10, 100_000, 500])
 
 
-@pytest.mark.parametrize("method", ["REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE"])
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("test", TESTS)
 def test_identical_effects_give_zero_tau2_and_finite_results(method, test):
-    args = {"yi": [0.3] * 5, "vi": [0.01, 0.02, 0.03, 0.04, 0.05], "method": method, "test": test}
+    data = EDGE_CASES["identical_effects"]
+    ref = data["fits"][f"{method}_{test}"]
+    args = {"yi": data["yi"], "vi": data["vi"], "method": method, "test": test}
     if method == "FE" and test == "knha":
+        assert ref["warnings"]  # metafor warns too
         with pytest.warns(UserWarning, match="not meant for common-effect"):
             res = meta_analysis(**args)
     else:
+        assert ref["warnings"] == []
         res = meta_analysis(**args)
-    assert res.tau2 == 0.0
+    assert res.tau2 == 0.0 == ref["tau2"]
     assert res.estimate == pytest.approx(0.3, abs=1e-12)  # weighted mean of equal values
     summary = [res.se, res.ci_low, res.ci_high, res.pi_low, res.pi_high, res.i2, res.h2, res.q]
     assert np.all(np.isfinite(summary))
+    # given tau2 = 0 everything below is closed form: floating-point round-off only
+    closed = 1e-8
+    assert res.se == pytest.approx(ref["se"], rel=closed)
+    assert res.table["p"].iloc[0] == pytest.approx(ref["pval"], rel=closed)
+    assert res.ci_low == pytest.approx(ref["ci_lb"], rel=closed)
+    assert res.ci_high == pytest.approx(ref["ci_ub"], rel=closed)
+    assert res.i2 == pytest.approx(ref["i2"], abs=1e-12)  # exactly 0 on both sides
+    assert res.h2 == pytest.approx(ref["h2"], rel=closed)
+    assert res.q == pytest.approx(ref["q"], abs=1e-12)  # exactly 0 on both sides
+    if method != "FE":  # metafor gives no prediction interval or se.tau2 for FE
+        assert res.pi_low == pytest.approx(ref["pi_lb"], rel=closed)
+        assert res.pi_high == pytest.approx(ref["pi_ub"], rel=closed)
+        assert res.se_tau2 == pytest.approx(ref["se_tau2"], rel=closed, abs=1e-15)  # SJ: 0
     if test == "knha" and method != "FE":
-        # metafor 3.8-1 (rma(..., test="knha")): se 0, zval Inf, pval 0 - the weighted
-        # residual sum of squares is exactly 0
+        # metafor: se 0, zval Inf, pval 0 - the weighted residual sum of squares is exactly 0
+        assert ref["se"] == 0.0 and ref["zval_is_inf"] and ref["pval"] == 0.0
         assert res.se == 0.0
         assert res.table["p"].iloc[0] == 0.0
 

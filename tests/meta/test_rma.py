@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,11 @@ from alliancestats.meta import MetaResult, effect_sizes, meta_analysis
 # Same data, same algorithm, different call path: only round-off may differ.
 SAME = 1e-10
 
+# metafor 3.8-1 values: tests/reference/meta/edge_cases.R -> edge_cases.json
+EDGE_CASES = json.loads(
+    (Path(__file__).parents[1] / "reference" / "meta" / "edge_cases.json").read_text()
+)["cases"]
+
 YI = np.array([0.10, 0.30, 0.35, 0.65, 0.45, 0.15, 0.22, -0.05])
 VI = np.array([0.03, 0.03, 0.05, 0.01, 0.05, 0.02, 0.04, 0.02])
 MOD = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
@@ -35,17 +42,16 @@ def molloy() -> pd.DataFrame:
 def test_molloy_sample_reproduces_published_pooled_r(molloy):
     res = meta_analysis(molloy, r="ri", n="ni", slab="study")
     pred = res.predict(transform="r").iloc[0]
-    # Molloy et al. 2014 report r = .15 [.09, .21]; metafor 3.8-1 gives .1488 [.0878, .2087]
-    # (DOMAIN.md 4). Those are 4-decimal prints of a default-threshold (1e-5) metafor fit, whose
-    # PI bound .324756 sits 1e-5 from the optimum's .324746 -> abs 1e-4.
-    assert pred["pred"] == pytest.approx(0.1488, abs=1e-4)
-    assert pred["ci_low"] == pytest.approx(0.0878, abs=1e-4)
-    assert pred["ci_high"] == pytest.approx(0.2087, abs=1e-4)
-    assert pred["pi_low"] == pytest.approx(-0.0371, abs=1e-4)
-    assert pred["pi_high"] == pytest.approx(0.3248, abs=1e-4)
-    assert res.tau2 == pytest.approx(0.0081, abs=1e-4)
-    assert res.i2 == pytest.approx(61.73, abs=5e-3)
-    assert res.q == pytest.approx(38.16, abs=5e-3)
+    # Molloy et al. 2014 report r = .15 [.09, .21] (DOMAIN.md 4); metafor 3.8-1 with a tight
+    # threshold: rma(yi, vi, method="REML") on Fisher z, predict(transf=transf.ztor)
+    ref = EDGE_CASES["molloy2014_reml_r"]
+    np.testing.assert_allclose(res.yi, ref["yi"], rtol=1e-12)  # atanh(r), same inputs as R
+    bounds = {"ci_low": "ci_lb", "ci_high": "ci_ub", "pi_low": "pi_lb", "pi_high": "pi_ub"}
+    for ours, key in {"pred": "pred", **bounds}.items():
+        assert pred[ours] == pytest.approx(ref[key], rel=1e-5), key  # iterative REML tau2
+    assert res.tau2 == pytest.approx(ref["tau2"], rel=1e-5)  # iterative REML
+    assert res.i2 == pytest.approx(ref["i2"], rel=1e-5)  # depends on iterative tau2
+    assert res.q == pytest.approx(ref["q"], rel=1e-8)  # closed form, independent of tau2
     assert res.apa().startswith("r = .15, 95% CI [.09, .21], k = 16")
     assert res.labels[0] == "Axelsson et al. (2009)"
 

@@ -122,9 +122,12 @@ def test_bad_inputs(frame):
 
 def test_cbind_response_for_binomial_models(frame):
     frame["k"] = 3
-    frame["m"] = 2
-    d = build_design("cbind(k, m) ~ x + (1 | g)", frame)
+    frame["n"] = 5
+    d = build_design("cbind(k, n - k) ~ x + (1 | g)", frame)
     assert d.y.shape == (40, 2)
+    np.testing.assert_array_equal(d.y, np.tile([3.0, 2.0], (40, 1)))  # n - k, not formula algebra
+    d2 = build_design("np.log(t) ~ x + (1 | g)", frame)
+    np.testing.assert_allclose(d2.y, np.log(frame["t"]))
 
 
 def test_new_data_matrices(frame):

@@ -357,3 +357,15 @@ def test_uncorrelated_terms_merge_in_ranef_like_lme4():
     assert list(m.varcorr["grp"]) == ["Subject", "Subject.1", "Residual"]
     assert set(m.cond_var) == {"Subject", "Subject.1"}
     np.testing.assert_allclose(m.predict(d), m.fitted, rtol=1e-12)
+
+
+def test_lrt_refuses_incomparable_models(sessions):
+    data = sessions.dropna(subset=["pain", "alliance"])
+    m0 = quiet_fit("pain ~ session + (1 | patient)", data)
+    m1 = quiet_fit("pain ~ session + alliance + (1 | patient)", data)
+    m1.nagq = 9  # as a GLMM fitted by adaptive quadrature would carry
+    with pytest.raises(ModelSpecificationError, match="quadrature"):
+        lrt(m0, m1)
+    m1.nagq, m1.family = 1, "binomial"
+    with pytest.raises(ModelSpecificationError, match="families"):
+        lrt(m0, m1)

@@ -297,7 +297,9 @@ def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
             )
         y = col.to_numpy(dtype=float)
     else:
-        arr, _, _ = _model_matrix(f"0 + {expr}", data, "response")
+        # I(...) evaluates the expression as Python (formula algebra would read "a - b" as
+        # dropping term b)
+        arr, _, _ = _model_matrix(f"0 + I({expr})", data, "response")
         if arr.shape[1] != 1:
             raise FormulaError(f"response {expr!r} must be a single numeric column")
         y = arr[:, 0]

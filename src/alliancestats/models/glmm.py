@@ -10,9 +10,12 @@ parser, design matrices and result class are shared with :func:`alliancestats.mo
 Fitting follows glmer's two stages: first the covariance parameters ``theta`` are optimised
 with the fixed effects ``beta`` taken from the joint conditional mode of ``(u, beta)``
 (glmer's ``nAGQ = 0`` step), then ``(theta, beta)`` are optimised together on the Laplace or
-quadrature deviance. Standard errors come, as in lme4 >= 1.1, from the finite-difference
-Hessian of the deviance in ``(theta, beta)`` (lme4's ``deriv12`` scheme), falling back to the
-``RX``-based approximation when that Hessian is not positive definite.
+quadrature deviance (L-BFGS-B, with the exact Laplace gradient where available, on fixed
+effects of rescaled columns; a search that ends at a zero variance is restarted once). The
+optimum is polished by Newton steps and checked with lme4's scaled-gradient criterion.
+Standard errors come, as in lme4 >= 1.1, from the Hessian of the deviance in
+``(theta, beta)``, falling back to the ``RX``-based approximation when that Hessian is not
+positive definite.
 
 Examples
 --------

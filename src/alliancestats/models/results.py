@@ -381,6 +381,16 @@ def lrt(*models: MixedResult) -> pd.DataFrame:
     responses = {m.response for m in models}
     if len(responses) > 1:
         raise ModelSpecificationError(f"models have different responses {sorted(responses)}")
+    families = {getattr(m, "family", "gaussian") for m in models}
+    if len(families) > 1:
+        raise ModelSpecificationError(f"models have different families {sorted(families)}")
+    nagq = {getattr(m, "nagq", 1) for m in models}
+    if len(nagq) > 1:
+        # lme4's AGQ log-likelihood (nAGQ > 1) is on another scale than the Laplace one
+        raise ModelSpecificationError(
+            f"models use different numbers of quadrature points {sorted(nagq)}; their "
+            "log-likelihoods are not comparable (refit them with the same nagq)"
+        )
     fits = [m.refit_ml() if m.reml else m for m in models]
     order = sorted(range(len(fits)), key=lambda i: fits[i].npar)
     rows = []
