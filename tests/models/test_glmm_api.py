@@ -362,3 +362,11 @@ def test_search_that_lands_on_zero_variance_is_restarted(monkeypatch, cbpp):
     # lme4 1.1-31 (tests/reference/glmm): logLik -92.6212 with herd SD 0.338
     assert f.loglik == pytest.approx(-92.62122, abs=1e-4)
     assert not f.singular
+
+
+def test_lrt_refuses_mixed_quadrature(adherence):
+    lap = glmm("adhered ~ session + (1 | patient)", adherence)
+    agq = glmm("adhered ~ session + alliance_within + (1 | patient)", adherence, nAGQ=5)
+    # lme4's nAGQ > 1 log-likelihood is on another scale for trials/Poisson data
+    with pytest.raises(ModelSpecificationError):
+        lrt(lap, agq)
