@@ -19,7 +19,7 @@ by REML with
 * lme4 via ``Rscript`` when available (only the ``lmer()`` call is timed, not reading the CSV),
 * statsmodels MixedLM for the patient-level model only (statsmodels cannot add the crossed /
   nested therapist intercept next to a patient random slope), ``method="lbfgs"``; skipped above
-  ``--statsmodels-max-rows`` (default 100,000) where a fit would take more than ten minutes.
+  ``--statsmodels-max-rows`` (default 150,000) where a fit would take more than ten minutes.
   For that comparison alliancestats also fits the patient-level model.
 
 It prints one table (times in seconds, ratios, peak memory, criterion difference) in Markdown.
@@ -137,7 +137,7 @@ def run_statsmodels(df: pd.DataFrame) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--statsmodels-max-rows", type=int, default=100_000)
+    ap.add_argument("--statsmodels-max-rows", type=int, default=150_000)
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
     lines = []

@@ -160,3 +160,10 @@ def test_session_data_objects_are_accepted(frame):
 
     d = build_design("y ~ x + (1 | g)", Holder(frame))
     assert d.nobs == len(frame)
+
+
+def test_r_power_syntax_inside_I_is_refused(frame):
+    with pytest.raises(FormulaError, match=r"\*\*"):
+        build_design("y ~ x + I(x^2) + (1 | g)", frame)
+    d = build_design("y ~ x + I(x ** 2) + (1 | g)", frame)
+    np.testing.assert_allclose(d.X[:, 2], frame["x"] ** 2)

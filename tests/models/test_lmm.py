@@ -88,13 +88,24 @@ def test_three_level_chain_matches_dense_formula(with_clinic, formula, reml):
     design = build_design(formula, with_clinic.dropna(subset=["pain"]))
     prob = LmmProblem(design.X, design.y, design.random)
     assert prob.chain
+    general = LmmProblem(design.X, design.y, design.random, allow_chain=False)
+    assert not general.chain
     rng = np.random.default_rng(5)
     for _ in range(3):
         theta = rng.uniform(0.05, 1.0, prob.layout.n) * np.where(prob.layout.lower == 0, 1, 0.3)
         fast = prob.criterion(theta, reml)
-        general = prob.criterion_from(prob.factorize(theta, full=True), reml)
-        assert fast == pytest.approx(general, rel=1e-11)  # same algebra, other elimination
+        assert fast == pytest.approx(general.criterion(theta, reml), rel=1e-11)  # same algebra
         assert fast == pytest.approx(dense_criterion(design, theta, reml), rel=1e-10)
+        # conditional modes and variances from the chain recursion equal the general path's
+        f1, f2 = prob.factorize(theta, full=True), general.factorize(theta, full=True)
+        beta = prob.beta(f1)
+        np.testing.assert_allclose(beta, general.beta(f2), rtol=1e-9)
+        modes = zip(prob.spherical_modes(f1, beta), general.spherical_modes(f2, beta), strict=True)
+        for a, b in modes:
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+        cvs = zip(prob.cond_var_unscaled(f1), general.cond_var_unscaled(f2), strict=True)
+        for a, b in cvs:
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -369,3 +380,11 @@ def test_lrt_refuses_incomparable_models(sessions):
     m1.nagq, m1.family = 1, "binomial"
     with pytest.raises(ModelSpecificationError, match="families"):
         lrt(m0, m1)
+
+
+def test_exact_fit_is_refused():
+    g = np.repeat(np.arange(10), 4)
+    x = np.tile(np.arange(4.0), 10)
+    df = pd.DataFrame({"g": g, "x": x, "y": 2 + 3 * x})
+    with pytest.raises(ModelSpecificationError, match="exactly"):
+        lmm("y ~ x + (1 | g)", df)

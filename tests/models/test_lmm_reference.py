@@ -35,6 +35,7 @@ CASES = [
     "sim_arms",
     "sim_singular",
     "sim_function_uncorr",
+    "sim_three_level",
     "sim_function_nested",
 ]
 KEYS = [f"{c}_{m}" for c in CASES for m in ("REML", "ML")]

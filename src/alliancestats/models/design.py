@@ -254,8 +254,25 @@ def _factorize_group(data: pd.DataFrame, term: RandomTerm) -> tuple[np.ndarray, 
     return codes.astype(np.intp), pd.Index([str(u) for u in uniques])
 
 
+def _check_r_powers(rhs: str, where: str) -> None:
+    """R's ``I(x^2)`` is a bitwise XOR in Python: refuse it instead of fitting nonsense."""
+    for m in re.finditer(r"(?<![A-Za-z0-9_.])I\(", rhs):
+        depth, i = 1, m.end()
+        while i < len(rhs) and depth:
+            depth += {"(": 1, ")": -1}.get(rhs[i], 0)
+            i += 1
+        inside = rhs[m.end() : i - 1]
+        if "^" in inside:
+            raise FormulaError(
+                f"{where}: I({inside}) uses '^', which Python evaluates as bitwise XOR; "
+                f"write powers with '**', e.g. I({inside.replace('^', ' ** ')})"
+            )
+
+
 def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
     import formulaic
+
+    _check_r_powers(rhs, where)
 
     try:
         with np.errstate(all="ignore"):  # non-finite results are reported below

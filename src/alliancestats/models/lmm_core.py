@@ -227,7 +227,9 @@ class LmmProblem:
         Random terms in lme4's order; the first has the most levels.
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, blocks: list[RandomBlock]) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, blocks: list[RandomBlock], allow_chain: bool = True
+    ) -> None:
         n, p = X.shape
         self.n, self.p = n, p
         self.blocks = blocks
@@ -247,6 +249,7 @@ class LmmProblem:
         rest = blocks[1:]
         self.rest = rest
         self.nested = False
+        self.chain = False
         if not rest:
             return
         # entries: combinations (level of A, level of R_k) that occur in the data
@@ -267,6 +270,10 @@ class LmmProblem:
                 (np.ones(m), (self.ent_j[0], np.arange(m))), shape=(rest[0].nlevels, m)
             )
             return
+        if allow_chain:
+            self._setup_chain()
+            if self.chain:
+                return
         # general path: dense Z_R'Z_R and index patterns of the sparse W
         self.r_sizes = [b.nlevels * b.q for b in rest]
         self.r_off = np.concatenate([[0], np.cumsum(self.r_sizes)]).astype(int)
@@ -304,16 +311,14 @@ class LmmProblem:
             cols.append((self.r_off[k] + jj[None, None, :] * b.q + b_idx + 0 * a_idx).ravel())
         self.w_rows = np.concatenate(rows)
         self.w_cols = np.concatenate(cols)
-        self._setup_chain()
 
     def _setup_chain(self) -> None:
         """Detect a chain of nested terms (patients in therapists in clinics, ...).
 
         Term t is nested in term u (t < u) when every level of t lies inside one level of u.
         If that holds for every pair, eliminating the terms in order keeps every Schur
-        complement block diagonal, so the criterion costs O(levels) however many levels the
-        hierarchy has (:meth:`_factorize_chain`); the general path is then used only once, for
-        the conditional modes and variances of the final fit.
+        complement block diagonal, so the criterion, the conditional modes and their
+        variances cost O(levels) however deep the hierarchy is (:meth:`_factorize_chain`).
         """
         self.chain = False
         rest = self.rest
@@ -335,6 +340,7 @@ class LmmProblem:
                 maps[(t, u)] = (uniq % c.nlevels).astype(np.intp)
                 cross[(t, u)] = _block_sums(inv.ravel(), b.Z, c.Z, len(uniq))
         self.chain = True
+        self.chain_maps = maps
         self.chain_cross = cross
         self.chain_agg = {
             (t, u): sp.csr_matrix(
@@ -345,8 +351,8 @@ class LmmProblem:
         self.chain_diag = [self.aa, *self.rr_diag]
         self.chain_xy = [self.axy, *self.rxy]
 
-    def _factorize_chain(self, theta: np.ndarray) -> Factorization:
-        """Criterion pieces (log-determinant and the [X y] Schur factor) on a nested chain."""
+    def _factorize_chain(self, theta: np.ndarray, keep: bool = False) -> Factorization:
+        """Cholesky pieces on a nested chain; ``keep`` stores what modes and variances need."""
         lam = self.layout.factors(theta)
         K = len(self.blocks)
         P = self.p + 1
@@ -360,6 +366,7 @@ class LmmProblem:
         C = {tu: _quad(lam[tu[0]], c, lam[tu[1]]) for tu, c in self.chain_cross.items()}
         T = self.xy_xy.copy()
         logdet = 0.0
+        pieces: dict[str, list] = {"Li": [], "r": [], "W": []}
         for t in range(K):
             L = _chol(D[t])
             Li = _tri_inv(L)
@@ -367,6 +374,10 @@ class LmmProblem:
             T -= _gram(r)
             logdet += 2.0 * _logdiag(L)
             W = {u: _bmm(Li, C[(t, u)]) for u in range(t + 1, K)}
+            if keep:
+                pieces["Li"].append(Li)
+                pieces["r"].append(r)
+                pieces["W"].append(W)
             for u in range(t + 1, K):
                 G = self.chain_agg[(t, u)]
                 wtw = _bmm_t(W[u], W[u]).reshape(q[u] * q[u], -1)
@@ -378,19 +389,66 @@ class LmmProblem:
                     C[(u, v)] -= (G @ wtv.T).T.reshape(q[u], q[v], n[u])
         T = 0.5 * (T + T.T)
         ct = _chol_schur(T)
-        return Factorization(logdet, ct, lam, None, None, None, None, None, None, None)
+        return Factorization(logdet, ct, lam, None, None, None, pieces, None, None, None)
+
+    def _chain_modes(self, f: Factorization, coef: np.ndarray) -> list[np.ndarray]:
+        """Back-substitution L' u = c through the chain, last term first."""
+        pc = f.w
+        K = len(self.blocks)
+        u: list[np.ndarray | None] = [None] * K
+        for t in range(K - 1, -1, -1):
+            rhs = np.tensordot(pc["r"][t], coef, axes=(1, 0))  # (q_t, n_t)
+            for v, Wtv in pc["W"][t].items():
+                rhs = rhs - np.einsum("abn,bn->an", Wtv, u[v][:, self.chain_maps[(t, v)]])
+            u[t] = np.einsum("ban,bn->an", pc["Li"][t], rhs)
+        return [x.T for x in u]
+
+    def _chain_cond_var(self, f: Factorization) -> list[np.ndarray]:
+        """Diagonal blocks of P^{-1} by the Takahashi recursion along the chain.
+
+        With L_tt = L_t and L_vt = W_tv' (v > t): Sigma_vt = -sum_w Sigma_vw W_tw' L_t^{-1} and
+        Sigma_tt = L_t^{-T} (L_t^{-1} - sum_v W_tv Sigma_vt), all at the levels of term t.
+        """
+        pc = f.w
+        K = len(self.blocks)
+        S: dict[tuple[int, int], np.ndarray] = {}  # S[(t, u)], t <= u, at levels of t
+        for t in range(K - 1, -1, -1):
+            Li = pc["Li"][t]
+            Wt = pc["W"][t]
+            later = sorted(Wt)
+
+            def at_t(u: int, v: int, t: int = t) -> np.ndarray:
+                # Sigma_uv (u, v > t) evaluated at the levels of term t
+                if u <= v:
+                    return S[(u, v)][:, :, self.chain_maps[(t, u)]]
+                return np.swapaxes(S[(v, u)][:, :, self.chain_maps[(t, v)]], 0, 1)
+
+            sig_vt = {}
+            for v in later:
+                acc = None
+                for w in later:
+                    term = _bmm(at_t(v, w), np.swapaxes(Wt[w], 0, 1))
+                    acc = term if acc is None else acc + term
+                sig_vt[v] = -_bmm(acc, Li)  # (q_v, q_t, n_t)
+            for v in later:
+                S[(t, v)] = np.swapaxes(sig_vt[v], 0, 1)
+            inner = Li.copy()
+            for v in later:
+                inner = inner - _bmm(Wt[v], sig_vt[v])
+            S[(t, t)] = _bmm_t(Li, inner)
+        return [np.moveaxis(S[(t, t)], 2, 0) for t in range(K)]
 
     # ------------------------------------------------------------------ evaluation
     def factorize(self, theta: np.ndarray, full: bool = False) -> Factorization:
         """Cholesky pieces for one θ (O(levels) on the nested paths).
 
-        With ``full=False`` a nested chain of three or more terms returns only what the
-        criterion needs (``logdet_l``, ``chol_t``); ``full=True`` also returns the pieces for
+        With ``full=False`` a nested chain of three or more terms keeps only what the
+        criterion needs (``logdet_l``, ``chol_t``); ``full=True`` also keeps the pieces for
         conditional modes and variances.
         """
         theta = np.asarray(theta, dtype=float)
-        if getattr(self, "chain", False) and not full:
-            return self._factorize_chain(theta)
+        if self.chain:
+            return self._factorize_chain(theta, keep=full)
         lam = self.layout.factors(theta)
         lamA = lam[0]
         M = _quad(lamA, self.aa, lamA)
@@ -500,6 +558,8 @@ class LmmProblem:
     def spherical_modes(self, f: Factorization, beta: np.ndarray) -> list[np.ndarray]:
         """Conditional modes u (spherical) per term, each (nlevels, q)."""
         coef = np.concatenate([-(beta - self.beta_shift), [1.0]])
+        if self.chain:
+            return self._chain_modes(f, coef)
         ca = np.tensordot(f.ra, coef, axes=(1, 0))  # (qA, nA)
         out_rest: list[np.ndarray] = []
         if self.rest:
@@ -520,6 +580,8 @@ class LmmProblem:
 
     def cond_var_unscaled(self, f: Factorization) -> list[np.ndarray]:
         """Diagonal blocks of (Lambda'Z'Z Lambda + I)^{-1} per term, each (nlevels, q, q)."""
+        if self.chain:
+            return self._chain_cond_var(f)
         a_inv = _bmm_t(f.la_inv, f.la_inv)  # L^{-T} L^{-1}
         if not self.rest:
             return [np.moveaxis(a_inv, 2, 0)]

@@ -33,6 +33,10 @@ cases <- list(
        factors = c("therapist", "patient"),
        formula = paste("function_score ~ session + alliance_within + alliance_between +",
                        "(1 + session || patient) + (1 | therapist)")),
+  list(name = "sim_three_level", data = "sim_arms.csv",
+       factors = c("clinic", "therapist", "patient"),
+       formula = paste("pain ~ session + alliance_within + (1 + session | patient) +",
+                       "(1 | therapist) + (1 | clinic)")),
   list(name = "sim_function_nested", data = "sim_function.csv",
        factors = c("therapist", "patient"),
        formula = "function_score ~ session + alliance + (1 | therapist/patient)")

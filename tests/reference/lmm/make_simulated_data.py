@@ -59,6 +59,7 @@ SETTINGS: dict[str, dict] = {
 }
 
 COLUMNS = [
+    "clinic",
     "therapist",
     "patient",
     "session",
@@ -87,6 +88,8 @@ def main() -> None:
     for name, kwargs in SETTINGS.items():
         df = simulate_sessions(**kwargs)
         df = add_within_between(df).rename(columns={"function": "function_score"})
+        # therapists grouped into three clinics (a third, outer level for nested-chain tests)
+        df["clinic"] = "C" + (df["therapist"].str[1:].astype(int) % 3).astype(str)
         df[COLUMNS].to_csv(DATA / f"{name}.csv", index=False, float_format="%.10g")
         print(name, df.shape, df["pain"].isna().mean().round(3))
 
