@@ -2,8 +2,12 @@
 
 The demo loads the bundled physiotherapy sample cohort with
 :func:`alliancestats.load_sessions` (validating every row and scoring the WAI-SR and ODI from
-their items), writes descriptive tables (CSV) and trajectory figures (PNG and SVG) to ``DIR``
-and an ``index.md`` / ``index.html`` linking everything, and prints where it all went.
+their items), writes descriptive tables (CSV) and trajectory figures (PNG and SVG) to ``DIR``,
+fits the alliance-outcome models (linear mixed models for pain and ODI disability with alliance
+split within/between patients; a binomial GLMM for home-exercise adherence) and a
+random-effects meta-analysis of the bundled Molloy et al. (2014) table (forest and funnel
+plots), writes an ``index.md`` / ``index.html`` linking everything, and prints where it all
+went.
 
 The demo is a list of steps (:data:`DEMO_STEPS`); each step is a function taking the shared
 :class:`DemoContext`, adding files with :meth:`DemoContext.add` and notes with
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -74,6 +79,9 @@ class DemoContext:
         Files written so far (the index lists them in order).
     notes : dict
         Section -> list of Markdown lines shown in the index above that section's files.
+    results : dict
+        Objects the steps share or hand back (e.g. fitted models under ``"lmm_pain"``,
+        ``"lmm_odi"``, ``"glmm_adherence"``, ``"meta_molloy2014"``).
     """
 
     out: Path
@@ -81,6 +89,7 @@ class DemoContext:
     session_data: Any = None
     artifacts: list[Artifact] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
 
     def add(self, section: str, title: str, filename: str, description: str = "") -> Path:
         """Register a file (relative name) and return its absolute path for writing."""
@@ -354,11 +363,359 @@ def step_figures(ctx: DemoContext) -> None:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# model steps (alliance-outcome models, adherence GLMM, meta-analysis)
+# ---------------------------------------------------------------------------------------------
+#: Fixed part shared by the session-level models: time plus alliance split within/between.
+MODEL_TERMS = "session + alliance_within + alliance_between"
+#: Random part of the linear mixed models: patient intercepts and slopes, therapist intercepts.
+LMM_RANDOM = "(1 + session | patient) + (1 | therapist)"
+
+
+def _model_data(ctx: DemoContext) -> pd.DataFrame:
+    """The loaded data with ``alliance_within`` / ``alliance_between`` (computed once)."""
+    if "model_data" not in ctx.results:
+        from alliancestats.alliance import within_between
+
+        if ctx.data is None:  # a model step run on its own: load the cohort first
+            step_load(ctx)
+
+        ctx.results["model_data"] = within_between(ctx.data, "alliance")
+    return ctx.results["model_data"]
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _p_text(p: float) -> str:
+    from alliancestats.meta.report import format_p
+
+    return "p " + format_p(p, apa=True)
+
+
+def _fit_quietly(fit_fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run a model fit; dropped-row warnings are reported by the step, others are returned."""
+    import warnings
+
+    from alliancestats.errors import AllianceStatsWarning, DroppedRowsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AllianceStatsWarning)
+        warnings.simplefilter("ignore", DroppedRowsWarning)
+        fit = fit_fn()
+    messages = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if issubclass(w.category, AllianceStatsWarning)
+    ]
+    for w in caught:  # anything else keeps its usual route
+        if not issubclass(w.category, AllianceStatsWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return fit, messages
+
+
+def _paragraph(ctx: DemoContext, section: str, text: str) -> None:
+    """A Markdown paragraph (followed by a blank line, so that tables after it render)."""
+    ctx.note(section, text)
+    ctx.note(section, "")
+
+
+def _fixed_note(ctx: DemoContext, section: str, fixed: pd.DataFrame, ratio: pd.DataFrame | None):
+    stat = "t" if "t" in fixed.columns else "z"
+    head = ["term", "estimate", "SE"] + (["df"] if stat == "t" else []) + [stat, "p", "95% CI"]
+    if ratio is not None:
+        head += ["odds ratio [95% CI]"]
+    ctx.note(section, "| " + " | ".join(head) + " |")
+    ctx.note(section, "|" + "---|" * len(head))
+    for term, row in fixed.iterrows():
+        cells = [str(term), _num(row["estimate"], 3), _num(row["se"], 3)]
+        if stat == "t":
+            cells.append(f"{row['df']:.1f}")
+        cells += [
+            _num(row[stat]),
+            _p_text(row["p"]).removeprefix("p "),
+            f"[{_num(row['ci_low'], 3)}, {_num(row['ci_high'], 3)}]",
+        ]
+        if ratio is not None:
+            r = ratio.loc[term]
+            cells.append(f"{_num(r['odds_ratio'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]")
+        ctx.note(section, "| " + " | ".join(cells) + " |")
+    ctx.note(section, "")
+
+
+def _write_mixed(
+    ctx: DemoContext,
+    section: str,
+    stem: str,
+    fit: Any,
+    contextual: pd.Series,
+    fixed: pd.DataFrame,
+) -> None:
+    """Fixed effects, variance components and the summary text of a mixed model."""
+    ctx.write_table(
+        section,
+        "Fixed effects",
+        f"tables/{stem}_fixed.csv",
+        fixed.reset_index(names="term"),
+        "estimates, SEs, tests and 95% CIs",
+    )
+    ctx.write_table(
+        section,
+        "Variance components",
+        f"tables/{stem}_varcorr.csv",
+        fit.varcorr,
+        "lme4's as.data.frame(VarCorr()) layout: grp, var1, var2, vcov, sdcor",
+    )
+    stat = "t" if "t" in contextual.index else "z"
+    text = (
+        fit.summary()
+        + "\n\nContextual effect (alliance_between - alliance_within):\n"
+        + f"  estimate {contextual['estimate']:.5g}, SE {contextual['se']:.5g}, "
+        + (f"df {contextual['df']:.1f}, " if np.isfinite(contextual["df"]) else "")
+        + f"{stat} {contextual[stat]:.4g}, p {contextual['p']:.4g}\n"
+    )
+    ctx.add(section, "Model summary", f"tables/{stem}_summary.txt", "lme4-style text").write_text(
+        text, encoding="utf-8"
+    )
+
+
+def _data_note(fit: Any, messages: list[str]) -> str:
+    groups = ", ".join(f"{v} {k}s" for k, v in fit.ngroups.items())
+    dropped = (
+        f"; {fit.n_dropped} session records without the outcome or alliance were left out"
+        if fit.n_dropped
+        else ""
+    )
+    extra = (" " + " ".join(messages)) if messages else ""
+    return f"{fit.nobs} sessions of {groups}{dropped}.{extra}"
+
+
+def _lmm_step(ctx: DemoContext, response: str, label: str, unit: str, stem: str) -> None:
+    from alliancestats.models import lmm
+
+    d = _model_data(ctx)
+    formula = f"{response} ~ {MODEL_TERMS} + {LMM_RANDOM}"
+    fit, messages = _fit_quietly(lambda: lmm(formula, d, reml=True))
+    contextual = fit.contrast({"alliance_between": 1, "alliance_within": -1})
+    ctx.results[stem] = fit
+    section = f"Model: alliance and {label}"
+    _paragraph(
+        ctx,
+        section,
+        f"Linear mixed model `{formula}`, REML, Satterthwaite degrees of freedom "
+        f"(lmerTest's method). Alliance (WAI-SR mean, 1-5) is split into each patient's mean "
+        f"(`alliance_between`, grand-mean centred) and the session's deviation from it "
+        f"(`alliance_within`) (Curran & Bauer 2011). " + _data_note(fit, messages),
+    )
+    _fixed_note(ctx, section, fit.fixed, None)
+    w = fit.fixed.loc["alliance_within"]
+    b = fit.fixed.loc["alliance_between"]
+    _paragraph(
+        ctx,
+        section,
+        f"Within patients: at a session where alliance was one point above the patient's own "
+        f"mean, {label} differed by {_num(w['estimate'])} {unit} (95% CI "
+        f"[{_num(w['ci_low'])}, {_num(w['ci_high'])}], {_p_text(w['p'])}). Between patients: "
+        f"per point of a patient's mean alliance, {label} differed by "
+        f"{_num(b['estimate'])} {unit} ([{_num(b['ci_low'])}, {_num(b['ci_high'])}], "
+        f"{_p_text(b['p'])}). Contextual effect (between minus within): "
+        f"{_num(contextual['estimate'])} (SE {_num(contextual['se'])}, "
+        f"{_p_text(contextual['p'])}).",
+    )
+    _write_mixed(ctx, section, stem, fit, contextual, fit.fixed)
+
+
+def step_model_pain(ctx: DemoContext) -> None:
+    """LMM of pain on session and alliance within/between patients."""
+    _lmm_step(ctx, "pain", "pain", "NRS points", "lmm_pain")
+
+
+def step_model_odi(ctx: DemoContext) -> None:
+    """LMM of disability (ODI %) on session and alliance within/between patients."""
+    _lmm_step(ctx, "odi", "disability (ODI)", "ODI percentage points", "lmm_odi")
+
+
+def step_model_adherence(ctx: DemoContext) -> None:
+    """Binomial GLMM of home-exercise adherence, with odds ratios."""
+    from alliancestats.models import glmm
+
+    d = _model_data(ctx)
+    formula = f"adhered ~ {MODEL_TERMS} + (1 | patient)"
+    fit, messages = _fit_quietly(lambda: glmm(formula, d, family="binomial"))
+    ctx.results["glmm_adherence"] = fit
+    contextual = fit.contrast({"alliance_between": 1, "alliance_within": -1})
+    ratios = fit.fixed_exp()
+    fixed = fit.fixed.join(
+        ratios[["odds_ratio", "ci_low", "ci_high"]].rename(
+            columns={"ci_low": "or_ci_low", "ci_high": "or_ci_high"}
+        )
+    )
+    section = "Model: alliance and home-exercise adherence"
+    _paragraph(
+        ctx,
+        section,
+        f"Binomial generalized linear mixed model (logit link, Laplace approximation as lme4's "
+        f"glmer) `{formula}`: did the patient do the home exercises since the last session. "
+        + _data_note(fit, messages),
+    )
+    _fixed_note(ctx, section, fit.fixed, ratios)
+    w, b = ratios.loc["alliance_within"], ratios.loc["alliance_between"]
+    _paragraph(
+        ctx,
+        section,
+        f"Odds of adherence were {_num(w['odds_ratio'])} times as high (95% CI "
+        f"[{_num(w['ci_low'])}, {_num(w['ci_high'])}]) at a session whose alliance was one "
+        f"point above the patient's mean, and {_num(b['odds_ratio'])} times as high "
+        f"([{_num(b['ci_low'])}, {_num(b['ci_high'])}]) per point of a patient's mean "
+        f"alliance (log-odds contextual effect {_num(contextual['estimate'])}, "
+        f"{_p_text(contextual['p'])}).",
+    )
+    _write_mixed(ctx, section, "glmm_adherence", fit, contextual, fixed)
+
+
+def _pooled_row(res: Any) -> pd.DataFrame:
+    r = np.tanh
+    return pd.DataFrame(
+        [
+            {
+                "k": res.k,
+                "method": res.method,
+                "z": res.estimate,
+                "se_z": res.se,
+                "ci_low_z": res.ci_low,
+                "ci_high_z": res.ci_high,
+                "p": float(res.table["p"].iloc[0]),
+                "r": float(r(res.estimate)),
+                "ci_low_r": float(r(res.ci_low)),
+                "ci_high_r": float(r(res.ci_high)),
+                "pi_low_r": float(r(res.pi_low)),
+                "pi_high_r": float(r(res.pi_high)),
+                "tau2": res.tau2,
+                "i2": res.i2,
+                "h2": res.h2,
+                "q": res.q,
+                "q_df": res.k - 1,
+                "q_p": res.q_p,
+            }
+        ]
+    )
+
+
+def step_meta(ctx: DemoContext) -> None:
+    """Random-effects meta-analysis of Molloy et al. (2014) with forest and funnel plots."""
+    import matplotlib.pyplot as plt
+
+    from alliancestats.datasets import read_sample
+    from alliancestats.meta import meta_analysis, trim_and_fill
+    from alliancestats.plot import forest, funnel
+
+    studies = read_sample("molloy2014")
+    res = meta_analysis(studies, r="ri", n="ni", slab="study", method="REML")
+    filled = trim_and_fill(res)
+    ctx.results["meta_molloy2014"] = res
+    section = "Meta-analysis: conscientiousness and medication adherence"
+    apa = res.apa()
+    _paragraph(
+        ctx,
+        section,
+        "Random-effects meta-analysis (REML) of the 16 correlations in Molloy, O'Carroll & "
+        "Ferguson (2014, Ann Behav Med 47(1)), bundled as `molloy2014`: correlations "
+        "analysed as Fisher z (variance 1/(n - 3)) and back-transformed to r.",
+    )
+    _paragraph(ctx, section, apa)
+    _paragraph(
+        ctx,
+        section,
+        f"Trim-and-fill imputes {filled.k0} studies on the {filled.side} side; adjusted "
+        f"r = {_num(float(np.tanh(filled.estimate)), 3)}.",
+    )
+    pooled = _pooled_row(res)
+    ctx.write_table(
+        section,
+        "Pooled estimate",
+        "tables/meta_molloy2014.csv",
+        pooled,
+        "Fisher z and back-transformed r with 95% CI and prediction interval, heterogeneity",
+    )
+    per_study = pd.DataFrame(
+        {
+            "study": list(res.labels),
+            "n": studies["ni"].to_numpy(),
+            "r": studies["ri"].to_numpy(),
+            "z": res.yi,
+            "v": res.vi,
+            "weight_percent": res.weights,
+        }
+    )
+    ctx.write_table(
+        section,
+        "Studies",
+        "tables/meta_molloy2014_studies.csv",
+        per_study,
+        "effect sizes, sampling variances and random-effects weights",
+    )
+    ctx.add(
+        section, "Meta-analysis summary", "tables/meta_molloy2014_summary.txt", "metafor-style"
+    ).write_text(res.summary(transform="r") + "\n\n" + apa + "\n", encoding="utf-8")
+    ax = forest(res, transform="r", xlabel="Correlation (r)")
+    ctx.write_figure(
+        section, "Forest plot", "figures/meta_forest", ax.figure, "squares sized by weight"
+    )
+    plt.close(ax.figure)
+    ax = funnel(res, filled=filled, transform="r")
+    ctx.write_figure(
+        section,
+        "Funnel plot",
+        "figures/meta_funnel",
+        ax.figure,
+        "contour-enhanced; open circles: studies imputed by trim-and-fill",
+    )
+    plt.close(ax.figure)
+    published = read_sample("pooled_correlations")
+    ours = pd.DataFrame(
+        [
+            {
+                "review": "alliancestats demo (re-analysis of Molloy et al. 2014)",
+                "year": 2014,
+                "outcome": "conscientiousness-medication adherence",
+                "r": round(float(np.tanh(res.estimate)), 4),
+                "ci_low": round(float(np.tanh(res.ci_low)), 4),
+                "ci_high": round(float(np.tanh(res.ci_high)), 4),
+                "k_studies": res.k,
+                "note": "REML, Fisher z, back-transformed",
+            }
+        ]
+    )
+    keep = ["review", "year", "outcome", "r", "ci_low", "ci_high", "k_studies", "note"]
+    comparison = pd.concat([published[keep], ours], ignore_index=True)
+    ctx.write_table(
+        section,
+        "Published pooled correlations",
+        "tables/pooled_correlations.csv",
+        comparison,
+        "alliance-outcome meta-analyses (DOMAIN.md section 4) and this re-analysis",
+    )
+    ctx.note(section, "| review | year | r | 95% CI | studies |")
+    ctx.note(section, "|---|---|---|---|---|")
+    for row in comparison.itertuples(index=False):
+        ci = (
+            f"[{row.ci_low:.3g}, {row.ci_high:.3g}]"
+            if pd.notna(row.ci_low) and pd.notna(row.ci_high)
+            else "not reported"
+        )
+        ctx.note(section, f"| {row.review} | {row.year} | {row.r:.3g} | {ci} | {row.k_studies} |")
+
+
 #: The demo's steps, run in order. Later features append to this list.
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("load and validate the sample cohort", step_load),
     DemoStep("descriptive tables", step_tables),
     DemoStep("trajectory figures", step_figures),
+    DemoStep("alliance-outcome model: pain", step_model_pain),
+    DemoStep("alliance-outcome model: disability (ODI)", step_model_odi),
+    DemoStep("alliance-adherence model (binomial GLMM)", step_model_adherence),
+    DemoStep("meta-analysis of the Molloy et al. (2014) table", step_meta),
 ]
 
 
@@ -448,6 +805,9 @@ def _notes_html(lines: list[str]) -> str:
             table.clear()
 
     for line in lines:
+        if not line.strip():  # blank line: separates paragraphs and tables in Markdown
+            flush()
+            continue
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if not all(set(c) <= {"-", ":"} for c in cells):
@@ -550,8 +910,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="analyse the bundled sample cohort and write tables and figures",
         description="Load, validate and score the bundled physiotherapy sample cohort, then "
-        "write descriptive tables (CSV), trajectory figures (PNG, SVG) and an index "
-        "(index.md, index.html) to DIR.",
+        "write descriptive tables (CSV), trajectory figures (PNG, SVG), mixed-model results "
+        "for pain, disability and adherence, a meta-analysis with forest and funnel plots, "
+        "and an index (index.md, index.html) to DIR.",
     )
     demo.add_argument(
         "--out",
