@@ -190,22 +190,53 @@ class Design:
     aliased: list[str] = field(default_factory=list)
     fixed_spec: Any = None
     kept_columns: list[int] = field(default_factory=list)
+    factor_levels: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:
         """Number of rows used."""
         return int(self.X.shape[0])
 
+    def _prepare_newdata(self, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """``newdata`` with the fit's factor levels, and a mask of rows with a missing factor.
+
+        Raises a :class:`~alliancestats.errors.FormulaError` when a categorical predictor
+        has a level the fit never saw (its effect is unknown; treating it as the reference
+        level would give a wrong prediction). Rows with a missing factor value are marked so
+        that their matrix rows become NaN instead of the reference level's.
+        """
+        if not isinstance(newdata, pd.DataFrame):
+            raise FormulaError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        out = newdata.copy()
+        na_rows = np.zeros(len(out), dtype=bool)
+        for col, levels in self.factor_levels.items():
+            if col not in out.columns:
+                continue
+            values = out[col]
+            na = values.isna().to_numpy()
+            text = values.astype(object).where(~na, levels[0]).astype(str)
+            unseen = sorted(set(text.unique()) - set(levels))
+            if unseen:
+                raise FormulaError(
+                    f"newdata column {col!r} has level(s) {unseen[:5]} not seen in the fitted "
+                    f"data (levels: {levels[:10]}); their effects are unknown"
+                )
+            out[col] = pd.Categorical(text.to_numpy(), categories=levels)
+            na_rows |= na
+        return out, na_rows
+
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """Fixed-effects matrix for ``newdata`` with the fit's contrasts and aliased columns removed."""
+        newdata, na_rows = self._prepare_newdata(newdata)
         try:
             mm = self.fixed_spec.get_model_matrix(newdata, na_action="ignore")
         except Exception as exc:  # formulaic raises several types (missing column, new level)
             raise FormulaError(
                 f"cannot build the fixed-effects matrix for new data: {exc}"
             ) from exc
-        arr = np.asarray(mm, dtype=float)
-        return arr[:, self.kept_columns]
+        arr = np.array(mm, dtype=float)[:, self.kept_columns]
+        arr[na_rows] = np.nan
+        return arr
 
     def random_matrix(self, k: int, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Random-effect columns of term ``k`` for ``newdata`` and each row's group code.
@@ -213,6 +244,7 @@ class Design:
         Rows whose group was not seen in the fit get code ``-1``.
         """
         block = self.random[k]
+        newdata, na_rows = self._prepare_newdata(newdata)
         try:
             mm = block.spec.get_model_matrix(newdata, na_action="ignore")
         except Exception as exc:  # formulaic raises several types (missing column, new level)
@@ -220,7 +252,8 @@ class Design:
                 f"cannot build the random-effects columns of ({block.lhs} | {block.group}) for "
                 f"new data: {exc}"
             ) from exc
-        Z = np.asarray(mm, dtype=float)
+        Z = np.array(mm, dtype=float)
+        Z[na_rows] = np.nan
         labels = _group_labels(newdata, block.label_vars)
         codes = block.levels.get_indexer(pd.Index(labels))
         return Z, codes
@@ -252,6 +285,38 @@ def _factorize_group(data: pd.DataFrame, term: RandomTerm) -> tuple[np.ndarray, 
     labels = _group_labels(data, tuple(term.group.split(":")))
     codes, uniques = pd.factorize(labels, sort=True)
     return codes.astype(np.intp), pd.Index([str(u) for u in uniques])
+
+
+def _as_factors(sub: pd.DataFrame, skip: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Make every non-numeric predictor column a categorical with only the levels in use.
+
+    lme4 builds its model frame with ``drop.unused.levels = TRUE``, so a level without rows
+    never becomes a (zero) column or the reference level. Text columns of any dtype (object,
+    ``str``, ``string``, ``string[pyarrow]``) become categoricals with sorted levels, as R's
+    ``factor``; formulaic would otherwise pass some extension string dtypes through as
+    numbers. Returns the frame and the levels of each converted column (for prediction).
+    """
+    levels: dict[str, list[str]] = {}
+    out = sub.copy()
+    for col in sub.columns:
+        if col in skip:
+            continue
+        values = sub[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cat = values.cat.remove_unused_categories()
+            cats = [str(c) for c in cat.cat.categories]
+            if len(set(cats)) != len(cats):
+                continue  # distinct categories with equal text: leave to formulaic
+            out[col] = pd.Categorical(cat.astype(str), categories=cats)
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            if not isinstance(values.dtype, np.dtype):  # nullable Int64 / Float64 / boolean
+                out[col] = values.to_numpy(dtype=float)
+            continue
+        else:
+            cats = sorted(values.astype(str).unique())
+            out[col] = pd.Categorical(values.astype(str), categories=cats)
+        levels[col] = cats
+    return out, levels
 
 
 def _check_r_powers(rhs: str, where: str) -> None:
@@ -432,6 +497,15 @@ def build_design(
         )
 
     y = _response(parsed.response, sub)
+    response_vars = variables_in(parsed.response)
+    plain_groups = {v for t in parsed.random for v in t.group_vars}
+    pred_vars = set(variables_in(parsed.fixed))
+    for off in parsed.offsets:
+        pred_vars |= set(variables_in(off))
+    for term in parsed.random:
+        pred_vars |= set(variables_in(term.lhs))
+    skip = [c for c in used if c in response_vars or (c in plain_groups and c not in pred_vars)]
+    sub, factor_levels = _as_factors(sub, skip)
     X_full, names_full, fixed_spec = _model_matrix(parsed.fixed, sub, "fixed-effects matrix")
     offset = np.zeros(len(sub))
     for off in parsed.offsets:
@@ -497,4 +571,5 @@ def build_design(
         aliased=aliased,
         fixed_spec=fixed_spec,
         kept_columns=kept,
+        factor_levels=factor_levels,
     )

@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import warnings
 from typing import Any
@@ -330,16 +331,54 @@ def fit_design(
                 "the fixed effects reproduce the response exactly (zero residual variance); "
                 "a mixed model cannot be estimated - check the response and predictors"
             )
-        theta, record = optimize_theta(problem, reml, defer_scaled_check=design.X.shape[1] > 0)
-        result = _build_result(design, problem, theta, record, reml, level, data)
+        opt = _scaled_problem(design, y)
+        opt_problem = problem if opt is None else opt[0]
+        theta_o, record = optimize_theta(
+            opt_problem, reml, defer_scaled_check=design.X.shape[1] > 0
+        )
+        result = _build_result(design, problem, theta_o, record, reml, level, data, opt)
         if not result.converged:
             # the Hessian-scaled gradient is too large: restart from the point reached
-            theta, record2 = optimize_theta(problem, reml, start=theta)
+            theta_o, record2 = optimize_theta(opt_problem, reml, start=theta_o)
             record2["nfev"] += record["nfev"]
             record2["restarts"] += record["restarts"] + 1
-            result = _build_result(design, problem, theta, record2, reml, level, data)
+            result = _build_result(design, problem, theta_o, record2, reml, level, data, opt)
         _warn_fit(result)
         return result
+
+
+SCALE_RANGE = (1e-2, 1e2)  # random-effect columns with an RMS outside this are rescaled
+
+
+def _scaled_problem(design: Design, y: np.ndarray) -> tuple[LmmProblem, list[np.ndarray]] | None:
+    """The problem with every random-effect column divided by its RMS, when some column is
+    badly scaled (e.g. a slope on time in seconds); ``None`` otherwise.
+
+    With ``Z = Z_s D`` (D diagonal) and ``Lambda_s = D Lambda`` the model is unchanged, but θ is
+    then of order one for every column, which keeps the trust-region optimiser, the gradient
+    check and the numerical derivatives of the Satterthwaite df well conditioned. lme4 does not
+    rescale and can stop far from the optimum on such data.
+    """
+    scales = []
+    for b in design.random:
+        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        scales.append(np.where(rms > 0, rms, 1.0))
+    lo, hi = SCALE_RANGE
+    if not any(np.any((s < lo) | (s > hi)) for s in scales):
+        return None
+    blocks = [dataclasses.replace(b, Z=b.Z / s) for b, s in zip(design.random, scales, strict=True)]
+    return LmmProblem(design.X, y, blocks), scales
+
+
+def _unscale_theta(
+    problem: LmmProblem, theta_s: np.ndarray, scales: list[np.ndarray]
+) -> np.ndarray:
+    """θ of the original columns from θ of the rescaled ones (``Lambda = D^{-1} Lambda_s``)."""
+    lay = problem.layout
+    theta = np.array(theta_s, dtype=float)
+    for s, off, rows in zip(scales, lay.offsets, lay.rows, strict=True):
+        theta[off : off + len(rows)] /= s[rows]
+    return theta
 
 
 def _warn_fit(result: MixedResult) -> None:
@@ -387,7 +426,10 @@ def _varcorr(design: Design, lam: list[np.ndarray], sigma: float) -> pd.DataFram
 
 def _satterthwaite(problem: LmmProblem, theta: np.ndarray, sigma: float, reml: bool):
     """lmerTest's ingredients: A = 2 H^+ of the deviance in (θ, σ) and the Jacobian of Var(β)."""
-    vp = np.concatenate([theta, [sigma]])
+    # sigma enters relative to its estimate: numDeriv-style steps switch to an absolute step
+    # (1e-4) for values near zero, which would swamp a residual SD of e.g. 1e-6 (a response
+    # in small units); the df are invariant to this reparametrisation (g'Ag is)
+    vp = np.concatenate([theta, [1.0]])
     p, n = problem.p, problem.n
     cache: dict[bytes, tuple[float, float, np.ndarray]] = {}
 
@@ -403,11 +445,11 @@ def _satterthwaite(problem: LmmProblem, theta: np.ndarray, sigma: float, reml: b
 
     def dev(v: np.ndarray) -> float:
         logdet, pwrss, _ = pieces(v[:-1])
-        s2 = v[-1] ** 2
+        s2 = (v[-1] * sigma) ** 2
         return logdet + (n - p if reml else n) * np.log(2 * np.pi * s2) + pwrss / s2
 
     def covbeta(v: np.ndarray) -> np.ndarray:
-        return (v[-1] ** 2 * pieces(v[:-1])[2]).ravel()
+        return ((v[-1] * sigma) ** 2 * pieces(v[:-1])[2]).ravel()
 
     # relative step 1e-2 (numDeriv's default is 1e-4): with Richardson extrapolation the
     # truncation error stays negligible while rounding noise of the deviance (which grows with
@@ -437,7 +479,16 @@ def _build_result(
     reml: bool,
     level: float,
     data: pd.DataFrame | None,
+    opt: tuple[LmmProblem, list[np.ndarray]] | None = None,
 ) -> MixedResult:
+    # ``theta`` is the optimiser's: for rescaled random-effect columns (``opt``) it belongs to
+    # the rescaled problem, which also serves the (parametrisation-invariant) Satterthwaite df,
+    # the gradient check and the singularity check
+    if opt is None:
+        opt_problem, theta_o = problem, theta
+    else:
+        opt_problem, theta_o = opt[0], theta
+        theta = _unscale_theta(problem, theta, opt[1])
     f = problem.factorize(theta, full=True)
     n, p = problem.n, problem.p
     crit = problem.criterion_from(f, reml)
@@ -449,7 +500,7 @@ def _build_result(
 
     # Satterthwaite degrees of freedom
     if p:
-        A, J, evals, H = _satterthwaite(problem, theta, sigma, reml)
+        A, J, evals, H = _satterthwaite(opt_problem, theta_o, sigma, reml)
         if np.any(evals < -1e-8):
             messages.append(
                 "Hessian of the deviance in (theta, sigma) has negative eigenvalues; "
@@ -497,12 +548,12 @@ def _build_result(
     varcorr = _varcorr(design, lam, sigma)
 
     lower = problem.layout.lower
-    singular = bool(np.any(theta[lower == 0] < SINGULAR_TOL))
+    singular = bool(np.any(theta_o[lower == 0] < SINGULAR_TOL))
     if record.pop("scaled_check_pending", False):
         # scale the gradient by the profiled Hessian from Satterthwaite's (theta, sigma) Hessian
         k = theta.size
         Hp = H[:k, :k] - np.outer(H[:k, k], H[k, :k]) / H[k, k]
-        free = np.flatnonzero(~((lower == 0) & (theta < 1e-3)))
+        free = np.flatnonzero(~((lower == 0) & (theta_o < 1e-3)))
         sgrad = record["gradient"].copy()
         if free.size:
             sgrad = _scale_by_hessian(sgrad, Hp[np.ix_(free, free)], free)
@@ -532,7 +583,12 @@ def _build_result(
 
     def profile(level_: float) -> pd.DataFrame:
         with _single_threaded_blas():
-            theta_ml = optimize_theta(problem, False)[0] if reml else theta
+            if reml:
+                theta_ml = optimize_theta(opt_problem, False)[0]
+                if opt is not None:
+                    theta_ml = _unscale_theta(problem, theta_ml, opt[1])
+            else:
+                theta_ml = theta
             return _profile_varcorr(problem, design, design.y - design.offset, theta_ml, level_)
 
     ngroups: dict[str, int] = {}
@@ -668,11 +724,12 @@ def _sdcor_to_theta(problem: LmmProblem, phi: np.ndarray) -> tuple[np.ndarray, f
                 sd[r] = phi[off + k]
             else:
                 R[r, c] = R[c, r] = phi[off + k]
-        cov = np.outer(sd, sd) * R / sigma**2
+        # chol(D R D) = D chol(R): factor the correlation matrix so that SDs of very
+        # different sizes (a slope per second next to an intercept) keep full precision
         try:
-            L = np.linalg.cholesky(cov + 1e-12 * max(np.trace(cov), 1e-300) * np.eye(q))
+            L = (sd / sigma)[:, None] * np.linalg.cholesky(R + 1e-12 * np.eye(q))
         except np.linalg.LinAlgError:
-            L = np.diag(np.sqrt(np.clip(np.diag(cov), 0, None)))
+            L = np.diag(np.clip(sd, 0, None) / sigma)
         theta.extend(L[r_idx, c_idx])
     return np.array(theta), sigma
 
@@ -695,15 +752,27 @@ def _wald_varcorr(
     problem: LmmProblem, design: Design, theta: np.ndarray, sigma: float, reml: bool, level: float
 ) -> pd.DataFrame:
     phi = _theta_to_sdcor(problem, theta, sigma)
-    H = hessian(lambda v: _dev_sdcor(problem, v, reml), phi, d=1e-2)
+    names = _sdcor_names(design, problem.layout)
+    is_sd = _sd_mask(names)
+    # SDs in units of sigma per RMS of their column, so that step sizes depend neither on the
+    # response's units nor on the predictor's
+    unit = np.where(is_sd, sigma, 1.0)
+    k = 0
+    for b, r_idx, c_idx in zip(
+        design.random, problem.layout.rows, problem.layout.cols, strict=True
+    ):
+        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        for r, c in zip(r_idx, c_idx, strict=True):
+            if r == c and rms[r] > 0:
+                unit[k] = sigma / rms[r]
+            k += 1
+    H = hessian(lambda v: _dev_sdcor(problem, v * unit, reml), phi / unit, d=1e-2)
     try:
         cov = 2.0 * np.linalg.inv(H)
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        se = np.sqrt(np.clip(np.diag(cov), 0, None)) * unit
     except np.linalg.LinAlgError:
         se = np.full(phi.size, np.nan)
     z = stats.norm.ppf(0.5 + level / 2)
-    names = _sdcor_names(design, problem.layout)
-    is_sd = _sd_mask(names)
     lo = np.where(is_sd, np.maximum(phi - z * se, 0.0), np.maximum(phi - z * se, -1.0))
     hi = np.where(is_sd, phi + z * se, np.minimum(phi + z * se, 1.0))
     return pd.DataFrame({"estimate": phi, "ci_low": lo, "ci_high": hi}, index=names)
