@@ -17,6 +17,7 @@ import pytest
 
 from alliancestats.errors import (
     AllianceStatsWarning,
+    DataQualityWarning,
     DroppedRowsWarning,
     FormulaError,
     ModelSpecificationError,
@@ -78,6 +79,7 @@ def fixed_ref(key: str) -> pd.DataFrame:
 
 def test_reference_grid_is_complete():
     assert sorted(REF["fits"]) == sorted(FIT_CASES)
+    assert sorted(REF["profile"]) == ["slope_units"]
     assert REF["meta"]["lme4"] == "1.1.31"
 
 
@@ -292,3 +294,61 @@ def test_lrt_refuses_different_sizes_and_non_results():
         lrt(m0, m1)
     with pytest.raises(ModelSpecificationError, match="MixedResult"):
         lrt(m0, 3)
+
+
+# ---------------------------------------------------------------------------- arguments
+def test_duplicated_column_names_are_a_clear_error():
+    # old: AttributeError deep in pandas
+    d = complete()
+    with pytest.raises(FormulaError, match="more than once"):
+        lmm("pain ~ session + (1 | patient)", pd.concat([d, d[["pain"]]], axis=1))
+
+
+def test_dates_as_predictors_are_refused():
+    # old: a datetime column became a factor with one level per date
+    d = complete().assign(
+        day=pd.Timestamp("2024-01-08") + pd.to_timedelta(complete()["session"], "D")
+    )
+    with pytest.raises(FormulaError, match="dates or durations"):
+        lmm("pain ~ day + (1 | patient)", d)
+
+
+@pytest.mark.parametrize("kw", [{"reml": "ML"}, {"reml": None}, {"level": 1.5}, {"level": 0}])
+def test_bad_reml_or_level_is_refused(kw):
+    # old: reml="ML" silently fitted REML; level=1.5 gave NaN confidence limits
+    with pytest.raises(ModelSpecificationError, match="reml|level"):
+        lmm("pain ~ session + (1 | patient)", complete(), **kw)
+
+
+def test_lrt_warns_for_models_that_are_not_nested():
+    d = complete()
+    m0 = quiet_fit("pain ~ session + (1 | patient)", d)
+    m1 = quiet_fit("pain ~ site + arm + (1 | therapist)", d)
+    with pytest.warns(DataQualityWarning, match="not look nested"):
+        tab = lrt(m0, m1)
+    assert tab["df"].iloc[1] == 2  # the table is still computed, as lme4 does
+    m2 = quiet_fit("pain ~ session + site + (1 | patient)", d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        lrt(m0, m2)  # nested: no warning
+
+
+# ---------------------------------------------------------------------------- profile CIs
+def test_profile_intervals_with_a_slope_in_huge_units_match_lme4():
+    # old: in these units the slope SD's interval collapsed to [0, estimate] and the other
+    # ends moved (profiles ran on the badly scaled problem); in ordinary units the
+    # correlation's lower end stopped at -0.498 (lme4 -0.729): a warm start with the slope SD
+    # on its bound trapped the optimiser above the cut-off
+    ref = REF["profile"]["slope_units"]
+    assert ref["parm"][1].startswith("cor_")
+    ci = ref_fit("big_slope_units").confint("profile")
+    unit = np.array([1.0, 1.0, 1e-6, 1.0, 1.0, 1e-6])  # slope SD and slope in 1e6-fold units
+    lo, hi = ci["ci_low"].to_numpy() / unit, ci["ci_high"].to_numpy() / unit
+    is_cor = np.array([p.startswith("cor_") for p in ref["parm"]])
+    # lme4 interpolates its profile with splines: SDs, sigma and fixed effects agree to 1e-3
+    # relative; the correlation's steep profile near the boundary to 5e-3 absolute (at lme4's
+    # upper end 0.2744 the profiled deviance is already 0.03 above the chi-square cut-off)
+    np.testing.assert_allclose(lo[~is_cor], np.array(ref["lower"])[~is_cor], rtol=1e-3)
+    np.testing.assert_allclose(hi[~is_cor], np.array(ref["upper"])[~is_cor], rtol=1e-3)
+    np.testing.assert_allclose(lo[is_cor], np.array(ref["lower"])[is_cor], atol=5e-3)
+    np.testing.assert_allclose(hi[is_cor], np.array(ref["upper"])[is_cor], atol=5e-3)

@@ -3,6 +3,7 @@ GEE, likelihood-ratio tests and the shared :class:`MixedResult`.
 
 Modules: :mod:`.formula` (formula parser), :mod:`.design` (model matrices), :mod:`.lmm` and
 :mod:`.lmm_core` (linear mixed models), :mod:`.results` (``MixedResult``, ``lrt``),
+:mod:`.anova` (type III / I F tests behind ``MixedResult.anova``),
 :mod:`.glmm` and :mod:`.gee` (generalized models).
 
 Examples

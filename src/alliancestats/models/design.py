@@ -308,6 +308,13 @@ def _as_factors(sub: pd.DataFrame, skip: list[str]) -> tuple[pd.DataFrame, dict[
             if len(set(cats)) != len(cats):
                 continue  # distinct categories with equal text: leave to formulaic
             out[col] = pd.Categorical(cat.astype(str), categories=cats)
+        elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(
+            values
+        ):
+            raise FormulaError(
+                f"column {col!r} holds dates or durations; convert it to a number first "
+                "(e.g. days since the first session) so that its unit is explicit"
+            )
         elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             if not isinstance(values.dtype, np.dtype):  # nullable Int64 / Float64 / boolean
                 out[col] = values.to_numpy(dtype=float)
@@ -479,6 +486,12 @@ def build_design(
         _add(variables_in(term.lhs), f"random term {term.source}")
         _add(list(term.group_vars), f"grouping factor of {term.source}")
 
+    duplicated = [c for c in used if int((data.columns == c).sum()) > 1]
+    if duplicated:
+        raise FormulaError(
+            f"column name(s) {duplicated} occur more than once in the data; rename the "
+            "duplicates so that the formula refers to one column"
+        )
     sub = data.loc[:, used] if used else data.iloc[:, :0]
     missing = sub.isna().any(axis=1).to_numpy() if used else np.zeros(len(data), dtype=bool)
     n_dropped = int(missing.sum())

@@ -68,16 +68,18 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, level: float = 0
     MixedResult
         ``fixed`` (estimate, se, Satterthwaite df, t, p, CI), ``varcorr``, ``sigma``,
         ``loglik``, ``deviance``, ``aic``, ``bic``, ``ranef``, ``cond_var``, ``predict()``,
-        ``confint()``, ``contrast()``, ``summary()``; see :class:`MixedResult`.
+        ``confint()``, ``contrast()``, ``anova()`` (type III / I F tests), ``summary()``; see
+        :class:`MixedResult`.
 
     Raises
     ------
     FormulaError
-        Unknown columns (close names are suggested), malformed formula, non-numeric response,
-        no random-effects term.
+        Unknown or duplicated columns (close names are suggested), malformed formula,
+        non-numeric response, date/time predictors, no random-effects term.
     ModelSpecificationError
         A grouping factor with one level, as many random effects as observations, no rows
-        left after dropping missing values, a response reproduced exactly by the fixed effects.
+        left after dropping missing values, a response reproduced exactly by the fixed effects,
+        ``reml`` not a bool or ``level`` outside (0, 1).
 
     Warns
     -----
@@ -104,9 +106,17 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, level: float = 0
     same cost; other designs (crossed factors) use an exact general path with a dense Schur
     complement over the smaller factors.
 
+    Text predictors of any dtype (object, ``str``, ``string``, ``string[pyarrow]``,
+    categorical) are factors with treatment contrasts; levels without rows are dropped, as
+    lme4's model frame does. Random-effect columns whose RMS lies outside [1e-2, 1e2] (a
+    slope on time in seconds) are rescaled internally for the optimisation (the model and
+    the results are unchanged; lme4 does not rescale and can stop far from the optimum).
+
     Degrees of freedom are Satterthwaite's as computed by lmerTest (Kuznetsova, Brockhoff &
     Christensen 2017, J Stat Softw 82(13)): numerical Hessian of the deviance in (θ, σ)
-    and Jacobian of Var(β), both by Richardson extrapolation.
+    and Jacobian of Var(β), both by Richardson extrapolation, with σ taken relative to its
+    estimate so that the df do not depend on the response's units (lmerTest 3.1-3's df
+    collapse for a response in micro-units: tests/models/test_review_lmm.py).
 
     Validated against lme4 1.1-31 and lmerTest 3.1-3 (tests/reference/lmm; 28 fits:
     sleepstudy, Dyestuff, Pastes, Penicillin, Hsb82, Orthodont with missing visits and four
@@ -129,8 +139,12 @@ def lmm(formula: str, data: pd.DataFrame, *, reml: bool = True, level: float = 0
     >>> bool(fit.fixed.loc["session", "estimate"] < 0), fit.converged
     (True, True)
     """
+    if not isinstance(reml, bool | np.bool_):
+        raise ModelSpecificationError(f"reml must be True or False, got {reml!r}")
+    if not (isinstance(level, float | int) and 0 < level < 1):
+        raise ModelSpecificationError(f"level must be a number between 0 and 1, got {level!r}")
     design = build_design(formula, data)
-    return fit_design(design, reml=reml, level=level, data=data)
+    return fit_design(design, reml=bool(reml), level=float(level), data=data)
 
 
 # ---------------------------------------------------------------------------- checks
@@ -582,14 +596,24 @@ def _build_result(
         return _wald_varcorr(problem, design, theta, sigma, reml, level_)
 
     def profile(level_: float) -> pd.DataFrame:
+        # profiles run on the optimiser's (possibly rescaled) problem; SDs of rescaled
+        # columns are then divided by the column scales (correlations, sigma and fixed
+        # effects do not change)
+        y_ = design.y - design.offset
         with _single_threaded_blas():
-            if reml:
-                theta_ml = optimize_theta(opt_problem, False)[0]
-                if opt is not None:
-                    theta_ml = _unscale_theta(problem, theta_ml, opt[1])
-            else:
-                theta_ml = theta
-            return _profile_varcorr(problem, design, design.y - design.offset, theta_ml, level_)
+            theta_ml = optimize_theta(opt_problem, False)[0] if reml else theta_o
+            if opt is None:
+                return _profile_varcorr(problem, design, y_, theta_ml, level_)
+            design_s = dataclasses.replace(design, random=list(opt_problem.blocks))
+            tab = _profile_varcorr(opt_problem, design_s, y_, theta_ml, level_)
+        lay = problem.layout
+        divisor = np.ones(len(tab))
+        k = 0
+        for s, r_idx, c_idx in zip(opt[1], lay.rows, lay.cols, strict=True):
+            for r, c in zip(r_idx, c_idx, strict=True):
+                divisor[k] = s[r] if r == c else 1.0
+                k += 1
+        return tab.div(divisor, axis=0)
 
     ngroups: dict[str, int] = {}
     for b in design.random:
@@ -836,21 +860,27 @@ def _profile_varcorr(
                 return _dev_sdcor(problem, full, False)
 
             # warm start from the nearest value already profiled (near points share optima);
-            # close to the cut-off a second start from the estimates guards against a local
-            # optimum deciding the interval end
+            # a second start from the estimates guards against a local optimum deciding the
+            # interval end. A warm start on a bound (an SD at zero,
+            # where the correlation no longer matters) can trap the optimiser above the
+            # cut-off, which would end the interval too early: starts are moved slightly
+            # inside, and every value not clearly below the cut-off is re-solved from the
+            # estimates
             nearest = min(solved, key=lambda t: abs(t[0] - value))[1]
             best, best_x = np.inf, nearest
+            inner_lb = np.where(np.isfinite(bounds_k.lb), bounds_k.lb + 1e-3, bounds_k.lb)
+            inner_ub = np.where(np.isfinite(bounds_k.ub), bounds_k.ub - 1e-3, bounds_k.ub)
             for start in (nearest, solved[0][1]):
                 r = minimize(
                     g,
-                    np.clip(start, bounds_k.lb, bounds_k.ub),
+                    np.clip(start, inner_lb, inner_ub),
                     method="COBYQA",
                     bounds=bounds_k,
                     options={"final_tr_radius": 1e-6, "initial_tr_radius": 0.05},
                 )
                 if r.fun < best:
                     best, best_x = float(r.fun), r.x
-                if abs(best - dev_min - cutoff) > 0.5:
+                if best - dev_min - cutoff < -0.5:
                     break
             solved.append((value, best_x))
             return min(best, 1e12) - dev_min - cutoff

@@ -501,6 +501,31 @@ def _check_same_rows(models: tuple[MixedResult, ...]) -> None:
             )
 
 
+def _warn_if_not_nested(small: MixedResult, large: MixedResult) -> None:
+    """Warn when the smaller model's fixed effects or grouping factors are not in the larger."""
+    import warnings
+
+    from alliancestats.errors import DataQualityWarning
+
+    def parts(m: MixedResult) -> tuple[set, set]:
+        fixed = set(getattr(m, "fixed", pd.DataFrame()).index)
+        vc = getattr(m, "varcorr", None)
+        groups = set(vc["grp"]) - {"Residual"} if vc is not None and "grp" in vc else set()
+        return fixed, groups
+
+    f0, g0 = parts(small)
+    f1, g1 = parts(large)
+    extra = sorted(f0 - f1) + sorted(g0 - g1)
+    if extra:
+        warnings.warn(
+            f"the models do not look nested: {extra} of the model with fewer parameters "
+            "is not in the larger one; the chi-square test assumes nested models (compare "
+            "non-nested models by AIC/BIC)",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+
+
 def lrt(*models: MixedResult) -> pd.DataFrame:
     """Likelihood-ratio tests between nested mixed models (lme4's ``anova``).
 
@@ -517,6 +542,12 @@ def lrt(*models: MixedResult) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per model: ``npar, aic, bic, loglik, deviance, chisq, df, p``.
+
+    Warns
+    -----
+    DataQualityWarning
+        When a fixed-effect term or grouping factor of a smaller model is missing from the
+        next larger one (the models do not look nested).
 
     Raises
     ------
@@ -589,6 +620,7 @@ def lrt(*models: MixedResult) -> pd.DataFrame:
             "p": np.nan,
         }
         if prev is not None:
+            _warn_if_not_nested(prev, m)
             chisq = max(2.0 * (m.loglik - prev.loglik), 0.0)
             ddf = m.npar - prev.npar
             row["chisq"] = chisq

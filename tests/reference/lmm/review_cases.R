@@ -101,6 +101,11 @@ out$fits$big_slope_units <- suppressWarnings(
   fit_summary(lmer(as.formula(f), d_big), f, "review_sites.csv"))
 f <- "pain ~ session + (1 + session | patient)"
 out$fits$slope_units <- fit_summary(lmer(as.formula(f), d), f, "review_sites.csv")
+# profile intervals where the correlation's profile runs into the boundary (slope SD -> 0)
+m_prof <- lmer(as.formula(f), d)
+ci <- suppressWarnings(confint(m_prof, method = "profile", oldNames = FALSE))
+out$profile$slope_units <- list(formula = f, data = "review_sites.csv", parm = rownames(ci),
+                                lower = unname(ci[, 1]), upper = unname(ci[, 2]))
 # random slope on a factor, (0 + x | g), interaction grouping factor
 f <- "pain ~ session + (1 + arm | therapist)"
 out$fits$slope_on_factor <- fit_summary(lmer(as.formula(f), d), f, "review_sites.csv")
