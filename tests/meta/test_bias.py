@@ -6,7 +6,6 @@ convergence threshold, so iterative values are the converged optimum).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ from alliancestats.meta.bias import (
 from alliancestats.meta.rma import meta_analysis
 
 REFERENCE = Path(__file__).parents[1] / "reference" / "meta" / "bias.json"
-CASES = json.loads(REFERENCE.read_text())["cases"]
 
 # Closed-form quantities (weighted least squares, Kendall's tau, exact/normal p, se of k0).
 CLOSED = 1e-8
@@ -52,45 +50,25 @@ GRID = {
 BIAS_KEYS = ("regtest_rma", "regtest_lm", "ranktest", "trimfill_L0", "trimfill_R0")
 
 
-def fit_case(name: str):
-    case = CASES[name]
-    d = case["data"]
-    frame = pd.DataFrame({"year": d["year"]})
-    mods = None
-    if "ablat" in d:
-        frame["ablat"] = d["ablat"]
-        mods = "ablat"
-    return meta_analysis(
-        frame,
-        yi=d["yi"],
-        vi=d["vi"],
-        slab=d["label"],
-        measure=case["measure"],
-        method=case["method"],
-        test=case["test"],
-        mods=mods,
-    )
-
-
-def test_reference_grid_is_complete():
+def test_reference_grid_is_complete(bias_cases):
     """Every bias analysis pinned in bias.json is checked here, and nothing is missing."""
-    pinned = {(c, key) for c, v in CASES.items() for key in v if key in BIAS_KEYS}
+    pinned = {(c, key) for c, v in bias_cases.items() for key in v if key in BIAS_KEYS}
     assert pinned == GRID
-    assert CASES["molloy2014"]["trimfill_L0"]["k0"] == 2  # DOMAIN.md: two studies on the left
+    assert bias_cases["molloy2014"]["trimfill_L0"]["k0"] == 2  # DOMAIN.md: two studies on the left
 
 
-def test_reference_model_reproduced():
+def test_reference_model_reproduced(bias_cases, fit_case):
     """Sanity: the base fits equal metafor's, so differences below come from the diagnostics."""
     for name in ("molloy2014", "bcg"):
         res = fit_case(name)
-        ref = CASES[name]["model"]
+        ref = bias_cases[name]["model"]
         for ours, key in [(res.estimate, "estimate"), (res.se, "se"), (res.tau2, "tau2")]:
             assert ours == pytest.approx(ref[key], rel=ITERATIVE)  # iterative τ²
 
 
 @pytest.mark.parametrize("case,key", sorted(k for k in GRID if k[1].startswith("regtest")))
-def test_egger_matches_metafor(case, key):
-    ref = CASES[case][key]
+def test_egger_matches_metafor(case, key, bias_cases, fit_case):
+    ref = bias_cases[case][key]
     res = fit_case(case)
     eg = egger_test(res, model=ref["model"])
     assert isinstance(eg, EggerResult)
@@ -111,23 +89,23 @@ def test_egger_matches_metafor(case, key):
 
 
 @pytest.mark.parametrize("case", ["molloy2014", "bcg"])
-def test_rank_test_matches_metafor(case):
-    ref = CASES[case]["ranktest"]
+def test_rank_test_matches_metafor(case, bias_cases, fit_case):
+    ref = bias_cases[case]["ranktest"]
     rt = rank_test(fit_case(case))
     assert isinstance(rt, RankTestResult)
     assert rt.tau == pytest.approx(ref["tau"], rel=CLOSED)  # closed form
     assert rt.p == pytest.approx(ref["p"], rel=CLOSED)  # closed form (exact or normal)
 
 
-def test_rank_test_uses_exact_p_without_ties_and_normal_with_ties():
+def test_rank_test_uses_exact_p_without_ties_and_normal_with_ties(fit_case):
     # molloy2014 has tied variances (two studies with n = 65); bcg has none
     assert rank_test(fit_case("molloy2014")).exact is False
     assert rank_test(fit_case("bcg")).exact is True
 
 
 @pytest.mark.parametrize("case,key", sorted(k for k in GRID if k[1].startswith("trimfill")))
-def test_trim_and_fill_matches_metafor(case, key):
-    ref = CASES[case][key]
+def test_trim_and_fill_matches_metafor(case, key, bias_cases, fit_case):
+    ref = bias_cases[case][key]
     estimator = ref["estimator"]
     tf = trim_and_fill(fit_case(case), estimator=estimator)
     assert tf.k0 == ref["k0"]
@@ -156,7 +134,7 @@ def test_trim_and_fill_matches_metafor(case, key):
         assert getattr(tf, attr) == pytest.approx(ref[key], rel=ITERATIVE), attr  # iterative τ²
 
 
-def test_trim_and_fill_molloy_adds_two_left_studies_that_lower_the_estimate():
+def test_trim_and_fill_molloy_adds_two_left_studies_that_lower_the_estimate(fit_case):
     res = fit_case("molloy2014")
     tf = trim_and_fill(res)
     assert (tf.k0, tf.side) == (2, "left")
@@ -166,9 +144,9 @@ def test_trim_and_fill_molloy_adds_two_left_studies_that_lower_the_estimate():
     assert res.k == 16 and not hasattr(res, "k0")  # the input model is not modified
 
 
-def test_trim_and_fill_is_mirror_symmetric_and_side_can_be_forced():
+def test_trim_and_fill_is_mirror_symmetric_and_side_can_be_forced(bias_cases):
     """Negating every effect moves the gap to the other side and negates the filled result."""
-    d = CASES["molloy2014"]["data"]
+    d = bias_cases["molloy2014"]["data"]
     res = meta_analysis(yi=d["yi"], vi=d["vi"])
     neg = meta_analysis(yi=-np.asarray(d["yi"]), vi=d["vi"])
     tf, tf_neg = trim_and_fill(res), trim_and_fill(neg)
@@ -180,7 +158,7 @@ def test_trim_and_fill_is_mirror_symmetric_and_side_can_be_forced():
     assert forced.k0 == trim_and_fill(res, side="right").k0
 
 
-def test_trim_and_fill_rejects_moderators_and_bad_arguments():
+def test_trim_and_fill_rejects_moderators_and_bad_arguments(fit_case):
     with pytest.raises(MetaAnalysisError, match="moderators"):
         trim_and_fill(fit_case("bcg_ablat"))
     res = fit_case("bcg")
@@ -190,7 +168,7 @@ def test_trim_and_fill_rejects_moderators_and_bad_arguments():
         trim_and_fill(res, side="up")
 
 
-def test_egger_result_series_and_text():
+def test_egger_result_series_and_text(fit_case):
     eg = egger_test(fit_case("molloy2014"), model="lm")
     s = eg.to_series()
     assert list(s.index) == [
@@ -210,7 +188,7 @@ def test_egger_result_series_and_text():
     assert "z =" in str(egger_test(fit_case("molloy2014")))
 
 
-def test_egger_errors_are_actionable():
+def test_egger_errors_are_actionable(fit_case):
     res = fit_case("molloy2014")
     with pytest.raises(MetaAnalysisError, match="model must be"):
         egger_test(res, model="glm")
@@ -251,7 +229,7 @@ def test_public_names_are_exported_from_meta():
     assert meta.trim_and_fill is trim_and_fill
 
 
-def test_trim_and_fill_keeps_knapp_hartung_settings():
+def test_trim_and_fill_keeps_knapp_hartung_settings(fit_case):
     res = fit_case("molloy2014_knha")
     tf = trim_and_fill(res)
     assert (tf.k0, tf.side) == (2, "left")  # k0 does not depend on the test
@@ -278,7 +256,7 @@ def test_exact_kendall_p_agrees_with_an_independent_implementation():
         assert p == pytest.approx(ref.pvalue, rel=1e-10)  # exact distribution, both in floats
 
 
-def test_reference_inputs_match_the_shared_metadat_tables():
+def test_reference_inputs_match_the_shared_metadat_tables(bias_cases):
     """bias.json carries the yi/vi metafor analysed; they equal effect sizes computed by
     alliancestats from the shared metadat exports (tests/reference/meta/data)."""
     from alliancestats.meta import effect_sizes
@@ -286,10 +264,14 @@ def test_reference_inputs_match_the_shared_metadat_tables():
     data_dir = REFERENCE.parent / "data"
     molloy = pd.read_csv(data_dir / "molloy2014.csv")
     es = effect_sizes(molloy, r="ri", n="ni", measure="ZCOR")
-    np.testing.assert_allclose(es["yi"], CASES["molloy2014"]["data"]["yi"], rtol=1e-12)  # atanh
-    np.testing.assert_allclose(es["vi"], CASES["molloy2014"]["data"]["vi"], rtol=1e-12)  # 1/(n-3)
+    np.testing.assert_allclose(
+        es["yi"], bias_cases["molloy2014"]["data"]["yi"], rtol=1e-12
+    )  # atanh
+    np.testing.assert_allclose(
+        es["vi"], bias_cases["molloy2014"]["data"]["vi"], rtol=1e-12
+    )  # 1/(n-3)
     bcg = pd.read_csv(data_dir / "bcg.csv")
     es = effect_sizes(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg", measure="RR")
-    np.testing.assert_allclose(es["yi"], CASES["bcg"]["data"]["yi"], rtol=1e-12)  # log ratio
-    np.testing.assert_allclose(es["vi"], CASES["bcg"]["data"]["vi"], rtol=1e-12)  # closed form
-    np.testing.assert_allclose(bcg["ablat"], CASES["bcg_ablat"]["data"]["ablat"])
+    np.testing.assert_allclose(es["yi"], bias_cases["bcg"]["data"]["yi"], rtol=1e-12)  # log ratio
+    np.testing.assert_allclose(es["vi"], bias_cases["bcg"]["data"]["vi"], rtol=1e-12)  # closed form
+    np.testing.assert_allclose(bcg["ablat"], bias_cases["bcg_ablat"]["data"]["ablat"])

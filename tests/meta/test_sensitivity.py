@@ -5,9 +5,6 @@ Reference values: tests/reference/meta/bias.R -> bias.json (metafor 3.8-1, tight
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,9 +12,6 @@ import pytest
 from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta.rma import meta_analysis
 from alliancestats.meta.sensitivity import baujat_values, cumulative, influence, leave_one_out
-
-REFERENCE = Path(__file__).parents[1] / "reference" / "meta" / "bias.json"
-CASES = json.loads(REFERENCE.read_text())["cases"]
 
 # Every quantity below involves a τ² re-estimated by REML Fisher scoring (iterative).
 ITERATIVE = 1e-5
@@ -56,40 +50,20 @@ SUMMARY_COLUMNS = {
 }
 
 
-def fit_case(name: str):
-    case = CASES[name]
-    d = case["data"]
-    frame = pd.DataFrame({"year": d["year"]})
-    mods = None
-    if "ablat" in d:
-        frame["ablat"] = d["ablat"]
-        mods = "ablat"
-    return meta_analysis(
-        frame,
-        yi=d["yi"],
-        vi=d["vi"],
-        slab=d["label"],
-        measure=case["measure"],
-        method=case["method"],
-        test=case["test"],
-        mods=mods,
-    )
-
-
 def close(ours, ref):
     np.testing.assert_allclose(
         np.asarray(ours, dtype=float), np.asarray(ref, dtype=float), rtol=ITERATIVE, atol=ZERO_FLOOR
     )
 
 
-def test_reference_grid_is_complete():
-    pinned = {(c, key) for c, v in CASES.items() for key in v if key in SENSITIVITY_KEYS}
+def test_reference_grid_is_complete(bias_cases):
+    pinned = {(c, key) for c, v in bias_cases.items() for key in v if key in SENSITIVITY_KEYS}
     assert pinned == GRID
 
 
 @pytest.mark.parametrize("case", sorted(c for c, k in GRID if k == "leave1out"))
-def test_leave_one_out_matches_metafor(case):
-    ref = CASES[case]["leave1out"]
+def test_leave_one_out_matches_metafor(case, bias_cases, fit_case):
+    ref = bias_cases[case]["leave1out"]
     res = fit_case(case)
     loo = leave_one_out(res)
     assert list(loo.index) == ref["label"]
@@ -107,8 +81,8 @@ def test_leave_one_out_matches_metafor(case):
 
 
 @pytest.mark.parametrize("case", sorted(c for c, k in GRID if k == "cumul_year"))
-def test_cumulative_by_year_matches_metafor(case):
-    ref = CASES[case]["cumul_year"]
+def test_cumulative_by_year_matches_metafor(case, bias_cases, fit_case):
+    ref = bias_cases[case]["cumul_year"]
     cum = cumulative(fit_case(case), order="year")
     assert list(cum.index) == ref["label"]  # stable ordering: ties keep the data order
     stat = "t" if case.endswith("knha") else "z"
@@ -117,9 +91,9 @@ def test_cumulative_by_year_matches_metafor(case):
         close(cum[col], ref[key])
 
 
-def test_cumulative_last_row_is_the_full_model_and_order_accepts_arrays():
+def test_cumulative_last_row_is_the_full_model_and_order_accepts_arrays(bias_cases, fit_case):
     res = fit_case("bcg")
-    years = np.asarray(CASES["bcg"]["data"]["year"])
+    years = np.asarray(bias_cases["bcg"]["data"]["year"])
     by_column = cumulative(res, order="year")
     by_array = cumulative(res, order=years)
     pd.testing.assert_frame_equal(by_column, by_array)
@@ -132,7 +106,7 @@ def test_cumulative_last_row_is_the_full_model_and_order_accepts_arrays():
     assert descending.index[0] == "TPT Madras 1980"
 
 
-def test_cumulative_errors():
+def test_cumulative_errors(fit_case):
     res = fit_case("bcg")
     with pytest.raises(MetaAnalysisError, match="not a column"):
         cumulative(res, order="decade")
@@ -145,8 +119,8 @@ def test_cumulative_errors():
 
 
 @pytest.mark.parametrize("case", sorted(c for c, k in GRID if k == "influence"))
-def test_influence_matches_metafor(case):
-    ref = CASES[case]["influence"]
+def test_influence_matches_metafor(case, bias_cases, fit_case):
+    ref = bias_cases[case]["influence"]
     res = fit_case(case)
     infl = influence(res)
     assert list(infl.index) == ref["label"]
@@ -183,8 +157,8 @@ def test_influence_flags_a_planted_outlier():
 
 
 @pytest.mark.parametrize("case", sorted(c for c, k in GRID if k == "baujat"))
-def test_baujat_values_match_metafor(case):
-    ref = CASES[case]["baujat"]
+def test_baujat_values_match_metafor(case, bias_cases, fit_case):
+    ref = bias_cases[case]["baujat"]
     bj = baujat_values(fit_case(case))
     assert list(bj.index) == ref["label"]
     close(bj["x"], ref["x"])

@@ -142,3 +142,14 @@ def test_missing_cells_are_reported_for_type3():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)
         fit("sites_REML").anova(type=3)  # all cells observed: no warning
+
+
+@pytest.mark.parametrize("anova_type", [3, 1])
+def test_aliased_term_has_zero_df_row(anova_type):
+    d = read_data("review_sites.csv").assign(s2=lambda x: 2 * x["session"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AllianceStatsWarning)
+        tab = lmm("pain ~ session + s2 + site + (1 | patient)", d).anova(type=anova_type)
+    assert list(tab.index) == ["session", "s2", "site"]
+    assert tab.loc["s2", "num_df"] == 0 and np.isnan(tab.loc["s2", "F"])
+    assert tab.loc["site", "num_df"] == 2 and np.isfinite(tab.loc["site", "F"])

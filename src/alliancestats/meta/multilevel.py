@@ -244,7 +244,7 @@ def fit_multilevel(
     ``dat.assink2016`` (tolerance 1e-5 relative; metafor run with tight optimiser tolerances).
     """
     from alliancestats.meta.heterogeneity import generalized_q, typical_within_variance
-    from alliancestats.meta.rma import MetaResult, _crit, coef_table, omnibus_test
+    from alliancestats.meta.rma import _build_result
 
     if method not in ("REML", "ML"):
         raise MetaAnalysisError("Three-level models are estimated with method='REML' or 'ML'.")
@@ -267,9 +267,6 @@ def fit_multilevel(
     if test in ("t", "knha"):
         df = float(N - p)
         test = "t"
-    se = np.sqrt(np.diag(vb))
-    table = coef_table(beta, se, df, level, mod_names)
-    qm, qm_p, qm_df = omnibus_test(beta, vb, mod_names, df)
     qe = max(0.0, generalized_q(0.0, yi, vi, X))
     qe_p = float(stats.chi2.sf(qe, N - p))
     vt = typical_within_variance(vi, X)
@@ -279,7 +276,6 @@ def fit_multilevel(
     h2 = (total + vt) / vt
     w_diag = model.vinv_diag(q)
     weights = 100 * w_diag / w_diag.sum()
-    fitted = X @ beta
     ll_ml = model.loglik(s2, reml=False, parts=q)
     ll_reml = model.loglik(s2, reml=True, parts=q)
     parms = p + len(s2)
@@ -299,47 +295,28 @@ def fit_multilevel(
         orient="index",
         columns=["ML", "REML"],
     )
-    est, se0 = float(beta[0]), float(se[0])
-    pi_lo = pi_hi = float("nan")
-    if p == 1 and mod_names[0] == "(Intercept)":
-        half = _crit(level, df) * np.sqrt(se0**2 + total)
-        pi_lo, pi_hi = est - half, est + half
     n_groups = tuple(int(groups[:, j].max()) + 1 for j in range(groups.shape[1]))
-    return MetaResult(
-        estimate=est,
-        se=se0,
-        ci_low=float(table["ci_low"].iloc[0]),
-        ci_high=float(table["ci_high"].iloc[0]),
-        pi_low=float(pi_lo),
-        pi_high=float(pi_hi),
+    return _build_result(
+        yi=yi,
+        vi=vi,
+        X=X,
+        mod_names=mod_names,
+        labels=labels,
+        beta=beta,
+        vb=vb,
+        df=df,
+        level=level,
         tau2=total,
         i2=i2,
         h2=float(h2),
         q=float(qe),
         q_p=qe_p,
-        k=int(N),
-        p=int(p),
-        table=table,
-        qm=qm,
-        qm_p=qm_p,
-        qm_df=qm_df,
         r2=float("nan"),
-        yi=yi,
-        vi=vi,
-        labels=pd.Index(labels),
-        X=X,
-        mod_names=list(mod_names),
         weights=weights,
         method=method,
         test=test,
-        level=level,
         measure=measure,
-        fitted=fitted,
-        residuals=yi - fitted,
         data=data,
-        beta=beta,
-        vcov=pd.DataFrame(vb, index=mod_names, columns=mod_names),
-        df=df,
         vt=vt,
         loglik=ll_reml if reml else ll_ml,
         fit_stats=fit_stats,

@@ -980,9 +980,6 @@ def _fit_uni(
                 stacklevel=3,
             )
     vb = vb * s2w
-    se = np.sqrt(np.diag(vb))
-    table = coef_table(beta, se, df, level, mod_names)
-    qm, qm_p, qm_df = omnibus_test(beta, vb, mod_names, df)
 
     # heterogeneity
     if k > p:
@@ -1014,49 +1011,27 @@ def _fit_uni(
     loglik = float(fit_stats.loc["ll", "ML" if method == "ML" else "REML"])
     weights = 100 * w / w.sum()
 
-    # intercept-only summaries
-    est, se0 = float(beta[0]), float(se[0])
-    ci_lo, ci_hi = table["ci_low"].iloc[0], table["ci_high"].iloc[0]
-    pi_lo = pi_hi = float("nan")
-    if p == 1 and has_int:
-        crit = _crit(level, df)
-        half = crit * np.sqrt(se0**2 + tau2)
-        pi_lo, pi_hi = est - half, est + half
-    return MetaResult(
-        estimate=est,
-        se=se0,
-        ci_low=float(ci_lo),
-        ci_high=float(ci_hi),
-        pi_low=float(pi_lo),
-        pi_high=float(pi_hi),
+    return _build_result(
+        yi=np.asarray(yi, float),
+        vi=np.asarray(vi, float),
+        X=X,
+        mod_names=mod_names,
+        labels=labels,
+        beta=beta,
+        vb=vb,
+        df=df,
+        level=level,
         tau2=float(tau2),
         i2=float(i2),
         h2=float(h2),
         q=float(qe),
         q_p=float(qe_p),
-        k=int(k),
-        p=int(p),
-        table=table,
-        qm=qm,
-        qm_p=qm_p,
-        qm_df=qm_df,
         r2=float(r2),
-        yi=np.asarray(yi, float),
-        vi=np.asarray(vi, float),
-        labels=pd.Index(labels),
-        X=X,
-        mod_names=list(mod_names),
         weights=weights,
         method=method,
         test=test,
-        level=float(level),
         measure=measure,
-        fitted=fitted,
-        residuals=resid,
         data=data,
-        beta=beta,
-        vcov=pd.DataFrame(vb, index=mod_names, columns=mod_names),
-        df=df,
         se_tau2=fit.se,
         vt=float(vt),
         loglik=loglik,
@@ -1065,6 +1040,66 @@ def _fit_uni(
         converged=fit.converged,
         iterations=fit.iterations,
         _settings=settings,
+    )
+
+
+def _build_result(
+    *,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    X: np.ndarray,
+    mod_names: list[str],
+    labels: pd.Index,
+    beta: np.ndarray,
+    vb: np.ndarray,
+    df: float,
+    level: float,
+    tau2: float,
+    **fields: Any,
+) -> MetaResult:
+    """Assemble a :class:`MetaResult` from fitted coefficients (internal).
+
+    Derives what every estimator reports the same way -- coefficient table, omnibus test,
+    summary estimate with its confidence and (intercept-only) prediction interval, fitted
+    values, residuals and covariance frame -- from ``beta``, their covariance ``vb`` and the
+    total heterogeneity variance ``tau2``. ``fields`` carries the estimator-specific results.
+    """
+    k, p = X.shape
+    se = np.sqrt(np.diag(vb))
+    table = coef_table(beta, se, df, level, mod_names)
+    qm, qm_p, qm_df = omnibus_test(beta, vb, mod_names, df)
+    est, se0 = float(beta[0]), float(se[0])
+    pi_lo = pi_hi = float("nan")
+    if p == 1 and mod_names[0] == "(Intercept)":
+        half = _crit(level, df) * np.sqrt(se0**2 + tau2)
+        pi_lo, pi_hi = est - half, est + half
+    fitted = X @ beta
+    return MetaResult(
+        estimate=est,
+        se=se0,
+        ci_low=float(table["ci_low"].iloc[0]),
+        ci_high=float(table["ci_high"].iloc[0]),
+        pi_low=float(pi_lo),
+        pi_high=float(pi_hi),
+        tau2=tau2,
+        k=int(k),
+        p=int(p),
+        table=table,
+        qm=qm,
+        qm_p=qm_p,
+        qm_df=qm_df,
+        yi=yi,
+        vi=vi,
+        labels=pd.Index(labels),
+        X=X,
+        mod_names=list(mod_names),
+        level=float(level),
+        fitted=fitted,
+        residuals=yi - fitted,
+        beta=beta,
+        vcov=pd.DataFrame(vb, index=mod_names, columns=mod_names),
+        df=df,
+        **fields,
     )
 
 

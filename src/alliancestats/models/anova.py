@@ -234,7 +234,7 @@ def contrasts_type1(design: Design) -> dict[str, np.ndarray]:
         R = np.linalg.cholesky(X.T @ X).T  # X'X = R'R, R upper triangular
         U = R / np.diag(R)[:, None]  # Doolittle: unit lower factor transposed
         U[np.abs(U) < 1e-6] = 0.0
-    return {str(t): U[cols[str(t)], :] for t in terms if cols[str(t)]}
+    return {str(t): U[cols[str(t)], :] for t in terms}
 
 
 # ---------------------------------------------------------------------------- F tests

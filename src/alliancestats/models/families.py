@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from alliancestats.errors import ModelSpecificationError
@@ -230,3 +231,22 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             f"link={link!r} is not available for the {name} family; use one of {list(allowed)}"
         )
     return Family(name, LINKS[link])
+
+
+def _exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame:
+    """Exponentiated Wald table of fixed effects (internal; ``fixed_exp`` of GLMM and GEE).
+
+    ``fixed`` has columns ``estimate``, ``se`` and ``p``; the result has ``odds_ratio`` (logit
+    link, otherwise ``rate_ratio``), ``ci_low``, ``ci_high`` and ``p``.
+    """
+    q = stats.norm.ppf(0.5 + level / 2)
+    name = "odds_ratio" if link == "logit" else "rate_ratio"
+    return pd.DataFrame(
+        {
+            name: np.exp(fixed["estimate"]),
+            "ci_low": np.exp(fixed["estimate"] - q * fixed["se"]),
+            "ci_high": np.exp(fixed["estimate"] + q * fixed["se"]),
+            "p": fixed["p"],
+        },
+        index=fixed.index,
+    )

@@ -34,7 +34,7 @@ from alliancestats.errors import (
     ModelSpecificationError,
 )
 from alliancestats.models.design import build_design
-from alliancestats.models.families import get_family
+from alliancestats.models.families import _exp_wald_table, get_family
 
 __all__ = ["gee", "GeeResult"]
 
@@ -90,18 +90,7 @@ class GeeResult:
                 f"exponentiated coefficients need a logit or log link (this model: {self.link})"
             )
         level = self.level if level is None else level
-        q = stats.norm.ppf(0.5 + level / 2)
-        fx = self.fixed
-        name = "odds_ratio" if self.link == "logit" else "rate_ratio"
-        return pd.DataFrame(
-            {
-                name: np.exp(fx["estimate"]),
-                "ci_low": np.exp(fx["estimate"] - q * fx["se"]),
-                "ci_high": np.exp(fx["estimate"] + q * fx["se"]),
-                "p": fx["p"],
-            },
-            index=fx.index,
-        )
+        return _exp_wald_table(self.fixed, self.link, level)
 
     def summary(self) -> str:
         """Text summary: model, working correlation and the fixed-effects table.

@@ -29,7 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -51,7 +50,15 @@ from alliancestats.errors import (
 )
 from alliancestats.models.agq import MAX_NAGQ, agq_deviance
 from alliancestats.models.design import Design, build_design
-from alliancestats.models.families import Family, get_family
+from alliancestats.models.families import Family, _exp_wald_table, get_family
+from alliancestats.models.glmm_optim import (
+    _deriv12,
+    _fd_grad,
+    _glm_start,
+    _hessian_from_gradient,
+    _minimize,
+    _single_threaded_blas,
+)
 from alliancestats.models.pirls import PirlsProblem, ReStructure, ReTermSpec
 from alliancestats.models.results import MixedResult
 from alliancestats.models.separation import SeparationResult, detect_separation
@@ -60,7 +67,6 @@ __all__ = ["glmm", "GlmmResult"]
 
 _SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on theta
 _GRAD_TOL = 2e-3  # lme4's checkConv tolerance on the scaled gradient
-_DERIV_DELTA = 1e-4  # lme4's deriv12 step
 
 
 # ---------------------------------------------------------------------------- result class
@@ -175,18 +181,7 @@ class GlmmResult(MixedResult):
         level = self.level if level is None else level
         if not 0 < level < 1:
             raise ValueError("level must be between 0 and 1")
-        q = stats.norm.ppf(0.5 + level / 2)
-        fx = self.fixed
-        name = "odds_ratio" if self.link == "logit" else "rate_ratio"
-        return pd.DataFrame(
-            {
-                name: np.exp(fx["estimate"]),
-                "ci_low": np.exp(fx["estimate"] - q * fx["se"]),
-                "ci_high": np.exp(fx["estimate"] + q * fx["se"]),
-                "p": fx["p"],
-            },
-            index=fx.index,
-        )
+        return _exp_wald_table(self.fixed, self.link, level)
 
 
 # ---------------------------------------------------------------------------- data handling
@@ -244,8 +239,8 @@ def _prepare(
     if trials is not None and weights is not None:
         raise ModelSpecificationError("give either trials= or weights=, not both")
     response_label = formula.split("~", 1)[0].strip()
-    formula, data, cbind_trials = _expand_cbind(formula, data)
-    if cbind_trials is not None:
+    formula, is_cbind = _normalise_cbind(formula)
+    if is_cbind:
         if fam.name != "binomial":
             raise ModelSpecificationError("a cbind(successes, failures) response needs binomial")
         if trials is not None or weights is not None:
@@ -253,7 +248,6 @@ def _prepare(
                 "a cbind(successes, failures) response already gives the trials; drop "
                 "trials=/weights="
             )
-        trials = cbind_trials
     extra = {
         "trials": _as_column(data, trials, "trials"),
         "weights": _as_column(data, weights, "weights"),
@@ -272,9 +266,6 @@ def _prepare(
     design = build_design(formula, data, warn_dropped=False)
     if n_extra or design.n_dropped:
         named += [c for c in design.data.columns if c in full.columns and full[c].isna().any()]
-        if cbind_trials is not None:
-            named = ["cbind() response" if c == "trials" else c for c in named]
-        named = [_SUCC_LABEL.get(c, c) for c in named]
         warnings.warn(
             f"{n_extra + design.n_dropped} of {n_total} rows dropped because of missing values "
             f"in {sorted(set(named), key=named.index)}; the fit uses {design.nobs} rows",
@@ -295,27 +286,30 @@ def _prepare(
     y_raw = np.asarray(design.y, dtype=float)
     pw = np.ones(design.nobs)
     trials_used = False
-    if y_raw.ndim == 2:
-        raise FormulaError("could not evaluate the cbind() response")
+    if y_raw.ndim == 2:  # cbind(successes, failures), evaluated by build_design
+        if np.any(y_raw < 0):
+            raise DataValidationError(
+                f"cbind() response {response_label!r} has negative successes or failures"
+            )
+        y, t = y_raw[:, 0], y_raw.sum(axis=1)
     else:
-        y = y_raw
-        t = _get("trials")
-        w = _get("weights")
-        if t is not None:
-            if np.any(t < 0) or np.any(y < 0) or np.any(y > t):
-                bad = int(np.sum((t < 0) | (y < 0) | (y > t)))
-                raise DataValidationError(
-                    f"{bad} rows have successes outside 0..trials; the response must count "
-                    "successes out of the trials column"
-                )
-            pw = t
-            y = np.divide(y, t, out=np.zeros_like(y), where=t > 0)
-            trials_used = True
-        elif w is not None:
-            if np.any(w < 0):
-                raise DataValidationError("weights must be non-negative")
-            pw = w
-            trials_used = fam.name == "binomial" and bool(np.any(w > 1))
+        y, t = y_raw, _get("trials")
+    w = _get("weights")
+    if t is not None:
+        if np.any(t < 0) or np.any(y < 0) or np.any(y > t):
+            bad = int(np.sum((t < 0) | (y < 0) | (y > t)))
+            raise DataValidationError(
+                f"{bad} rows have successes outside 0..trials; the response must count "
+                "successes out of the trials column"
+            )
+        pw = t
+        y = np.divide(y, t, out=np.zeros_like(y), where=t > 0)
+        trials_used = True
+    elif w is not None:
+        if np.any(w < 0):
+            raise DataValidationError("weights must be non-negative")
+        pw = w
+        trials_used = fam.name == "binomial" and bool(np.any(w > 1))
     if fam.name == "binomial":
         if np.any(y < 0) or np.any(y > 1):
             raise DataValidationError(
@@ -356,42 +350,25 @@ def _prepare(
     )
 
 
-_SUCC = "als_cbind_successes__"
-_TRIALS = "als_cbind_trials__"
-_SUCC_LABEL = {_SUCC: "cbind() response", _TRIALS: "cbind() response"}
+def _normalise_cbind(formula: str) -> tuple[str, bool]:
+    """Check a ``cbind(successes, failures)`` response and write it as ``build_design`` reads it.
 
-
-def _expand_cbind(formula: str, data: pd.DataFrame) -> tuple[str, pd.DataFrame, str | None]:
-    """Evaluate a ``cbind(successes, failures)`` response into successes and trials columns.
-
-    Each part may be a column or an arithmetic expression of columns (``size - incidence``),
-    evaluated with :meth:`pandas.DataFrame.eval`.
+    Returns the formula (with ``cbind (`` spelled ``cbind(``) and whether it has such a response;
+    the parts themselves are evaluated by :func:`~alliancestats.models.design.build_design`.
     """
     from alliancestats.models.formula import split_top_level
 
     sides = split_top_level(formula, "~")
     if len(sides) != 2:
-        return formula, data, None
+        return formula, False
     lhs = sides[0].strip()
     m = re.fullmatch(r"cbind\s*\((.*)\)", lhs)
     if not m:
-        return formula, data, None
+        return formula, False
     parts = [p.strip() for p in split_top_level(m.group(1), ",")]
     if len(parts) != 2 or not all(parts):
         raise FormulaError(f"cbind() response {lhs!r} needs exactly two parts")
-    vals = []
-    for part in parts:
-        try:
-            v = data.eval(part)
-        except Exception as exc:  # pandas raises several types for bad expressions
-            raise FormulaError(f"cannot evaluate {part!r} in the cbind() response: {exc}") from exc
-        v = pd.Series(np.asarray(v, dtype=float), index=data.index)
-        vals.append(v)
-    succ, fail = vals
-    if ((succ < 0) | (fail < 0)).any():
-        raise DataValidationError(f"cbind() response {lhs!r} has negative successes or failures")
-    data = data.assign(**{_SUCC: succ, _TRIALS: succ + fail})
-    return f"{_SUCC} ~ {sides[1]}", data, _TRIALS
+    return f"cbind({parts[0]}, {parts[1]}) ~ {sides[1]}", True
 
 
 def _re_structure(design: Design) -> ReStructure:
@@ -406,148 +383,6 @@ def _re_structure(design: Design) -> ReStructure:
         for b in design.random
     ]
     return ReStructure.from_terms(terms)
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """Limit BLAS to one thread: the PIRLS systems are small, and multi-threaded BLAS on a
-    busy machine makes each small factorisation orders of magnitude slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional (installed with scikit-learn, a pingouin dependency)
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-# ---------------------------------------------------------------------------- GLM start
-def _glm_start(X, y, pw, offset, fam: Family, maxit: int = 30) -> tuple[np.ndarray, bool]:
-    """Fixed-effects starting values from an IRLS fit of the fixed part (R's ``glm.fit``).
-
-    Also returns whether the fit certifies that the fixed part is *not* separated: IRLS
-    converged (relative deviance change < 1e-10) with every fitted mean clearly inside the
-    parameter space. At such a stationary point the likelihood cannot increase along any
-    direction, so no separating direction exists (Albert & Anderson 1984); otherwise the
-    exact linear-programming check is run.
-    """
-    mu = fam.starting_mu(y, pw)
-    eta = fam.link.linkfun(mu)
-    beta = np.zeros(X.shape[1])
-    dev_old = np.inf
-    converged = False
-    for _ in range(maxit):
-        me = fam.link.mu_eta(eta)
-        w = pw * me * me / fam.variance(mu)
-        z = eta - offset + (y - mu) / me
-        XtW = X.T * w
-        try:
-            beta = np.linalg.solve(XtW @ X, XtW @ z)
-        except np.linalg.LinAlgError:
-            break
-        eta = offset + X @ beta
-        mu = fam.link.linkinv(eta)
-        dev = float(np.sum(fam.dev_resids(y, mu, pw)))
-        if abs(dev - dev_old) < 1e-10 * (abs(dev) + 0.1):
-            converged = True
-            break
-        dev_old = dev
-    if not np.all(np.isfinite(beta)):
-        return np.zeros(X.shape[1]), False
-    active = pw > 0
-    if fam.name == "binomial":
-        interior = bool(np.all((mu[active] > 1e-6) & (mu[active] < 1 - 1e-6)))
-    else:
-        interior = bool(np.all(mu[active & (y == 0)] > 1e-6))
-    return beta, converged and interior
-
-
-# ---------------------------------------------------------------------------- optimisation
-def _deriv12(fun, x: np.ndarray, lower: np.ndarray, fx: float, delta: float = _DERIV_DELTA):
-    """Gradient and Hessian of ``fun`` at ``x`` by central differences (lme4's ``deriv12``).
-
-    Coordinates closer than ``delta`` to their lower bound (e.g. a variance parameter
-    estimated at zero) are differentiated on a stencil shifted into the feasible region; the
-    gradient is then carried back to ``x`` with the Hessian (first-order correction).
-    """
-    n = x.size
-    shift = np.where(np.isfinite(lower) & (x - lower < delta), lower + delta - x, 0.0)
-    c = x + shift
-    fc = fx if not np.any(shift) else fun(c)
-    H = np.empty((n, n))
-    g = np.empty(n)
-
-    def at(*moves):
-        z = c.copy()
-        for i, sgn in moves:
-            z[i] += sgn * delta
-        return fun(z)
-
-    for j in range(n):
-        fadd = at((j, 1))
-        fsub = at((j, -1))
-        H[j, j] = (fadd - 2.0 * fc + fsub) / delta**2
-        g[j] = (fadd - fsub) / (2.0 * delta)
-        for i in range(j):
-            H[i, j] = H[j, i] = (
-                at((i, 1), (j, 1))
-                - at((i, 1), (j, -1))
-                - at((i, -1), (j, 1))
-                + at((i, -1), (j, -1))
-            ) / (4.0 * delta**2)
-    if np.any(shift):
-        g = g - H @ shift
-    return g, H
-
-
-def _hessian_from_gradient(fun_grad, x: np.ndarray, lower: np.ndarray, delta: float = _DERIV_DELTA):
-    """Gradient and Hessian from an exact gradient: central differences of the gradient
-    (forward differences for a coordinate within ``delta`` of its lower bound), symmetrised."""
-    _, g = fun_grad(x)
-    n = x.size
-    H = np.empty((n, n))
-    for j in range(n):
-        e = np.zeros(n)
-        e[j] = delta
-        if np.isfinite(lower[j]) and x[j] - delta < lower[j]:
-            H[:, j] = (fun_grad(x + e)[1] - g) / delta
-        else:
-            H[:, j] = (fun_grad(x + e)[1] - fun_grad(x - e)[1]) / (2.0 * delta)
-    return g, 0.5 * (H + H.T)
-
-
-def _fd_grad(fun, x: np.ndarray, lower: np.ndarray, fx: float) -> np.ndarray:
-    """Central-difference gradient (forward at a lower bound) for the quasi-Newton search."""
-    g = np.empty_like(x)
-    for j in range(x.size):
-        h = 1e-6 * max(1.0, abs(x[j]))
-        e = np.zeros_like(x)
-        e[j] = h
-        if np.isfinite(lower[j]) and x[j] - h < lower[j]:
-            g[j] = (fun(x + e) - fx) / h
-        else:
-            g[j] = (fun(x + e) - fun(x - e)) / (2.0 * h)
-    return g
-
-
-def _minimize(fun, x0: np.ndarray, lower: np.ndarray, ftol: float, maxiter: int = 500):
-    """Bounded quasi-Newton minimisation (L-BFGS-B) with finite-difference gradients."""
-
-    def fg(x):
-        f = fun(x)
-        return f, _fd_grad(fun, x, lower, f)
-
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    x0 = np.maximum(x0, np.where(np.isfinite(lower), lower, -np.inf))
-    res = optimize.minimize(
-        fg,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxcor": 20},
-    )
-    return res
 
 
 @dataclass

@@ -157,6 +157,16 @@ def _check_design(design: Design) -> None:
     if design.y.ndim != 1:
         raise FormulaError("a linear mixed model needs a single numeric response (no cbind())")
     n = design.nobs
+    for i, a in enumerate(design.random):
+        for b in design.random[i + 1 :]:
+            shared = sorted(set(a.colnames) & set(b.colnames))
+            if set(a.group_vars) == set(b.group_vars) and shared:
+                raise ModelSpecificationError(
+                    f"random effect(s) {shared} appear in two terms for the same grouping "
+                    f"factor: ({a.lhs} | {':'.join(a.label_vars)}) and "
+                    f"({b.lhs} | {':'.join(b.label_vars)}); their variances "
+                    "cannot be told apart - keep one term per effect"
+                )
     for b in design.random:
         if b.nlevels >= n:
             raise ModelSpecificationError(

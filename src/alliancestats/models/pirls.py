@@ -51,6 +51,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -580,22 +581,31 @@ class PirlsProblem:
             return self._pirls_scalar(float(theta[0]), eta0, tol)
         return self._pirls_general(theta, eta0, tol)
 
-    def _pirls_scalar(self, th: float, eta0: np.ndarray, tol: float) -> PirlsState:
-        g, zv = self.g, self.zv
+    def _pirls_iterate(
+        self,
+        eta0: np.ndarray,
+        linpred: Callable[[np.ndarray], np.ndarray],
+        newton_step: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+        tol: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Damped Newton iterations in ``u`` shared by the scalar and general PIRLS.
+
+        ``linpred(u)`` is the random-effects part of the linear predictor and
+        ``newton_step(w, score, u)`` the full Newton step; each step is halved until the
+        penalised deviance does not increase. Returns ``(u, eta, mu, w, iterations)`` and keeps
+        ``u`` as the next warm start.
+        """
         u = self._u.copy()
-        thz = th * zv
-        eta = eta0 + thz * u[g]
+        eta = eta0 + linpred(u)
         mu, w, score = self._working(eta)
         pdev = self._devsum(mu) + u @ u
         it = 0
         for it in range(1, _MAX_ITER + 1):  # noqa: B007
-            diag = th * th * self._gsum(w * self.zv2) + 1.0
-            grad = th * self._gsum(score * zv) - u
-            delta = grad / diag
+            delta = newton_step(w, score, u)
             step = 1.0
             for _ in range(_MAX_HALVINGS):
                 u_new = u + step * delta
-                eta_new = eta0 + thz * u_new[g]
+                eta_new = eta0 + linpred(u_new)
                 mu_new = self.family.link.linkinv(eta_new)
                 pdev_new = self._devsum(mu_new) + u_new @ u_new
                 if pdev_new <= pdev + 1e-10 * abs(pdev):
@@ -612,15 +622,25 @@ class PirlsProblem:
             if np.max(np.abs(step * delta)) < tol or stuck:
                 break
         self._u = u
+        return u, eta, mu, w, it
+
+    def _pirls_scalar(self, th: float, eta0: np.ndarray, tol: float) -> PirlsState:
+        g, zv = self.g, self.zv
+        thz = th * zv
+
+        def newton_step(w: np.ndarray, score: np.ndarray, u: np.ndarray) -> np.ndarray:
+            diag = th * th * self._gsum(w * self.zv2) + 1.0
+            return (th * self._gsum(score * zv) - u) / diag
+
+        u, eta, mu, w, it = self._pirls_iterate(eta0, lambda u: thz * u[g], newton_step, tol)
         diag = th * th * self._gsum(w * self.zv2) + 1.0
-        m2 = self._m2sum(mu)
         return PirlsState(
             u=u,
             eta=eta,
             mu=mu,
             weights=w,
             logdet=float(np.sum(np.log(diag))),
-            minus2_cond=m2,
+            minus2_cond=self._m2sum(mu),
             dev_cond=self._devsum(mu),
             iterations=it,
             diag=diag,
@@ -629,43 +649,18 @@ class PirlsProblem:
     def _pirls_general(self, theta: np.ndarray, eta0: np.ndarray, tol: float) -> PirlsState:
         ops = self.ops
         mv = ops.values(theta)
-        u = self._u.copy()
-        eta = eta0 + ops.matvec(mv, u)
-        mu, w, score = self._working(eta)
-        pdev = self._devsum(mu) + u @ u
-        it = 0
-        for it in range(1, _MAX_ITER + 1):  # noqa: B007
-            fac = ops.factor(mv, w)
-            delta = fac.solve(ops.rmatvec(mv, score) - u)
-            step = 1.0
-            for _ in range(_MAX_HALVINGS):
-                u_new = u + step * delta
-                eta_new = eta0 + ops.matvec(mv, u_new)
-                mu_new = self.family.link.linkinv(eta_new)
-                pdev_new = self._devsum(mu_new) + u_new @ u_new
-                if pdev_new <= pdev + 1e-10 * abs(pdev):
-                    break
-                step *= 0.5
-            else:
-                raise EstimationError(
-                    "PIRLS step halving failed to reduce the penalised deviance; the model may "
-                    "be separated or badly scaled"
-                )
-            stuck = step < 1e-3 and pdev - pdev_new <= 0.0
-            u, eta, pdev = u_new, eta_new, pdev_new
-            mu, w, score = self._working(eta, mu_new)
-            if np.max(np.abs(step * delta)) < tol or stuck:
-                break
-        self._u = u
-        fac = ops.factor(mv, w)
-        m2 = self._m2sum(mu)
+
+        def newton_step(w: np.ndarray, score: np.ndarray, u: np.ndarray) -> np.ndarray:
+            return ops.factor(mv, w).solve(ops.rmatvec(mv, score) - u)
+
+        u, eta, mu, w, it = self._pirls_iterate(eta0, lambda u: ops.matvec(mv, u), newton_step, tol)
         return PirlsState(
             u=u,
             eta=eta,
             mu=mu,
             weights=w,
-            logdet=fac.logdet,
-            minus2_cond=m2,
+            logdet=ops.factor(mv, w).logdet,
+            minus2_cond=self._m2sum(mu),
             dev_cond=self._devsum(mu),
             iterations=it,
         )

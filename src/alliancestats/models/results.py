@@ -323,7 +323,9 @@ class MixedResult:
         pandas.DataFrame
             Indexed by term (the intercept is not tested), columns ``sum_sq, mean_sq,
             num_df, den_df, F, p`` as lmerTest's ``Sum Sq, Mean Sq, NumDF, DenDF, F value,
-            Pr(>F)``.
+            Pr(>F)``. A term whose columns were all dropped as aliased (rank-deficient
+            fixed part, reported by a ``RankDeficiencyWarning`` at the fit) has nothing to
+            test: ``num_df`` 0 and NaN statistics.
 
         Raises
         ------
