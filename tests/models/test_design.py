@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,8 +108,7 @@ def test_bad_inputs(frame):
     with pytest.raises(ModelSpecificationError, match="only 1 level"):
         build_design("y ~ x + (1 | g)", one)
     empty = frame.assign(y=np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DroppedRowsWarning)
+    with pytest.warns(DroppedRowsWarning, match="missing values"):
         with pytest.raises(ModelSpecificationError, match="no rows left"):
             build_design("y ~ x + (1 | g)", empty)
     with pytest.raises(ModelSpecificationError, match="non-finite"):

@@ -256,6 +256,11 @@ class Design:
         Z[na_rows] = np.nan
         labels = _group_labels(newdata, block.label_vars)
         codes = block.levels.get_indexer(pd.Index(labels))
+        if np.any(codes < 0):  # a group id 1.0 in newdata is the fitted group 1 (and back)
+            canon_levels = pd.Index([_whole_number_label(v) for v in block.levels])
+            if canon_levels.is_unique:
+                retry = canon_levels.get_indexer(pd.Index([_whole_number_label(v) for v in labels]))
+                codes = np.where(codes < 0, retry, codes)
         return Z, codes
 
 
@@ -266,6 +271,11 @@ def _check_columns(names: list[str], data: pd.DataFrame, where: str) -> None:
             close = difflib.get_close_matches(name, cols, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise FormulaError(f"column {name!r} used in the {where} is not in the data{hint}")
+
+
+def _whole_number_label(label: str) -> str:
+    """Write each ``:``-separated part that reads like ``12.0`` as ``12`` (float group ids)."""
+    return ":".join(re.sub(r"^(-?\d+)\.0+$", r"\1", part) for part in str(label).split(":"))
 
 
 def _group_labels(data: pd.DataFrame, vars_: tuple[str, ...]) -> np.ndarray:

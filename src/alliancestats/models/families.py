@@ -23,14 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from alliancestats.errors import ModelSpecificationError
+from alliancestats.errors import DataValidationError, ModelSpecificationError
 
-__all__ = ["Family", "Link", "get_family", "FAMILIES"]
+__all__ = ["Family", "Link", "get_family", "binary_factor_response", "FAMILIES"]
 
 _EPS = np.finfo(float).eps
 _LOGIT_THRESH = -np.log(_EPS)  # |eta| beyond which R's logit inverse link saturates (~36)
@@ -195,8 +196,9 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
 
     Parameters
     ----------
-    family : {"binomial", "poisson"} or Family
-        Response distribution.
+    family : {"binomial", "poisson"}, Family or statsmodels family object
+        Response distribution; a ``statsmodels.genmod.families`` ``Binomial`` or ``Poisson``
+        object is translated (its link must be one supported here).
     link : str, optional
         ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial; ``"log"`` for
         Poisson.
@@ -219,6 +221,13 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
         if link is not None and link != family.link.name:
             return get_family(family.name, link)
         return family
+    if not isinstance(family, str) and type(family).__module__.startswith("statsmodels"):
+        family, sm_link = _from_statsmodels(family)
+        if link is not None and str(link).lower() != sm_link:
+            raise ModelSpecificationError(
+                f"link={link!r} contradicts the {sm_link} link of the statsmodels family object"
+            )
+        link = sm_link
     if not isinstance(family, str) or family.lower() not in FAMILIES:
         raise ModelSpecificationError(
             f"family={family!r} is not supported; use one of {sorted(FAMILIES)}"
@@ -231,6 +240,57 @@ def get_family(family: str | Family, link: str | None = None) -> Family:
             f"link={link!r} is not available for the {name} family; use one of {list(allowed)}"
         )
     return Family(name, LINKS[link])
+
+
+_SM_LINKS = {"logit": "logit", "probit": "probit", "cloglog": "cloglog", "log": "log"}
+
+
+def _from_statsmodels(family: Any) -> tuple[str, str]:
+    """Translate a ``statsmodels.genmod.families`` object into (family name, link name)."""
+    name = type(family).__name__.lower()
+    link_obj = getattr(family, "link", None)
+    link_name = type(link_obj).__name__.lower()
+    if name not in FAMILIES or link_name not in _SM_LINKS:
+        raise ModelSpecificationError(
+            f"the statsmodels family {type(family).__name__}({type(link_obj).__name__}) is not "
+            f"supported; use family='binomial' (links {list(FAMILIES['binomial'])}) or "
+            "family='poisson' (log link)"
+        )
+    return name, _SM_LINKS[link_name]
+
+
+def binary_factor_response(data: pd.DataFrame, formula: str, family: str) -> pd.DataFrame:
+    """Code a two-level categorical binomial response as 0/1, as R's ``binomial()`` does.
+
+    R treats the first level of a factor response as failure and the other as success. When
+    the left-hand side of ``formula`` is a single column of ``data`` with a categorical dtype,
+    a copy of ``data`` with that column coded 0/1 (first category 0, missing values kept) is
+    returned; otherwise ``data`` is returned unchanged.
+
+    Raises
+    ------
+    DataValidationError
+        A categorical response with other than two categories, or for a non-binomial family.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"y": pd.Categorical(["no", "yes", "no"], categories=["no", "yes"])})
+    >>> binary_factor_response(d, "y ~ 1", "binomial")["y"].tolist()
+    [0.0, 1.0, 0.0]
+    """
+    lhs = formula.split("~", 1)[0].strip() if "~" in formula else ""
+    if lhs not in data.columns or not isinstance(data[lhs].dtype, pd.CategoricalDtype):
+        return data
+    cats = list(data[lhs].cat.categories)
+    if family != "binomial" or len(cats) != 2:
+        raise DataValidationError(
+            f"response {lhs!r} is categorical with categories {cats}; a categorical response "
+            "is accepted only for the binomial family with exactly two categories (the first "
+            "counts as failure, as in R); recode it to 0/1 otherwise"
+        )
+    codes = data[lhs].cat.codes.to_numpy().astype(float)
+    codes[codes < 0] = np.nan
+    return data.assign(**{lhs: codes})
 
 
 def _exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame:

@@ -30,11 +30,13 @@ from alliancestats.errors import (
     ConvergenceWarning,
     DataValidationError,
     DroppedRowsWarning,
+    EstimationError,
     FormulaError,
     ModelSpecificationError,
 )
 from alliancestats.models.design import build_design
-from alliancestats.models.families import _exp_wald_table, get_family
+from alliancestats.models.families import _exp_wald_table, binary_factor_response, get_family
+from alliancestats.models.separation import detect_separation
 
 __all__ = ["gee", "GeeResult"]
 
@@ -76,6 +78,22 @@ class GeeResult:
     def fixed_exp(self, level: float | None = None) -> pd.DataFrame:
         """Exponentiated estimates: odds ratios (logit link) or rate ratios (log link).
 
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level (default: the level of the fit).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by term with columns ``odds_ratio`` (or ``rate_ratio``), ``ci_low``,
+            ``ci_high``, ``p``: robust Wald intervals transformed by ``exp``.
+
+        Raises
+        ------
+        ModelSpecificationError
+            For links other than logit and log.
+
         Examples
         --------
         >>> import pandas as pd
@@ -90,10 +108,16 @@ class GeeResult:
                 f"exponentiated coefficients need a logit or log link (this model: {self.link})"
             )
         level = self.level if level is None else level
+        if not 0 < level < 1:
+            raise ValueError("level must be between 0 and 1")
         return _exp_wald_table(self.fixed, self.link, level)
 
     def summary(self) -> str:
         """Text summary: model, working correlation and the fixed-effects table.
+
+        Returns
+        -------
+        str
 
         Examples
         --------
@@ -161,8 +185,9 @@ def gee(
         Long-format data, one row per session.
     groups : str
         Column identifying the clusters (usually ``"patient"``).
-    family : {"binomial", "poisson", "gaussian"}
-        Response distribution (binomial responses must be 0/1).
+    family : {"binomial", "poisson", "gaussian"} or statsmodels family object
+        Response distribution (binomial responses must be 0/1, booleans or a two-level
+        categorical column whose first category counts as failure).
     link : str, optional
         Link function; the family's canonical link by default.
     cov_struct : {"exchangeable", "ar1", "independence"}
@@ -187,7 +212,17 @@ def gee(
     ModelSpecificationError
         Unknown family, link or working correlation; ``ar1`` without ``time``.
     DataValidationError
-        Responses outside the family's support.
+        Responses outside the family's support; non-numeric or infinite ``time``/``offset``;
+        fewer than two clusters; repeated occasions within a cluster for ``"ar1"``.
+
+    EstimationError
+        (Quasi-)complete separation of the fixed part (binomial and Poisson), e.g. a factor
+        level with only 0 outcomes: no finite estimates exist.
+
+    Warns
+    -----
+    DroppedRowsWarning
+        Rows with missing values were dropped.
 
     Notes
     -----
@@ -211,6 +246,9 @@ def gee(
     """
     import statsmodels.api as sm
 
+    if not isinstance(family, str):  # e.g. a statsmodels family object
+        fam_obj = get_family(family, link)
+        family, link = fam_obj.name, fam_obj.link.name
     if cov_struct not in _COV_STRUCTS:
         raise ModelSpecificationError(
             f"cov_struct={cov_struct!r} is not supported; use one of {list(_COV_STRUCTS)}"
@@ -240,6 +278,17 @@ def gee(
             raise FormulaError(f"{name} column {col!r} is not in the data")
     if not data.index.is_unique:
         data = data.reset_index(drop=True)
+    for name, col in (("time", time), ("offset", offset)):
+        if col is not None and not pd.api.types.is_numeric_dtype(data[col]):
+            raise DataValidationError(
+                f"{name} column {col!r} must be numeric (dtype {data[col].dtype})"
+            )
+    if offset is not None and np.any(np.isinf(data[offset].to_numpy(dtype=float))):
+        raise DataValidationError(
+            f"offset column {offset!r} has infinite values (e.g. log of zero exposure); drop "
+            "those rows"
+        )
+    data = binary_factor_response(data, formula, family)
     extra = [c for c in (groups, time, offset) if c is not None]
     miss = data[extra].isna().any(axis=1).to_numpy()
     n_extra = int(miss.sum())
@@ -262,6 +311,22 @@ def gee(
         raise DataValidationError(f"Poisson response {design.response!r} must hold counts")
     sub = data.loc[design.rows]
     grp = pd.factorize(sub[groups])[0]
+    if grp.size == 0 or grp.max() < 1:
+        raise DataValidationError(
+            f"groups column {groups!r} has fewer than two clusters in the data used; the "
+            "robust (sandwich) standard errors of gee() need many clusters"
+        )
+    if cov_struct == "ar1":
+        dup = pd.DataFrame({"g": grp, "t": sub[time].to_numpy()}).duplicated().to_numpy()
+        if dup.any():
+            raise DataValidationError(
+                f'cov_struct="ar1" needs distinct {time!r} values within each cluster; '
+                f"{int(dup.sum())} row(s) repeat an occasion of their cluster"
+            )
+    if family in ("binomial", "poisson"):
+        sep = detect_separation(design.X, y, design.fixed_names, family=family)
+        if sep.separated:  # statsmodels' GEE iterations then run off to nonsense everywhere
+            raise EstimationError(f"gee() has no finite estimates here: {sep.message()}")
     off = np.asarray(design.offset, dtype=float).copy()
     if offset is not None:
         off = off + sub[offset].to_numpy(dtype=float)

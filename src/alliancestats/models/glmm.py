@@ -50,7 +50,12 @@ from alliancestats.errors import (
 )
 from alliancestats.models.agq import MAX_NAGQ, agq_deviance
 from alliancestats.models.design import Design, build_design
-from alliancestats.models.families import Family, _exp_wald_table, get_family
+from alliancestats.models.families import (
+    Family,
+    _exp_wald_table,
+    binary_factor_response,
+    get_family,
+)
 from alliancestats.models.glmm_optim import (
     _deriv12,
     _fd_grad,
@@ -131,7 +136,22 @@ class GlmmResult(MixedResult):
         return pd.Series(values, index=index, name="predicted")
 
     def summary(self) -> str:
-        """Text summary laid out like lme4's ``summary(glmer_fit)``, plus GLMM diagnostics."""
+        """Text summary laid out like lme4's ``summary(glmer_fit)``, plus GLMM diagnostics.
+
+        Returns
+        -------
+        str
+            The mixed-model summary with the family and link, followed by the overdispersion
+            statistic, any separation finding and the quadrature note for ``nAGQ > 1``.
+
+        Examples
+        --------
+        >>> from alliancestats.simulate import simulate_sessions
+        >>> d = simulate_sessions(n_therapists=8, seed=4).dropna(subset=["adhered", "alliance"])
+        >>> text = glmm("adhered ~ alliance + (1 | patient)", d).summary()
+        >>> text.splitlines()[1]
+        ' Family: binomial ( logit )'
+        """
         text = super().summary().split("\n")
         text.insert(1, f" Family: {self.family} ( {self.link} )")
         extra = []
@@ -212,7 +232,10 @@ def _as_column(
         if not pd.api.types.is_numeric_dtype(col):
             raise DataValidationError(f"{what} column {spec!r} must be numeric (dtype {col.dtype})")
         return col.astype(float), spec, False
-    arr = np.asarray(spec, dtype=float).ravel()
+    try:
+        arr = np.asarray(spec, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise DataValidationError(f"{what} values must be numeric") from None
     if arr.shape[0] != len(data):
         raise DataValidationError(
             f"{what} has {arr.shape[0]} values but the data have {len(data)} rows"
@@ -234,6 +257,7 @@ def _prepare(
         raise DataValidationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not data.index.is_unique:
         data = data.reset_index(drop=True)
+    data = binary_factor_response(data, formula, fam.name)
     if trials is not None and fam.name != "binomial":
         raise ModelSpecificationError("trials= is only meaningful for the binomial family")
     if trials is not None and weights is not None:
@@ -295,7 +319,18 @@ def _prepare(
     else:
         y, t = y_raw, _get("trials")
     w = _get("weights")
+    for what, vals in (("trials", t), ("weights", w)):
+        if vals is not None and not np.all(np.isfinite(vals)):
+            raise DataValidationError(
+                f"{what} has {int(np.sum(~np.isfinite(vals)))} infinite value(s); {what} must "
+                "be finite"
+            )
     if t is not None:
+        if np.any(np.abs(t - np.rint(t)) > 1e-7):
+            raise DataValidationError(
+                f"trials has {int(np.sum(np.abs(t - np.rint(t)) > 1e-7))} non-integer value(s); "
+                "the number of trials must be a whole number"
+            )
         if np.any(t < 0) or np.any(y < 0) or np.any(y > t):
             bad = int(np.sum((t < 0) | (y < 0) | (y > t)))
             raise DataValidationError(
@@ -310,6 +345,18 @@ def _prepare(
             raise DataValidationError("weights must be non-negative")
         pw = w
         trials_used = fam.name == "binomial" and bool(np.any(w > 1))
+    positive = pw > 0
+    if not positive.any():
+        raise DataValidationError(
+            "every row has zero trials or zero weight, so the data carry no information"
+        )
+    X_pos = np.asarray(design.X, dtype=float)[positive]
+    if np.linalg.matrix_rank(X_pos) < design.X.shape[1]:
+        raise DataValidationError(
+            f"the {int(positive.sum())} rows with positive trials/weights do not identify all "
+            f"fixed effects {list(design.fixed_names)} (rows with zero trials or weight carry "
+            "no information); drop those terms or rows"
+        )
     if fam.name == "binomial":
         if np.any(y < 0) or np.any(y > 1):
             raise DataValidationError(
@@ -768,12 +815,13 @@ def glmm(
     ----------
     formula : str
         lme4 formula, e.g. ``"adhered ~ session + alliance_within + (1 | patient)"``.
-        Binomial responses may be 0/1, a ``cbind(successes, failures)`` expression, or
+        Binomial responses may be 0/1 (numbers or booleans), a two-level categorical column
+        (first category = failure, as R), a ``cbind(successes, failures)`` expression, or
         successes with ``trials=``; ``offset(log(exposure))`` terms are allowed.
     data : pandas.DataFrame
         Long-format data, one row per observation (session).
-    family : {"binomial", "poisson"}
-        Response distribution.
+    family : {"binomial", "poisson"} or statsmodels family object
+        Response distribution (``sm.families.Binomial()`` etc. are translated).
     link : str, optional
         ``"logit"`` (default), ``"probit"`` or ``"cloglog"`` for binomial; ``"log"`` for
         Poisson.
@@ -807,7 +855,9 @@ def glmm(
     FormulaError
         Unknown columns, no random-effects term.
     DataValidationError
-        Responses outside the family's support, bad trials/weights/offsets.
+        Responses outside the family's support, bad trials/weights/offsets (negative,
+        infinite, non-integer trials), a categorical response with other than two
+        categories, or no information left in the rows with positive trials/weights.
     ModelSpecificationError
         Unsupported family/link, ``nAGQ > 1`` with several or vector-valued random effects.
 
@@ -842,6 +892,8 @@ def glmm(
     tolerance (1e-7 relative) leaves its Laplace deviance slightly inexact; refitted with
     ``glmerControl(tolPwrss = 1e-10)`` it agrees with this implementation to 1e-10 in the
     log-likelihood and 1e-5 in the SEs on cbpp. AGQ fits agree to better than 1e-9.
+    Two-level factor responses (either level order) and rows with zero trials agree with
+    glmer to the same tolerances (tests/reference/glmm/review_cases.R).
     Conditional modes and variances (``ranef``, ``cond_var``) agree within 5e-4; profile
     intervals (``confint(method="profile")``, models with random intercepts only) within 9e-4
     of lme4's ``confint(method = "profile")``; Wald intervals for SDs use the delta method.
