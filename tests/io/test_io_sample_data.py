@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import pytest
 
 from alliancestats.datasets import sample_path
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataQualityWarning, DataValidationError, DroppedRowsWarning
 from alliancestats.io import load_sessions
 
 MESSY_KW = {
@@ -51,9 +49,16 @@ def test_messy_samples_report_every_planted_problem(name, offset, kw):
 
 
 def test_messy_excel_and_spss_give_the_same_data():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # the planted problems are dropped and reported, and the dropped rows leave session gaps
+    with (
+        pytest.warns(DroppedRowsWarning, match="physio_messy.xlsx"),
+        pytest.warns(DataQualityWarning, match="gaps in their session numbers"),
+    ):
         xl = load_sessions(sample_path("physio_messy"), sheet="sessions", strict=False, **MESSY_KW)
+    with (
+        pytest.warns(DroppedRowsWarning, match="physio_messy.sav"),
+        pytest.warns(DataQualityWarning, match="gaps in their session numbers"),
+    ):
         sav = load_sessions(sample_path("physio_messy_spss"), strict=False, **MESSY_KW)
     pd.testing.assert_frame_equal(
         xl.data.drop(columns="source_row"), sav.data.drop(columns="source_row")

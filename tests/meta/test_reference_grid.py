@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alliancestats.errors import AllianceStatsWarning
 from alliancestats.meta import effect_sizes, meta_analysis
 
 REF_DIR = Path(__file__).parents[1] / "reference" / "meta"
@@ -136,7 +137,7 @@ OTHER = {
 
 def _fit(data: pd.DataFrame, kwargs: dict[str, Any]):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. knha on FE models; checked elsewhere
+        warnings.simplefilter("ignore", AllianceStatsWarning)  # e.g. knha on FE; checked elsewhere
         return meta_analysis(data, **kwargs)
 
 

@@ -170,7 +170,7 @@ def reliable_change(
     higher_is_better : bool, optional
         Direction; default from the registry.
     criterion : float, default 1.959964
-        Critical |RCI| (two-sided 5%).
+        Critical ``|RCI|`` (two-sided 5%).
 
     Returns
     -------
@@ -428,7 +428,7 @@ def mcid_change(
     -------
     pandas.DataFrame
         Columns ``pre, post, change`` (post - pre), ``improvement`` (change signed so that
-        positive = better), ``pct_improvement`` (improvement / |pre| x 100; missing when pre
+        positive = better), ``pct_improvement`` (improvement / ``|pre|`` x 100; missing when pre
         is 0), ``threshold``, ``percent_threshold``, ``meets_absolute``, ``meets_percent``
         (nullable booleans: improvement >= threshold), ``classification``
         (``"improved"``, ``"unchanged"``, ``"deteriorated"``; a deterioration is a worsening

@@ -293,7 +293,7 @@ def influence(result: Any) -> pd.DataFrame:
         - ``hat``: leverage; ``weight``: weight in percent,
         - ``dfbetas`` (intercept-only) or ``dfbetas_<term>`` per coefficient,
         - ``inf``: True when the study is influential by metafor's rule (any of
-          |DFFITS| > 3√(p/(k−p)), P(χ²_m ≤ Cook's D) > .5, hat > 3p/k, |DFBETAS| > 1).
+          ``|DFFITS|`` > 3√(p/(k−p)), P(χ²_m ≤ Cook's D) > .5, hat > 3p/k, ``|DFBETAS|`` > 1).
 
         Rows for studies whose deletion leaves an inestimable model are ``nan`` (``inf``
         False).
