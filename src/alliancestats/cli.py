@@ -389,9 +389,9 @@ def _num(value: float, digits: int = 2) -> str:
 
 
 def _p_text(p: float) -> str:
-    from alliancestats.meta.report import format_p
+    from alliancestats._format import format_p
 
-    return "p " + format_p(p, apa=True)
+    return "p " + format_p(p)
 
 
 def _fit_quietly(fit_fn: Callable[[], Any]) -> tuple[Any, list[str]]:

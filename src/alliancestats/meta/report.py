@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from alliancestats._format import format_p as _format_p
+
 __all__ = ["apa_sentence", "format_p", "summary_text"]
 
 
@@ -18,15 +20,7 @@ def format_p(p: float, *, apa: bool = False) -> str:
     >>> format_p(0.00002), format_p(0.0234, apa=True), format_p(0.00002, apa=True)
     ('<.0001', '= .023', '< .001')
     """
-    if p is None or not np.isfinite(p):
-        return "NA"
-    if apa:
-        if p < 0.001:
-            return "< .001"
-        return "= " + f"{p:.3f}".replace("0.", ".", 1)
-    if p < 0.0001:
-        return "<.0001"
-    return f"{p:.4f}"
+    return _format_p(p, style="apa" if apa else "metafor")
 
 
 def _num(x: float, digits: int = 4) -> str:
