@@ -4,7 +4,8 @@ One home for the checks that public functions run on what a researcher passes in
 mistake raises the same exception class with the same kind of message everywhere:
 
 * data: :func:`as_frame` (a DataFrame or a ``SessionData``), :func:`column_names`,
-  :func:`require_columns`, :func:`numeric_column`, :func:`id_column`;
+  :func:`require_columns`, :func:`numeric_column`, :func:`id_column`,
+  :func:`whole_number_column` (session numbers), :func:`require_unique_rows`;
 * problems: :func:`problems_frame` and :func:`raise_problems` build and raise a
   :class:`~alliancestats.errors.DataValidationError` whose ``.problems`` has the columns
   ``row, column, value, reason``;
@@ -55,6 +56,8 @@ __all__ = [
     "problems_frame",
     "raise_problems",
     "require_columns",
+    "require_unique_rows",
+    "whole_number_column",
 ]
 
 #: Text codes read as missing (compared lower-case after stripping surrounding spaces).
@@ -260,6 +263,56 @@ def id_column(data: pd.DataFrame, column: str, function: str) -> pd.Series:
             "first",
         )
     return ids
+
+
+def whole_number_column(data: pd.DataFrame, column: str, function: str) -> pd.Series:
+    """The column as int64 whole numbers (e.g. session numbers), or a :class:`DataValidationError`.
+
+    Missing, fractional, infinite and non-numeric values are problems named by row: a session
+    number is never guessed from the row order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> whole_number_column(pd.DataFrame({"s": [1.0, "2", 3]}), "s", "f").tolist()
+    [1, 2, 3]
+    """
+    col = data[column]
+    values = pd.to_numeric(col, errors="coerce").astype("float64")
+    bad = values.isna() | ~np.isfinite(values) | (values != np.round(values))
+    if bad.any():
+        raise_problems(
+            problems_frame(col.index[bad], column, col[bad].tolist(), "session is not a whole number"),
+            f"{function}(): column {column!r} must hold whole session numbers",
+        )
+    return values.astype("int64")
+
+
+def require_unique_rows(
+    data: pd.DataFrame, keys: Sequence[pd.Series], names: Sequence[str], function: str
+) -> None:
+    """Raise :class:`DataValidationError` naming every row whose key combination repeats.
+
+    ``keys`` are the key columns as already validated series (same index as ``data``); ``names``
+    their column names, for the message (e.g. ``["patient", "session"]``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"p": ["a", "a"], "s": [1, 2]})
+    >>> require_unique_rows(d, [d["p"], d["s"]], ["p", "s"], "f")
+    """
+    index = pd.MultiIndex.from_arrays([k.to_numpy() for k in keys])
+    dup = index.duplicated(keep=False)
+    if dup.any():
+        rows = data.index[dup]
+        last = names[-1]
+        raise_problems(
+            problems_frame(rows, last, data[last].to_numpy()[dup].tolist(),
+                           f"duplicate {'-'.join(names)}"),
+            f"{function}(): {int(dup.sum())} rows share a {' and '.join(names)}; one row per "
+            f"{'-'.join(names)} is needed",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

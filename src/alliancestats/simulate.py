@@ -24,13 +24,23 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral, Real
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from alliancestats._validation import (
+    check_bool,
+    check_choice,
+    check_correlation,
+    check_int,
+    check_int_range,
+    check_nonnegative,
+    check_probability,
+    check_real,
+)
 from alliancestats.errors import ParameterError
 
 __all__ = ["WAI_SR_SUBSCALES", "simulate_sessions", "simulate_studies"]
@@ -48,65 +58,8 @@ for _k, _items in enumerate(WAI_SR_SUBSCALES.values()):
 
 
 # ----------------------------------------------------------------------------------------------
-# argument checks
+# small helpers
 # ----------------------------------------------------------------------------------------------
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _check_range(name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
-    """Accept an integer or a (low, high) pair of integers; return the inclusive range."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
-        v = _check_int(name, value, minimum)
-        return v, v
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        lo = _check_int(f"{name}[0]", value[0], minimum)
-        hi = _check_int(f"{name}[1]", value[1], minimum)
-        if lo > hi:
-            raise ParameterError(
-                f"{name} range must be (low, high) with low <= high, got {value!r}"
-            )
-        return lo, hi
-    raise ParameterError(
-        f"{name} must be an integer or a (low, high) pair of integers, got {value!r}"
-    )
-
-
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-        raise ParameterError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_sd(name: str, value: Any) -> float:
-    v = _check_real(name, value)
-    if v < 0:
-        raise ParameterError(f"{name} is a standard deviation and must be >= 0, got {v}")
-    return v
-
-
-def _check_rate(name: str, value: Any, *, allow_one: bool = False) -> float:
-    v = _check_real(name, value)
-    upper_ok = v <= 1 if allow_one else v < 1
-    if v < 0 or not upper_ok:
-        bound = "[0, 1]" if allow_one else "[0, 1)"
-        raise ParameterError(f"{name} is a probability and must lie in {bound}, got {v}")
-    return v
-
-
-def _check_corr(name: str, value: Any) -> float:
-    v = _check_real(name, value)
-    if not -1 < v < 1:
-        raise ParameterError(
-            f"{name} is a correlation and must lie strictly between -1 and 1, got {v}"
-        )
-    return v
-
-
 def _draw_range(rng: np.random.Generator, bounds: tuple[int, int], size: int) -> np.ndarray:
     lo, hi = bounds
     return rng.integers(lo, hi + 1, size=size)
@@ -122,6 +75,15 @@ def _within_group_counter(group_sizes: np.ndarray) -> np.ndarray:
 def _ids(prefix: str, n: int) -> np.ndarray:
     width = max(2, len(str(n)))
     return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+
+
+def _generator(seed: Any) -> np.random.Generator:
+    """A Generator from an int seed (>= 0), None, or a Generator used as it is."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        check_int("seed", seed, minimum=0)
+    return np.random.default_rng(seed)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,6 +111,454 @@ def _wai_sr_items(alliance: np.ndarray, item_sd: float, rng: np.random.Generator
         items[rows, pick] += step
         diff[rows] -= step
     return items
+
+
+# ----------------------------------------------------------------------------------------------
+# session-level simulator: argument checks
+# ----------------------------------------------------------------------------------------------
+_SD_ARGS = (
+    "alliance_sd_therapist", "alliance_sd_patient", "alliance_sd_growth", "alliance_sd_session",
+    "pain_sd_therapist", "pain_sd_patient", "pain_sd_slope", "pain_sd_residual",
+    "function_sd_therapist", "function_sd_patient", "function_sd_slope", "function_sd_residual",
+    "adherence_sd_patient", "adherence_sd_therapist", "item_sd",
+)
+_REAL_ARGS = (
+    "alliance_mean", "alliance_growth", "telehealth_alliance", "pain_intercept", "pain_slope",
+    "pain_within", "pain_between", "pain_therapist_alliance", "function_intercept",
+    "function_slope", "function_within", "function_between", "function_therapist_alliance",
+    "arm_effect_pain", "arm_effect_function", "adherence_intercept", "adherence_alliance",
+    "exercises_intercept", "exercises_alliance", "dropout_alliance", "sudden_gain_size",
+)
+_RATE_ARGS = (
+    "dropout_rate", "missed_session_rate", "missing_alliance_rate", "missing_outcome_rate",
+)
+_RATE_ARGS_TO_ONE = ("telehealth_rate", "sudden_gain_rate", "rupture_rate", "rupture_repair_rate")
+
+
+@dataclass(frozen=True)
+class _SessionSpec:
+    """Validated arguments of :func:`simulate_sessions` plus the derived integer ranges."""
+
+    args: dict[str, Any]
+    n_therapists: int
+    loads: np.ndarray | None  # fixed caseloads, or None to draw them
+    caseload_range: tuple[int, int] | None
+    session_range: tuple[int, int]
+    prescribed_range: tuple[int, int]
+    start: pd.Timestamp
+
+    def __getattr__(self, name: str) -> Any:  # the arguments read as attributes
+        try:
+            return self.__dict__.get("args", {})[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _check_caseloads(caseloads: Any, n_therapists: int) -> np.ndarray:
+    loads = np.asarray(caseloads)
+    if loads.ndim != 1 or loads.size != n_therapists:
+        raise ParameterError(
+            f"caseloads must list one patient count per therapist ({n_therapists} values), "
+            f"got {loads.size}"
+        )
+    for k, c in enumerate(caseloads):
+        check_int(f"caseloads[{k}]", c)
+    return loads.astype(np.int64)
+
+
+def _check_session_args(args: dict[str, Any]) -> _SessionSpec:
+    """Check every argument of :func:`simulate_sessions`; the message names the argument."""
+    n_th = check_int("n_therapists", args["n_therapists"])
+    loads = None if args["caseloads"] is None else _check_caseloads(args["caseloads"], n_th)
+    ppt = None if loads is not None else check_int_range(
+        "patients_per_therapist", args["patients_per_therapist"]
+    )
+    ses = check_int_range("sessions", args["sessions"])
+    prescribed = check_int_range("exercises_prescribed", args["exercises_prescribed"])
+    for name in _SD_ARGS:
+        check_nonnegative(name, args[name], what="a standard deviation")
+    for name in _REAL_ARGS:
+        check_real(name, args[name])
+    check_correlation("pain_corr", args["pain_corr"])
+    check_correlation("function_corr", args["function_corr"])
+    for name in _RATE_ARGS:
+        check_probability(name, args[name])
+    for name in _RATE_ARGS_TO_ONE:
+        check_probability(name, args[name], allow_one=True)
+    check_choice("exercises_family", args["exercises_family"], ("binomial", "poisson"))
+    check_nonnegative("rupture_depth", args["rupture_depth"], what="a drop in WAI-SR points")
+    check_int("rupture_decline", args["rupture_decline"], minimum=1)
+    check_bool("items", args["items"])
+    check_int("recruitment_days", args["recruitment_days"], minimum=0)
+    check_int("session_interval", args["session_interval"], minimum=3)
+    try:
+        start = pd.Timestamp(args["start_date"])
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(
+            f"start_date must be a date such as '2024-01-08', got {args['start_date']!r}"
+        ) from exc
+    return _SessionSpec(args, n_th, loads, ppt, ses, prescribed, start)
+
+
+# ----------------------------------------------------------------------------------------------
+# session-level simulator: drawing stages (each draws from ``rng`` in a fixed order)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class _Patients:
+    """Therapists, their patients and the patient-level draws."""
+
+    loads: np.ndarray  # patients per therapist
+    therapist: np.ndarray  # therapist index of each patient
+    planned: np.ndarray  # planned sessions per patient
+    arm: np.ndarray  # 1 = intervention
+    prescribed: np.ndarray  # home exercises prescribed
+    first_day: np.ndarray  # day of the first session after start_date
+
+    @property
+    def n(self) -> int:
+        return int(self.loads.sum())
+
+
+@dataclass
+class _Effects:
+    """Random effects: therapist (``_t``) and patient (``_i``) level."""
+
+    alliance_t: np.ndarray
+    alliance_i: np.ndarray
+    growth_i: np.ndarray
+    pain: tuple[np.ndarray, np.ndarray, np.ndarray]  # therapist, patient intercept, slope
+    function: tuple[np.ndarray, np.ndarray, np.ndarray]
+    adherence_i: np.ndarray
+    adherence_t: np.ndarray
+
+
+@dataclass
+class _Sessions:
+    """One entry per planned (later: kept) session, in therapist-patient-session order."""
+
+    patient: np.ndarray
+    session: np.ndarray
+    therapist: np.ndarray
+    telehealth: np.ndarray
+    alliance: np.ndarray
+    days: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> _Sessions:
+        return _Sessions(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+    @property
+    def x(self) -> np.ndarray:
+        return (self.session - 1).astype(float)
+
+
+def _draw_patients(rng: np.random.Generator, spec: _SessionSpec) -> _Patients:
+    loads = spec.loads if spec.loads is not None else _draw_range(
+        rng, spec.caseload_range, spec.n_therapists
+    )
+    n_pat = int(loads.sum())
+    return _Patients(
+        loads=loads,
+        therapist=np.repeat(np.arange(spec.n_therapists), loads),
+        planned=_draw_range(rng, spec.session_range, n_pat),
+        arm=rng.permutation(np.arange(n_pat) % 2),
+        prescribed=_draw_range(rng, spec.prescribed_range, n_pat),
+        first_day=rng.integers(0, spec.recruitment_days + 1, size=n_pat),
+    )
+
+
+def _correlated_pair(
+    rng: np.random.Generator, n: int, sd0: float, sd1: float, rho: float
+) -> tuple[np.ndarray, np.ndarray]:
+    z0 = rng.standard_normal(n)
+    z1 = rng.standard_normal(n)
+    return sd0 * z0, sd1 * (rho * z0 + np.sqrt(1 - rho**2) * z1)
+
+
+def _draw_effects(rng: np.random.Generator, spec: _SessionSpec, n_pat: int) -> _Effects:
+    n_th = spec.n_therapists
+    alliance_t = rng.normal(0, spec.alliance_sd_therapist, n_th)
+    alliance_i = rng.normal(0, spec.alliance_sd_patient, n_pat)
+    growth_i = rng.normal(0, spec.alliance_sd_growth, n_pat)
+    outcomes = {}
+    for name in ("pain", "function"):
+        w_t = rng.normal(0, spec.args[f"{name}_sd_therapist"], n_th)
+        a_i, b_i = _correlated_pair(
+            rng, n_pat, spec.args[f"{name}_sd_patient"], spec.args[f"{name}_sd_slope"],
+            spec.args[f"{name}_corr"],
+        )
+        outcomes[name] = (w_t, a_i, b_i)
+    adherence_i = rng.normal(0, spec.adherence_sd_patient, n_pat)
+    adherence_t = rng.normal(0, spec.adherence_sd_therapist, n_th)
+    return _Effects(alliance_t, alliance_i, growth_i, outcomes["pain"], outcomes["function"],
+                    adherence_i, adherence_t)
+
+
+def _draw_alliance(
+    rng: np.random.Generator, spec: _SessionSpec, patients: _Patients, effects: _Effects
+) -> _Sessions:
+    """Every planned session: modality, alliance and the days since the first session."""
+    pat = np.repeat(np.arange(patients.n), patients.planned)
+    session = _within_group_counter(patients.planned)
+    th = patients.therapist[pat]
+    n_rows = pat.size
+    tele = rng.random(n_rows) < spec.telehealth_rate
+    x = (session - 1).astype(float)
+    alliance = (
+        spec.alliance_mean
+        + effects.alliance_t[th]
+        + effects.alliance_i[pat]
+        + (spec.alliance_growth + effects.growth_i[pat]) * x
+        + spec.telehealth_alliance * tele
+        + rng.normal(0, spec.alliance_sd_session, n_rows)
+    )
+    gaps = rng.integers(spec.session_interval - 2, spec.session_interval + 4, size=n_rows)
+    gaps[session == 1] = 0
+    days = np.cumsum(gaps)
+    planned = patients.planned
+    days = days - np.repeat(days[np.cumsum(planned) - planned], planned)
+    return _Sessions(pat, session, th, tele, alliance, days)
+
+
+def _apply_dropout(
+    rng: np.random.Generator, spec: _SessionSpec, patients: _Patients, rows: _Sessions
+) -> tuple[_Sessions, np.ndarray]:
+    """Drop every session after a dropout event; returns the kept rows and who dropped out."""
+    n_rows = rows.patient.size
+    draw = rng.random(n_rows)
+    event = np.zeros(n_rows, dtype=bool)
+    if spec.dropout_rate > 0:
+        later = rows.session >= 2
+        prev = np.roll(rows.alliance, 1)[later]
+        hazard = expit(
+            logit(spec.dropout_rate) + spec.dropout_alliance * (prev - spec.alliance_mean)
+        )
+        event[later] = draw[later] < hazard
+    planned = patients.planned
+    cum = np.cumsum(event)
+    cum_before = np.repeat(np.concatenate([[0], cum[np.cumsum(planned)[:-1] - 1]]), planned)
+    dropped = np.zeros(patients.n, dtype=bool)
+    dropped[rows.patient[event]] = True
+    return rows.subset((cum - cum_before) == 0), dropped
+
+
+@dataclass
+class _Observed:
+    """Which sessions were attended and which measurements were recorded."""
+
+    attended: np.ndarray
+    alliance: np.ndarray
+    pain: np.ndarray
+    function: np.ndarray
+
+
+def _draw_observation(rng: np.random.Generator, spec: _SessionSpec, rows: _Sessions) -> _Observed:
+    n_rows = rows.patient.size
+    attended = (rows.session == 1) | (rng.random(n_rows) >= spec.missed_session_rate)
+    alliance = attended & (rng.random(n_rows) >= spec.missing_alliance_rate)
+    pain = attended & (rng.random(n_rows) >= spec.missing_outcome_rate)
+    function = attended & (rng.random(n_rows) >= spec.missing_outcome_rate)
+    return _Observed(attended, alliance, pain, function)
+
+
+def _alliance_parts(
+    spec: _SessionSpec, patients: _Patients, rows: _Sessions, seen: _Observed
+) -> dict[str, np.ndarray]:
+    """Within, between and therapist-level alliance predictors of the outcome models.
+
+    The person mean is that of the *observed* alliance (falling back to attended sessions).
+    """
+    pat, n_pat = rows.patient, patients.n
+
+    def totals(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total = np.bincount(pat, weights=np.where(mask, rows.alliance, 0.0), minlength=n_pat)
+        count = np.bincount(pat, weights=mask.astype(float), minlength=n_pat)
+        return total, count
+
+    tot, cnt = totals(seen.alliance)
+    tot_att, cnt_att = totals(seen.attended)
+    pmean = np.where(cnt > 0, tot / np.maximum(cnt, 1), tot_att / np.maximum(cnt_att, 1))
+    n_th = spec.n_therapists
+    caseload = np.bincount(patients.therapist, minlength=n_th)
+    tmean = np.bincount(patients.therapist, weights=pmean, minlength=n_th) / np.maximum(
+        caseload, 1
+    )
+    return {
+        "within": np.where(seen.alliance, rows.alliance - pmean[pat], 0.0),
+        "between": pmean[pat] - spec.alliance_mean,
+        "therapist": tmean[rows.therapist] - spec.alliance_mean,
+    }
+
+
+def _draw_outcome(
+    rng: np.random.Generator,
+    name: str,
+    spec: _SessionSpec,
+    patients: _Patients,
+    rows: _Sessions,
+    effect: tuple[np.ndarray, np.ndarray, np.ndarray],
+    parts: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Pain or function: growth model plus alliance effects and a session residual."""
+    a = spec.args
+    w_t, a_i, b_i = effect
+    pat = rows.patient
+    slope = a[f"{name}_slope"] + b_i[pat] + a[f"arm_effect_{name}"] * patients.arm[pat]
+    return (
+        a[f"{name}_intercept"]
+        + w_t[rows.therapist]
+        + a_i[pat]
+        + slope * rows.x
+        + a[f"{name}_within"] * parts["within"]
+        + a[f"{name}_between"] * parts["between"]
+        + a[f"{name}_therapist_alliance"] * parts["therapist"]
+        + rng.normal(0, a[f"{name}_sd_residual"], pat.size)
+    )
+
+
+def _draw_adherence(
+    rng: np.random.Generator, spec: _SessionSpec, patients: _Patients, rows: _Sessions,
+    effects: _Effects,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adherence (0/1), exercises done, and exercises prescribed at every row."""
+    pat, th = rows.patient, rows.therapist
+    centred = rows.alliance - spec.alliance_mean
+    shared = effects.adherence_i[pat] + effects.adherence_t[th]
+    p_adh = expit(spec.adherence_intercept + spec.adherence_alliance * centred + shared)
+    adhered = (rng.random(pat.size) < p_adh).astype(float)
+    eta = spec.exercises_intercept + spec.exercises_alliance * centred + shared
+    n_presc = patients.prescribed[pat]
+    if spec.exercises_family == "binomial":
+        done = rng.binomial(n_presc, expit(eta)).astype(float)
+    else:
+        done = rng.poisson(n_presc * np.exp(eta)).astype(float)
+    return adhered, done, n_presc
+
+
+# ----------------------------------------------------------------------------------------------
+# session-level simulator: planted events
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class _Planted:
+    """Per-patient sessions of planted events (-1 = none)."""
+
+    gain: np.ndarray
+    rupture: np.ndarray
+    repair: np.ndarray
+
+
+def _plant_sessions(
+    rng: np.random.Generator, spec: _SessionSpec, planned: np.ndarray
+) -> _Planted:
+    """Choose who gets a planted sudden gain / rupture and at which planned session.
+
+    A sudden gain at pre-gain session ``N`` needs the full Tang & DeRubeis windows
+    (``3 <= N <= planned - 3``); a rupture starting at ``R`` needs two earlier sessions and its
+    repair session inside the plan (``3 <= R <= planned - rupture_decline``). Patients whose
+    plan is too short get no event.
+    """
+    n = planned.size
+    gain = np.full(n, -1, dtype=np.int64)
+    rupture = np.full(n, -1, dtype=np.int64)
+    repair = np.full(n, -1, dtype=np.int64)
+    if spec.sudden_gain_rate > 0:
+        chosen = (rng.random(n) < spec.sudden_gain_rate) & (planned >= 6)
+        hi = planned - 3
+        gain[chosen] = rng.integers(3, hi[chosen] + 1)
+    if spec.rupture_rate > 0:
+        d = spec.rupture_decline
+        chosen = (rng.random(n) < spec.rupture_rate) & (planned >= d + 3)
+        rupture[chosen] = rng.integers(3, planned[chosen] - d + 1)
+        repaired = chosen & (rng.random(n) < spec.rupture_repair_rate)
+        repair[repaired] = rupture[repaired] + d
+    return _Planted(gain, rupture, repair)
+
+
+def _rupture_shift(spec: _SessionSpec, planted: _Planted, rows: _Sessions) -> np.ndarray:
+    """Alliance shift of every row: a linear decline to ``-rupture_depth`` over
+    ``rupture_decline`` sessions, held until the repair session (or the end if unrepaired)."""
+    start = planted.rupture[rows.patient]
+    repair = planted.repair[rows.patient]
+    d = spec.rupture_decline
+    step = rows.session - start  # 0 at the first lowered session
+    on = (start > 0) & (step >= 0) & ((repair < 0) | (rows.session < repair))
+    depth = spec.rupture_depth * np.minimum(step + 1, d) / d
+    return np.where(on, -depth, 0.0)
+
+
+def _planted_columns(planted: _Planted, spec: _SessionSpec, pat: np.ndarray) -> dict[str, Any]:
+    """Per-patient planted sessions repeated on every row (nullable integers, NA = none)."""
+    out: dict[str, Any] = {}
+    wanted = []
+    if spec.sudden_gain_rate > 0:
+        wanted.append(("planted_gain_session", planted.gain))
+    if spec.rupture_rate > 0:
+        wanted += [("planted_rupture_session", planted.rupture),
+                   ("planted_repair_session", planted.repair)]
+    for name, values in wanted:
+        v = pd.Series(values[pat])
+        out[name] = v.where(v > 0).astype("Int64").array
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# session-level simulator: assembly
+# ----------------------------------------------------------------------------------------------
+def _assemble(
+    spec: _SessionSpec, patients: _Patients, rows: _Sessions, seen: _Observed,
+    outcomes: dict[str, np.ndarray], dropped: np.ndarray, planted: _Planted,
+    item_values: np.ndarray | None,
+) -> pd.DataFrame:
+    pat = rows.patient
+    missing = ~seen.attended
+    adhered, done, n_presc = outcomes["adherence"]
+    columns: dict[str, Any] = {
+        "therapist": _ids("T", spec.n_therapists)[rows.therapist],
+        "patient": _ids("P", patients.n)[pat],
+        "session": rows.session.astype(np.int64),
+        "arm": np.where(patients.arm[pat] == 1, "intervention", "control"),
+        "modality": np.where(rows.telehealth, "telehealth", "in_person"),
+        "attended": seen.attended.astype(np.int64),
+        "date": spec.start + pd.to_timedelta(patients.first_day[pat] + rows.days, unit="D"),
+        "days": rows.days.astype(np.int64),
+        "alliance": np.where(seen.alliance, rows.alliance, np.nan),
+    }
+    if item_values is not None:
+        for k in range(12):
+            columns[f"wai_{k + 1}"] = np.where(seen.alliance, item_values[:, k], np.nan)
+    columns.update(
+        {
+            "pain": np.where(seen.pain, outcomes["pain"], np.nan),
+            "function": np.where(seen.function, outcomes["function"], np.nan),
+            "adhered": np.where(missing, np.nan, adhered),
+            "exercises_done": np.where(missing, np.nan, done),
+            "exercises_prescribed": n_presc.astype(np.int64),
+            "sessions_planned": patients.planned[pat].astype(np.int64),
+            "dropped_out": dropped[pat],
+        }
+    )
+    columns.update(_planted_columns(planted, spec, pat))
+    df = pd.DataFrame(columns)
+    df["date"] = df["date"].astype("datetime64[ns]")
+    return df
+
+
+def _session_truth(spec: _SessionSpec, patients: _Patients, seed: Any) -> dict[str, Any]:
+    skip = ("seed", "return_truth", "caseloads")
+    truth = {k: v for k, v in spec.args.items() if k not in skip}
+    for key in ("patients_per_therapist", "sessions", "exercises_prescribed"):
+        if isinstance(truth[key], Sequence):
+            truth[key] = tuple(truth[key])
+    var_t = spec.alliance_sd_therapist**2
+    var_p = spec.alliance_sd_patient**2
+    total_var = var_t + var_p + spec.alliance_sd_session**2
+    truth.update(
+        seed=seed if not isinstance(seed, np.random.Generator) else None,
+        n_patients=patients.n,
+        caseloads=tuple(int(c) for c in patients.loads),
+        alliance_icc_therapist=var_t / total_var if total_var > 0 else float("nan"),
+        alliance_icc_patient=(var_t + var_p) / total_var if total_var > 0 else float("nan"),
+    )
+    return truth
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,6 +613,12 @@ def simulate_sessions(
     missed_session_rate: float = 0.08,
     missing_alliance_rate: float = 0.03,
     missing_outcome_rate: float = 0.05,
+    sudden_gain_rate: float = 0.0,
+    sudden_gain_size: float = 3.0,
+    rupture_rate: float = 0.0,
+    rupture_depth: float = 1.0,
+    rupture_decline: int = 1,
+    rupture_repair_rate: float = 0.7,
     items: bool = False,
     item_sd: float = 0.35,
     start_date: str = "2024-01-08",
@@ -252,6 +668,19 @@ def simulate_sessions(
 
     with ``r_i ~ N(0, adherence_sd_patient²)`` and ``q_t ~ N(0, adherence_sd_therapist²)``.
     Under the Poisson option ``exercises_done`` may exceed ``exercises_prescribed`` (extra sets).
+
+    **Planted events** (off by default). With ``sudden_gain_rate > 0`` a patient, with that
+    probability and at least 6 planned sessions, gets a sudden gain at a pre-gain session ``N``
+    drawn uniformly from 3 to ``planned - 3`` (so the Tang & DeRubeis windows ``N - 2 ... N + 3``
+    fit): pain falls by ``sudden_gain_size`` at every session after ``N``. With
+    ``rupture_rate > 0`` a patient gets an alliance rupture starting at session ``R`` drawn from
+    3 to ``planned - rupture_decline``: the alliance falls linearly to ``-rupture_depth`` over
+    ``rupture_decline`` sessions (bottom at ``R + rupture_decline - 1``) and, with probability
+    ``rupture_repair_rate``, returns at the repair session ``R + rupture_decline``; unrepaired
+    ruptures stay at the bottom. The lowered alliance enters everything downstream (dropout,
+    outcomes, adherence). Event sessions come from a separate random stream, so a seed draws
+    the same therapists, patients, random effects and alliance series with and without planted
+    events (later draws differ once a rupture changes who drops out).
 
     **Dropout, attendance and missing values.** Before each session ``s >= 2`` the patient drops
     out with probability ``expit(logit(dropout_rate) + dropout_alliance * (alliance_{s-1} -
@@ -338,6 +767,20 @@ def simulate_sessions(
     missing_alliance_rate, missing_outcome_rate : float, default 0.03, 0.05
         Probability that alliance (with its items) / pain / function is missing at an attended
         session.
+    sudden_gain_rate : float, default 0.0
+        Probability that a patient has one planted sudden gain in pain (see Planted events).
+    sudden_gain_size : float, default 3.0
+        Drop in pain from the pre-gain session ``N`` to every later session (pain points).
+    rupture_rate : float, default 0.0
+        Probability that a patient has one planted alliance rupture.
+    rupture_depth : float, default 1.0
+        Alliance drop at the bottom of a planted rupture (WAI-SR points).
+    rupture_decline : int, default 1
+        Sessions over which the alliance falls to the bottom (1 = a V-shaped drop; larger
+        values give the multi-session declines described by Gumz et al. 2012).
+    rupture_repair_rate : float, default 0.7
+        Probability that a planted rupture is repaired (alliance back on the patient's
+        trajectory at the session after the bottom); otherwise it stays low to the end.
     items : bool, default False
         Add WAI-SR item responses ``wai_1`` ... ``wai_12`` (integers 1-5) whose mean equals
         ``round(12 * clip(alliance, 1, 5)) / 12``.
@@ -367,7 +810,11 @@ def simulate_sessions(
         ``wai_1``...``wai_12`` (float, only with ``items=True``), ``pain`` (float),
         ``function`` (float), ``adhered`` (float 0/1), ``exercises_done`` (float),
         ``exercises_prescribed`` (int), ``sessions_planned`` (int), ``dropped_out`` (bool,
-        patient left before the planned last session).
+        patient left before the planned last session), and with planted events
+        ``planted_gain_session`` (the pre-gain session ``N``), ``planted_rupture_session``,
+        ``planted_repair_session`` (nullable integers repeated on the patient's rows; missing
+        when the patient has no such event or the rupture stays unrepaired). Planted sessions
+        refer to the plan: dropout or a missed session can hide them.
 
         Missing values are NaN. ``df.attrs["truth"]`` holds every argument value plus
         ``n_patients``, ``caseloads`` and the derived alliance ICCs at session 1
@@ -409,248 +856,31 @@ def simulate_sessions(
     (True, -0.4)
     """
     args = dict(locals())
-    n_th = _check_int("n_therapists", n_therapists)
-    if caseloads is not None:
-        loads = np.asarray(caseloads)
-        if loads.ndim != 1 or loads.size != n_th:
-            raise ParameterError(
-                f"caseloads must list one patient count per therapist ({n_th} values), "
-                f"got {loads.size}"
-            )
-        for k, c in enumerate(caseloads):
-            _check_int(f"caseloads[{k}]", c)
-        loads = loads.astype(np.int64)
-    else:
-        ppt = _check_range("patients_per_therapist", patients_per_therapist)
-    ses = _check_range("sessions", sessions)
-    prescribed_range = _check_range("exercises_prescribed", exercises_prescribed)
-    for name in (
-        "alliance_sd_therapist",
-        "alliance_sd_patient",
-        "alliance_sd_growth",
-        "alliance_sd_session",
-        "pain_sd_therapist",
-        "pain_sd_patient",
-        "pain_sd_slope",
-        "pain_sd_residual",
-        "function_sd_therapist",
-        "function_sd_patient",
-        "function_sd_slope",
-        "function_sd_residual",
-        "adherence_sd_patient",
-        "adherence_sd_therapist",
-        "item_sd",
-    ):
-        _check_sd(name, args[name])
-    for name in (
-        "alliance_mean",
-        "alliance_growth",
-        "telehealth_alliance",
-        "pain_intercept",
-        "pain_slope",
-        "pain_within",
-        "pain_between",
-        "pain_therapist_alliance",
-        "function_intercept",
-        "function_slope",
-        "function_within",
-        "function_between",
-        "function_therapist_alliance",
-        "arm_effect_pain",
-        "arm_effect_function",
-        "adherence_intercept",
-        "adherence_alliance",
-        "exercises_intercept",
-        "exercises_alliance",
-        "dropout_alliance",
-    ):
-        _check_real(name, args[name])
-    _check_corr("pain_corr", pain_corr)
-    _check_corr("function_corr", function_corr)
-    _check_rate("telehealth_rate", telehealth_rate, allow_one=True)
-    for name in ("dropout_rate", "missed_session_rate", "missing_alliance_rate"):
-        _check_rate(name, args[name])
-    _check_rate("missing_outcome_rate", missing_outcome_rate)
-    if exercises_family not in ("binomial", "poisson"):
-        raise ParameterError(
-            f"exercises_family must be 'binomial' or 'poisson', got {exercises_family!r}"
-        )
-    _check_int("recruitment_days", recruitment_days, minimum=0)
-    _check_int("session_interval", session_interval, minimum=3)
-    try:
-        start = pd.Timestamp(start_date)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(
-            f"start_date must be a date such as '2024-01-08', got {start_date!r}"
-        ) from exc
-    if not isinstance(seed, np.random.Generator) and seed is not None:
-        _check_int("seed", seed, minimum=0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-    # ---- structure --------------------------------------------------------------------------
-    if caseloads is None:
-        loads = _draw_range(rng, ppt, n_th)
-    n_pat = int(loads.sum())
-    th_of_pat = np.repeat(np.arange(n_th), loads)
-    planned = _draw_range(rng, ses, n_pat)
-    arm = rng.permutation(np.arange(n_pat) % 2)
-    prescribed = _draw_range(rng, prescribed_range, n_pat)
-    first_day = rng.integers(0, recruitment_days + 1, size=n_pat)
-
-    # ---- random effects ---------------------------------------------------------------------
-    u_t = rng.normal(0, alliance_sd_therapist, n_th)
-    v_i = rng.normal(0, alliance_sd_patient, n_pat)
-    g_i = rng.normal(0, alliance_sd_growth, n_pat)
-
-    def _patient_pair(sd0: float, sd1: float, rho: float) -> tuple[np.ndarray, np.ndarray]:
-        z0 = rng.standard_normal(n_pat)
-        z1 = rng.standard_normal(n_pat)
-        return sd0 * z0, sd1 * (rho * z0 + np.sqrt(1 - rho**2) * z1)
-
-    w_pain = rng.normal(0, pain_sd_therapist, n_th)
-    a_pain, b_pain = _patient_pair(pain_sd_patient, pain_sd_slope, pain_corr)
-    w_fun = rng.normal(0, function_sd_therapist, n_th)
-    a_fun, b_fun = _patient_pair(function_sd_patient, function_sd_slope, function_corr)
-    r_i = rng.normal(0, adherence_sd_patient, n_pat)
-    q_t = rng.normal(0, adherence_sd_therapist, n_th)
-
-    # ---- planned sessions and the alliance process ------------------------------------------
-    pat = np.repeat(np.arange(n_pat), planned)
-    session = _within_group_counter(planned)
-    x = (session - 1).astype(float)
-    th = th_of_pat[pat]
-    n_rows = pat.size
-    tele = rng.random(n_rows) < telehealth_rate
-    alliance = (
-        alliance_mean
-        + u_t[th]
-        + v_i[pat]
-        + (alliance_growth + g_i[pat]) * x
-        + telehealth_alliance * tele
-        + rng.normal(0, alliance_sd_session, n_rows)
-    )
-    gaps = rng.integers(session_interval - 2, session_interval + 4, size=n_rows)
-    gaps[session == 1] = 0
-    days = np.cumsum(gaps)
-    days = days - np.repeat(days[np.cumsum(planned) - planned], planned)
-
-    # ---- dropout ----------------------------------------------------------------------------
-    draw = rng.random(n_rows)
-    event = np.zeros(n_rows, dtype=bool)
-    if dropout_rate > 0:
-        later = session >= 2
-        prev = np.roll(alliance, 1)[later]
-        hazard = expit(logit(dropout_rate) + dropout_alliance * (prev - alliance_mean))
-        event[later] = draw[later] < hazard
-    cum = np.cumsum(event)
-    cum_before = np.repeat(np.concatenate([[0], cum[np.cumsum(planned)[:-1] - 1]]), planned)
-    keep = (cum - cum_before) == 0
-    dropped_pat = np.zeros(n_pat, dtype=bool)
-    dropped_pat[pat[event]] = True
-
-    pat, session, x, th = pat[keep], session[keep], x[keep], th[keep]
-    tele, alliance, days = tele[keep], alliance[keep], days[keep]
-    n_rows = pat.size
-
-    # ---- attendance and missing measurements ------------------------------------------------
-    attended = (session == 1) | (rng.random(n_rows) >= missed_session_rate)
-    alliance_seen = attended & (rng.random(n_rows) >= missing_alliance_rate)
-    pain_seen = attended & (rng.random(n_rows) >= missing_outcome_rate)
-    fun_seen = attended & (rng.random(n_rows) >= missing_outcome_rate)
-
-    # person mean of the observed alliance (fallback: attended sessions' alliance)
-    def _patient_mean(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        total = np.bincount(pat, weights=np.where(mask, alliance, 0.0), minlength=n_pat)
-        count = np.bincount(pat, weights=mask.astype(float), minlength=n_pat)
-        return total, count
-
-    tot, cnt = _patient_mean(alliance_seen)
-    tot_att, cnt_att = _patient_mean(attended)
-    pmean = np.where(cnt > 0, tot / np.maximum(cnt, 1), tot_att / np.maximum(cnt_att, 1))
-    within = np.where(alliance_seen, alliance - pmean[pat], 0.0)
-    between = pmean[pat] - alliance_mean
-    caseload_pat = np.bincount(th_of_pat, minlength=n_th)
-    tmean = np.bincount(th_of_pat, weights=pmean, minlength=n_th) / np.maximum(caseload_pat, 1)
-    therapist_level = tmean[th] - alliance_mean
-
-    pain = (
-        pain_intercept
-        + w_pain[th]
-        + a_pain[pat]
-        + (pain_slope + b_pain[pat] + arm_effect_pain * arm[pat]) * x
-        + pain_within * within
-        + pain_between * between
-        + pain_therapist_alliance * therapist_level
-        + rng.normal(0, pain_sd_residual, n_rows)
-    )
-    function = (
-        function_intercept
-        + w_fun[th]
-        + a_fun[pat]
-        + (function_slope + b_fun[pat] + arm_effect_function * arm[pat]) * x
-        + function_within * within
-        + function_between * between
-        + function_therapist_alliance * therapist_level
-        + rng.normal(0, function_sd_residual, n_rows)
-    )
-
-    centred = alliance - alliance_mean
-    p_adh = expit(adherence_intercept + adherence_alliance * centred + r_i[pat] + q_t[th])
-    adhered = (rng.random(n_rows) < p_adh).astype(float)
-    eta = exercises_intercept + exercises_alliance * centred + r_i[pat] + q_t[th]
-    n_presc = prescribed[pat]
-    if exercises_family == "binomial":
-        done = rng.binomial(n_presc, expit(eta)).astype(float)
-    else:
-        done = rng.poisson(n_presc * np.exp(eta)).astype(float)
-
-    item_values = _wai_sr_items(alliance, item_sd, rng) if items else None
-
-    # ---- assemble -------------------------------------------------------------------------
-    therapist_ids = _ids("T", n_th)
-    patient_ids = _ids("P", n_pat)
-    missing = ~attended
-    columns: dict[str, Any] = {
-        "therapist": therapist_ids[th],
-        "patient": patient_ids[pat],
-        "session": session.astype(np.int64),
-        "arm": np.where(arm[pat] == 1, "intervention", "control"),
-        "modality": np.where(tele, "telehealth", "in_person"),
-        "attended": attended.astype(np.int64),
-        "date": start + pd.to_timedelta(first_day[pat] + days, unit="D"),
-        "days": days.astype(np.int64),
-        "alliance": np.where(alliance_seen, alliance, np.nan),
+    spec = _check_session_args(args)
+    rng = _generator(seed)
+    patients = _draw_patients(rng, spec)
+    effects = _draw_effects(rng, spec, patients.n)
+    rows = _draw_alliance(rng, spec, patients, effects)
+    planting = spec.sudden_gain_rate > 0 or spec.rupture_rate > 0
+    # planted events come from a child generator: the draws above are the same with and
+    # without them
+    planted = _plant_sessions(rng.spawn(1)[0] if planting else rng, spec, patients.planned)
+    rows.alliance = rows.alliance + _rupture_shift(spec, planted, rows)
+    rows, dropped = _apply_dropout(rng, spec, patients, rows)
+    seen = _draw_observation(rng, spec, rows)
+    parts = _alliance_parts(spec, patients, rows, seen)
+    outcomes: dict[str, Any] = {
+        name: _draw_outcome(rng, name, spec, patients, rows, getattr(effects, name), parts)
+        for name in ("pain", "function")
     }
-    if item_values is not None:
-        for k in range(12):
-            columns[f"wai_{k + 1}"] = np.where(alliance_seen, item_values[:, k], np.nan)
-    columns.update(
-        {
-            "pain": np.where(pain_seen, pain, np.nan),
-            "function": np.where(fun_seen, function, np.nan),
-            "adhered": np.where(missing, np.nan, adhered),
-            "exercises_done": np.where(missing, np.nan, done),
-            "exercises_prescribed": n_presc.astype(np.int64),
-            "sessions_planned": planned[pat].astype(np.int64),
-            "dropped_out": dropped_pat[pat],
-        }
+    gain_at = planted.gain[rows.patient]
+    outcomes["pain"] = outcomes["pain"] - spec.sudden_gain_size * (
+        (gain_at > 0) & (rows.session > gain_at)
     )
-    df = pd.DataFrame(columns)
-    df["date"] = df["date"].astype("datetime64[ns]")
-
-    truth = {k: v for k, v in args.items() if k not in ("seed", "return_truth", "caseloads")}
-    for key in ("patients_per_therapist", "sessions", "exercises_prescribed"):
-        if isinstance(truth[key], Sequence):
-            truth[key] = tuple(truth[key])
-    var_t, var_p, var_s = alliance_sd_therapist**2, alliance_sd_patient**2, alliance_sd_session**2
-    total_var = var_t + var_p + var_s
-    truth.update(
-        seed=seed if not isinstance(seed, np.random.Generator) else None,
-        n_patients=n_pat,
-        caseloads=tuple(int(c) for c in loads),
-        alliance_icc_therapist=var_t / total_var if total_var > 0 else float("nan"),
-        alliance_icc_patient=(var_t + var_p) / total_var if total_var > 0 else float("nan"),
-    )
+    outcomes["adherence"] = _draw_adherence(rng, spec, patients, rows, effects)
+    item_values = _wai_sr_items(rows.alliance, item_sd, rng) if items else None
+    df = _assemble(spec, patients, rows, seen, outcomes, dropped, planted, item_values)
+    truth = _session_truth(spec, patients, seed)
     df.attrs["truth"] = truth
     if return_truth:
         return df, dict(truth)
@@ -747,20 +977,14 @@ def simulate_studies(
     10
     """
     args = dict(locals())
-    k = _check_int("k", k)
-    mean_r = _check_real("mean_r", mean_r)
-    if not -1 < mean_r < 1:
-        raise ParameterError(
-            f"mean_r is a correlation and must lie strictly between -1 and 1, got {mean_r}"
-        )
-    _check_sd("tau", tau)
-    _check_sd("sigma_within", sigma_within)
-    _check_real("moderator_effect", moderator_effect)
-    n_lo, n_hi = _check_range("n", n, minimum=5)
-    eps = _check_range("effects_per_study", effects_per_study)
-    if not isinstance(seed, np.random.Generator) and seed is not None:
-        _check_int("seed", seed, minimum=0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    k = check_int("k", k)
+    mean_r = check_correlation("mean_r", mean_r)
+    check_nonnegative("tau", tau, what="a standard deviation")
+    check_nonnegative("sigma_within", sigma_within, what="a standard deviation")
+    check_real("moderator_effect", moderator_effect)
+    n_lo, n_hi = check_int_range("n", n, minimum=5)
+    eps = check_int_range("effects_per_study", effects_per_study)
+    rng = _generator(seed)
 
     mean_z = float(np.arctanh(mean_r))
     if n_lo == n_hi:

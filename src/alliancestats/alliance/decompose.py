@@ -14,8 +14,9 @@ outcome, so models enter them as separate predictors (Curran & Bauer 2011, Annu 
   lagged models of next-session outcome on current alliance (Falkenström, Granström &
   Holmqvist 2013, J Couns Psychol 60(3)).
 
-Every function returns a copy of ``data`` (same index and row order) with the new columns
-appended; the input is never modified. A column that already has one of the new names (for
+Every function takes a DataFrame or a ``SessionData`` (from :func:`alliancestats.load_sessions`)
+and returns a copy of the long table (same index and row order) with the new columns appended;
+the input is never modified. A column that already has one of the new names (for
 example from running the same cell twice) is replaced; input columns are never overwritten.
 
 Examples
@@ -35,105 +36,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import DataValidationError, ParameterError
+from alliancestats._validation import (
+    as_frame,
+    column_names,
+    id_column,
+    numeric_column,
+    problems_frame,
+    raise_problems,
+    require_columns,
+    require_unique_rows,
+    whole_number_column,
+)
+from alliancestats.errors import ParameterError
 
 __all__ = ["lagged", "therapist_patient", "within_between"]
 
 
 # ---------------------------------------------------------------------------------------------
-# input checks
+# input checks (the shared ones live in alliancestats._validation)
 # ---------------------------------------------------------------------------------------------
-def _problems(rows: Sequence[Any], column: str, values: Sequence[Any], reason: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "row": list(rows),
-            "column": column,
-            "value": list(values),
-            "reason": reason,
-        }
-    )
-
-
-def _raise(problems: pd.DataFrame, what: str) -> None:
-    shown = "; ".join(
-        f"row {r.row}: {r.reason} ({r.column} = {r.value!r})"
-        for r in problems.head(5).itertuples(index=False)
-    )
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    raise DataValidationError(
-        f"{what}: {len(problems)} problem(s): {shown}{more}; the full list is on .problems",
-        problems=problems.reset_index(drop=True),
-    )
-
-
-def _check_frame(data: Any, function: str) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(
-            f"{function}() needs a pandas DataFrame (e.g. SessionData.data), "
-            f"got {type(data).__name__}"
-        )
-    return data
-
-
-def _columns(value: str | Sequence[str], what: str) -> list[str]:
-    names = [value] if isinstance(value, str) else list(value)
-    if not names:
-        raise ParameterError(f"{what}: give at least one column name")
-    bad = [n for n in names if not isinstance(n, str)]
-    if bad:
-        raise ParameterError(f"{what}: column names must be strings, got {bad!r}")
-    if len(set(names)) != len(names):
-        raise ParameterError(f"{what}: column names repeat: {names!r}")
-    return names
-
-
-def _require_columns(data: pd.DataFrame, names: Sequence[str], function: str) -> None:
-    missing = [n for n in names if n not in data.columns]
-    if missing:
-        raise DataValidationError(
-            f"{function}(): column(s) {missing} not in the data; available columns: "
-            f"{list(map(str, data.columns))}",
-            problems=_problems(["-"] * len(missing), "-", missing, "column not found"),
-        )
-
-
-def _numeric(data: pd.DataFrame, column: str, function: str) -> pd.Series:
-    """The column as float, or a DataValidationError naming the rows that are not numbers."""
-    col = data[column]
-    if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col.dtype):
-        raise DataValidationError(
-            f"{function}(): column {column!r} is {col.dtype}, not numeric; decompose numeric "
-            "scores only",
-            problems=_problems(["-"], column, [str(col.dtype)], "column is not numeric"),
-        )
-    values = pd.to_numeric(col, errors="coerce").astype("float64")
-    bad = values.isna() & col.notna()
-    if bad.any():
-        _raise(
-            _problems(col.index[bad], column, col[bad].tolist(), "not a number"),
-            f"{function}(): column {column!r} has non-numeric values",
-        )
-    infinite = np.isinf(values.to_numpy())
-    if infinite.any():
-        _raise(
-            _problems(col.index[infinite], column, col[infinite].tolist(), "infinite value"),
-            f"{function}(): column {column!r} has infinite values",
-        )
-    return values
-
-
-def _ids(data: pd.DataFrame, column: str, function: str) -> pd.Series:
-    ids = data[column]
-    missing = ids.isna()
-    if missing.any():
-        _raise(
-            _problems(ids.index[missing], column, [None] * int(missing.sum()), "missing ID"),
-            f"{function}(): {int(missing.sum())} row(s) have no {column!r}; drop or fill them "
-            "first",
-        )
-    return ids
-
-
 def _check_new_names(data: pd.DataFrame, names: Sequence[str], sources: Sequence[str]) -> None:
     clash = [n for n in names if n in sources]
     if clash:
@@ -168,7 +89,7 @@ def _center_value(center: Any, observed: pd.Series, patient_means: pd.Series) ->
 # within / between
 # ---------------------------------------------------------------------------------------------
 def within_between(
-    data: pd.DataFrame,
+    data: Any,
     column: str | Sequence[str],
     *,
     patient: str = "patient",
@@ -180,8 +101,8 @@ def within_between(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        Long data, one row per patient-session (e.g. ``SessionData.data``).
+    data : pandas.DataFrame or SessionData
+        Long data, one row per patient-session.
     column : str or list of str
         Numeric column(s) to decompose, e.g. ``"alliance"``.
     patient : str, default "patient"
@@ -248,17 +169,17 @@ def within_between(
     [-0.5, -0.5, nan, 0.5, 0.5]
     """
     fn = "within_between"
-    data = _check_frame(data, fn)
-    columns = _columns(column, fn)
-    _require_columns(data, [*columns, patient], fn)
+    data = as_frame(data, fn)
+    columns = column_names(column, fn)
+    require_columns(data, [*columns, patient], fn)
     if patient in columns:
         raise ParameterError(f"{fn}(): {patient!r} is the patient column; it cannot be decomposed")
     new = [n for c in columns for n in (c + between_suffix, c + within_suffix)]
     _check_new_names(data, new, [*columns, patient])
-    ids = _ids(data, patient, fn)
+    ids = id_column(data, patient, fn)
     out = data.copy()
     for c in columns:
-        values = _numeric(data, c, fn)
+        values = numeric_column(data, c, fn)
         present = values.notna()
         key = ids.to_numpy()
         means = values.groupby(key, sort=False).transform("mean")
@@ -273,7 +194,7 @@ def within_between(
 # therapist / patient
 # ---------------------------------------------------------------------------------------------
 def therapist_patient(
-    data: pd.DataFrame,
+    data: Any,
     column: str | Sequence[str],
     *,
     therapist: str = "therapist",
@@ -289,7 +210,7 @@ def therapist_patient(
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or SessionData
         Long data with one row per patient-session (or one row per patient); each patient is
         seen by one therapist.
     column : str or list of str
@@ -360,29 +281,29 @@ def therapist_patient(
     [3.3333333333333335, 3.3333333333333335, 3.3333333333333335, 4.0]
     """
     fn = "therapist_patient"
-    data = _check_frame(data, fn)
-    columns = _columns(column, fn)
+    data = as_frame(data, fn)
+    columns = column_names(column, fn)
     if level not in ("patient", "session"):
         raise ParameterError(f"level must be 'patient' or 'session', got {level!r}")
     if therapist == patient:
         raise ParameterError("therapist and patient must be different columns")
-    _require_columns(data, [*columns, therapist, patient], fn)
+    require_columns(data, [*columns, therapist, patient], fn)
     clash = [c for c in columns if c in (therapist, patient)]
     if clash:
         raise ParameterError(f"{fn}(): {clash} are ID columns; they cannot be decomposed")
     suffixes = [therapist_suffix, patient_suffix] + ([within_suffix] if within else [])
     new = [c + s for c in columns for s in suffixes]
     _check_new_names(data, new, [*columns, therapist, patient])
-    ther = _ids(data, therapist, fn)
-    pat = _ids(data, patient, fn)
+    ther = id_column(data, therapist, fn)
+    pat = id_column(data, patient, fn)
     therapists_per_patient = (
         pd.Series(ther.to_numpy(), index=pat.to_numpy()).groupby(level=0).nunique()
     )
     multi = therapists_per_patient[therapists_per_patient > 1]
     if len(multi):
         rows = data.index[pat.isin(multi.index).to_numpy()]
-        _raise(
-            _problems(
+        raise_problems(
+            problems_frame(
                 rows,
                 therapist,
                 data.loc[rows, therapist].tolist(),
@@ -396,7 +317,7 @@ def therapist_patient(
     ther_key = ther.to_numpy()
     out = data.copy()
     for c in columns:
-        values = _numeric(data, c, fn)
+        values = numeric_column(data, c, fn)
         present = values.notna().to_numpy()
         obs = pd.DataFrame(
             {"t": ther_key[present], "p": pat_key[present], "v": values.to_numpy()[present]}
@@ -423,7 +344,7 @@ def therapist_patient(
 # lags
 # ---------------------------------------------------------------------------------------------
 def lagged(
-    data: pd.DataFrame,
+    data: Any,
     columns: str | Sequence[str],
     *,
     patient: str = "patient",
@@ -435,7 +356,7 @@ def lagged(
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or SessionData
         Long data, one row per patient-session.
     columns : str or list of str
         Column(s) to lag (any dtype).
@@ -490,8 +411,8 @@ def lagged(
     [3.5, nan, nan, nan]
     """
     fn = "lagged"
-    data = _check_frame(data, fn)
-    names = _columns(columns, fn)
+    data = as_frame(data, fn)
+    names = column_names(columns, fn)
     if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag == 0:
         raise ParameterError(f"lag must be a non-zero whole number of sessions, got {lag!r}")
     lag = int(lag)
@@ -499,20 +420,13 @@ def lagged(
         suffix = f"_lag{lag}" if lag > 0 else f"_lead{-lag}"
     if patient == session:
         raise ParameterError("patient and session must be different columns")
-    _require_columns(data, [*names, patient, session], fn)
+    require_columns(data, [*names, patient, session], fn)
     new = [c + suffix for c in names]
     _check_new_names(data, new, [*names, patient, session])
-    pat = _ids(data, patient, fn)
-    sess = _session_numbers(data, session, fn)
+    pat = id_column(data, patient, fn)
+    sess = whole_number_column(data, session, fn)
+    require_unique_rows(data, [pat, sess], [patient, session], fn)
     keys = pd.MultiIndex.from_arrays([pat.to_numpy(), sess.to_numpy()])
-    dup = keys.duplicated(keep=False)
-    if dup.any():
-        rows = data.index[dup]
-        _raise(
-            _problems(rows, session, data.loc[rows, session].tolist(), "duplicate patient-session"),
-            f"{fn}(): {int(dup.sum())} rows share a patient and session number; lags need one "
-            "row per patient-session",
-        )
     source = pd.MultiIndex.from_arrays([pat.to_numpy(), sess.to_numpy() + lag])
     out = data.copy()
     for c, name in zip(names, new, strict=True):
@@ -520,14 +434,3 @@ def lagged(
         out[name] = shifted.reindex(keys).set_axis(data.index)
     return out
 
-
-def _session_numbers(data: pd.DataFrame, session: str, function: str) -> pd.Series:
-    col = data[session]
-    values = pd.to_numeric(col, errors="coerce").astype("float64")
-    bad = values.isna() | ~np.isfinite(values) | (values != np.round(values))
-    if bad.any():
-        _raise(
-            _problems(col.index[bad], session, col[bad].tolist(), "session is not a whole number"),
-            f"{function}(): column {session!r} must hold whole session numbers",
-        )
-    return values.astype("int64")
