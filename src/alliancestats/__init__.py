@@ -11,6 +11,12 @@ True
 
 from __future__ import annotations
 
+from alliancestats.alliance import (
+    rci_cutoff,
+    select_cases,
+    sudden_gains,
+    sudden_losses,
+)
 from alliancestats.datasets import list_samples, read_sample
 from alliancestats.errors import (
     AllianceStatsWarning,
@@ -71,11 +77,15 @@ __all__ = [
     "mcid_change",
     "meta_analysis",
     "rank_test",
+    "rci_cutoff",
     "read_sample",
     "register_instrument",
     "reliable_change",
     "score",
+    "select_cases",
     "simulate_sessions",
     "simulate_studies",
+    "sudden_gains",
+    "sudden_losses",
     "trim_and_fill",
 ]

@@ -70,6 +70,13 @@ SAMPLES: dict[str, SampleInfo] = {
             "citations (comparison table).",
         ),
         SampleInfo(
+            "sgdata",
+            "sgdata.csv",
+            "Example data of the R package suddengains (Wiedemann et al. 2020, MIT licence): 43 "
+            "patients, BDI and rumination (RQ) at baseline, sessions 1-12 and two follow-ups; "
+            "wide layout.",
+        ),
+        SampleInfo(
             "physio_messy",
             "physio_messy.xlsx",
             "Deliberately messy wide Excel copy of 40 physio_cohort patients (sessions 1-8) with "

@@ -1,8 +1,14 @@
-"""Alliance-specific analysis helpers: within/between and therapist/patient decompositions, lags.
+"""Alliance over time: level decompositions, lags, sudden gains and losses, ruptures.
 
-Import from here (these names are not re-exported at the top level)::
+* :func:`within_between`, :func:`therapist_patient`, :func:`lagged` -- derived predictors
+  for multilevel models (in :mod:`.decompose`);
+* :func:`sudden_gains`, :func:`sudden_losses`, :func:`rci_cutoff`, :func:`select_cases` --
+  sudden changes in session-by-session scores (Tang & DeRubeis 1999), with the rules of the R
+  package suddengains on long data (:mod:`.sudden`, :mod:`.reliable`, :mod:`.select`);
+* :func:`ruptures`, :func:`rupture_patterns`, :func:`rupture_overview` -- alliance
+  rupture-repair detectors after the published rules (:mod:`.ruptures`).
 
-    from alliancestats.alliance import within_between, therapist_patient, lagged
+The event functions are also at the top level (``als.sudden_gains``, ``als.ruptures``, ...).
 
 Examples
 --------
@@ -14,5 +20,19 @@ True
 from __future__ import annotations
 
 from alliancestats.alliance.decompose import lagged, therapist_patient, within_between
+from alliancestats.alliance.reliable import RciCutoff, rci_cutoff
+from alliancestats.alliance.select import select_cases
+from alliancestats.alliance.sudden import sudden_gains, sudden_losses
+from alliancestats.alliance.sudden_result import SuddenChangeResult
 
-__all__ = ["lagged", "therapist_patient", "within_between"]
+__all__ = [
+    "RciCutoff",
+    "SuddenChangeResult",
+    "lagged",
+    "rci_cutoff",
+    "select_cases",
+    "sudden_gains",
+    "sudden_losses",
+    "therapist_patient",
+    "within_between",
+]
