@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from alliancestats.alliance import (
     rci_cutoff,
+    rupture_patterns,
+    ruptures,
     select_cases,
     sudden_gains,
     sudden_losses,
@@ -81,6 +83,8 @@ __all__ = [
     "read_sample",
     "register_instrument",
     "reliable_change",
+    "rupture_patterns",
+    "ruptures",
     "score",
     "select_cases",
     "simulate_sessions",

@@ -188,6 +188,7 @@ def _check_session_args(args: dict[str, Any]) -> _SessionSpec:
     check_choice("exercises_family", args["exercises_family"], ("binomial", "poisson"))
     check_nonnegative("rupture_depth", args["rupture_depth"], what="a drop in WAI-SR points")
     check_int("rupture_decline", args["rupture_decline"], minimum=1)
+    check_int("rupture_duration", args["rupture_duration"], minimum=1)
     check_bool("items", args["items"])
     check_int("recruitment_days", args["recruitment_days"], minimum=0)
     check_int("session_interval", args["session_interval"], minimum=3)
@@ -453,8 +454,8 @@ def _plant_sessions(
 
     A sudden gain at pre-gain session ``N`` needs the full Tang & DeRubeis windows
     (``3 <= N <= planned - 3``); a rupture starting at ``R`` needs two earlier sessions and its
-    repair session inside the plan (``3 <= R <= planned - rupture_decline``). Patients whose
-    plan is too short get no event.
+    repair session ``R + rupture_decline - 1 + rupture_duration`` inside the plan. Patients
+    whose plan is too short get no event.
     """
     n = planned.size
     gain = np.full(n, -1, dtype=np.int64)
@@ -465,17 +466,18 @@ def _plant_sessions(
         hi = planned - 3
         gain[chosen] = rng.integers(3, hi[chosen] + 1)
     if spec.rupture_rate > 0:
-        d = spec.rupture_decline
-        chosen = (rng.random(n) < spec.rupture_rate) & (planned >= d + 3)
-        rupture[chosen] = rng.integers(3, planned[chosen] - d + 1)
+        span = spec.rupture_decline - 1 + spec.rupture_duration  # first lowered to repair
+        chosen = (rng.random(n) < spec.rupture_rate) & (planned >= span + 3)
+        rupture[chosen] = rng.integers(3, planned[chosen] - span + 1)
         repaired = chosen & (rng.random(n) < spec.rupture_repair_rate)
-        repair[repaired] = rupture[repaired] + d
+        repair[repaired] = rupture[repaired] + span
     return _Planted(gain, rupture, repair)
 
 
 def _rupture_shift(spec: _SessionSpec, planted: _Planted, rows: _Sessions) -> np.ndarray:
     """Alliance shift of every row: a linear decline to ``-rupture_depth`` over
-    ``rupture_decline`` sessions, held until the repair session (or the end if unrepaired)."""
+    ``rupture_decline`` sessions, held for ``rupture_duration`` sessions at the bottom, until
+    the repair session (or the end if unrepaired)."""
     start = planted.rupture[rows.patient]
     repair = planted.repair[rows.patient]
     d = spec.rupture_decline
@@ -618,6 +620,7 @@ def simulate_sessions(
     rupture_rate: float = 0.0,
     rupture_depth: float = 1.0,
     rupture_decline: int = 1,
+    rupture_duration: int = 1,
     rupture_repair_rate: float = 0.7,
     items: bool = False,
     item_sd: float = 0.35,
@@ -674,10 +677,11 @@ def simulate_sessions(
     drawn uniformly from 3 to ``planned - 3`` (so the Tang & DeRubeis windows ``N - 2 ... N + 3``
     fit): pain falls by ``sudden_gain_size`` at every session after ``N``. With
     ``rupture_rate > 0`` a patient gets an alliance rupture starting at session ``R`` drawn from
-    3 to ``planned - rupture_decline``: the alliance falls linearly to ``-rupture_depth`` over
-    ``rupture_decline`` sessions (bottom at ``R + rupture_decline - 1``) and, with probability
-    ``rupture_repair_rate``, returns at the repair session ``R + rupture_decline``; unrepaired
-    ruptures stay at the bottom. The lowered alliance enters everything downstream (dropout,
+    3 to ``planned - rupture_decline - rupture_duration + 1``: the alliance falls linearly to
+    ``-rupture_depth`` over ``rupture_decline`` sessions (bottom reached at
+    ``R + rupture_decline - 1``), stays there for ``rupture_duration`` sessions and, with
+    probability ``rupture_repair_rate``, returns at the repair session
+    ``R + rupture_decline - 1 + rupture_duration``; unrepaired ruptures stay at the bottom. The lowered alliance enters everything downstream (dropout,
     outcomes, adherence). Event sessions come from a separate random stream, so a seed draws
     the same therapists, patients, random effects and alliance series with and without planted
     events (later draws differ once a rupture changes who drops out).
@@ -778,6 +782,9 @@ def simulate_sessions(
     rupture_decline : int, default 1
         Sessions over which the alliance falls to the bottom (1 = a V-shaped drop; larger
         values give the multi-session declines described by Gumz et al. 2012).
+    rupture_duration : int, default 1
+        Sessions the alliance stays at the bottom before a repair (1 = V-shaped; longer
+        plateaus followed by a repair are the pattern of sudden alliance gains).
     rupture_repair_rate : float, default 0.7
         Probability that a planted rupture is repaired (alliance back on the patient's
         trajectory at the session after the bottom); otherwise it stays low to the end.

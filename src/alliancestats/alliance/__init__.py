@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from alliancestats.alliance.decompose import lagged, therapist_patient, within_between
 from alliancestats.alliance.reliable import RciCutoff, rci_cutoff
+from alliancestats.alliance.rupture_patterns import rupture_patterns
+from alliancestats.alliance.ruptures import ruptures
 from alliancestats.alliance.select import select_cases
 from alliancestats.alliance.sudden import sudden_gains, sudden_losses
 from alliancestats.alliance.sudden_result import SuddenChangeResult
@@ -30,6 +32,8 @@ __all__ = [
     "SuddenChangeResult",
     "lagged",
     "rci_cutoff",
+    "rupture_patterns",
+    "ruptures",
     "select_cases",
     "sudden_gains",
     "sudden_losses",
