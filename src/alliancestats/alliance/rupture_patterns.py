@@ -26,7 +26,7 @@ import pandas as pd
 from alliancestats.alliance.ruptures import rupture_detection, ruptures
 from alliancestats.errors import ParameterError
 
-__all__ = ["PATTERN_CLASSES", "rupture_patterns"]
+__all__ = ["PATTERN_CLASSES", "classify_patients", "rupture_patterns", "ruptures_arguments"]
 
 #: The classes, in the order used as categories (the first is the natural reference level).
 PATTERN_CLASSES = ("no rupture", "rupture-repair", "unrepaired rupture")
@@ -99,8 +99,17 @@ def rupture_patterns(data: Any, alliance: str, *, method: str, **options: Any) -
             "gains (use ruptures(..., method='zilcha_mano2019') to list them)"
         )
     args = ruptures_arguments(method, options, "rupture_patterns")
-    table, series, evaluable, rule = rupture_detection(data, alliance, args)
-    out = pd.DataFrame({"patient": series.patients})
+    table, series, evaluable, _ = rupture_detection(data, alliance, args)
+    return classify_patients(table, series.patients, evaluable)
+
+
+def classify_patients(table: pd.DataFrame, patients: Any, evaluable: np.ndarray) -> pd.DataFrame:
+    """The :func:`rupture_patterns` table from a :func:`ruptures` table.
+
+    ``patients`` lists every patient (in output order) and ``evaluable`` flags those the rule
+    could judge, as returned by :func:`~alliancestats.alliance.ruptures.rupture_detection`.
+    """
+    out = pd.DataFrame({"patient": pd.Index(patients)})
     by = table.groupby("patient", sort=False)
     status = table["status"]
     for name, mask in (("n_ruptures", None), ("n_repaired", status == "repaired"),
@@ -113,8 +122,8 @@ def rupture_patterns(data: Any, alliance: str, *, method: str, **options: Any) -
     label = np.where(out["n_repaired"] > 0, PATTERN_CLASSES[1],
                      np.where(out["n_ruptures"] > 0, PATTERN_CLASSES[2], PATTERN_CLASSES[0]))
     out["pattern"] = pd.Categorical(np.where(evaluable, label, None), categories=PATTERN_CLASSES)
-    out["evaluable"] = evaluable
-    out["method"] = rule.name
+    out["evaluable"] = np.asarray(evaluable, dtype=bool)
+    out["method"] = table.attrs.get("method")
     out = out[["patient", "pattern", "evaluable", "n_ruptures", "n_repaired", "n_unrepaired",
                "n_open", "first_rupture_session", "method"]]
     out.attrs.update(table.attrs)

@@ -9,13 +9,21 @@ True
 
 from __future__ import annotations
 
+# meta-analysis figures: baujat, forest, funnel; session-data figures: event_*, trajectories
 from alliancestats.plot.baujat import baujat
-
-# --- meta-analysis figures ---
+from alliancestats.plot.event_series import event_panels, event_series
+from alliancestats.plot.event_summary import event_profile, event_sessions
 from alliancestats.plot.forest import forest
 from alliancestats.plot.funnel import funnel
-
-# --- session-data figures ---
 from alliancestats.plot.trajectories import trajectories
 
-__all__ = ["baujat", "forest", "funnel", "trajectories"]
+__all__ = [
+    "baujat",
+    "event_panels",
+    "event_profile",
+    "event_series",
+    "event_sessions",
+    "forest",
+    "funnel",
+    "trajectories",
+]
