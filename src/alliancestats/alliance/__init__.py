@@ -5,8 +5,9 @@
 * :func:`sudden_gains`, :func:`sudden_losses`, :func:`rci_cutoff`, :func:`select_cases` --
   sudden changes in session-by-session scores (Tang & DeRubeis 1999), with the rules of the R
   package suddengains on long data (:mod:`.sudden`, :mod:`.reliable`, :mod:`.select`);
-* :func:`ruptures`, :func:`rupture_patterns`, :func:`rupture_overview` -- alliance
-  rupture-repair detectors after the published rules (:mod:`.ruptures`).
+* :func:`ruptures`, :func:`rupture_patterns` -- alliance rupture-repair detectors after the
+  published rules (:mod:`.ruptures`); ``rupture_overview`` in :mod:`.rupture_overview` (imported
+  on its own, as it draws figures) collects the tables and figures of a report section.
 
 The event functions are also at the top level (``als.sudden_gains``, ``als.ruptures``, ...).
 
