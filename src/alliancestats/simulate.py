@@ -840,8 +840,8 @@ def simulate_sessions(
     The alliance and outcome models are the multilevel models of the field: random
     intercepts and time slopes for patients nested in therapists (Baldwin, Wampold & Imel
     2007, JCCP 75(6)), with alliance split into within- and between-patient parts (Curran &
-    Bauer 2011, Annu Rev Psychol 62). Validated in ``tests/test_simulate.py`` by parameter
-    recovery on large draws: alliance variance components (nested ANOVA), mean and growth,
+    Bauer 2011, Annu Rev Psychol 62). Validated in the test suite by parameter recovery on
+    large draws: alliance variance components (nested ANOVA), mean and growth,
     within/between and therapist-level alliance effects on pain and function (within-patient
     and patient-mean OLS fits), random-effect SDs, dropout hazard, adherence and exercise-count slopes and
     missingness rates, each within a few standard errors of the true value.
@@ -968,8 +968,8 @@ def simulate_studies(
     The observed r is drawn without generating raw pairs, from the Bartlett decomposition of
     the 2 × 2 Wishart(n − 1) scatter matrix (Bartlett 1933; see Anderson 2003, *An
     Introduction to Multivariate Statistical Analysis*, 3rd ed., sec. 7.2), so its
-    distribution is the exact finite-sample distribution of Pearson's r. Validated in
-    ``tests/test_simulate.py``: the empirical variance of ``yi`` matches the Fisher z theory
+    distribution is the exact finite-sample distribution of Pearson's r. Validated in the test
+    suite: the empirical variance of ``yi`` matches the Fisher z theory
     ``1 / (n − 3)`` within sampling error, and :func:`alliancestats.meta.meta_analysis`
     recovers ``mean_r``, ``tau`` and ``moderator_effect`` on large draws.
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import alliancestats as als
 from alliancestats.alliance import lagged, therapist_patient, within_between
 from alliancestats.errors import DataValidationError, ParameterError
 
@@ -311,3 +312,17 @@ def test_duplicate_index_labels_and_categorical_ids_are_handled():
     assert tp["x_therapist"].tolist() == [2.0, 2.0, 2.0]
     assert lagged(d, "x")["x_lag1"].tolist()[1] == 1.0
     assert list(lagged(d, "x").index) == [0, 0, 1]
+
+
+def test_session_data_is_accepted_by_every_helper():
+    raw = pd.DataFrame({"therapist": ["t", "t", "t", "u"], "patient": ["a", "a", "b", "c"],
+                        "session": [1, 2, 1, 1], "wai": [3.0, 5.0, 2.0, 4.0]})
+    sd = als.load_sessions(raw, patient="patient", session="session", therapist="therapist",
+                           alliance="wai", warn=False)
+    frame = sd.data
+    pd.testing.assert_frame_equal(within_between(sd, "alliance"),
+                                  within_between(frame, "alliance"))
+    pd.testing.assert_frame_equal(therapist_patient(sd, "alliance"),
+                                  therapist_patient(frame, "alliance"))
+    pd.testing.assert_frame_equal(lagged(sd, "alliance"), lagged(frame, "alliance"))
+    assert lagged(sd, "alliance")["alliance_lag1"].tolist()[1] == 3.0

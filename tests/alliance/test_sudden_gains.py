@@ -271,3 +271,22 @@ def test_empty_result_has_the_columns():
     people = sg.by_patient()
     assert people["n_events"].tolist() == [0]
     assert sg.describe()["n_events"] == 0
+
+
+def test_by_patient_last_and_smallest_and_the_largest_loss():
+    data = cases.wide(cases.CREATE_DF, "bdi", range(13))
+    sg = sudden_gains(data, "bdi", cutoff=7, **WIDE)
+    last = sg.by_patient("last").set_index("patient")
+    smallest = sg.by_patient("smallest").set_index("patient")
+    # patient 1: gains at N = 3 (magnitude 11) and N = 7 (12); patient 10: N = 2 (10), 4 (8)
+    assert (last.loc[1, "session"], last.loc[10, "session"]) == (7, 4)
+    assert (smallest.loc[1, "session"], smallest.loc[10, "session"]) == (3, 4)
+    # two losses of different size: "largest" is the larger worsening
+    d = pd.DataFrame({"patient": "a", "session": range(1, 13),
+                      "bdi": [10.0, 10, 10, 18, 18, 18, 18, 18, 30, 30, 30, 30]})
+    sl = sudden_losses(d, "bdi", cutoff=7, crit3=False)
+    assert sl.events["magnitude"].tolist() == [8.0, 12.0]
+    assert sl.by_patient("largest")["session"].tolist() == [8]
+    assert sl.by_patient("smallest")["session"].tolist() == [3]
+    with pytest.raises(ParameterError, match="select"):
+        sl.by_patient("biggest")

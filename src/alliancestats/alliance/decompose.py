@@ -153,7 +153,7 @@ def within_between(
     Validated against hand-computed values and against lme4 1.1-31: the predictors built from
     mlmRev's ``Hsb82`` (schools as the clusters, ``center=None``) reproduce the pinned fit of
     ``mAch ~ ses_within + ses_mean + (1 | school)`` (within 2.191, between 5.866; fixed
-    effects within 1e-4, SEs within 1e-3 relative; tests/alliance).
+    effects within 1e-4, SEs within 1e-3 relative).
 
     Examples
     --------
@@ -264,7 +264,7 @@ def therapist_patient(
     missing values in every part, and patients without any observed value do not enter the
     therapist mean.
 
-    Validated against hand-computed values (tests/alliance).
+    Validated against hand-computed values.
 
     Examples
     --------
@@ -398,7 +398,7 @@ def lagged(
     bias; Falkenström et al. 2017, J Consult Clin Psychol 85(6)); report this limitation or
     use a cross-lagged panel model (Hamaker, Kuiper & Grasman 2015, Psychol Methods 20(1)).
 
-    Validated against hand-computed values, including gaps and unsorted rows (tests/alliance).
+    Validated against hand-computed values, including gaps and unsorted rows.
 
     Examples
     --------

@@ -436,8 +436,8 @@ def ruptures(
     a partial series changes as sessions are added; pass ``sd=`` as a number to fix it.
 
     Validated on simulated cohorts with planted ruptures of known sessions (sensitivity and
-    false-positive rate per rule; tests/alliance) and on hand-worked series; no reference
-    software exists.
+    false-positive rate per rule, reported in the user guide page "Sudden gains and
+    ruptures") and on hand-worked series; no reference software exists.
 
     Examples
     --------
