@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
+from alliancestats.models.lmm_kernels import group_first, nested_kernel
 
 __all__ = ["Factorization", "LmmProblem"]
 
@@ -73,6 +74,11 @@ class Factorization:
         """log |R_X|^2 (REML term)."""
         p = self.p
         return float(2.0 * np.log(np.diag(self.chol_t)[:p]).sum()) if p else 0.0
+
+
+_EMPTY2 = np.zeros((1, 1))
+_EMPTY3 = np.zeros((0, 1, 1))
+_EMPTY_INT = np.zeros(0, dtype=np.intp)
 
 
 def _binsum(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -206,6 +212,13 @@ class LmmProblem:
         self.chain = False
         if rest:
             self._setup_rest(allow_chain)
+        self._kernel = None
+        if not rest or self.nested:
+            self._kernel = nested_kernel()
+            self._aa_g = group_first(self.aa)
+            if self.nested:
+                self._eb_g = group_first(self.ent_b[0])
+                self._rr_g = group_first(self.rr_diag[0])
         self._set_response(y)
 
     def with_response(self, y: np.ndarray) -> LmmProblem:
@@ -229,12 +242,16 @@ class LmmProblem:
         A = self.blocks[0]
         ay = _block_sums(A.codes, A.Z, y[:, None], self.nA)
         self.axy = np.concatenate([self.ax, ay], axis=1)
+        if self._kernel is not None:
+            self._axy_g = group_first(self.axy)
         if not self.rest:
             return
         self.rxy = [
             np.concatenate([rx, _block_sums(b.codes, b.Z, y[:, None], b.nlevels)], axis=1)
             for rx, b in zip(self.rx, self.rest, strict=True)
         ]
+        if self._kernel is not None:
+            self._rxy_g = group_first(self.rxy[0])
         if self.chain:
             self.chain_xy = [self.axy, *self.rxy]
         elif not self.nested:
@@ -437,6 +454,8 @@ class LmmProblem:
         conditional modes and variances.
         """
         theta = np.asarray(theta, dtype=float)
+        if self._kernel is not None and not full:
+            return self._factorize_compiled(theta)
         if self.chain:
             return self._factorize_chain(theta, keep=full)
         lam = self.layout.factors(theta)
@@ -504,6 +523,20 @@ class LmmProblem:
         T = 0.5 * (T + T.T)
         ct = _chol_schur(T)
         return Factorization(logdet, ct, lam, la, la_inv, ra, w, ls, ls_inv, r2)
+
+    def _factorize_compiled(self, theta: np.ndarray) -> Factorization:
+        """``logdet_l`` and ``chol_t`` only, from the compiled kernel (one or two nested terms)."""
+        lam = self.layout.factors(theta)
+        if self.nested:
+            lam_r, rr, rxy, eb, parent = lam[1], self._rr_g, self._rxy_g, self._eb_g, self.ent_j[0]
+        else:
+            lam_r, rr, rxy = _EMPTY2, _EMPTY3, _EMPTY3
+            eb, parent = _EMPTY3, _EMPTY_INT
+        logdet, T = self._kernel(lam[0], self._aa_g, self._axy_g, self.xy_xy, lam_r, rr, rxy, eb,
+                                 parent)
+        if not np.isfinite(logdet):
+            raise np.linalg.LinAlgError("a random-effects block is not positive definite")
+        return Factorization(logdet, _chol_schur(T), lam, None, None, None, None, None, None, None)
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""

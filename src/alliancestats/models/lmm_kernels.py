@@ -1,0 +1,176 @@
+"""Compiled kernel of the LMM criterion for one or two nested random-effects terms.
+
+The profiled criterion on per-group sufficient statistics (:mod:`.lmm_core`) costs O(groups)
+per evaluation, but in vectorised numpy each evaluation still runs some fifty array
+operations on tiny blocks, about 0.4 ms whatever the data size. A fit needs a few hundred
+evaluations and the Satterthwaite df a few hundred more, and a simulation-based power
+analysis refits the model thousands of times, so that fixed cost dominates. This module
+compiles the same block elimination with numba (one loop over patients, one over
+therapists, Cholesky factors of the small blocks written out), which brings an
+evaluation of the criterion for 400 patients to a few microseconds.
+
+Covered: one term (``(1 + x | patient)``) and two strictly nested terms (sessions in patients
+in therapists). Other designs use the numpy paths of :class:`~.lmm_core.LmmProblem`.
+Without numba installed, everything falls back to those paths.
+
+Examples
+--------
+>>> import numpy as np
+>>> k = nested_kernel()
+>>> k is None or callable(k)
+True
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+__all__ = ["group_first", "nested_kernel"]
+
+
+def _source():
+    import numba
+
+    @numba.njit(cache=True, fastmath=False)
+    def chol_inplace(M, q):  # lower Cholesky factor of M[:q, :q] in place; False if not PD
+        for j in range(q):
+            s = M[j, j]
+            for k in range(j):
+                s -= M[j, k] * M[j, k]
+            if not s > 0.0:
+                return False
+            d = np.sqrt(s)
+            M[j, j] = d
+            for i in range(j + 1, q):
+                s = M[i, j]
+                for k in range(j):
+                    s -= M[i, k] * M[j, k]
+                M[i, j] = s / d
+            for i in range(j):
+                M[i, j] = 0.0
+        return True
+
+    @numba.njit(cache=True)
+    def forward(L, B, q, m):  # B[:q, :m] <- L^{-1} B
+        for c in range(m):
+            for i in range(q):
+                s = B[i, c]
+                for k in range(i):
+                    s -= L[i, k] * B[k, c]
+                B[i, c] = s / L[i, i]
+
+    @numba.njit(cache=True)
+    def lt_mat(lam, S, q, m, out):  # out[:q, :m] <- lam' S   (lam lower triangular q x q)
+        for i in range(q):
+            for c in range(m):
+                s = 0.0
+                for k in range(i, q):
+                    s += lam[k, i] * S[k, c]
+                out[i, c] = s
+
+    @numba.njit(cache=True)
+    def quad(lam1, S, lam2, q1, q2, out):  # out <- lam1' S lam2
+        for i in range(q1):
+            for j in range(q2):
+                s = 0.0
+                for k in range(i, q1):
+                    for m in range(j, q2):
+                        s += lam1[k, i] * S[k, m] * lam2[m, j]
+                out[i, j] = s
+
+    @numba.njit(cache=True)
+    def kernel(lamA, aa, axy, xyxy, lamR, rr, rxy, eb, parent):
+        """(logdet_l, the [X y] Schur complement); logdet NaN if a block is not PD."""
+        nA, qA = aa.shape[0], aa.shape[1]
+        P = xyxy.shape[0]
+        nR = rr.shape[0]
+        qR = rr.shape[1] if nR > 0 else 0
+        T = xyxy.copy()
+        logdet = 0.0
+        M = np.empty((qA, qA))
+        R = np.empty((qA, P))
+        W = np.empty((qA, max(qR, 1)))
+        tmp = np.empty((qA, max(qR, 1)))
+        D = np.zeros((max(nR, 1), max(qR, 1), max(qR, 1)))
+        rhs = np.zeros((max(nR, 1), max(qR, 1), P))
+        for i in range(nA):
+            quad(lamA, aa[i], lamA, qA, qA, M)
+            for a in range(qA):
+                M[a, a] += 1.0
+            if not chol_inplace(M, qA):
+                return np.nan, T
+            for a in range(qA):
+                logdet += 2.0 * np.log(M[a, a])
+            lt_mat(lamA, axy[i], qA, P, R)
+            forward(M, R, qA, P)
+            for c1 in range(P):
+                for c2 in range(c1 + 1):
+                    s = 0.0
+                    for a in range(qA):
+                        s += R[a, c1] * R[a, c2]
+                    T[c1, c2] -= s
+            if nR > 0:
+                j = parent[i]
+                # W = L^{-1} lamA' eb_i lamR
+                quad(lamA, eb[i], lamR, qA, qR, tmp)
+                for a in range(qA):
+                    for b in range(qR):
+                        W[a, b] = tmp[a, b]
+                forward(M, W, qA, qR)
+                for b1 in range(qR):
+                    for b2 in range(qR):
+                        s = 0.0
+                        for a in range(qA):
+                            s += W[a, b1] * W[a, b2]
+                        D[j, b1, b2] -= s
+                    for c in range(P):
+                        s = 0.0
+                        for a in range(qA):
+                            s += W[a, b1] * R[a, c]
+                        rhs[j, b1, c] -= s
+        if nR > 0:
+            Ms = np.empty((qR, qR))
+            R2 = np.empty((qR, P))
+            for j in range(nR):
+                quad(lamR, rr[j], lamR, qR, qR, Ms)
+                for b1 in range(qR):
+                    for b2 in range(qR):
+                        Ms[b1, b2] += D[j, b1, b2]
+                    Ms[b1, b1] += 1.0
+                if not chol_inplace(Ms, qR):
+                    return np.nan, T
+                for b in range(qR):
+                    logdet += 2.0 * np.log(Ms[b, b])
+                lt_mat(lamR, rxy[j], qR, P, R2)
+                for b in range(qR):
+                    for c in range(P):
+                        R2[b, c] += rhs[j, b, c]
+                forward(Ms, R2, qR, P)
+                for c1 in range(P):
+                    for c2 in range(c1 + 1):
+                        s = 0.0
+                        for b in range(qR):
+                            s += R2[b, c1] * R2[b, c2]
+                        T[c1, c2] -= s
+        for c1 in range(P):
+            for c2 in range(c1):
+                T[c2, c1] = T[c1, c2]
+        return logdet, T
+
+    return kernel
+
+
+@cache
+def nested_kernel():
+    """The compiled kernel, or None when numba is not available."""
+    try:
+        return _source()
+    except ImportError:  # pragma: no cover - numba is a declared dependency
+        return None
+
+
+def group_first(a: np.ndarray) -> np.ndarray:
+    """(q1, q2, n) component-first blocks as contiguous (n, q1, q2)."""
+    return np.ascontiguousarray(np.moveaxis(a, 2, 0))
