@@ -1,7 +1,7 @@
 """Review edge cases of glmm() and gee(): odd responses, weights, offsets, families, clusters.
 
-Numeric claims against lme4 come from tests/reference/glmm/review_cases.R (lme4 1.1-31,
-R 4.2.2) -> review_cases.json.
+Numeric claims against lme4 come from tests/reference/glmm/glmm_review_cases.R (lme4 1.1-31,
+R 4.2.2) -> glmm_review_cases.json.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from alliancestats.models.gee import gee
 from alliancestats.models.glmm import glmm
 
 REF_DIR = Path(__file__).parents[1] / "reference" / "glmm"
-REF = json.loads((REF_DIR / "review_cases.json").read_text())
+REF = json.loads((REF_DIR / "glmm_review_cases.json").read_text())
 CASES = REF["cases"]
 FORMULA = "status ~ session + alliance_within + (1 | patient)"
 

@@ -1,7 +1,7 @@
 """Review of lmm(): awkward inputs get lme4's answer, a clear error or a reported drop.
 
-Numbers compared with lme4 / lmerTest come from tests/reference/lmm/review_cases.R
-(review_cases.json); the other tests compare fits with each other.
+Numbers compared with lme4 / lmerTest come from tests/reference/lmm/lmm_review_cases.R
+(lmm_review_cases.json); the other tests compare fits with each other.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from alliancestats.errors import (
 from alliancestats.models import lmm, lrt
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "lmm"
-REF = json.loads((REF_DIR / "review_cases.json").read_text())
+REF = json.loads((REF_DIR / "lmm_review_cases.json").read_text())
 FIT_CASES = [
     "unused_level",
     "unit_scale",

@@ -96,7 +96,7 @@ def agq_deviance(
     Adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995, J Comput Graph Stat 4(1)) as in
     lme4 1.1-31 ``glmer(nAGQ > 1)``: at lme4's own estimates this reproduces its deviance to
     better than 1e-9 relative (cbpp, nAGQ = 9; grouseticks, nAGQ = 8; simulated adherence,
-    nAGQ = 5 and 7; tests/reference/glmm).
+    nAGQ = 5 and 7).
 
     Examples
     --------

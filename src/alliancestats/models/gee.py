@@ -9,9 +9,11 @@ fixed-effects table as the mixed models.
 
 Examples
 --------
->>> import pandas as pd
 >>> from alliancestats.models.gee import gee
->>> d = pd.read_csv("tests/reference/glmm/data/adherence.csv")
+>>> from alliancestats.simulate import simulate_sessions
+>>> d = simulate_sessions(n_therapists=8, seed=4).dropna(subset=["adhered", "alliance"])
+>>> pm = d.groupby("patient")["alliance"].transform("mean")
+>>> d = d.assign(alliance_within=d["alliance"] - pm, alliance_between=pm - pm.mean())
 >>> res = gee("adhered ~ session + alliance_within + alliance_between", d, groups="patient")
 >>> list(res.fixed.columns)
 ['estimate', 'se', 'z', 'p', 'ci_low', 'ci_high']
@@ -237,8 +239,10 @@ def gee(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> d = pd.read_csv("tests/reference/glmm/data/adherence.csv")
+    >>> from alliancestats.simulate import simulate_sessions
+    >>> d = simulate_sessions(n_therapists=8, seed=4).dropna(subset=["adhered", "alliance"])
+    >>> d = d.assign(alliance_within=d["alliance"]
+    ...              - d.groupby("patient")["alliance"].transform("mean"))
     >>> res = gee("adhered ~ session + alliance_within", d, groups="patient",
     ...           cov_struct="ar1", time="session")
     >>> res.cov_struct, res.ngroups > 50

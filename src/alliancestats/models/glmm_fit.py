@@ -64,8 +64,8 @@ class GlmmFit:
         self.beta_scaled = opt.beta
         self.beta = opt.beta / scale
         self.deviance = opt.deviance
-        # derivatives in the original units: beta = beta_scaled / s
-        P = np.concatenate([np.ones(self.theta.size), scale])
+        # derivatives in the original units: theta = theta_s / s_theta, beta = beta_scaled / s
+        P = np.concatenate([opt.theta_scale, scale])
         self.grad = P * opt.grad
         self.hess = P[:, None] * opt.hess * P[None, :]
         self.state = problem.pirls(self.theta, self.beta_scaled)

@@ -114,9 +114,9 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
     Christensen 2017, J Stat Softw 82(13)): numerical Hessian of the deviance in (θ, σ)
     and Jacobian of Var(β), both by Richardson extrapolation, with σ taken relative to its
     estimate so that the df do not depend on the response's units (lmerTest 3.1-3's df
-    collapse for a response in micro-units: tests/models/test_review_lmm.py).
+    collapse for a response in micro-units does not occur).
 
-    Validated against lme4 1.1-31 and lmerTest 3.1-3 (tests/reference/lmm; 28 fits:
+    Validated against lme4 1.1-31 and lmerTest 3.1-3 (28 fits, see the validation page:
     sleepstudy, Dyestuff, Pastes, Penicillin, Hsb82, Orthodont with missing visits and four
     simulated therapist/patient/session data sets incl. a clinic/therapist/patient model, each
     under REML and ML). Tolerances: criterion and log-likelihood 1e-6 relative, fixed effects

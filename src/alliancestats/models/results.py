@@ -378,7 +378,7 @@ class MixedResult:
         own Satterthwaite df, combined as in Fai & Cornelius (1996, J Stat Comput Simul
         54(4)). ``sum_sq = F q sigma^2`` and ``mean_sq = F sigma^2`` as in lmerTest.
         Validated against lmerTest 3.1-3 ``anova(fit, type = 3)`` and ``type = 1``
-        (tests/reference/lmm/review_cases.R: ham, Orthodont with missing visits and two
+        (ham, Orthodont with missing visits and two
         simulated models with a three-level site factor and its interaction with session,
         REML and ML): F and den_df within 1e-2 relative (the df rest on numerical second
         derivatives in both programs).
