@@ -22,15 +22,13 @@ from alliancestats.models.glmm_inputs import GlmmInputs
 from alliancestats.models.glmm_optim import GlmmOptimum
 from alliancestats.models.pirls import PirlsProblem
 from alliancestats.models.predict import linear_predictor
-from alliancestats.models.results import MixedResult, fixed_table, ranef_frames
+from alliancestats.models.results import MixedResult, shared_fields
 from alliancestats.models.varcomp import (
     SINGULAR_TOL,
-    ngroups,
     sdcor_names,
     term_covariance_list,
     term_covariances,
     theta_to_sdcor,
-    varcorr_frame,
     wald_table,
 )
 
@@ -254,48 +252,27 @@ class GlmmFit:
 
     def result_fields(self) -> dict:
         """The fields of the :class:`~alliancestats.models.glmm.GlmmResult`."""
-        d, inp = self.design, self.inputs
-        names = d.fixed_names
-        se = np.sqrt(np.diag(self._V))
-        npar = self.beta.size + self.theta.size
+        inp = self.inputs
         mu = self.state.mu
         dev_res = np.sign(inp.y - mu) * np.sqrt(
             np.maximum(inp.family.dev_resids(inp.y, mu, inp.pw), 0.0)
         )
-        _, by_factor = ranef_frames(d.random, self.b)
-        covs = term_covariances(self.problem.re.layout, self.theta, 1.0)
+        fields = shared_fields(
+            self, df=None, deviance=self.deviance, npar=self.beta.size + self.theta.size,
+            fitted=mu, residuals=dev_res, n_dropped=inp.n_dropped, residual_row=False,
+        )
         return dict(
             method="Laplace" if self.nagq == 1 else f"AGQ({self.nagq})",
             family=self.family,
             link=self.link,
             nagq=self.nagq,
-            reml=False,
             response=inp.response,
-            fixed=fixed_table(names, self.beta, se, None, self.level),
-            vcov=pd.DataFrame(self._V, index=names, columns=names),
             vcov_method=self.vcov_method,
-            varcorr=varcorr_frame(d.random, covs, 1.0, residual=False),
-            sigma=1.0,
-            loglik=-0.5 * self.deviance,
-            deviance=self.deviance,
-            aic=self.deviance + 2.0 * npar,
-            bic=self.deviance + np.log(d.nobs) * npar,
-            nobs=d.nobs,
-            n_dropped=inp.n_dropped,
-            npar=npar,
-            ngroups=ngroups(d.random),
-            converged=self.converged,
             optimizer=self.optimizer_summary(),
-            singular=self.singular,
-            theta=self.theta,
             beta=self.beta,
-            ranef=by_factor,
-            cond_var=self.cond_var,
-            fitted=pd.Series(mu, index=d.rows, name="fitted"),
-            residuals=pd.Series(dev_res, index=d.rows, name="residuals"),
             messages=self.messages,
-            level=self.level,
             overdispersion=self.overdispersion(),
+            **fields,
         )
 
     def warn(self) -> None:

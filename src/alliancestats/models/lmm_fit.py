@@ -29,19 +29,8 @@ from alliancestats.models.lmm_inference import (
 )
 from alliancestats.models.lmm_optim import finish_scaled_check, minimize_theta
 from alliancestats.models.predict import linear_predictor
-from alliancestats.models.results import (
-    MixedResult,
-    fixed_table,
-    information_criteria,
-    ranef_frames,
-)
-from alliancestats.models.varcomp import (
-    SINGULAR_TOL,
-    ngroups,
-    term_covariance_list,
-    term_covariances,
-    varcorr_frame,
-)
+from alliancestats.models.results import MixedResult, shared_fields
+from alliancestats.models.varcomp import SINGULAR_TOL, term_covariance_list, term_covariances
 
 __all__ = ["LmmFit", "Rescaling"]
 
@@ -206,7 +195,6 @@ class LmmFit:
     def result(self) -> MixedResult:
         """The :class:`MixedResult` of this fit."""
         d, p = self.design, self.problem.p
-        se = np.sqrt(np.diag(self._V))
         df = self.satt.df_all() if self.satt is not None else np.zeros(0)
         messages = []
         if self.satt is not None and np.any(self.satt.evals < -1e-8):
@@ -215,39 +203,18 @@ class LmmFit:
                 "Satterthwaite df may be unreliable"
             )
         fitted = self.fitted_values()
-        _, by_factor = ranef_frames(d.random, self.b)
-        npar = p + self.problem.layout.n + 1
-        loglik = -0.5 * self.criterion
-        aic, bic = information_criteria(loglik, npar, d.nobs)
-        covs = term_covariances(self.problem.layout, self.theta, self.sigma)
+        fields = shared_fields(
+            self, df=df, deviance=self.criterion, npar=p + self.problem.layout.n + 1,
+            fitted=fitted, residuals=d.y - fitted, n_dropped=d.n_dropped, residual_row=True,
+        )
         return MixedResult(
             self,
             formula=d.parsed.formula,
             response=d.response,
             method="REML" if self.reml else "ML",
             family="gaussian",
-            reml=self.reml,
-            fixed=fixed_table(d.fixed_names, self.beta, se, df, self.level),
-            vcov=pd.DataFrame(self._V, index=d.fixed_names, columns=d.fixed_names),
-            varcorr=varcorr_frame(d.random, covs, self.sigma),
-            sigma=self.sigma,
-            loglik=loglik,
-            deviance=self.criterion,
-            aic=aic,
-            bic=bic,
-            nobs=d.nobs,
-            n_dropped=d.n_dropped,
-            npar=npar,
-            ngroups=ngroups(d.random),
-            converged=self.converged,
             optimizer=self.summary,
-            singular=self.singular,
-            theta=self.theta,
-            ranef=by_factor,
-            cond_var=self.cond_var,
-            fitted=pd.Series(fitted, index=d.rows, name="fitted"),
-            residuals=pd.Series(d.y - fitted, index=d.rows, name="residuals"),
             messages=messages,
             aliased=d.aliased,
-            level=self.level,
+            **fields,
         )

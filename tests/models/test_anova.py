@@ -34,7 +34,7 @@ CASES = [
 ]
 KEYS = [f"{c}_{m}" for c in CASES for m in ("REML", "ML")]
 
-TOL_F = 1e-2  # brief's tolerance; F depends on theta (BOBYQA vs COBYQA optimum, ~1e-5 seen)
+TOL_F = 1e-2  # F depends on theta (two optimisers' optima differ by ~1e-5)
 TOL_DF = 1e-2  # den df rest on numerical second derivatives in both programs (5e-4 seen)
 TOL_P = 1e-2  # p follows from F and df; compared relative to max(p, 1e-3)
 
