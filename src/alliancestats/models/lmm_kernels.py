@@ -33,7 +33,7 @@ __all__ = ["group_first", "nested_kernel"]
 def _source():
     import numba
 
-    @numba.njit(cache=True, fastmath=False)
+    @numba.njit(cache=True, inline="always")
     def chol_inplace(M, q):  # lower Cholesky factor of M[:q, :q] in place; False if not PD
         for j in range(q):
             s = M[j, j]
@@ -52,7 +52,7 @@ def _source():
                 M[i, j] = 0.0
         return True
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, inline="always")
     def forward(L, B, q, m):  # B[:q, :m] <- L^{-1} B
         for c in range(m):
             for i in range(q):
@@ -61,24 +61,26 @@ def _source():
                     s -= L[i, k] * B[k, c]
                 B[i, c] = s / L[i, i]
 
-    @numba.njit(cache=True)
-    def lt_mat(lam, S, q, m, out):  # out[:q, :m] <- lam' S   (lam lower triangular q x q)
-        for i in range(q):
+    @numba.njit(cache=True, inline="always")
+    def lt_mat(lam, S, i, q, m, out):  # out[:q, :m] <- lam' S[i]   (lam lower triangular)
+        for r in range(q):
             for c in range(m):
-                s = 0.0
-                for k in range(i, q):
-                    s += lam[k, i] * S[k, c]
-                out[i, c] = s
+                acc = 0.0
+                for k in range(r, q):
+                    acc += lam[k, r] * S[i, k, c]
+                out[r, c] = acc
 
-    @numba.njit(cache=True)
-    def quad(lam1, S, lam2, q1, q2, out):  # out <- lam1' S lam2
-        for i in range(q1):
-            for j in range(q2):
-                s = 0.0
-                for k in range(i, q1):
-                    for m in range(j, q2):
-                        s += lam1[k, i] * S[k, m] * lam2[m, j]
-                out[i, j] = s
+    @numba.njit(cache=True, inline="always")
+    def quad(lam1, S, i, lam2, q1, q2, out):  # out <- lam1' S[i] lam2
+        for r in range(q1):
+            for c in range(q2):
+                acc = 0.0
+                for k in range(r, q1):
+                    inner = 0.0
+                    for m in range(c, q2):
+                        inner += S[i, k, m] * lam2[m, c]
+                    acc += lam1[k, r] * inner
+                out[r, c] = acc
 
     @numba.njit(cache=True)
     def kernel(lamA, aa, axy, xyxy, lamR, rr, rxy, eb, parent):
@@ -92,68 +94,67 @@ def _source():
         M = np.empty((qA, qA))
         R = np.empty((qA, P))
         W = np.empty((qA, max(qR, 1)))
-        tmp = np.empty((qA, max(qR, 1)))
         D = np.zeros((max(nR, 1), max(qR, 1), max(qR, 1)))
         rhs = np.zeros((max(nR, 1), max(qR, 1), P))
         for i in range(nA):
-            quad(lamA, aa[i], lamA, qA, qA, M)
+            quad(lamA, aa, i, lamA, qA, qA, M)
             for a in range(qA):
                 M[a, a] += 1.0
             if not chol_inplace(M, qA):
                 return np.nan, T
+            prod = 1.0
             for a in range(qA):
-                logdet += 2.0 * np.log(M[a, a])
-            lt_mat(lamA, axy[i], qA, P, R)
+                prod *= M[a, a]
+            logdet += 2.0 * np.log(prod)  # each diagonal element >= 1: no underflow
+            lt_mat(lamA, axy, i, qA, P, R)
             forward(M, R, qA, P)
             for c1 in range(P):
                 for c2 in range(c1 + 1):
-                    s = 0.0
+                    acc = 0.0
                     for a in range(qA):
-                        s += R[a, c1] * R[a, c2]
-                    T[c1, c2] -= s
+                        acc += R[a, c1] * R[a, c2]
+                    T[c1, c2] -= acc
             if nR > 0:
                 j = parent[i]
-                # W = L^{-1} lamA' eb_i lamR
-                quad(lamA, eb[i], lamR, qA, qR, tmp)
-                for a in range(qA):
-                    for b in range(qR):
-                        W[a, b] = tmp[a, b]
+                quad(lamA, eb, i, lamR, qA, qR, W)  # W = L^{-1} lamA' eb_i lamR
                 forward(M, W, qA, qR)
                 for b1 in range(qR):
                     for b2 in range(qR):
-                        s = 0.0
+                        acc = 0.0
                         for a in range(qA):
-                            s += W[a, b1] * W[a, b2]
-                        D[j, b1, b2] -= s
+                            acc += W[a, b1] * W[a, b2]
+                        D[j, b1, b2] -= acc
                     for c in range(P):
-                        s = 0.0
+                        acc = 0.0
                         for a in range(qA):
-                            s += W[a, b1] * R[a, c]
-                        rhs[j, b1, c] -= s
+                            acc += W[a, b1] * R[a, c]
+                        rhs[j, b1, c] -= acc
         if nR > 0:
             Ms = np.empty((qR, qR))
             R2 = np.empty((qR, P))
             for j in range(nR):
-                quad(lamR, rr[j], lamR, qR, qR, Ms)
+                quad(lamR, rr, j, lamR, qR, qR, Ms)
                 for b1 in range(qR):
                     for b2 in range(qR):
                         Ms[b1, b2] += D[j, b1, b2]
                     Ms[b1, b1] += 1.0
                 if not chol_inplace(Ms, qR):
                     return np.nan, T
+                prod = 1.0
                 for b in range(qR):
-                    logdet += 2.0 * np.log(Ms[b, b])
-                lt_mat(lamR, rxy[j], qR, P, R2)
+                    prod *= Ms[b, b]
+                logdet += 2.0 * np.log(prod)
+                lt_mat(lamR, rxy, j, qR, P, R2)
                 for b in range(qR):
                     for c in range(P):
                         R2[b, c] += rhs[j, b, c]
                 forward(Ms, R2, qR, P)
                 for c1 in range(P):
                     for c2 in range(c1 + 1):
-                        s = 0.0
+                        acc = 0.0
                         for b in range(qR):
-                            s += R2[b, c1] * R2[b, c2]
-                        T[c1, c2] -= s
+                            acc += R2[b, c1] * R2[b, c2]
+                        T[c1, c2] -= acc
         for c1 in range(P):
             for c2 in range(c1):
                 T[c2, c1] = T[c1, c2]
