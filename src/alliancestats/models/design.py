@@ -287,14 +287,17 @@ class Design:
         """
         block = self.random[k]
         newdata, na_rows = self._prepare_newdata(newdata)
-        try:
-            mm = block.spec.get_model_matrix(newdata, na_action="ignore")
-        except Exception as exc:  # formulaic raises several types (missing column, new level)
-            raise FormulaError(
-                f"cannot build the random-effects columns of ({block.lhs} | {block.group}) for "
-                f"new data: {exc}"
-            ) from exc
-        Z = np.array(mm, dtype=float)
+        if block.spec is None:  # a random intercept
+            Z = np.ones((len(newdata), 1))
+        else:
+            try:
+                mm = block.spec.get_model_matrix(newdata, na_action="ignore")
+            except Exception as exc:  # formulaic raises several types (missing column, level)
+                raise FormulaError(
+                    f"cannot build the random-effects columns of ({block.lhs} | {block.group}) "
+                    f"for new data: {exc}"
+                ) from exc
+            Z = np.array(mm, dtype=float)
         Z[na_rows] = np.nan
         labels = _group_labels(newdata, block.label_vars)
         codes = block.levels.get_indexer(pd.Index(labels))
@@ -575,6 +578,7 @@ def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
 def _complete_rows(data: pd.DataFrame, used: list[str], warn: bool) -> tuple[pd.DataFrame, int]:
     """The used columns of the rows without a missing value, and how many rows were dropped."""
     sub = data.loc[:, used] if used else data.iloc[:, :0]
+    sub.attrs = {}  # metadata would be deep-copied by every pandas operation on the frame
     missing = sub.isna().any(axis=1).to_numpy() if used else np.zeros(len(data), dtype=bool)
     n_dropped = int(missing.sum())
     if n_dropped:
@@ -626,7 +630,10 @@ def _random_blocks(parsed: ParsedFormula, sub: pd.DataFrame) -> list[RandomBlock
     """One :class:`RandomBlock` per random term, in lme4's order and with lme4's names."""
     blocks: list[RandomBlock] = []
     for term in parsed.random:
-        Z, colnames, spec = _model_matrix(term.lhs, sub, f"random term {term.source}")
+        if term.lhs.strip() == "1":  # a random intercept: no formula to evaluate
+            Z, colnames, spec = np.ones((len(sub), 1)), ["(Intercept)"], None
+        else:
+            Z, colnames, spec = _model_matrix(term.lhs, sub, f"random term {term.source}")
         if Z.shape[1] == 0:
             raise FormulaError(f"random term {term.source} has no random-effect columns")
         codes, levels = _factorize_group(sub, term)
