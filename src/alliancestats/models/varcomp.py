@@ -86,7 +86,7 @@ def varcorr_frame(
                 rows.append((b.group, b.colnames[i], b.colnames[j], cov[i, j], corr))
     if residual:
         rows.append(("Residual", None, None, sigma**2, sigma))
-    cols = list(zip(*rows)) if rows else [(), (), (), (), ()]
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
 
     def text(values) -> pd.Series:  # object columns, as lme4's names (no string inference)
         return pd.Series(np.array(values, dtype=object), dtype=object)
