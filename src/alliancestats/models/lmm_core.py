@@ -40,7 +40,7 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
-from alliancestats.models.lmm_kernels import group_first, nested_kernel
+from alliancestats.models.lmm_kernels import crossed_kernel, group_first, nested_kernel
 
 __all__ = ["Factorization", "LmmProblem"]
 
@@ -319,6 +319,14 @@ class LmmProblem:
             cols.append((self.r_off[k] + jj[None, None, :] * b.q + b_idx + 0 * a_idx).ravel())
         self.w_rows = np.concatenate(rows)
         self.w_cols = np.concatenate(cols)
+        self._scalar_general = None
+        if self.qA == 1 and all(b.q == 1 for b in rest) and crossed_kernel() is not None:
+            # scalar terms (crossed random intercepts): W'W and W'r need only the pattern E
+            # of level pairs, as a CSR matrix over the levels of A
+            vals = np.concatenate([e.ravel() for e in self.ent_b])
+            E = sp.csr_matrix((vals, (self.w_rows, self.w_cols)), shape=(self.nA, qr))
+            E.sum_duplicates()
+            self._scalar_general = (E.indptr, E.indices, E.data)
 
     def _setup_chain(self) -> None:
         """Detect a chain of nested terms (patients in therapists in clinics, ...).
@@ -456,6 +464,8 @@ class LmmProblem:
         theta = np.asarray(theta, dtype=float)
         if self._kernel is not None and not full:
             return self._factorize_compiled(theta)
+        if not full and getattr(self, "_scalar_general", None) is not None:
+            return self._factorize_scalar_general(theta)
         if self.chain:
             return self._factorize_chain(theta, keep=full)
         lam = self.layout.factors(theta)
@@ -537,6 +547,35 @@ class LmmProblem:
         if not np.isfinite(logdet):
             raise np.linalg.LinAlgError("a random-effects block is not positive definite")
         return Factorization(logdet, _chol_schur(T), lam, None, None, None, None, None, None, None)
+
+    def _factorize_scalar_general(self, theta: np.ndarray) -> Factorization:
+        """``logdet_l`` and ``chol_t`` for crossed (non-nested) scalar terms.
+
+        With ``c_i = t_A^2 / (1 + t_A^2 (Z_A'Z_A)_i)`` and ``d`` the θ of every level of the
+        other terms: ``S = d d' o (Z_R'Z_R - E' diag(c) E) + I`` and the right-hand side
+        ``d o (Z_R'[X y] - E' diag(c) Z_A'[X y])``, where ``E`` holds the sums of ``Z_A Z_R``
+        over the rows of each pair of levels (compiled sums over the pairs that occur).
+        """
+        lam = self.layout.factors(theta)
+        tA = theta[0]
+        aa = self.aa[0, 0]
+        m = 1.0 + tA * tA * aa
+        c = tA * tA / m
+        d = np.concatenate(
+            [np.full(b.nlevels, theta[k + 1]) for k, b in enumerate(self.rest)]
+        )
+        axy = self.axy[0].T  # (nA, P)
+        indptr, indices, data = self._scalar_general
+        G, B = crossed_kernel()(indptr, indices, data, c, axy, self.q_rest)
+        S = np.outer(d, d) * (self.zz_rest - G)
+        S[np.diag_indices_from(S)] += 1.0
+        ls = np.linalg.cholesky(S)
+        rhs = d[:, None] * (self.zxy_rest - B)
+        r2 = sla.solve_triangular(ls, rhs, lower=True)
+        T = self.xy_xy - axy.T @ (c[:, None] * axy) - r2.T @ r2
+        logdet = float(np.log(m).sum() + 2.0 * np.log(np.diag(ls)).sum())
+        ct = _chol_schur(0.5 * (T + T.T))
+        return Factorization(logdet, ct, lam, None, None, None, None, None, None, None)
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""
