@@ -12,6 +12,8 @@ True
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 # Public names and the modules that define them. They are imported on first use (PEP 562), so
@@ -122,6 +124,20 @@ __all__ = [
     "simulate_studies",
     "trim_and_fill",
 ]
+
+
+class _Package(types.ModuleType):
+    """The package module: a public function named like its subpackage (``instruments``)
+    stays the function when the subpackage is imported (the import system would otherwise
+    set the attribute to the subpackage)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

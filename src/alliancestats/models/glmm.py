@@ -8,11 +8,14 @@ parser, design matrices and result class are shared with :func:`alliancestats.mo
 (:mod:`.formula`, :mod:`.design`, :mod:`.results`).
 
 Fitting follows glmer's two stages: first the covariance parameters ``theta`` are optimised
-with the fixed effects ``beta`` taken from the joint conditional mode of ``(u, beta)``
-(glmer's ``nAGQ = 0`` step), then ``(theta, beta)`` are optimised together on the Laplace or
-quadrature deviance (L-BFGS-B, with the exact Laplace gradient where available, on fixed
-effects of rescaled columns; a search that ends at a zero variance is restarted once). The
-optimum is polished by Newton steps and checked with lme4's scaled-gradient criterion.
+by BOBYQA with the fixed effects ``beta`` taken from the joint conditional mode of
+``(u, beta)`` (glmer's ``nAGQ = 0`` step), then ``(theta, beta)`` are optimised together on
+the Laplace or quadrature deviance (L-BFGS-B, with the exact Laplace gradient where
+available). Both stages work on ``theta`` and ``beta`` scaled by the root-mean-square of
+their columns, so slopes on covariates in centimetres or years are as easy as intercepts; a
+search that ends at a zero variance is restarted from inside the parameter space before the
+fit is called singular (:mod:`.glmm_optim`). The optimum is polished by Newton steps and
+checked with lme4's scaled-gradient criterion.
 Standard errors come, as in lme4 >= 1.1, from the Hessian of the deviance in
 ``(theta, beta)``, falling back to the ``RX``-based approximation when that Hessian is not
 positive definite.

@@ -92,7 +92,8 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
     -----
     The criterion is lme4's profiled REML / ML deviance in the relative covariance factor θ
     (Bates, Maechler, Bolker & Walker 2015, J Stat Softw 67(1)), minimised with a bounded
-    derivative-free trust-region method (COBYQA, scipy) from lme4's start (identity factors).
+    derivative-free trust-region method (BOBYQA through NLopt, as lme4) from lme4's start
+    (identity factors).
     The optimum is verified as lme4's ``checkConv`` does (finite-difference gradient scaled by
     the Cholesky factor of the Hessian, tolerance 2e-3) and restarted if the check fails;
     fits ending on the boundary are restarted from inside the parameter space, because a
