@@ -45,17 +45,15 @@ from alliancestats.errors import (
     SingularFitWarning,
 )
 from alliancestats.models.agq import MAX_NAGQ
-from alliancestats.models.convergence import single_threaded_blas
 from alliancestats.models.families import Family, exp_wald_table
-from alliancestats.models.fitted import Refit
-from alliancestats.models.glmm_fit import GlmmFit
-from alliancestats.models.glmm_inputs import GlmmInputs, prepare_inputs
-from alliancestats.models.glmm_optim import fit_two_stage, glm_start
+from alliancestats.models.glmm_fit import GlmmFit, fit_glmm
+from alliancestats.models.glmm_inputs import prepare_inputs
+from alliancestats.models.glmm_optim import glm_start
 from alliancestats.models.pirls import PirlsProblem, ReStructure
 from alliancestats.models.results import MixedResult
 from alliancestats.models.separation import SeparationResult, detect_separation
 
-__all__ = ["GlmmResult", "glmm", "refit_glmm"]
+__all__ = ["GlmmResult", "glmm"]
 
 
 # ---------------------------------------------------------------------------- result class
@@ -355,24 +353,8 @@ def glmm(
         )
         if sep.separated:
             warnings.warn(sep.message(), SeparationWarning, stacklevel=2)
-    fit = _fit(inputs, problem, beta0 * scale, scale, nagq, level)
+    fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level)
     return _result(formula, fit, sep)
-
-
-def _theta_scale(problem: PirlsProblem) -> np.ndarray:
-    """Root-mean-square of the random-effect column of each θ element's row."""
-    lay = problem.re.layout
-    out = np.ones(lay.n)
-    for k, b in enumerate(problem.re.terms):
-        rms = np.sqrt(np.mean(b.Z**2, axis=0))
-        out[lay.slice(k)] = np.where(rms > 0, rms, 1.0)[lay.rows[k]]
-    return out
-
-
-def _fit(inputs: GlmmInputs, problem, beta0_scaled, scale, nagq: int, level: float) -> GlmmFit:
-    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        opt = fit_two_stage(problem, nagq, beta0_scaled, _theta_scale(problem))
-        return GlmmFit(inputs, problem, opt, scale, nagq, level)
 
 
 def _result(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
@@ -386,36 +368,3 @@ def _result(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
         )
     fit.warn()
     return result
-
-
-def refit_glmm(fit: GlmmFit, y: np.ndarray) -> Refit:
-    """Refit a GLMM to a new response on the same rows (same trials, weights and offset).
-
-    ``y`` is on the scale of the fit's response (0/1 or proportions of the trials for
-    binomial data, counts for Poisson data).
-    """
-    import dataclasses
-
-    d = fit.design
-    if y.shape != (d.nobs,):
-        raise ValueError(f"y must have one value per row used in the fit ({d.nobs}), got {y.shape}")
-    inputs = dataclasses.replace(fit.inputs, y=y)
-    p0 = fit.problem
-    problem = PirlsProblem(y, p0.X, p0.re, inputs.family, inputs.pw, inputs.offset)
-    beta0, _ = glm_start(d.X, y, inputs.pw, inputs.offset, inputs.family)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        new = _fit(inputs, problem, beta0 * fit.scale, fit.scale, fit.nagq, fit.level)
-    V = new.vcov_beta()
-    return Refit(
-        beta=new.beta,
-        se=np.sqrt(np.diag(V)),
-        vcov=V,
-        df=np.full(new.beta.size, np.inf),
-        theta=new.theta,
-        sigma=1.0,
-        deviance=new.deviance,
-        converged=new.converged,
-        singular=new.singular,
-        contrast_df=new.contrast_df,
-    )

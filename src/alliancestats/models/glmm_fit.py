@@ -9,6 +9,7 @@ check, conditional modes and variances, overdispersion, Wald and profile interva
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -16,10 +17,16 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import ConvergenceWarning, ModelSpecificationError
-from alliancestats.models.convergence import GRAD_TOL, OptSummary, newton_step
+from alliancestats.models.convergence import (
+    GRAD_TOL,
+    OptSummary,
+    newton_step,
+    single_threaded_blas,
+)
 from alliancestats.models.fitted import Refit, TermCovariance
 from alliancestats.models.glmm_inputs import GlmmInputs
-from alliancestats.models.glmm_optim import GlmmOptimum
+from alliancestats.models.glmm_optim import GlmmOptimum, fit_two_stage, glm_start
+from alliancestats.models.glmm_profile import profile_glmm
 from alliancestats.models.pirls import PirlsProblem
 from alliancestats.models.predict import linear_predictor
 from alliancestats.models.results import MixedResult, shared_fields
@@ -32,7 +39,7 @@ from alliancestats.models.varcomp import (
     wald_table,
 )
 
-__all__ = ["GlmmFit"]
+__all__ = ["GlmmFit", "fit_glmm", "refit_glmm"]
 
 _CONDVAR_MAX_Q = 2000  # conditional variances for general designs need a dense A^-1
 
@@ -187,8 +194,6 @@ class GlmmFit:
         return wald_table(phi, se, names, level)
 
     def profile(self, level: float, progress: bool | None = None) -> pd.DataFrame:
-        from alliancestats.models.glmm_profile import profile_glmm
-
         return profile_glmm(self, level, progress)
 
     def refit_ml(self) -> MixedResult:
@@ -209,8 +214,6 @@ class GlmmFit:
         return np.divide(rng.binomial(n, mu), pw, out=np.zeros_like(mu), where=pw > 0)
 
     def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
-        from alliancestats.models.glmm import refit_glmm
-
         return refit_glmm(self, np.asarray(y, dtype=float))
 
     # ------------------------------------------------------------------ result
@@ -278,3 +281,51 @@ class GlmmFit:
     def warn(self) -> None:
         if not self.converged:
             warnings.warn("; ".join(self.messages), ConvergenceWarning, stacklevel=4)
+
+
+def _theta_scale(problem: PirlsProblem) -> np.ndarray:
+    """Root-mean-square of the random-effect column of each θ element's row."""
+    lay = problem.re.layout
+    out = np.ones(lay.n)
+    for k, b in enumerate(problem.re.terms):
+        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        out[lay.slice(k)] = np.where(rms > 0, rms, 1.0)[lay.rows[k]]
+    return out
+
+
+def fit_glmm(inputs: GlmmInputs, problem, beta0_scaled, scale, nagq: int, level: float) -> GlmmFit:
+    """The two-stage optimisation and the fitted model (BLAS limited to one thread)."""
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        opt = fit_two_stage(problem, nagq, beta0_scaled, _theta_scale(problem))
+        return GlmmFit(inputs, problem, opt, scale, nagq, level)
+
+
+def refit_glmm(fit: GlmmFit, y: np.ndarray) -> Refit:
+    """Refit a GLMM to a new response on the same rows (same trials, weights and offset).
+
+    ``y`` is on the scale of the fit's response (0/1 or proportions of the trials for
+    binomial data, counts for Poisson data).
+    """
+    d = fit.design
+    if y.shape != (d.nobs,):
+        raise ValueError(f"y must have one value per row used in the fit ({d.nobs}), got {y.shape}")
+    inputs = dataclasses.replace(fit.inputs, y=y)
+    p0 = fit.problem
+    problem = PirlsProblem(y, p0.X, p0.re, inputs.family, inputs.pw, inputs.offset)
+    beta0, _ = glm_start(d.X, y, inputs.pw, inputs.offset, inputs.family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new = fit_glmm(inputs, problem, beta0 * fit.scale, fit.scale, fit.nagq, fit.level)
+    V = new.vcov_beta()
+    return Refit(
+        beta=new.beta,
+        se=np.sqrt(np.diag(V)),
+        vcov=V,
+        df=np.full(new.beta.size, np.inf),
+        theta=new.theta,
+        sigma=1.0,
+        deviance=new.deviance,
+        converged=new.converged,
+        singular=new.singular,
+        contrast_df=new.contrast_df,
+    )

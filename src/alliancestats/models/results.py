@@ -28,7 +28,7 @@ from alliancestats._validation import check_choice, check_level
 from alliancestats.errors import ModelSpecificationError
 from alliancestats.models.design import RandomBlock
 from alliancestats.models.fitted import FittedModel
-from alliancestats.models.varcomp import merge_uncorrelated
+from alliancestats.models.varcomp import merge_uncorrelated, ngroups, varcorr_frame
 
 __all__ = [
     "MixedResult",
@@ -108,8 +108,6 @@ def shared_fields(
     ``theta``, ``reml``, ``b`` (conditional modes per term), ``cond_var``, ``converged``,
     ``singular`` and ``level``; ``deviance`` is the REML criterion or -2 log-likelihood.
     """
-    from alliancestats.models.varcomp import ngroups, varcorr_frame
-
     d = model.design
     V = model.vcov_beta()
     loglik = -0.5 * deviance
