@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_lmm.py                     # about 10k, 100k and 1M session rows
-    python benchmarks/bench_lmm.py --rows 10000 100000 --statsmodels-max-rows 0
+    python benchmarks/bench_lmm.py                     # 2k, 10k, 100k and 1M session rows
+    python benchmarks/bench_lmm.py --rows 2000 10000 --statsmodels-max-rows 0 --repeat 5
 
 For each size the script simulates therapists x patients x sessions with
 :func:`alliancestats.simulate.simulate_sessions` (20-60 patients per therapist, 2-14 sessions
@@ -15,8 +15,13 @@ by REML with
 
 * alliancestats (in a fresh subprocess, which also reports its peak resident memory; the time
   covers the whole ``lmm()`` call: model matrices, optimisation, Satterthwaite df, random
-  effects),
-* lme4 via ``Rscript`` when available (only the ``lmer()`` call is timed, not reading the CSV),
+  effects; one warm-up fit, then the median of ``--repeat`` fits),
+* lme4 via ``Rscript`` when available (only the ``lmer()`` call is timed, not reading the CSV;
+  median of ``--repeat`` fits),
+
+and the same for a random-intercept model (``(1 | patient) + (1 | therapist)``) and, at the
+sizes in ``--crossed-rows``, a crossed model in which patients meet several therapists
+(``(1 | patient) + (1 | therapist)`` with therapists drawn at random per session).
 * statsmodels MixedLM for the patient-level model only (statsmodels cannot add the crossed /
   nested therapist intercept next to a patient random slope), ``method="lbfgs"``; skipped above
   ``--statsmodels-max-rows`` (default 150,000) where a fit would take more than ten minutes.
@@ -63,20 +68,29 @@ def make_data(rows: int, seed: int) -> pd.DataFrame:
     return df[cols].dropna().reset_index(drop=True)
 
 
+INTERCEPT_FORMULA = (
+    "pain ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)"
+)
+
 OURS_CHILD = r"""
-import json, resource, sys, time, warnings
+import json, resource, statistics, sys, time, warnings
 import pandas as pd
 from alliancestats.models import lmm
 warnings.simplefilter("ignore")
 df = pd.read_csv(sys.argv[1])
+repeat = int(sys.argv[3])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.perf_counter()
-m = lmm(sys.argv[2], df)
-el = time.perf_counter() - t
+m = lmm(sys.argv[2], df)  # warm-up: loads the compiled kernel
+times = []
+for _ in range(repeat):
+    t = time.perf_counter()
+    m = lmm(sys.argv[2], df)
+    times.append(time.perf_counter() - t)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": el, "criterion": m.deviance, "peak_kb": peak, "data_kb": base,
-                  "converged": m.converged, "singular": m.singular,
-                  "nfev": m.optimizer["nfev"], "fixed": m.fixed["estimate"].tolist()}))
+print(json.dumps({"seconds": statistics.median(times), "criterion": m.deviance,
+                  "peak_kb": peak, "data_kb": base, "converged": m.converged,
+                  "singular": m.singular, "evaluations": m.optimizer["evaluations"],
+                  "fixed": m.fixed["estimate"].tolist()}))
 """
 
 R_SCRIPT = r"""
@@ -84,15 +98,19 @@ suppressPackageStartupMessages(library(lme4))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 d$patient <- factor(d$patient); d$therapist <- factor(d$therapist)
-tm <- system.time(fm <- lmer(as.formula(args[2]), data = d, REML = TRUE))[["elapsed"]]
-cat(sprintf('{"seconds": %.6f, "criterion": %.10f, "singular": %s}\n', tm, REMLcrit(fm),
-            tolower(as.character(isSingular(fm)))))
+reps <- as.integer(args[3])
+tm <- numeric(reps)
+for (i in seq_len(reps)) {
+  tm[i] <- system.time(fm <- lmer(as.formula(args[2]), data = d, REML = TRUE))[["elapsed"]]
+}
+cat(sprintf('{"seconds": %.6f, "criterion": %.10f, "singular": %s}\n', median(tm),
+            REMLcrit(fm), tolower(as.character(isSingular(fm)))))
 """
 
 
-def run_ours(csv: Path, formula: str) -> dict:
+def run_ours(csv: Path, formula: str, repeat: int = 1) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", OURS_CHILD, str(csv), formula],
+        [sys.executable, "-c", OURS_CHILD, str(csv), formula, str(repeat)],
         check=True,
         capture_output=True,
         text=True,
@@ -100,13 +118,13 @@ def run_ours(csv: Path, formula: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_lme4(csv: Path, formula: str, tmp: Path) -> dict | None:
+def run_lme4(csv: Path, formula: str, tmp: Path, repeat: int = 1) -> dict | None:
     if shutil.which("Rscript") is None:
         return None
     script = tmp / "fit.R"
     script.write_text(R_SCRIPT)
     out = subprocess.run(
-        ["Rscript", "--vanilla", str(script), str(csv), formula],
+        ["Rscript", "--vanilla", str(script), str(csv), formula, str(repeat)],
         check=True,
         capture_output=True,
         text=True,
@@ -134,10 +152,35 @@ def run_statsmodels(df: pd.DataFrame) -> dict:
     return {"seconds": el, "criterion": -2.0 * res.llf, "converged": bool(res.converged)}
 
 
+def crossed(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The same rows with each session seen by a therapist drawn at random (crossed factors)."""
+    rng = np.random.default_rng(seed)
+    therapists = df["therapist"].unique()
+    return df.assign(therapist=rng.choice(therapists, size=len(df)))
+
+
+def compare(csv: Path, formula: str, tmp: Path, repeat: int) -> dict:
+    """Ours and lme4's median times on one data set and formula, with the criterion check."""
+    ours = run_ours(csv, formula, repeat)
+    r = run_lme4(csv, formula, tmp, repeat)
+    print(f"  {formula}\n  alliancestats: {ours}\n  lme4: {r}", flush=True)
+    return {
+        "alliancestats_s": ours["seconds"],
+        "lme4_s": r["seconds"] if r else np.nan,
+        "speedup_vs_lme4": r["seconds"] / ours["seconds"] if r else np.nan,
+        "crit_rel_diff": (ours["criterion"] - r["criterion"]) / abs(r["criterion"])
+        if r
+        else np.nan,
+        "peak_rss_gb": ours["peak_kb"] / 1e6,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--rows", type=int, nargs="+", default=[2_000, 10_000, 100_000, 1_000_000])
+    ap.add_argument("--crossed-rows", type=int, nargs="*", default=[2_000, 10_000])
     ap.add_argument("--statsmodels-max-rows", type=int, default=150_000)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
     lines = []
@@ -150,36 +193,20 @@ def main(argv: list[str] | None = None) -> None:
             df.to_csv(csv, index=False)
             n_pat, n_ther = df["patient"].nunique(), df["therapist"].nunique()
             print(f"## {len(df)} rows, {n_pat} patients, {n_ther} therapists", flush=True)
-            ours = run_ours(csv, FORMULA)
-            print(f"alliancestats: {ours}", flush=True)
-            r = run_lme4(csv, FORMULA, tmp)
-            print(f"lme4: {r}", flush=True)
-            row = {
-                "rows": len(df),
-                "patients": n_pat,
-                "therapists": n_ther,
-                "alliancestats_s": ours["seconds"],
-                "peak_rss_gb": ours["peak_kb"] / 1e6,
-                "data_rss_gb": ours["data_kb"] / 1e6,
-                "lme4_s": r["seconds"] if r else np.nan,
-                "speedup_vs_lme4": r["seconds"] / ours["seconds"] if r else np.nan,
-                "crit_rel_diff": (ours["criterion"] - r["criterion"]) / abs(r["criterion"])
-                if r
-                else np.nan,
-                "statsmodels_patient_s": np.nan,
-                "alliancestats_patient_s": np.nan,
-                "sm_crit_rel_diff": np.nan,
-            }
+            repeat = args.repeat if rows <= 100_000 else 1
+            models = [("slope + therapist", csv, FORMULA), ("intercepts", csv, INTERCEPT_FORMULA)]
+            if rows in args.crossed_rows:
+                csv_x = tmp / f"crossed_{rows}.csv"
+                crossed(df, args.seed).to_csv(csv_x, index=False)
+                models.append(("crossed intercepts", csv_x, INTERCEPT_FORMULA))
+            for label, path, formula in models:
+                row = {"model": label, "rows": len(df), "patients": n_pat, "therapists": n_ther}
+                row.update(compare(path, formula, tmp, repeat))
+                lines.append(row)
             if len(df) <= args.statsmodels_max_rows:
                 sm = run_statsmodels(df)
-                ours_p = run_ours(csv, PATIENT_FORMULA)
+                ours_p = run_ours(csv, PATIENT_FORMULA, repeat)
                 print(f"statsmodels: {sm}; alliancestats patient-level: {ours_p}", flush=True)
-                row["statsmodels_patient_s"] = sm["seconds"]
-                row["alliancestats_patient_s"] = ours_p["seconds"]
-                row["sm_crit_rel_diff"] = (sm["criterion"] - ours_p["criterion"]) / abs(
-                    ours_p["criterion"]
-                )
-            lines.append(row)
     table = pd.DataFrame(lines)
     print(f"# load average at the end: {os.getloadavg()}")
     print(format_table(table))
@@ -189,6 +216,8 @@ def format_table(table: pd.DataFrame) -> str:
     """Markdown table: counts with thousands separators, times to 3 significant digits."""
     out = table.copy()
     for col in out.columns:
+        if col == "model":
+            continue
         if col in ("rows", "patients", "therapists"):
             out[col] = out[col].map(lambda v: f"{int(v):,}")
         elif col.endswith("diff"):

@@ -11,85 +11,84 @@ True
 
 from __future__ import annotations
 
-from alliancestats.alliance import (
-    rci_cutoff,
-    rupture_patterns,
-    ruptures,
-    select_cases,
-    sudden_gains,
-    sudden_losses,
-)
-from alliancestats.datasets import list_samples, read_sample
-from alliancestats.errors import (
-    AllianceStatsWarning,
-    ConvergenceWarning,
-    DataValidationError,
-    DroppedRowsWarning,
-    SeparationWarning,
-    SingularFitWarning,
-)
-from alliancestats.instruments import (
-    clinical_significance,
-    instruments,
-    mcid_change,
-    register_instrument,
-    reliable_change,
-    score,
-)
-from alliancestats.io import SessionData, load_sessions
-from alliancestats.meta import (
-    MetaResult,
-    cumulative,
-    effect_sizes,
-    egger_test,
-    influence,
-    leave_one_out,
-    meta_analysis,
-    rank_test,
-    trim_and_fill,
-)
-from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
-from alliancestats.simulate import simulate_sessions, simulate_studies
+import importlib
+import sys
+import types
+
+# Public names by the module that defines them. They are imported on first use (PEP 562), so
+# that "import alliancestats" stays fast: scipy, statsmodels, pyarrow and formulaic load only
+# when a function that needs them is called. A new public name is added here only.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "alliancestats.alliance": (
+        "rci_cutoff",
+        "rupture_patterns",
+        "ruptures",
+        "select_cases",
+        "sudden_gains",
+        "sudden_losses",
+    ),
+    "alliancestats.datasets": ("list_samples", "read_sample"),
+    "alliancestats.errors": (
+        "AllianceStatsWarning",
+        "ConvergenceWarning",
+        "DataValidationError",
+        "DroppedRowsWarning",
+        "SeparationWarning",
+        "SingularFitWarning",
+    ),
+    "alliancestats.instruments": (
+        "clinical_significance",
+        "instruments",
+        "mcid_change",
+        "register_instrument",
+        "reliable_change",
+        "score",
+    ),
+    "alliancestats.io": ("SessionData", "load_sessions"),
+    "alliancestats.meta": (
+        "MetaResult",
+        "cumulative",
+        "effect_sizes",
+        "egger_test",
+        "influence",
+        "leave_one_out",
+        "meta_analysis",
+        "rank_test",
+        "trim_and_fill",
+    ),
+    "alliancestats.models": ("MixedResult", "gee", "glmm", "lmm", "lrt"),
+    "alliancestats.simulate": ("simulate_sessions", "simulate_studies"),
+}
+
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AllianceStatsWarning",
-    "ConvergenceWarning",
-    "DataValidationError",
-    "DroppedRowsWarning",
-    "MetaResult",
-    "MixedResult",
-    "SeparationWarning",
-    "SessionData",
-    "SingularFitWarning",
-    "clinical_significance",
-    "cumulative",
-    "effect_sizes",
-    "egger_test",
-    "gee",
-    "glmm",
-    "influence",
-    "instruments",
-    "leave_one_out",
-    "list_samples",
-    "lmm",
-    "load_sessions",
-    "lrt",
-    "mcid_change",
-    "meta_analysis",
-    "rank_test",
-    "rci_cutoff",
-    "read_sample",
-    "register_instrument",
-    "reliable_change",
-    "rupture_patterns",
-    "ruptures",
-    "score",
-    "select_cases",
-    "simulate_sessions",
-    "simulate_studies",
-    "sudden_gains",
-    "sudden_losses",
-    "trim_and_fill",
-]
+__all__ = sorted(_LAZY)
+
+
+class _Package(types.ModuleType):
+    """The package module: a public function named like its subpackage (``instruments``)
+    stays the function when the subpackage is imported (the import system would otherwise
+    set the attribute to the subpackage)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alliancestats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

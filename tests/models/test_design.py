@@ -10,6 +10,7 @@ from alliancestats.errors import (
     DroppedRowsWarning,
     FormulaError,
     ModelSpecificationError,
+    ParameterError,
     RankDeficiencyWarning,
 )
 from alliancestats.models.design import build_design, r_style_name, variables_in
@@ -113,7 +114,7 @@ def test_bad_inputs(frame):
             build_design("y ~ x + (1 | g)", empty)
     with pytest.raises(ModelSpecificationError, match="non-finite"):
         build_design("y ~ np.log(x) + (1 | g)", frame)
-    with pytest.raises(FormulaError, match="DataFrame"):
+    with pytest.raises(ParameterError, match="DataFrame"):
         build_design("y ~ x + (1 | g)", frame.to_dict())  # type: ignore[arg-type]
 
 
@@ -151,11 +152,11 @@ def test_new_data_errors_are_formula_errors(frame):
 
 
 def test_session_data_objects_are_accepted(frame):
-    class Holder:  # stands in for alliancestats.io.SessionData
-        def __init__(self, data):
-            self.data = data
+    from alliancestats.io import load_sessions
 
-    d = build_design("y ~ x + (1 | g)", Holder(frame))
+    sd = load_sessions(frame.assign(s=range(len(frame))), patient="g", session="s",
+                       outcomes=["y"], covariates=["x"])
+    d = build_design("y ~ x + (1 | patient)", sd)
     assert d.nobs == len(frame)
 
 

@@ -99,3 +99,20 @@ def test_glmm_refit_and_simulate(gen):
     r = m.refit(y_new)
     assert np.isinf(r.df).all() and r.beta.shape == m.beta.shape
     assert m.contrast_df(np.array([0.0, 1.0])) == np.inf
+
+
+@pytest.mark.parametrize(
+    "random",
+    [
+        "(1 | patient) + (1 | therapist)",  # nested, compiled kernel
+        "(1 | patient) + (1 | arm)",  # crossed scalar terms
+        "(1 + session | patient) + (1 | arm)",  # crossed, general path
+    ],
+)
+def test_refit_to_own_response_on_every_path(sessions, random):
+    fit = quiet(lmm, f"pain ~ session + {random}", sessions)
+    r = fit.model.refit(fit.model.design.y, ddf=False)
+    # the same criterion from the fitted optimum: equal to optimiser tolerance
+    assert r.deviance == pytest.approx(fit.deviance, rel=1e-9)
+    np.testing.assert_allclose(r.beta, fit.fixed["estimate"], rtol=1e-6, atol=1e-8)
+    assert np.isnan(r.df).all() and r.contrast_df is None

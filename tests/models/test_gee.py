@@ -14,11 +14,13 @@ import statsmodels.formula.api as smf
 from alliancestats.errors import (
     DataValidationError,
     DroppedRowsWarning,
+    EstimationError,
     FormulaError,
     ModelSpecificationError,
 )
 from alliancestats.models import gee as gee_top
 from alliancestats.models.gee import gee
+from alliancestats.models.glmm import glmm
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "reference" / "glmm" / "data"
 FORMULA = "adhered ~ session + alliance_within + alliance_between"
@@ -100,7 +102,6 @@ def test_poisson_with_offset_matches_statsmodels(counts):
 
 
 def test_marginal_effects_are_attenuated_relative_to_glmm(adherence):
-    from alliancestats.models.glmm import glmm
 
     g = gee("adhered ~ alliance_within", adherence, groups="patient")
     m = glmm("adhered ~ alliance_within + (1 | patient)", adherence)
@@ -183,3 +184,43 @@ def test_estimating_equations_and_sandwich_by_hand(adherence):
     se = np.sqrt(np.diag(Binv @ M @ Binv))
     # robust sandwich SEs recomputed by hand: same formula, rounding-level agreement
     np.testing.assert_allclose(res.fixed["se"], se, rtol=1e-5)
+
+
+def test_gee_categorical_response_and_unsorted_string_groups(small) -> None:
+    ref = gee("y ~ x", small, groups="g").fixed["estimate"]
+    d = small.assign(y=pd.Categorical(small["y"].map({0: "no", 1: "yes"})))
+    d = d.sample(frac=1.0, random_state=3)
+    got = gee("y ~ x", d, groups="g").fixed["estimate"]
+    # row order does not change the estimating equations; only rounding differs
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
+def test_gee_rejects_bad_time_offset_and_single_cluster(small) -> None:
+    # before the review these crashed inside statsmodels/scipy or gave SE = 0
+    with pytest.raises(DataValidationError, match="time column 's' must be numeric"):
+        gee("y ~ x", small.assign(s="a"), groups="g", cov_struct="ar1", time="s")
+    with pytest.raises(DataValidationError, match="distinct 's' values"):
+        gee("y ~ x", small.assign(s=0), groups="g", cov_struct="ar1", time="s")
+    with pytest.raises(DataValidationError, match="infinite"):
+        off = small.assign(o=np.where(small.index < 2, np.inf, 0.0))
+        gee("cnt ~ x", off, groups="g", family="poisson", offset="o")
+    with pytest.raises(DataValidationError, match="must be numeric"):
+        gee("cnt ~ x", small.assign(o="a"), groups="g", family="poisson", offset="o")
+    with pytest.raises(DataValidationError, match="fewer than two clusters"):
+        gee("y ~ x", small.assign(g="A"), groups="g")
+
+
+def test_gee_separation_is_an_error_not_nonsense(small) -> None:
+    # before the review: estimates of -3.8e7 with SE 0 (separated factor) and an all-zero
+    # response gave an intercept of -27.6 with SE 0.18, both without a warning
+    sep = small.assign(y=np.where(small["f3"] == "a", 1, small["y"]))
+    with pytest.raises(EstimationError, match="f3b"):
+        gee("y ~ x + f3", sep, groups="g")
+    with pytest.raises(EstimationError, match="complete separation"):
+        gee("y ~ x", small.assign(y=0), groups="g")
+
+
+def test_gee_fixed_exp_refuses_a_level_outside_0_1(small) -> None:
+    # before the review: level=95 gave a table of NaN intervals without a word
+    with pytest.raises(ValueError, match="level"):
+        gee("y ~ x", small, groups="g").fixed_exp(level=95)

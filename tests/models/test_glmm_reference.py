@@ -2,7 +2,7 @@
 
 The JSON is written by tests/reference/glmm/glmm_reference.R from the CSV files in
 tests/reference/glmm/data/ (lme4's cbpp and grouseticks; adherence data simulated with
-alliancestats.simulate.simulate_sessions by make_data.py), so these tests need no R.
+alliancestats.simulate.simulate_sessions by glmm_make_data.py), so these tests need no R.
 """
 
 from __future__ import annotations

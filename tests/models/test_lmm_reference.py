@@ -40,7 +40,7 @@ CASES = [
 ]
 KEYS = [f"{c}_{m}" for c in CASES for m in ("REML", "ML")]
 
-# tolerances from the issue; each relative unless stated
+# the project's LMM tolerances; each relative unless stated
 TOL_CRIT = 1e-6  # criterion / log-likelihood: both optimisers converge to ~1e-9
 TOL_FIXED = 1e-4  # fixed effects, relative to max(1, |estimate|)
 TOL_SE = 1e-3  # SEs depend on theta, which lme4's BOBYQA stops at to ~1e-5

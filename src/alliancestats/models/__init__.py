@@ -1,10 +1,9 @@
 """Mixed models: lme4-style formulas, linear (``lmm``) and generalized (``glmm``) mixed models,
 GEE, likelihood-ratio tests and the shared :class:`MixedResult`.
 
-Modules: :mod:`.formula` (formula parser), :mod:`.design` (model matrices), :mod:`.lmm` and
-:mod:`.lmm_core` (linear mixed models), :mod:`.results` (``MixedResult``, ``lrt``),
-:mod:`.anova` (type III / I F tests behind ``MixedResult.anova``),
-:mod:`.glmm` and :mod:`.gee` (generalized models).
+The layout of this subpackage is described on the documentation page "How the code is laid
+out". Public names are imported on first use, so that importing the package does not load
+statsmodels (for ``gee``) before it is needed.
 
 Examples
 --------
@@ -15,10 +14,35 @@ True
 
 from __future__ import annotations
 
-from alliancestats.models.gee import gee
-from alliancestats.models.glmm import glmm
-from alliancestats.models.lmm import lmm
-from alliancestats.models.lrt import lrt
-from alliancestats.models.results import MixedResult
+import importlib
+from typing import TYPE_CHECKING
+
+_LAZY = {
+    "MixedResult": "alliancestats.models.results",
+    "gee": "alliancestats.models.gee",
+    "glmm": "alliancestats.models.glmm",
+    "lmm": "alliancestats.models.lmm",
+    "lrt": "alliancestats.models.lrt",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from alliancestats.models.gee import gee  # noqa: F401
+    from alliancestats.models.glmm import glmm  # noqa: F401
+    from alliancestats.models.lmm import lmm  # noqa: F401
+    from alliancestats.models.lrt import lrt  # noqa: F401
+    from alliancestats.models.results import MixedResult  # noqa: F401
 
 __all__ = ["MixedResult", "gee", "glmm", "lmm", "lrt"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alliancestats.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

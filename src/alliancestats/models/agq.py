@@ -96,7 +96,7 @@ def agq_deviance(
     Adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995, J Comput Graph Stat 4(1)) as in
     lme4 1.1-31 ``glmer(nAGQ > 1)``: at lme4's own estimates this reproduces its deviance to
     better than 1e-9 relative (cbpp, nAGQ = 9; grouseticks, nAGQ = 8; simulated adherence,
-    nAGQ = 5 and 7; tests/reference/glmm).
+    nAGQ = 5 and 7).
 
     Examples
     --------
@@ -125,13 +125,13 @@ def agq_deviance(
     fam = problem.family
     u0 = st.u
     eta_fixed = st.eta - th * zv * u0[g]
-    devc0 = problem._gsum(problem.dev_rows(st.mu)) + u0 * u0
+    devc0 = problem.group_sum(problem.dev_rows(st.mu)) + u0 * u0
     sd = 1.0 / np.sqrt(st.diag)
     acc = np.zeros_like(u0)
     for zk, wk in zip(z, w, strict=True):
         uk = u0 + zk * sd
         mu_k = fam.link.linkinv(eta_fixed + th * zv * uk[g])
-        devc = problem._gsum(problem.dev_rows(mu_k)) + uk * uk
+        devc = problem.group_sum(problem.dev_rows(mu_k)) + uk * uk
         acc += wk * np.exp(-0.5 * (devc - devc0) + 0.5 * zk * zk)
     dev = float(np.sum(devc0 - 2.0 * np.log(sd * acc)))
     return dev, st

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,13 +102,19 @@ class OptSummary:
         return key in self.keys() or key in self.extra
 
 
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries (scanning them costs ~20 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Limit BLAS to one thread: a fit factorises many small matrices, and multi-threaded
     BLAS on a busy machine makes each of them orders of magnitude slower."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
 
 

@@ -90,9 +90,11 @@ class ThetaLayout:
     def factor(self, theta: np.ndarray, k: int) -> np.ndarray:
         """The ``q x q`` lower-triangular factor ``T_k`` of term ``k``."""
         q = self.sizes[k]
-        T = np.zeros((q, q))
-        T[self.rows[k], self.cols[k]] = theta[self.slice(k)]
-        return T
+        T = np.zeros(q * q)
+        off = self.offsets[k]
+        flat = self.rows[k] * q + self.cols[k]
+        T[flat] = theta[off : off + flat.size]
+        return T.reshape(q, q)
 
     def factors(self, theta: np.ndarray) -> list[np.ndarray]:
         """All terms' factors ``T_k``."""

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alliancestats._validation import as_frame
 from alliancestats.errors import (
     DroppedRowsWarning,
     FormulaError,
@@ -286,14 +287,17 @@ class Design:
         """
         block = self.random[k]
         newdata, na_rows = self._prepare_newdata(newdata)
-        try:
-            mm = block.spec.get_model_matrix(newdata, na_action="ignore")
-        except Exception as exc:  # formulaic raises several types (missing column, new level)
-            raise FormulaError(
-                f"cannot build the random-effects columns of ({block.lhs} | {block.group}) for "
-                f"new data: {exc}"
-            ) from exc
-        Z = np.array(mm, dtype=float)
+        if block.spec is None:  # a random intercept
+            Z = np.ones((len(newdata), 1))
+        else:
+            try:
+                mm = block.spec.get_model_matrix(newdata, na_action="ignore")
+            except Exception as exc:  # formulaic raises several types (missing column, level)
+                raise FormulaError(
+                    f"cannot build the random-effects columns of ({block.lhs} | {block.group}) "
+                    f"for new data: {exc}"
+                ) from exc
+            Z = np.array(mm, dtype=float)
         Z[na_rows] = np.nan
         labels = _group_labels(newdata, block.label_vars)
         codes = block.levels.get_indexer(pd.Index(labels))
@@ -516,50 +520,10 @@ def build_design(
     >>> d.nobs, d.n_dropped
     (3, 1)
     """
-    if not isinstance(data, pd.DataFrame) and isinstance(getattr(data, "data", None), pd.DataFrame):
-        data = data.data  # a SessionData from load_sessions
-    if not isinstance(data, pd.DataFrame):
-        raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    data = as_frame(data, "build_design")
     parsed = parse_formula(formula)
-    used: list[str] = []
-
-    def _add(names: list[str], where: str) -> None:
-        _check_columns(names, data, where)
-        for nm in names:
-            if nm not in used:
-                used.append(nm)
-
-    _add(variables_in(parsed.response), "response")
-    _add(variables_in(parsed.fixed), "fixed part")
-    for off in parsed.offsets:
-        _add(variables_in(off), "offset")
-    for term in parsed.random:
-        _add(variables_in(term.lhs), f"random term {term.source}")
-        _add(list(term.group_vars), f"grouping factor of {term.source}")
-
-    duplicated = [c for c in used if int((data.columns == c).sum()) > 1]
-    if duplicated:
-        raise FormulaError(
-            f"column name(s) {duplicated} occur more than once in the data; rename the "
-            "duplicates so that the formula refers to one column"
-        )
-    sub = data.loc[:, used] if used else data.iloc[:, :0]
-    missing = sub.isna().any(axis=1).to_numpy() if used else np.zeros(len(data), dtype=bool)
-    n_dropped = int(missing.sum())
-    if n_dropped:
-        sub = sub.loc[~missing]
-        if warn_dropped:
-            warnings.warn(
-                f"{n_dropped} of {len(data)} rows dropped because of missing values in "
-                f"{[c for c in used if data[c].isna().any()]}; the fit uses {len(sub)} rows",
-                DroppedRowsWarning,
-                stacklevel=3,
-            )
-    if len(sub) == 0:
-        raise ModelSpecificationError(
-            f"no rows left: every row has a missing value in a variable the model uses ({used})"
-        )
-
+    used = _used_columns(parsed, data)
+    sub, n_dropped = _complete_rows(data, used, warn_dropped)
     y = _response(parsed.response, sub)
     response_vars = variables_in(parsed.response)
     plain_groups = {v for t in parsed.random for v in t.group_vars}
@@ -570,6 +534,71 @@ def build_design(
         pred_vars |= set(variables_in(term.lhs))
     skip = [c for c in used if c in response_vars or (c in plain_groups and c not in pred_vars)]
     sub, factor_levels = _as_factors(sub, skip)
+    fixed = _fixed_part(parsed, sub)
+    blocks = _random_blocks(parsed, sub)
+    return Design(
+        parsed=parsed,
+        response=parsed.response,
+        y=y,
+        random=blocks,
+        rows=sub.index,
+        n_dropped=n_dropped,
+        data=sub,
+        factor_levels=factor_levels,
+        **fixed,
+    )
+
+
+def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
+    """Data columns the formula uses, checked to exist once each (close names suggested)."""
+    used: list[str] = []
+
+    def add(names: list[str], where: str) -> None:
+        _check_columns(names, data, where)
+        for nm in names:
+            if nm not in used:
+                used.append(nm)
+
+    add(variables_in(parsed.response), "response")
+    add(variables_in(parsed.fixed), "fixed part")
+    for off in parsed.offsets:
+        add(variables_in(off), "offset")
+    for term in parsed.random:
+        add(variables_in(term.lhs), f"random term {term.source}")
+        add(list(term.group_vars), f"grouping factor of {term.source}")
+    duplicated = [c for c in used if int((data.columns == c).sum()) > 1]
+    if duplicated:
+        raise FormulaError(
+            f"column name(s) {duplicated} occur more than once in the data; rename the "
+            "duplicates so that the formula refers to one column"
+        )
+    return used
+
+
+def _complete_rows(data: pd.DataFrame, used: list[str], warn: bool) -> tuple[pd.DataFrame, int]:
+    """The used columns of the rows without a missing value, and how many rows were dropped."""
+    sub = data.loc[:, used] if used else data.iloc[:, :0]
+    sub.attrs = {}  # metadata would be deep-copied by every pandas operation on the frame
+    missing = sub.isna().any(axis=1).to_numpy() if used else np.zeros(len(data), dtype=bool)
+    n_dropped = int(missing.sum())
+    if n_dropped:
+        sub = sub.loc[~missing]
+        if warn:
+            warnings.warn(
+                f"{n_dropped} of {len(data)} rows dropped because of missing values in "
+                f"{[c for c in used if data[c].isna().any()]}; the fit uses {len(sub)} rows",
+                DroppedRowsWarning,
+                stacklevel=4,
+            )
+    if len(sub) == 0:
+        raise ModelSpecificationError(
+            f"no rows left: every row has a missing value in a variable the model uses ({used})"
+        )
+    return sub, n_dropped
+
+
+def _fixed_part(parsed: ParsedFormula, sub: pd.DataFrame) -> dict[str, Any]:
+    """Fixed-effects matrix without aliased columns, R-style names, and the offset."""
     X_full, names_full, fixed_spec = _model_matrix(parsed.fixed, sub, "fixed-effects matrix")
     offset = np.zeros(len(sub))
     offset_specs = []
@@ -577,7 +606,6 @@ def build_design(
         arr, _, off_spec = _model_matrix(f"0 + {off}", sub, "offset")
         offset = offset + arr[:, 0]
         offset_specs.append(off_spec)
-
     kept = _independent_columns(X_full)
     aliased = [names_full[j] for j in range(len(names_full)) if j not in kept]
     if aliased:
@@ -585,14 +613,27 @@ def build_design(
             f"fixed-effect model matrix is rank deficient so dropping {len(aliased)} "
             f"column(s): {aliased}",
             RankDeficiencyWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    X = np.ascontiguousarray(X_full[:, kept])
-    fixed_names = [names_full[j] for j in kept]
+    return {
+        "X": np.ascontiguousarray(X_full[:, kept]),
+        "fixed_names": [names_full[j] for j in kept],
+        "offset": offset,
+        "aliased": aliased,
+        "fixed_spec": fixed_spec,
+        "kept_columns": kept,
+        "offset_specs": offset_specs,
+    }
 
+
+def _random_blocks(parsed: ParsedFormula, sub: pd.DataFrame) -> list[RandomBlock]:
+    """One :class:`RandomBlock` per random term, in lme4's order and with lme4's names."""
     blocks: list[RandomBlock] = []
     for term in parsed.random:
-        Z, colnames, spec = _model_matrix(term.lhs, sub, f"random term {term.source}")
+        if term.lhs.strip() == "1":  # a random intercept: no formula to evaluate
+            Z, colnames, spec = np.ones((len(sub), 1)), ["(Intercept)"], None
+        else:
+            Z, colnames, spec = _model_matrix(term.lhs, sub, f"random term {term.source}")
         if Z.shape[1] == 0:
             raise FormulaError(f"random term {term.source} has no random-effect columns")
         codes, levels = _factorize_group(sub, term)
@@ -623,20 +664,4 @@ def build_design(
         seen[b.group] = k + 1
         if k:
             b.group = f"{b.group}.{k}"
-    return Design(
-        parsed=parsed,
-        response=parsed.response,
-        y=y,
-        X=X,
-        fixed_names=fixed_names,
-        offset=offset,
-        random=blocks,
-        rows=sub.index,
-        n_dropped=n_dropped,
-        data=sub,
-        aliased=aliased,
-        fixed_spec=fixed_spec,
-        kept_columns=kept,
-        factor_levels=factor_levels,
-        offset_specs=offset_specs,
-    )
+    return blocks

@@ -9,9 +9,11 @@ fixed-effects table as the mixed models.
 
 Examples
 --------
->>> import pandas as pd
 >>> from alliancestats.models.gee import gee
->>> d = pd.read_csv("tests/reference/glmm/data/adherence.csv")
+>>> from alliancestats.simulate import simulate_sessions
+>>> d = simulate_sessions(n_therapists=8, seed=4).dropna(subset=["adhered", "alliance"])
+>>> pm = d.groupby("patient")["alliance"].transform("mean")
+>>> d = d.assign(alliance_within=d["alliance"] - pm, alliance_between=pm - pm.mean())
 >>> res = gee("adhered ~ session + alliance_within + alliance_between", d, groups="patient")
 >>> list(res.fixed.columns)
 ['estimate', 'se', 'z', 'p', 'ci_low', 'ci_high']
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alliancestats._validation import as_frame, check_level
 from alliancestats.errors import (
     ConvergenceWarning,
     DataValidationError,
@@ -161,6 +164,133 @@ def _sm_family(name: str, link: str):
     return fams[name](link=links[link]())
 
 
+def _check_arguments(formula, data, groups, family, link, cov_struct, time, offset, level):
+    """Family, link, level and the data frame, checked before anything is evaluated."""
+    if not isinstance(family, str):  # e.g. a statsmodels family object
+        fam_obj = get_family(family, link)
+        family, link = fam_obj.name, fam_obj.link.name
+    if cov_struct not in _COV_STRUCTS:
+        raise ModelSpecificationError(
+            f"cov_struct={cov_struct!r} is not supported; use one of {list(_COV_STRUCTS)}"
+        )
+    if family == "gaussian":
+        link_name = link or "identity"
+        if link_name != "identity":
+            raise ModelSpecificationError("the gaussian family is fitted with the identity link")
+    else:
+        link_name = get_family(family, link).link.name
+    level = check_level(level)
+    data = as_frame(data, "gee")
+    if cov_struct == "ar1" and time is None:
+        raise ModelSpecificationError(
+            'cov_struct="ar1" needs the measurement occasion: pass time="session" (or the '
+            "column holding the session number)"
+        )
+    if "|" in formula:
+        raise FormulaError(
+            "gee() estimates population-averaged effects: remove the random-effect terms "
+            "(... | ...) from the formula and name the clusters with groups="
+        )
+    for name, col in (("groups", groups), ("time", time), ("offset", offset)):
+        if col is not None and col not in data.columns:
+            raise FormulaError(f"{name} column {col!r} is not in the data")
+    if not data.index.is_unique:
+        data = data.reset_index(drop=True)
+    for name, col in (("time", time), ("offset", offset)):
+        if col is not None and not pd.api.types.is_numeric_dtype(data[col]):
+            raise DataValidationError(
+                f"{name} column {col!r} must be numeric (dtype {data[col].dtype})"
+            )
+    if offset is not None and np.any(np.isinf(data[offset].to_numpy(dtype=float))):
+        raise DataValidationError(
+            f"offset column {offset!r} has infinite values (e.g. log of zero exposure); drop "
+            "those rows"
+        )
+    return family, link_name, level, data
+
+
+def _gee_data(formula, data, groups, family, cov_struct, time, offset):
+    """Rows used, design, response and cluster codes (missing rows dropped and reported)."""
+    data = binary_factor_response(data, formula, family)
+    extra = [c for c in (groups, time, offset) if c is not None]
+    miss = data[extra].isna().any(axis=1).to_numpy()
+    n_extra = int(miss.sum())
+    if n_extra:
+        warnings.warn(
+            f"{n_extra} of {len(data)} rows dropped because of missing values in {extra}",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+        data = data.loc[~miss]
+    design = build_design(formula, data)
+    y = np.asarray(design.y, dtype=float)
+    if y.ndim != 1:
+        raise ModelSpecificationError(
+            "gee() needs a 0/1 or count response; for successes out of trials use glmm()"
+        )
+    if family == "binomial" and not np.all((y == 0) | (y == 1)):
+        raise DataValidationError(f"binomial response {design.response!r} must be 0/1 for gee()")
+    if family == "poisson" and (np.any(y < 0) or np.any(y != np.rint(y))):
+        raise DataValidationError(f"Poisson response {design.response!r} must hold counts")
+    sub = data.loc[design.rows]
+    grp = pd.factorize(sub[groups])[0]
+    if grp.size == 0 or grp.max() < 1:
+        raise DataValidationError(
+            f"groups column {groups!r} has fewer than two clusters in the data used; the "
+            "robust (sandwich) standard errors of gee() need many clusters"
+        )
+    if cov_struct == "ar1":
+        dup = pd.DataFrame({"g": grp, "t": sub[time].to_numpy()}).duplicated().to_numpy()
+        if dup.any():
+            raise DataValidationError(
+                f'cov_struct="ar1" needs distinct {time!r} values within each cluster; '
+                f"{int(dup.sum())} row(s) repeat an occasion of their cluster"
+            )
+    if family in ("binomial", "poisson"):
+        sep = detect_separation(design.X, y, design.fixed_names, family=family)
+        if sep.separated:  # statsmodels' GEE iterations then run off to nonsense everywhere
+            raise EstimationError(f"gee() has no finite estimates here: {sep.message()}")
+    return design, y, sub, grp, n_extra
+
+
+def _fit_statsmodels(design, y, sub, grp, family, link_name, cov_struct, time, offset):
+    """statsmodels' GEE on the design; convergence judged from its result and warnings."""
+    import statsmodels.api as sm
+
+    off = np.asarray(design.offset, dtype=float).copy()
+    if offset is not None:
+        off = off + sub[offset].to_numpy(dtype=float)
+    time_arr = None if time is None else sub[time].to_numpy(dtype=float)
+    cs = {
+        "exchangeable": sm.cov_struct.Exchangeable,
+        "ar1": lambda: sm.cov_struct.Autoregressive(grid=False),
+        "independence": sm.cov_struct.Independence,
+    }[cov_struct]()
+    model = sm.GEE(
+        y,
+        design.X,
+        groups=grp,
+        time=time_arr,
+        family=_sm_family(family, link_name),
+        cov_struct=cs,
+        offset=off if np.any(off) else None,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(maxiter=100)
+    converged = res.converged if hasattr(res, "converged") else True
+    sm_msgs = [str(w.message) for w in caught if "converge" in str(w.message).lower()]
+    if sm_msgs:
+        converged = False
+    if not converged:
+        warnings.warn(
+            "GEE iterations did not converge: " + "; ".join(sm_msgs[:1]),
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return res, converged
+
+
 def gee(
     formula: str,
     data: pd.DataFrame,
@@ -237,127 +367,22 @@ def gee(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> d = pd.read_csv("tests/reference/glmm/data/adherence.csv")
+    >>> from alliancestats.simulate import simulate_sessions
+    >>> d = simulate_sessions(n_therapists=8, seed=4).dropna(subset=["adhered", "alliance"])
+    >>> d = d.assign(alliance_within=d["alliance"]
+    ...              - d.groupby("patient")["alliance"].transform("mean"))
     >>> res = gee("adhered ~ session + alliance_within", d, groups="patient",
     ...           cov_struct="ar1", time="session")
     >>> res.cov_struct, res.ngroups > 50
     ('ar1', True)
     """
-    import statsmodels.api as sm
-
-    if not isinstance(family, str):  # e.g. a statsmodels family object
-        fam_obj = get_family(family, link)
-        family, link = fam_obj.name, fam_obj.link.name
-    if cov_struct not in _COV_STRUCTS:
-        raise ModelSpecificationError(
-            f"cov_struct={cov_struct!r} is not supported; use one of {list(_COV_STRUCTS)}"
-        )
-    if family == "gaussian":
-        link_name = link or "identity"
-        if link_name != "identity":
-            raise ModelSpecificationError("the gaussian family is fitted with the identity link")
-    else:
-        link_name = get_family(family, link).link.name
-    if not 0 < level < 1:
-        raise ValueError("level must be between 0 and 1")
-    if not isinstance(data, pd.DataFrame):
-        raise DataValidationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if cov_struct == "ar1" and time is None:
-        raise ModelSpecificationError(
-            'cov_struct="ar1" needs the measurement occasion: pass time="session" (or the '
-            "column holding the session number)"
-        )
-    if "|" in formula:
-        raise FormulaError(
-            "gee() estimates population-averaged effects: remove the random-effect terms "
-            "(... | ...) from the formula and name the clusters with groups="
-        )
-    for name, col in (("groups", groups), ("time", time), ("offset", offset)):
-        if col is not None and col not in data.columns:
-            raise FormulaError(f"{name} column {col!r} is not in the data")
-    if not data.index.is_unique:
-        data = data.reset_index(drop=True)
-    for name, col in (("time", time), ("offset", offset)):
-        if col is not None and not pd.api.types.is_numeric_dtype(data[col]):
-            raise DataValidationError(
-                f"{name} column {col!r} must be numeric (dtype {data[col].dtype})"
-            )
-    if offset is not None and np.any(np.isinf(data[offset].to_numpy(dtype=float))):
-        raise DataValidationError(
-            f"offset column {offset!r} has infinite values (e.g. log of zero exposure); drop "
-            "those rows"
-        )
-    data = binary_factor_response(data, formula, family)
-    extra = [c for c in (groups, time, offset) if c is not None]
-    miss = data[extra].isna().any(axis=1).to_numpy()
-    n_extra = int(miss.sum())
-    if n_extra:
-        warnings.warn(
-            f"{n_extra} of {len(data)} rows dropped because of missing values in {extra}",
-            DroppedRowsWarning,
-            stacklevel=2,
-        )
-        data = data.loc[~miss]
-    design = build_design(formula, data)
-    y = np.asarray(design.y, dtype=float)
-    if y.ndim != 1:
-        raise ModelSpecificationError(
-            "gee() needs a 0/1 or count response; for successes out of trials use glmm()"
-        )
-    if family == "binomial" and not np.all((y == 0) | (y == 1)):
-        raise DataValidationError(f"binomial response {design.response!r} must be 0/1 for gee()")
-    if family == "poisson" and (np.any(y < 0) or np.any(y != np.rint(y))):
-        raise DataValidationError(f"Poisson response {design.response!r} must hold counts")
-    sub = data.loc[design.rows]
-    grp = pd.factorize(sub[groups])[0]
-    if grp.size == 0 or grp.max() < 1:
-        raise DataValidationError(
-            f"groups column {groups!r} has fewer than two clusters in the data used; the "
-            "robust (sandwich) standard errors of gee() need many clusters"
-        )
-    if cov_struct == "ar1":
-        dup = pd.DataFrame({"g": grp, "t": sub[time].to_numpy()}).duplicated().to_numpy()
-        if dup.any():
-            raise DataValidationError(
-                f'cov_struct="ar1" needs distinct {time!r} values within each cluster; '
-                f"{int(dup.sum())} row(s) repeat an occasion of their cluster"
-            )
-    if family in ("binomial", "poisson"):
-        sep = detect_separation(design.X, y, design.fixed_names, family=family)
-        if sep.separated:  # statsmodels' GEE iterations then run off to nonsense everywhere
-            raise EstimationError(f"gee() has no finite estimates here: {sep.message()}")
-    off = np.asarray(design.offset, dtype=float).copy()
-    if offset is not None:
-        off = off + sub[offset].to_numpy(dtype=float)
-    time_arr = None if time is None else sub[time].to_numpy(dtype=float)
-    cs = {
-        "exchangeable": sm.cov_struct.Exchangeable,
-        "ar1": lambda: sm.cov_struct.Autoregressive(grid=False),
-        "independence": sm.cov_struct.Independence,
-    }[cov_struct]()
-    model = sm.GEE(
-        y,
-        design.X,
-        groups=grp,
-        time=time_arr,
-        family=_sm_family(family, link_name),
-        cov_struct=cs,
-        offset=off if np.any(off) else None,
+    family, link_name, level, data = _check_arguments(
+        formula, data, groups, family, link, cov_struct, time, offset, level
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(maxiter=100)
-    converged = res.converged if hasattr(res, "converged") else True
-    sm_msgs = [str(w.message) for w in caught if "converge" in str(w.message).lower()]
-    if sm_msgs:
-        converged = False
-    if not converged:
-        warnings.warn(
-            "GEE iterations did not converge: " + "; ".join(sm_msgs[:1]),
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    design, y, sub, grp, n_extra = _gee_data(formula, data, groups, family, cov_struct, time,
+                                             offset)
+    res, converged = _fit_statsmodels(design, y, sub, grp, family, link_name, cov_struct, time,
+                                      offset)
     est = np.asarray(res.params, dtype=float)
     V = np.asarray(res.cov_params(), dtype=float)
     se = np.sqrt(np.diag(V))

@@ -8,11 +8,14 @@ parser, design matrices and result class are shared with :func:`alliancestats.mo
 (:mod:`.formula`, :mod:`.design`, :mod:`.results`).
 
 Fitting follows glmer's two stages: first the covariance parameters ``theta`` are optimised
-with the fixed effects ``beta`` taken from the joint conditional mode of ``(u, beta)``
-(glmer's ``nAGQ = 0`` step), then ``(theta, beta)`` are optimised together on the Laplace or
-quadrature deviance (L-BFGS-B, with the exact Laplace gradient where available, on fixed
-effects of rescaled columns; a search that ends at a zero variance is restarted once). The
-optimum is polished by Newton steps and checked with lme4's scaled-gradient criterion.
+by BOBYQA with the fixed effects ``beta`` taken from the joint conditional mode of
+``(u, beta)`` (glmer's ``nAGQ = 0`` step), then ``(theta, beta)`` are optimised together on
+the Laplace or quadrature deviance (L-BFGS-B, with the exact Laplace gradient where
+available). Both stages work on ``theta`` and ``beta`` scaled by the root-mean-square of
+their columns, so slopes on covariates in centimetres or years are as easy as intercepts; a
+search that ends at a zero variance is restarted from inside the parameter space before the
+fit is called singular (:mod:`.glmm_optim`). The optimum is polished by Newton steps and
+checked with lme4's scaled-gradient criterion.
 Standard errors come, as in lme4 >= 1.1, from the Hessian of the deviance in
 ``(theta, beta)``, falling back to the ``RX``-based approximation when that Hessian is not
 positive definite.
@@ -42,17 +45,15 @@ from alliancestats.errors import (
     SingularFitWarning,
 )
 from alliancestats.models.agq import MAX_NAGQ
-from alliancestats.models.convergence import single_threaded_blas
 from alliancestats.models.families import Family, exp_wald_table
-from alliancestats.models.fitted import Refit
-from alliancestats.models.glmm_fit import GlmmFit
-from alliancestats.models.glmm_inputs import GlmmInputs, prepare_inputs
-from alliancestats.models.glmm_optim import fit_two_stage, glm_start
+from alliancestats.models.glmm_fit import GlmmFit, fit_glmm
+from alliancestats.models.glmm_inputs import prepare_inputs
+from alliancestats.models.glmm_optim import glm_start
 from alliancestats.models.pirls import PirlsProblem, ReStructure
 from alliancestats.models.results import MixedResult
 from alliancestats.models.separation import SeparationResult, detect_separation
 
-__all__ = ["GlmmResult", "glmm", "refit_glmm"]
+__all__ = ["GlmmResult", "glmm"]
 
 
 # ---------------------------------------------------------------------------- result class
@@ -271,7 +272,8 @@ def glmm(
     probit, cloglog; Laplace and nAGQ = 9), grouseticks (Poisson, two random intercepts;
     nAGQ = 8) and adherence data simulated with ``simulate_sessions`` (binary with patient
     and therapist intercepts, successes out of trials, Poisson with an offset, a correlated
-    random slope, near separation; tests/reference/glmm). Tested tolerances: log-likelihood
+    random slope, near separation; see the validation page of the documentation). Tested
+    tolerances: log-likelihood
     1e-5 relative, fixed effects 1e-3, standard errors and variance components 1e-2. Worst
     observed differences to glmer's defaults: log-likelihood 3.1e-6 relative, fixed effects
     5.7e-4, SDs 2e-4, standard errors 1.3% (all on cbpp/logit). glmer's default PIRLS
@@ -279,7 +281,10 @@ def glmm(
     ``glmerControl(tolPwrss = 1e-10)`` it agrees with this implementation to 1e-10 in the
     log-likelihood and 1e-5 in the SEs on cbpp. AGQ fits agree to better than 1e-9.
     Two-level factor responses (either level order) and rows with zero trials agree with
-    glmer to the same tolerances (tests/reference/glmm/review_cases.R).
+    glmer to the same tolerances. Correlated random slopes on badly scaled covariates
+    (lme4's grouseticks with a slope of height in centimetres, mlmRev's Contraception with
+    slopes of age in years, and simulated designs with slope SDs 1/10 and 1/100 of the
+    intercept SD) reach glmer's (or glmmTMB's) best log-likelihood within 1e-6 relative.
     Conditional modes and variances (``ranef``, ``cond_var``) agree within 5e-4; profile
     intervals (``confint(method="profile")``, models with random intercepts only) within 9e-4
     of lme4's ``confint(method = "profile")``; Wald intervals for SDs use the delta method.
@@ -292,7 +297,7 @@ def glmm(
 
     On lme4's ``cbpp`` data, ``glmm("cbind(incidence, size - incidence) ~ period + (1 |
     herd)", cbpp)`` (``period`` as a factor) gives fixed effects -1.399, -0.992, -1.129,
-    -1.580 and herd SD 0.642, as glmer (DOMAIN.md section 5).
+    -1.580 and herd SD 0.642, as glmer.
 
     Examples
     --------
@@ -348,14 +353,8 @@ def glmm(
         )
         if sep.separated:
             warnings.warn(sep.message(), SeparationWarning, stacklevel=2)
-    fit = _fit(inputs, problem, beta0 * scale, scale, nagq, level)
+    fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level)
     return _result(formula, fit, sep)
-
-
-def _fit(inputs: GlmmInputs, problem, beta0_scaled, scale, nagq: int, level: float) -> GlmmFit:
-    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        opt = fit_two_stage(problem, nagq, beta0_scaled)
-        return GlmmFit(inputs, problem, opt, scale, nagq, level)
 
 
 def _result(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
@@ -369,36 +368,3 @@ def _result(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
         )
     fit.warn()
     return result
-
-
-def refit_glmm(fit: GlmmFit, y: np.ndarray) -> Refit:
-    """Refit a GLMM to a new response on the same rows (same trials, weights and offset).
-
-    ``y`` is on the scale of the fit's response (0/1 or proportions of the trials for
-    binomial data, counts for Poisson data).
-    """
-    import dataclasses
-
-    d = fit.design
-    if y.shape != (d.nobs,):
-        raise ValueError(f"y must have one value per row used in the fit ({d.nobs}), got {y.shape}")
-    inputs = dataclasses.replace(fit.inputs, y=y)
-    p0 = fit.problem
-    problem = PirlsProblem(y, p0.X, p0.re, inputs.family, inputs.pw, inputs.offset)
-    beta0, _ = glm_start(d.X, y, inputs.pw, inputs.offset, inputs.family)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        new = _fit(inputs, problem, beta0 * fit.scale, fit.scale, fit.nagq, fit.level)
-    V = new.vcov_beta()
-    return Refit(
-        beta=new.beta,
-        se=np.sqrt(np.diag(V)),
-        vcov=V,
-        df=np.full(new.beta.size, np.inf),
-        theta=new.theta,
-        sigma=1.0,
-        deviance=new.deviance,
-        converged=new.converged,
-        singular=new.singular,
-        contrast_df=new.contrast_df,
-    )

@@ -9,6 +9,7 @@ check, conditional modes and variances, overdispersion, Wald and profile interva
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -16,25 +17,29 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import ConvergenceWarning, ModelSpecificationError
-from alliancestats.models.convergence import GRAD_TOL, OptSummary, newton_step
+from alliancestats.models.convergence import (
+    GRAD_TOL,
+    OptSummary,
+    newton_step,
+    single_threaded_blas,
+)
 from alliancestats.models.fitted import Refit, TermCovariance
 from alliancestats.models.glmm_inputs import GlmmInputs
-from alliancestats.models.glmm_optim import GlmmOptimum
+from alliancestats.models.glmm_optim import GlmmOptimum, fit_two_stage, glm_start
+from alliancestats.models.glmm_profile import profile_glmm
 from alliancestats.models.pirls import PirlsProblem
 from alliancestats.models.predict import linear_predictor
-from alliancestats.models.results import MixedResult, fixed_table, ranef_frames
+from alliancestats.models.results import MixedResult, shared_fields
 from alliancestats.models.varcomp import (
     SINGULAR_TOL,
-    ngroups,
     sdcor_names,
     term_covariance_list,
     term_covariances,
     theta_to_sdcor,
-    varcorr_frame,
     wald_table,
 )
 
-__all__ = ["GlmmFit"]
+__all__ = ["GlmmFit", "fit_glmm", "refit_glmm"]
 
 _CONDVAR_MAX_Q = 2000  # conditional variances for general designs need a dense A^-1
 
@@ -64,8 +69,8 @@ class GlmmFit:
         self.beta_scaled = opt.beta
         self.beta = opt.beta / scale
         self.deviance = opt.deviance
-        # derivatives in the original units: beta = beta_scaled / s
-        P = np.concatenate([np.ones(self.theta.size), scale])
+        # derivatives in the original units: theta = theta_s / s_theta, beta = beta_scaled / s
+        P = np.concatenate([opt.theta_scale, scale])
         self.grad = P * opt.grad
         self.hess = P[:, None] * opt.hess * P[None, :]
         self.state = problem.pirls(self.theta, self.beta_scaled)
@@ -189,8 +194,6 @@ class GlmmFit:
         return wald_table(phi, se, names, level)
 
     def profile(self, level: float, progress: bool | None = None) -> pd.DataFrame:
-        from alliancestats.models.glmm_profile import profile_glmm
-
         return profile_glmm(self, level, progress)
 
     def refit_ml(self) -> MixedResult:
@@ -211,8 +214,6 @@ class GlmmFit:
         return np.divide(rng.binomial(n, mu), pw, out=np.zeros_like(mu), where=pw > 0)
 
     def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
-        from alliancestats.models.glmm import refit_glmm
-
         return refit_glmm(self, np.asarray(y, dtype=float))
 
     # ------------------------------------------------------------------ result
@@ -254,50 +255,77 @@ class GlmmFit:
 
     def result_fields(self) -> dict:
         """The fields of the :class:`~alliancestats.models.glmm.GlmmResult`."""
-        d, inp = self.design, self.inputs
-        names = d.fixed_names
-        se = np.sqrt(np.diag(self._V))
-        npar = self.beta.size + self.theta.size
+        inp = self.inputs
         mu = self.state.mu
         dev_res = np.sign(inp.y - mu) * np.sqrt(
             np.maximum(inp.family.dev_resids(inp.y, mu, inp.pw), 0.0)
         )
-        _, by_factor = ranef_frames(d.random, self.b)
-        covs = term_covariances(self.problem.re.layout, self.theta, 1.0)
+        fields = shared_fields(
+            self, df=None, deviance=self.deviance, npar=self.beta.size + self.theta.size,
+            fitted=mu, residuals=dev_res, n_dropped=inp.n_dropped, residual_row=False,
+        )
         return dict(
             method="Laplace" if self.nagq == 1 else f"AGQ({self.nagq})",
             family=self.family,
             link=self.link,
             nagq=self.nagq,
-            reml=False,
             response=inp.response,
-            fixed=fixed_table(names, self.beta, se, None, self.level),
-            vcov=pd.DataFrame(self._V, index=names, columns=names),
             vcov_method=self.vcov_method,
-            varcorr=varcorr_frame(d.random, covs, 1.0, residual=False),
-            sigma=1.0,
-            loglik=-0.5 * self.deviance,
-            deviance=self.deviance,
-            aic=self.deviance + 2.0 * npar,
-            bic=self.deviance + np.log(d.nobs) * npar,
-            nobs=d.nobs,
-            n_dropped=inp.n_dropped,
-            npar=npar,
-            ngroups=ngroups(d.random),
-            converged=self.converged,
             optimizer=self.optimizer_summary(),
-            singular=self.singular,
-            theta=self.theta,
             beta=self.beta,
-            ranef=by_factor,
-            cond_var=self.cond_var,
-            fitted=pd.Series(mu, index=d.rows, name="fitted"),
-            residuals=pd.Series(dev_res, index=d.rows, name="residuals"),
             messages=self.messages,
-            level=self.level,
             overdispersion=self.overdispersion(),
+            **fields,
         )
 
     def warn(self) -> None:
         if not self.converged:
             warnings.warn("; ".join(self.messages), ConvergenceWarning, stacklevel=4)
+
+
+def _theta_scale(problem: PirlsProblem) -> np.ndarray:
+    """Root-mean-square of the random-effect column of each θ element's row."""
+    lay = problem.re.layout
+    out = np.ones(lay.n)
+    for k, b in enumerate(problem.re.terms):
+        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        out[lay.slice(k)] = np.where(rms > 0, rms, 1.0)[lay.rows[k]]
+    return out
+
+
+def fit_glmm(inputs: GlmmInputs, problem, beta0_scaled, scale, nagq: int, level: float) -> GlmmFit:
+    """The two-stage optimisation and the fitted model (BLAS limited to one thread)."""
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        opt = fit_two_stage(problem, nagq, beta0_scaled, _theta_scale(problem))
+        return GlmmFit(inputs, problem, opt, scale, nagq, level)
+
+
+def refit_glmm(fit: GlmmFit, y: np.ndarray) -> Refit:
+    """Refit a GLMM to a new response on the same rows (same trials, weights and offset).
+
+    ``y`` is on the scale of the fit's response (0/1 or proportions of the trials for
+    binomial data, counts for Poisson data).
+    """
+    d = fit.design
+    if y.shape != (d.nobs,):
+        raise ValueError(f"y must have one value per row used in the fit ({d.nobs}), got {y.shape}")
+    inputs = dataclasses.replace(fit.inputs, y=y)
+    p0 = fit.problem
+    problem = PirlsProblem(y, p0.X, p0.re, inputs.family, inputs.pw, inputs.offset)
+    beta0, _ = glm_start(d.X, y, inputs.pw, inputs.offset, inputs.family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new = fit_glmm(inputs, problem, beta0 * fit.scale, fit.scale, fit.nagq, fit.level)
+    V = new.vcov_beta()
+    return Refit(
+        beta=new.beta,
+        se=np.sqrt(np.diag(V)),
+        vcov=V,
+        df=np.full(new.beta.size, np.inf),
+        theta=new.theta,
+        sigma=1.0,
+        deviance=new.deviance,
+        converged=new.converged,
+        singular=new.singular,
+        contrast_df=new.contrast_df,
+    )

@@ -1,10 +1,13 @@
 """The two-stage optimisation of a GLMM, as ``lme4::glmer`` does it.
 
-Stage 1 optimises the covariance parameters θ with the fixed effects β at the joint
-conditional mode of ``(u, beta)`` (glmer's ``nAGQ = 0`` step); stage 2 optimises ``(θ, β)``
-together on the Laplace or adaptive Gauss-Hermite deviance (L-BFGS-B with the exact Laplace
-gradient where available). A search that ends with a variance at zero is restarted from
-inside the parameter space, and the optimum is polished by Newton steps on
+Stage 1 optimises the covariance parameters θ with BOBYQA (as glmer) with the fixed effects β
+at the joint conditional mode of ``(u, beta)`` (glmer's ``nAGQ = 0`` step); stage 2
+optimises ``(θ, β)`` together on the Laplace or adaptive Gauss-Hermite deviance (L-BFGS-B
+with the exact Laplace gradient where available). Both stages work on θ scaled by the
+root-mean-square of its random-effect column and on β of fixed-effect columns scaled the
+same way, so that slopes on covariates in days or centimetres are as easy as intercepts. A
+search that ends with a variance at zero is restarted from inside the parameter space
+before the fit is called singular, and the optimum is polished by Newton steps on
 finite-difference (or exact-gradient) derivatives, which also give the Hessian for the
 standard errors and lme4's scaled-gradient convergence check.
 """
@@ -21,6 +24,7 @@ from alliancestats.errors import EstimationError
 from alliancestats.models.agq import agq_deviance
 from alliancestats.models.convergence import deriv12, fd_gradient, hessian_from_gradient
 from alliancestats.models.families import Family
+from alliancestats.models.optimize import minimize_bounded
 from alliancestats.models.pirls import PirlsProblem
 from alliancestats.models.varcomp import SINGULAR_TOL
 
@@ -91,7 +95,12 @@ def _lbfgs_fd(fun, x0: np.ndarray, lower: np.ndarray, ftol: float, maxiter: int 
 
 @dataclass
 class GlmmOptimum:
-    """Where the two-stage search ended, with derivatives there."""
+    """Where the two-stage search ended, with derivatives there.
+
+    ``theta`` is in the units of the design's random-effect columns and ``beta`` belongs to
+    the problem's (scaled) fixed-effect columns; ``grad`` and ``hess`` are in the
+    optimiser's coordinates ``(theta * theta_scale, beta)``.
+    """
 
     theta: np.ndarray
     beta: np.ndarray
@@ -100,6 +109,7 @@ class GlmmOptimum:
     hess: np.ndarray
     nfev: int
     stage1_theta: np.ndarray
+    theta_scale: np.ndarray
     messages: list[str] = field(default_factory=list)
     optimizer_ok: bool = True
     optimizer_message: str = ""
@@ -109,104 +119,128 @@ class GlmmOptimum:
     start: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def fit_two_stage(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> GlmmOptimum:
-    """Two-stage fit from GLM starting values ``beta0`` (see the module docstring)."""
-    t0 = time.perf_counter()
-    re = problem.re
-    ntheta = re.theta_start.size
-    restarts = 0
-    counter = {"n": 0}
-    big = 1e100
+_BIG = 1e100  # stands in for a deviance that cannot be evaluated
 
-    # stage 1: theta with beta at the joint conditional mode (glmer's nAGQ = 0 step)
-    state = {"beta": beta0.copy()}
 
-    def stage1(th):
-        counter["n"] += 1
+class _Objective:
+    """The GLMM criteria in the optimiser's coordinates ``x = (theta * s, beta)``.
+
+    ``s`` scales each element of θ by the root-mean-square of its random-effect column, so
+    that θ is of order one whether a slope is per day or per year: a badly scaled θ (a slope
+    SD 1/100 of the intercept's) otherwise leaves the search stuck where the deviance is
+    flat (MixedModels.jl likewise works on a rescaled θ).
+    """
+
+    def __init__(self, problem: PirlsProblem, nagq: int, theta_scale: np.ndarray) -> None:
+        self.problem, self.nagq, self.s = problem, nagq, theta_scale
+        self.nt = theta_scale.size
+        self.count = 0
+        self.analytic = nagq == 1 and problem.has_gradient
+        self.lower_theta = problem.re.theta_lower
+
+    def theta(self, th_s: np.ndarray) -> np.ndarray:
+        return th_s / self.s
+
+    def stage1(self, th_s: np.ndarray, state: dict) -> float:
+        """glmer's nAGQ = 0 criterion: β at the joint conditional mode of (u, β)."""
+        self.count += 1
         try:
-            b, crit = problem.joint_mode(th, state["beta"])
+            b, crit = self.problem.joint_mode(self.theta(th_s), state["beta"])
         except EstimationError:
-            return big
+            return _BIG
         if np.all(np.isfinite(b)):
             state["beta"] = b
-        return crit if np.isfinite(crit) else big
+        return crit if np.isfinite(crit) else _BIG
 
+    def dev(self, x: np.ndarray) -> float:
+        self.count += 1
+        th, b = self.theta(x[: self.nt]), x[self.nt :]
+        try:
+            if self.nagq == 1:
+                val = self.problem.laplace(th, b)
+            else:
+                val = agq_deviance(self.problem, th, b, self.nagq)[0]
+        except EstimationError:
+            return _BIG
+        return val if np.isfinite(val) else _BIG
+
+    def dev_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.count += 1
+        try:
+            val, gr = self.problem.laplace_gradient(self.theta(x[: self.nt]), x[self.nt :])
+        except EstimationError:
+            return _BIG, np.zeros_like(x)
+        if not (np.isfinite(val) and np.all(np.isfinite(gr))):
+            return _BIG, np.zeros_like(x)
+        gr = gr.copy()
+        gr[: self.nt] /= self.s
+        return val, gr
+
+    def derivs(self, x: np.ndarray, fx: float, lower: np.ndarray):
+        if not self.analytic:
+            return deriv12(self.dev, x, lower, fx)
+        return hessian_from_gradient(self.dev_grad, x, lower)
+
+
+def _stage1(obj: _Objective, beta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """θ (optimiser's coordinates) and β from glmer's first stage, by BOBYQA."""
+    problem = obj.problem
+    state = {"beta": beta0.copy()}
     problem.reset()
-    # stage 1 only supplies starting values, so a loose tolerance suffices
-    res1 = _lbfgs_fd(stage1, re.theta_start.copy(), re.theta_lower, ftol=1e-6, maxiter=50)
-    theta1 = np.asarray(res1.x, dtype=float)
+    # stage 1 only supplies starting values, so a moderate final radius suffices
+    res = minimize_bounded(
+        lambda th: obj.stage1(th, state), problem.re.theta_start, obj.lower_theta,
+        rhobeg=0.2, rhoend=1e-4, maxfev=200 * obj.nt + 200,
+    )
     problem.reset()
     try:
-        beta1, _ = problem.joint_mode(theta1, state["beta"])
+        beta1, _ = problem.joint_mode(obj.theta(res.x), state["beta"])
     except EstimationError:  # keep the best fixed effects seen in stage 1
         beta1 = state["beta"].copy()
         problem.reset()
+    return res.x, beta1
 
-    # stage 2: (theta, beta) on the Laplace / AGQ deviance
-    def dev(par):
-        counter["n"] += 1
-        th, b = par[:ntheta], par[ntheta:]
-        try:
-            if nagq == 1:
-                val = problem.laplace(th, b)
-            else:
-                val = agq_deviance(problem, th, b, nagq)[0]
-        except EstimationError:
-            return big
-        return val if np.isfinite(val) else big
 
-    lower = np.concatenate([re.theta_lower, np.full(beta1.size, -np.inf)])
-    x0 = np.concatenate([theta1, beta1])
-    analytic = nagq == 1 and problem.has_gradient
+def _stage2(obj: _Objective, start: np.ndarray, lower: np.ndarray):
+    """(θ, β) on the Laplace or AGQ deviance: L-BFGS-B, exact gradient where available."""
+    x0 = np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf))
+    if obj.analytic:
+        bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+        res = optimize.minimize(
+            obj.dev_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
+        )
+    else:
+        res = _lbfgs_fd(obj.dev, x0, lower, ftol=1e-11)
+    x = np.asarray(res.x, dtype=float)
+    return res, x, obj.dev(x)
 
-    def dev_grad(par):
-        counter["n"] += 1
-        try:
-            val, gr = problem.laplace_gradient(par[:ntheta], par[ntheta:])
-        except EstimationError:
-            return big, np.zeros_like(par)
-        if not (np.isfinite(val) and np.all(np.isfinite(gr))):
-            return big, np.zeros_like(par)
-        return val, gr
 
-    def derivs(x, fx):
-        if not analytic:
-            return deriv12(dev, x, lower, fx)
-        return hessian_from_gradient(dev_grad, x, lower)
-
-    def stage2(start):
-        if analytic:
-            bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-            res = optimize.minimize(
-                dev_grad,
-                np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf)),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
-            )
-        else:
-            res = _lbfgs_fd(dev, start, lower, ftol=1e-11)
-        xr = np.asarray(res.x, dtype=float)
-        return res, xr, dev(xr)
-
-    res2, x, fx = stage2(x0)
-    # A standard deviation of exactly zero is a stationary point of the deviance by symmetry
-    # (d/d theta = 0 at theta = 0), so a search that lands there cannot leave it. Restart from
-    # a positive value and keep whichever optimum is lower.
-    on_edge = np.isfinite(lower[:ntheta]) & (x[:ntheta] - lower[:ntheta] < SINGULAR_TOL)
-    if np.any(on_edge):
-        restart = x.copy()
-        restart[:ntheta][on_edge] = np.maximum(theta1[on_edge], 0.5)
-        res_r, x_r, f_r = stage2(restart)
+def _interior_restarts(obj, res, x, fx, theta1, lower):
+    """Restart a search that ended with a variance on its bound from inside the parameter
+    space (a zero SD is a stationary point of the deviance by symmetry, so a search that
+    lands there cannot leave it); keep the lowest deviance."""
+    nt = obj.nt
+    restarts = 0
+    on_edge = np.isfinite(lower[:nt]) & (x[:nt] - lower[:nt] < SINGULAR_TOL)
+    if not np.any(on_edge):
+        return res, x, fx, restarts
+    starts = []
+    for value in (np.maximum(theta1, 0.5), np.full(nt, 0.25)):
+        s = x.copy()
+        s[:nt][on_edge] = value[on_edge]
+        starts.append(s)
+    for s in starts:
+        res_r, x_r, f_r = _stage2(obj, s, lower)
         restarts += 1
         if f_r < fx - 1e-10 * abs(fx):
-            res2, x, fx = res_r, x_r, f_r
-    messages = []
-    ok = bool(res2.success)
-    optimizer_message = str(res2.message)
-    g, H = derivs(x, fx)
-    # Newton steps from the finite-difference derivatives polish the optimum
+            res, x, fx = res_r, x_r, f_r
+    return res, x, fx, restarts
+
+
+def _polish(obj: _Objective, x, fx, lower):
+    """Newton steps from the finite-difference (or exact-gradient) derivatives."""
+    g, H = obj.derivs(x, fx, lower)
     for _ in range(4):
         free = ~(np.isfinite(lower) & (x - lower < 1e-8) & (g > 0))
         try:
@@ -217,7 +251,7 @@ def fit_two_stage(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> GlmmOp
         if not np.all(np.isfinite(step)) or np.max(np.abs(step)) < 1e-7:
             break
         cand = np.maximum(x + step, np.where(np.isfinite(lower), lower, -np.inf))
-        fc = dev(cand)
+        fc = obj.dev(cand)
         if not fc < fx:
             break
         x, fx = cand, fc
@@ -226,20 +260,40 @@ def fit_two_stage(problem: PirlsProblem, nagq: int, beta0: np.ndarray) -> GlmmOp
             # standard errors, and the gradient at the new point is ~ g + H step
             g = g + H @ step
             break
-        g, H = derivs(x, fx)
-    dev(x)  # leave the PIRLS state at the optimum
+        g, H = obj.derivs(x, fx, lower)
+    return x, fx, g, H
+
+
+def fit_two_stage(
+    problem: PirlsProblem, nagq: int, beta0: np.ndarray, theta_scale: np.ndarray | None = None
+) -> GlmmOptimum:
+    """Two-stage fit from GLM starting values ``beta0`` (see the module docstring).
+
+    ``theta_scale`` multiplies θ into the optimiser's coordinates (default: ones).
+    """
+    t0 = time.perf_counter()
+    nt = problem.re.theta_start.size
+    s = np.ones(nt) if theta_scale is None else np.asarray(theta_scale, dtype=float)
+    obj = _Objective(problem, nagq, s)
+    theta1, beta1 = _stage1(obj, beta0)
+    lower = np.concatenate([obj.lower_theta, np.full(beta1.size, -np.inf)])
+    x0 = np.concatenate([theta1, beta1])
+    res, x, fx = _stage2(obj, x0, lower)
+    res, x, fx, restarts = _interior_restarts(obj, res, x, fx, theta1, lower)
+    x, fx, g, H = _polish(obj, x, fx, lower)
+    obj.dev(x)  # leave the PIRLS state at the optimum
     return GlmmOptimum(
-        theta=x[:ntheta],
-        beta=x[ntheta:],
+        theta=obj.theta(x[:nt]),
+        beta=x[nt:],
         deviance=fx,
         grad=g,
         hess=H,
-        nfev=counter["n"],
-        stage1_theta=theta1,
-        messages=messages,
-        optimizer_ok=ok,
-        optimizer_message=optimizer_message,
-        gradient_method="analytic" if analytic else "finite differences",
+        nfev=obj.count,
+        stage1_theta=obj.theta(theta1),
+        theta_scale=s,
+        optimizer_ok=bool(res.success),
+        optimizer_message=str(res.message),
+        gradient_method="analytic" if obj.analytic else "finite differences",
         restarts=restarts,
         seconds=time.perf_counter() - t0,
         start=x0,

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
+from alliancestats.models.lmm_kernels import crossed_kernel, group_first, nested_kernel
 
 __all__ = ["Factorization", "LmmProblem"]
 
@@ -73,6 +74,11 @@ class Factorization:
         """log |R_X|^2 (REML term)."""
         p = self.p
         return float(2.0 * np.log(np.diag(self.chol_t)[:p]).sum()) if p else 0.0
+
+
+_EMPTY2 = np.zeros((1, 1))
+_EMPTY3 = np.zeros((0, 1, 1))
+_EMPTY_INT = np.zeros(0, dtype=np.intp)
 
 
 def _binsum(codes: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -206,6 +212,13 @@ class LmmProblem:
         self.chain = False
         if rest:
             self._setup_rest(allow_chain)
+        self._kernel = None
+        if not rest or self.nested:
+            self._kernel = nested_kernel()
+            self._aa_g = group_first(self.aa)
+            if self.nested:
+                self._eb_g = group_first(self.ent_b[0])
+                self._rr_g = group_first(self.rr_diag[0])
         self._set_response(y)
 
     def with_response(self, y: np.ndarray) -> LmmProblem:
@@ -229,12 +242,16 @@ class LmmProblem:
         A = self.blocks[0]
         ay = _block_sums(A.codes, A.Z, y[:, None], self.nA)
         self.axy = np.concatenate([self.ax, ay], axis=1)
+        if self._kernel is not None:
+            self._axy_g = group_first(self.axy)
         if not self.rest:
             return
         self.rxy = [
             np.concatenate([rx, _block_sums(b.codes, b.Z, y[:, None], b.nlevels)], axis=1)
             for rx, b in zip(self.rx, self.rest, strict=True)
         ]
+        if self._kernel is not None:
+            self._rxy_g = group_first(self.rxy[0])
         if self.chain:
             self.chain_xy = [self.axy, *self.rxy]
         elif not self.nested:
@@ -302,6 +319,14 @@ class LmmProblem:
             cols.append((self.r_off[k] + jj[None, None, :] * b.q + b_idx + 0 * a_idx).ravel())
         self.w_rows = np.concatenate(rows)
         self.w_cols = np.concatenate(cols)
+        self._scalar_general = None
+        if self.qA == 1 and all(b.q == 1 for b in rest) and crossed_kernel() is not None:
+            # scalar terms (crossed random intercepts): W'W and W'r need only the pattern E
+            # of level pairs, as a CSR matrix over the levels of A
+            vals = np.concatenate([e.ravel() for e in self.ent_b])
+            E = sp.csr_matrix((vals, (self.w_rows, self.w_cols)), shape=(self.nA, qr))
+            E.sum_duplicates()
+            self._scalar_general = (E.indptr, E.indices, E.data)
 
     def _setup_chain(self) -> None:
         """Detect a chain of nested terms (patients in therapists in clinics, ...).
@@ -437,6 +462,10 @@ class LmmProblem:
         conditional modes and variances.
         """
         theta = np.asarray(theta, dtype=float)
+        if self._kernel is not None and not full:
+            return self._factorize_compiled(theta)
+        if not full and getattr(self, "_scalar_general", None) is not None:
+            return self._factorize_scalar_general(theta)
         if self.chain:
             return self._factorize_chain(theta, keep=full)
         lam = self.layout.factors(theta)
@@ -504,6 +533,49 @@ class LmmProblem:
         T = 0.5 * (T + T.T)
         ct = _chol_schur(T)
         return Factorization(logdet, ct, lam, la, la_inv, ra, w, ls, ls_inv, r2)
+
+    def _factorize_compiled(self, theta: np.ndarray) -> Factorization:
+        """``logdet_l`` and ``chol_t`` only, from the compiled kernel (one or two nested terms)."""
+        lam = self.layout.factors(theta)
+        if self.nested:
+            lam_r, rr, rxy, eb, parent = lam[1], self._rr_g, self._rxy_g, self._eb_g, self.ent_j[0]
+        else:
+            lam_r, rr, rxy = _EMPTY2, _EMPTY3, _EMPTY3
+            eb, parent = _EMPTY3, _EMPTY_INT
+        logdet, T = self._kernel(lam[0], self._aa_g, self._axy_g, self.xy_xy, lam_r, rr, rxy, eb,
+                                 parent)
+        if not np.isfinite(logdet):
+            raise np.linalg.LinAlgError("a random-effects block is not positive definite")
+        return Factorization(logdet, _chol_schur(T), lam, None, None, None, None, None, None, None)
+
+    def _factorize_scalar_general(self, theta: np.ndarray) -> Factorization:
+        """``logdet_l`` and ``chol_t`` for crossed (non-nested) scalar terms.
+
+        With ``c_i = t_A^2 / (1 + t_A^2 (Z_A'Z_A)_i)`` and ``d`` the θ of every level of the
+        other terms: ``S = d d' o (Z_R'Z_R - E' diag(c) E) + I`` and the right-hand side
+        ``d o (Z_R'[X y] - E' diag(c) Z_A'[X y])``, where ``E`` holds the sums of ``Z_A Z_R``
+        over the rows of each pair of levels (compiled sums over the pairs that occur).
+        """
+        lam = self.layout.factors(theta)
+        tA = theta[0]
+        aa = self.aa[0, 0]
+        m = 1.0 + tA * tA * aa
+        c = tA * tA / m
+        d = np.concatenate(
+            [np.full(b.nlevels, theta[k + 1]) for k, b in enumerate(self.rest)]
+        )
+        axy = self.axy[0].T  # (nA, P)
+        indptr, indices, data = self._scalar_general
+        G, B = crossed_kernel()(indptr, indices, data, c, axy, self.q_rest)
+        S = np.outer(d, d) * (self.zz_rest - G)
+        S[np.diag_indices_from(S)] += 1.0
+        ls = np.linalg.cholesky(S)
+        rhs = d[:, None] * (self.zxy_rest - B)
+        r2 = sla.solve_triangular(ls, rhs, lower=True)
+        T = self.xy_xy - axy.T @ (c[:, None] * axy) - r2.T @ r2
+        logdet = float(np.log(m).sum() + 2.0 * np.log(np.diag(ls)).sum())
+        ct = _chol_schur(0.5 * (T + T.T))
+        return Factorization(logdet, ct, lam, None, None, None, None, None, None, None)
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""

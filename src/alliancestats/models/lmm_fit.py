@@ -1,4 +1,5 @@
-"""A fitted linear mixed model: :class:`LmmFit`, the LMM's :class:`~.fitted.FittedModel`.
+"""A fitted linear mixed model: :class:`LmmFit`, the LMM's :class:`~.fitted.FittedModel`,
+and :func:`fit_design`, the fit behind :func:`~alliancestats.models.lmm`.
 
 It keeps the sufficient statistics (:class:`~.lmm_core.LmmProblem`), θ at the optimum and
 what follows from them (β, σ, Var(β), the Satterthwaite ingredients, conditional modes),
@@ -16,7 +17,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import SingularFitWarning
+from alliancestats.errors import (
+    ConvergenceWarning,
+    FormulaError,
+    ModelSpecificationError,
+    SingularFitWarning,
+)
 from alliancestats.models.convergence import OptSummary, single_threaded_blas
 from alliancestats.models.design import Design
 from alliancestats.models.fitted import Refit, TermCovariance
@@ -28,22 +34,17 @@ from alliancestats.models.lmm_inference import (
     wald_varcomp,
 )
 from alliancestats.models.lmm_optim import finish_scaled_check, minimize_theta
+from alliancestats.models.lmm_refit import refit_lmm
 from alliancestats.models.predict import linear_predictor
-from alliancestats.models.results import (
-    MixedResult,
-    fixed_table,
-    information_criteria,
-    ranef_frames,
-)
-from alliancestats.models.varcomp import (
-    SINGULAR_TOL,
-    ngroups,
-    term_covariance_list,
-    term_covariances,
-    varcorr_frame,
-)
+from alliancestats.models.results import MixedResult, shared_fields
+from alliancestats.models.varcomp import SINGULAR_TOL, term_covariance_list, term_covariances
 
-__all__ = ["LmmFit", "Rescaling"]
+__all__ = ["LmmFit", "Rescaling", "fit_design"]
+
+SCALE_RANGE = (1e-2, 1e2)  # random-effect columns with an RMS outside this are rescaled
+# residual sum of squares relative to y'y at or below which the fixed part reproduces the
+# response: rounding leaves about eps^2 y'y (5e-32), real data far more
+EXACT_FIT_TOL = 1e-26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,8 +183,6 @@ class LmmFit:
         return tab.div(divisor, axis=0)
 
     def refit_ml(self) -> MixedResult:
-        from alliancestats.models.lmm import fit_design
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularFitWarning)
             return fit_design(self.design, reml=False, level=self.level)
@@ -198,15 +197,12 @@ class LmmFit:
         return y
 
     def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
-        from alliancestats.models.lmm_refit import refit_lmm
-
         return refit_lmm(self, np.asarray(y, dtype=float), ddf)
 
     # ------------------------------------------------------------------ result
     def result(self) -> MixedResult:
         """The :class:`MixedResult` of this fit."""
         d, p = self.design, self.problem.p
-        se = np.sqrt(np.diag(self._V))
         df = self.satt.df_all() if self.satt is not None else np.zeros(0)
         messages = []
         if self.satt is not None and np.any(self.satt.evals < -1e-8):
@@ -215,39 +211,137 @@ class LmmFit:
                 "Satterthwaite df may be unreliable"
             )
         fitted = self.fitted_values()
-        _, by_factor = ranef_frames(d.random, self.b)
-        npar = p + self.problem.layout.n + 1
-        loglik = -0.5 * self.criterion
-        aic, bic = information_criteria(loglik, npar, d.nobs)
-        covs = term_covariances(self.problem.layout, self.theta, self.sigma)
+        fields = shared_fields(
+            self, df=df, deviance=self.criterion, npar=p + self.problem.layout.n + 1,
+            fitted=fitted, residuals=d.y - fitted, n_dropped=d.n_dropped, residual_row=True,
+        )
         return MixedResult(
             self,
             formula=d.parsed.formula,
             response=d.response,
             method="REML" if self.reml else "ML",
             family="gaussian",
-            reml=self.reml,
-            fixed=fixed_table(d.fixed_names, self.beta, se, df, self.level),
-            vcov=pd.DataFrame(self._V, index=d.fixed_names, columns=d.fixed_names),
-            varcorr=varcorr_frame(d.random, covs, self.sigma),
-            sigma=self.sigma,
-            loglik=loglik,
-            deviance=self.criterion,
-            aic=aic,
-            bic=bic,
-            nobs=d.nobs,
-            n_dropped=d.n_dropped,
-            npar=npar,
-            ngroups=ngroups(d.random),
-            converged=self.converged,
             optimizer=self.summary,
-            singular=self.singular,
-            theta=self.theta,
-            ranef=by_factor,
-            cond_var=self.cond_var,
-            fitted=pd.Series(fitted, index=d.rows, name="fitted"),
-            residuals=pd.Series(d.y - fitted, index=d.rows, name="residuals"),
             messages=messages,
             aliased=d.aliased,
-            level=self.level,
+            **fields,
+        )
+
+
+# ---------------------------------------------------------------------------- checks
+def _check_design(design: Design) -> None:
+    if not design.random:
+        raise FormulaError(
+            f"formula {design.parsed.formula!r} has no random-effects term such as (1 | patient); "
+            "use an ordinary regression for models without random effects"
+        )
+    if design.y.ndim != 1:
+        raise FormulaError("a linear mixed model needs a single numeric response (no cbind())")
+    n = design.nobs
+    for i, a in enumerate(design.random):
+        for b in design.random[i + 1 :]:
+            shared = sorted(set(a.colnames) & set(b.colnames))
+            if set(a.group_vars) == set(b.group_vars) and shared:
+                raise ModelSpecificationError(
+                    f"random effect(s) {shared} appear in two terms for the same grouping "
+                    f"factor: ({a.lhs} | {':'.join(a.label_vars)}) and "
+                    f"({b.lhs} | {':'.join(b.label_vars)}); their variances "
+                    "cannot be told apart - keep one term per effect"
+                )
+    for b in design.random:
+        if b.nlevels >= n:
+            raise ModelSpecificationError(
+                f"number of levels of grouping factor {b.group!r} ({b.nlevels}) must be smaller "
+                f"than the number of observations ({n})"
+            )
+        if n <= b.nlevels * b.q:
+            raise ModelSpecificationError(
+                f"number of observations ({n}) <= number of random effects "
+                f"({b.nlevels * b.q}) for term ({' + '.join(b.colnames)} | {b.group}); the "
+                "random-effects parameters and the residual variance are probably unidentifiable"
+            )
+    if design.nobs <= design.X.shape[1]:
+        raise ModelSpecificationError(
+            f"{design.nobs} observations cannot estimate {design.X.shape[1]} fixed effects"
+        )
+
+
+def fit_design(design: Design, *, reml: bool = True, level: float = 0.95) -> MixedResult:
+    """Fit an LMM to a prepared :class:`~alliancestats.models.design.Design`.
+
+    The work behind :func:`lmm` once the formula has been turned into matrices: checks,
+    sufficient statistics, optimisation (restarted once if the optimum fails the scaled
+    gradient check), inference and the :class:`MixedResult`.
+    """
+    _check_design(design)
+    y = design.y - design.offset
+    # the criterion works on many tiny matrices: BLAS threading only adds contention there
+    with single_threaded_blas():
+        problem = LmmProblem(design.X, y, design.random)
+        _check_not_exact(problem, y)
+        rescaling = _rescaled_problem(design, y)
+        opt_problem = problem if rescaling is None else rescaling.problem
+        defer = design.X.shape[1] > 0
+        theta, summary = minimize_theta(opt_problem, reml, defer_scaled_check=defer)
+        fit = LmmFit(design, problem, theta, summary, reml, level, rescaling)
+        if not fit.converged:
+            # the Hessian-scaled gradient is too large: restart from the point reached
+            theta, summary2 = minimize_theta(opt_problem, reml, start=theta)
+            summary2.evaluations += summary.evaluations
+            summary2.restarts += summary.restarts + 1
+            fit = LmmFit(design, problem, theta, summary2, reml, level, rescaling)
+        result = fit.result()
+    _warn_fit(result)
+    return result
+
+
+def _check_not_exact(problem: LmmProblem, y: np.ndarray) -> None:
+    """Refuse a response that the fixed effects reproduce exactly.
+
+    The residual sum of squares after the fixed part is compared with the response's own
+    sum of squares, so that a response on any scale (``y * 1e-12``) is judged alike.
+    """
+    rss = problem.xy_xy[-1, -1]
+    if not rss > EXACT_FIT_TOL * float(y @ y):
+        raise ModelSpecificationError(
+            "the fixed effects reproduce the response exactly (zero residual variance); "
+            "a mixed model cannot be estimated - check the response and predictors"
+        )
+
+
+def _rescaled_problem(design: Design, y: np.ndarray) -> Rescaling | None:
+    """The problem with every random-effect column divided by its RMS, when some column is
+    badly scaled (e.g. a slope on time in seconds); ``None`` otherwise.
+
+    With ``Z = Z_s D`` (D diagonal) and ``Lambda_s = D Lambda`` the model is unchanged, but θ is
+    then of order one for every column, which keeps the trust-region optimiser, the gradient
+    check and the numerical derivatives of the Satterthwaite df well conditioned. lme4 does not
+    rescale and can stop far from the optimum on such data.
+    """
+    scales = []
+    for b in design.random:
+        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        scales.append(np.where(rms > 0, rms, 1.0))
+    lo, hi = SCALE_RANGE
+    if not any(np.any((s < lo) | (s > hi)) for s in scales):
+        return None
+    blocks = [dataclasses.replace(b, Z=b.Z / s) for b, s in zip(design.random, scales, strict=True)]
+    return Rescaling(LmmProblem(design.X, y, blocks), scales)
+
+
+def _warn_fit(result: MixedResult) -> None:
+    if result.singular:
+        warnings.warn(
+            "boundary (singular) fit: a variance is estimated as (near) zero or a correlation "
+            "as +-1; consider simplifying the random effects",
+            SingularFitWarning,
+            stacklevel=4,
+        )
+    elif not result.converged:
+        warnings.warn(
+            f"optimizer did not reach a verified optimum (max |scaled gradient| = "
+            f"{result.optimizer['max_scaled_gradient']:.2g}); check the model or rescale "
+            "predictors",
+            ConvergenceWarning,
+            stacklevel=4,
         )

@@ -522,7 +522,8 @@ class PirlsProblem:
     def _m2sum(self, mu: np.ndarray) -> float:
         return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
 
-    def _gsum(self, v: np.ndarray) -> np.ndarray:
+    def group_sum(self, v: np.ndarray) -> np.ndarray:
+        """Per-group sums of a row vector (single scalar term only)."""
         return np.bincount(self.g, weights=v, minlength=self.nlev)
 
     def set_u(self, u: np.ndarray) -> None:
@@ -589,11 +590,11 @@ class PirlsProblem:
         thz = th * zv
 
         def newton_step(w: np.ndarray, score: np.ndarray, u: np.ndarray) -> np.ndarray:
-            diag = th * th * self._gsum(w * self.zv2) + 1.0
-            return (th * self._gsum(score * zv) - u) / diag
+            diag = th * th * self.group_sum(w * self.zv2) + 1.0
+            return (th * self.group_sum(score * zv) - u) / diag
 
         u, eta, mu, w, it = self._pirls_iterate(eta0, lambda u: thz * u[g], newton_step, tol)
-        diag = th * th * self._gsum(w * self.zv2) + 1.0
+        diag = th * th * self.group_sum(w * self.zv2) + 1.0
         return PirlsState(
             u=u,
             eta=eta,
@@ -676,17 +677,17 @@ class PirlsProblem:
         F = st.minus2_cond + float(st.u @ st.u) + st.logdet
         u, g, z = st.u, self.g, self.zv
         s, w, h, dw = self._eta_derivatives(st.eta, st.mu)
-        D = th * th * self._gsum(w * self.zv2) + 1.0  # Fisher: the Laplace log-determinant
-        Dh = th * th * self._gsum(h * self.zv2) + 1.0  # observed: implicit derivatives of u*
-        wz2 = self._gsum(w * self.zv2)
-        hz2 = self._gsum(h * self.zv2)
+        D = th * th * self.group_sum(w * self.zv2) + 1.0  # Fisher: the Laplace log-determinant
+        Dh = th * th * self.group_sum(h * self.zv2) + 1.0  # observed: implicit derivatives of u*
+        wz2 = self.group_sum(w * self.zv2)
+        hz2 = self.group_sum(h * self.zv2)
         a = th * th * self.zv2 * dw / D[g]
-        c = th * self._gsum(a * z)  # dL/du_j
+        c = th * self.group_sum(a * z)  # dL/du_j
         ug = u[g]
         # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum h z x / Dh_j
         grad_beta = self.X.T @ (-2.0 * s + a - th * (c / Dh)[g] * h * z)
         # d/d theta
-        du_dth = (self._gsum(s * z) - th * u * hz2) / Dh
+        du_dth = (self.group_sum(s * z) - th * u * hz2) / Dh
         grad_theta = (
             -2.0 * float(np.sum(s * z * ug))
             + float(np.sum(2.0 * th * wz2 / D))
@@ -748,10 +749,10 @@ class PirlsProblem:
         """
         if self.is_scalar:
             th = float(theta[0])
-            diag = th * th * self._gsum(w * self.zv2) + 1.0
+            diag = th * th * self.group_sum(w * self.zv2) + 1.0
             wz = w * self.zv
-            B = th * np.column_stack([self._gsum(wz * self.X[:, j]) for j in range(self.p)])
-            ru = th * self._gsum(score * self.zv) - u
+            B = th * np.column_stack([self.group_sum(wz * self.X[:, j]) for j in range(self.p)])
+            ru = th * self.group_sum(score * self.zv) - u
             return B / diag[:, None], ru / diag, B, ru, float(np.sum(np.log(diag)))
         mv = self.ops.values(theta)
         fac = self.ops.factor(mv, w)

@@ -28,9 +28,15 @@ from alliancestats._validation import check_choice, check_level
 from alliancestats.errors import ModelSpecificationError
 from alliancestats.models.design import RandomBlock
 from alliancestats.models.fitted import FittedModel
-from alliancestats.models.varcomp import merge_uncorrelated
+from alliancestats.models.varcomp import merge_uncorrelated, ngroups, varcorr_frame
 
-__all__ = ["MixedResult", "fixed_table", "information_criteria", "ranef_frames"]
+__all__ = [
+    "MixedResult",
+    "fixed_table",
+    "information_criteria",
+    "ranef_frames",
+    "shared_fields",
+]
 
 
 def fixed_table(
@@ -83,6 +89,54 @@ def ranef_frames(
         for b, v in zip(blocks, values, strict=True)
     }
     return by_term, merge_uncorrelated(blocks, by_term)
+
+
+def shared_fields(
+    model: Any,
+    *,
+    df: np.ndarray | None,
+    deviance: float,
+    npar: int,
+    fitted: np.ndarray,
+    residuals: np.ndarray,
+    n_dropped: int,
+    residual_row: bool,
+) -> dict[str, Any]:
+    """The result fields every engine fills the same way from its fitted model.
+
+    ``model`` provides ``design``, ``beta``, ``vcov_beta()``, ``covariances()``, ``sigma``,
+    ``theta``, ``reml``, ``b`` (conditional modes per term), ``cond_var``, ``converged``,
+    ``singular`` and ``level``; ``deviance`` is the REML criterion or -2 log-likelihood.
+    """
+    d = model.design
+    V = model.vcov_beta()
+    loglik = -0.5 * deviance
+    aic, bic = information_criteria(loglik, npar, d.nobs)
+    _, by_factor = ranef_frames(d.random, model.b)
+    covs = [c.cov for c in model.covariances()]
+    return {
+        "reml": model.reml,
+        "fixed": fixed_table(d.fixed_names, model.beta, np.sqrt(np.diag(V)), df, model.level),
+        "vcov": pd.DataFrame(V, index=d.fixed_names, columns=d.fixed_names),
+        "varcorr": varcorr_frame(d.random, covs, model.sigma, residual=residual_row),
+        "sigma": model.sigma,
+        "loglik": loglik,
+        "deviance": deviance,
+        "aic": aic,
+        "bic": bic,
+        "nobs": d.nobs,
+        "n_dropped": n_dropped,
+        "npar": npar,
+        "ngroups": ngroups(d.random),
+        "converged": model.converged,
+        "singular": model.singular,
+        "theta": model.theta,
+        "ranef": by_factor,
+        "cond_var": model.cond_var,
+        "fitted": pd.Series(fitted, index=d.rows, name="fitted"),
+        "residuals": pd.Series(residuals, index=d.rows, name="residuals"),
+        "level": model.level,
+    }
 
 
 class MixedResult:
@@ -378,7 +432,7 @@ class MixedResult:
         own Satterthwaite df, combined as in Fai & Cornelius (1996, J Stat Comput Simul
         54(4)). ``sum_sq = F q sigma^2`` and ``mean_sq = F sigma^2`` as in lmerTest.
         Validated against lmerTest 3.1-3 ``anova(fit, type = 3)`` and ``type = 1``
-        (tests/reference/lmm/review_cases.R: ham, Orthodont with missing visits and two
+        (ham, Orthodont with missing visits and two
         simulated models with a three-level site factor and its interaction with session,
         REML and ML): F and den_df within 1e-2 relative (the df rest on numerical second
         derivatives in both programs).

@@ -86,8 +86,20 @@ def varcorr_frame(
                 rows.append((b.group, b.colnames[i], b.colnames[j], cov[i, j], corr))
     if residual:
         rows.append(("Residual", None, None, sigma**2, sigma))
-    out = pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
-    return out.astype({"grp": object, "var1": object, "var2": object})
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+
+    def text(values) -> pd.Series:  # object columns, as lme4's names (no string inference)
+        return pd.Series(np.array(values, dtype=object), dtype=object)
+
+    return pd.DataFrame(
+        {
+            "grp": text(cols[0]),
+            "var1": text(cols[1]),
+            "var2": text(cols[2]),
+            "vcov": np.array(cols[3], dtype=float),
+            "sdcor": np.array(cols[4], dtype=float),
+        }
+    )
 
 
 def _merge_key(b: RandomBlock) -> tuple:

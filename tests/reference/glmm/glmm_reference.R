@@ -3,7 +3,7 @@
 # Data:
 #   * lme4::cbpp (contagious bovine pleuropneumonia; Lesnoff et al. 2004), binomial with trials.
 #   * lme4::grouseticks (Elston et al. 2001), Poisson counts of ticks on red grouse chicks.
-#   * data/adherence*.csv: simulated home-exercise adherence written by make_data.py from
+#   * data/adherence*.csv: simulated home-exercise adherence written by glmm_make_data.py from
 #     alliancestats.simulate.simulate_sessions (no patient data).
 #
 # Three cases also record profile-likelihood intervals (random-effect SDs, then fixed effects)

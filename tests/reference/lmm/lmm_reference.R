@@ -1,5 +1,5 @@
 # Reference values for alliancestats' linear mixed models (lme4 + lmerTest).
-# Reads the CSVs in data/ (exported by export_data.R and make_simulated_data.py) and writes
+# Reads the CSVs in data/ (exported by lmm_export_data.R and lmm_make_simulated_data.py) and writes
 # lmm_reference.json next to this script. Run: bash tests/reference/regenerate.sh lmm
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 

@@ -1,6 +1,6 @@
 # Reference values for the review tests of lmm() (tests/models/test_review_lmm*.py):
 # lmerTest's anova (type III and type I, Satterthwaite) and lme4 fits of awkward model
-# specifications. Writes review_cases.json next to this script (and data/ham.csv, exported from
+# specifications. Writes lmm_review_cases.json next to this script (and data/ham.csv, exported from
 # lmerTest's `ham` data set). Run: bash tests/reference/regenerate.sh lmm
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 
@@ -116,5 +116,5 @@ out$fits$interaction_group <- fit_summary(lmer(as.formula(f), d), f, "review_sit
 
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, null = "null", na = "null",
                   pretty = TRUE),
-           "review_cases.json")
-cat("wrote review_cases.json\n")
+           "lmm_review_cases.json")
+cat("wrote lmm_review_cases.json\n")

@@ -1,5 +1,5 @@
 """MixedResult.anova (lmerTest's type III / type I F tests with Satterthwaite df) against
-pinned lmerTest 3.1-3 results (tests/reference/lmm/review_cases.R -> review_cases.json)."""
+pinned lmerTest 3.1-3 results (tests/reference/lmm/lmm_review_cases.R -> lmm_review_cases.json)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from alliancestats.models import glmm, lmm
 from alliancestats.models.anova import combine_ddf
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "lmm"
-REF = json.loads((REF_DIR / "review_cases.json").read_text())
+REF = json.loads((REF_DIR / "lmm_review_cases.json").read_text())
 
 CASES = [
     "sites",
@@ -34,7 +34,7 @@ CASES = [
 ]
 KEYS = [f"{c}_{m}" for c in CASES for m in ("REML", "ML")]
 
-TOL_F = 1e-2  # brief's tolerance; F depends on theta (BOBYQA vs COBYQA optimum, ~1e-5 seen)
+TOL_F = 1e-2  # F depends on theta (two optimisers' optima differ by ~1e-5)
 TOL_DF = 1e-2  # den df rest on numerical second derivatives in both programs (5e-4 seen)
 TOL_P = 1e-2  # p follows from F and df; compared relative to max(p, 1e-3)
 

@@ -1,6 +1,6 @@
 """Write the simulated therapist/patient/session data sets used by the LMM reference tests.
 
-Run from the repository root: ``python tests/reference/lmm/make_simulated_data.py``. The CSVs in
+Run from the repository root: ``python tests/reference/lmm/lmm_make_simulated_data.py``. The CSVs in
 ``tests/reference/lmm/data/`` come from :func:`alliancestats.simulate.simulate_sessions` with
 fixed seeds; ``lmm_reference.R`` reads them and pins lme4/lmerTest results as JSON.
 

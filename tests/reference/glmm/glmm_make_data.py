@@ -1,6 +1,6 @@
 """Write the simulated adherence data used by the GLMM reference values.
 
-Run from the repository root with ``/work/venv/bin/python tests/reference/glmm/make_data.py``
+Run from the repository root with ``/work/venv/bin/python tests/reference/glmm/glmm_make_data.py``
 before ``bash tests/reference/regenerate.sh glmm``. The R script ``glmm_reference.R`` reads the
 CSV files written here, so R and Python fit exactly the same rows.
 

@@ -1,6 +1,6 @@
-"""Write the simulated data set used by the review tests (``review_cases.R``).
+"""Write the simulated data set used by the review tests (``lmm_review_cases.R``).
 
-Run from the repository root: ``python tests/reference/lmm/make_review_data.py``. The data come
+Run from the repository root: ``python tests/reference/lmm/lmm_make_review_data.py``. The data come
 from :func:`alliancestats.simulate.simulate_sessions` (fixed seed) plus a patient-level
 three-level ``site`` factor with an effect on pain that changes with ``session`` (so a type III
 ANOVA has multi-df main effects and a multi-df interaction to test) and a copy of ``pain``

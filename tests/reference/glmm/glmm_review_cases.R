@@ -1,13 +1,13 @@
 # Reference values for the review edge cases of alliancestats.glmm (tests/models/test_review_glmm.py).
 #
-# Data: data/adherence.csv (simulated by make_data.py; no patient data).
+# Data: data/adherence.csv (simulated by glmm_make_data.py; no patient data).
 # Cases:
 #   * factor_no_yes / factor_yes_no: a two-level factor response. glmer (via stats::binomial's
 #     initialize) codes the FIRST level as failure, so the level order decides the sign.
 #   * zero_trials: successes out of trials where the first session of every patient has zero
 #     trials; such rows carry zero weight (binomial initialize: y = 0, weight = n = 0).
 #
-# Usage (from this folder): Rscript --vanilla review_cases.R   -> writes review_cases.json
+# Usage (from this folder): Rscript --vanilla glmm_review_cases.R   -> writes glmm_review_cases.json
 suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
@@ -46,4 +46,4 @@ out <- list(
   lme4 = as.character(packageVersion("lme4")),
   cases = cases
 )
-writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), "review_cases.json")
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), "glmm_review_cases.json")
