@@ -34,8 +34,9 @@ from alliancestats.errors import (
     FormulaError,
     ModelSpecificationError,
 )
+from alliancestats.models.binary_response import code_binary_response
 from alliancestats.models.design import build_design
-from alliancestats.models.families import _exp_wald_table, binary_factor_response, get_family
+from alliancestats.models.families import _exp_wald_table, get_family
 from alliancestats.models.separation import detect_separation
 
 __all__ = ["gee", "GeeResult"]
@@ -288,7 +289,7 @@ def gee(
             f"offset column {offset!r} has infinite values (e.g. log of zero exposure); drop "
             "those rows"
         )
-    data = binary_factor_response(data, formula, family)
+    data, _ = code_binary_response(data, formula, family)
     extra = [c for c in (groups, time, offset) if c is not None]
     miss = data[extra].isna().any(axis=1).to_numpy()
     n_extra = int(miss.sum())

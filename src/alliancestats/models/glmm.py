@@ -49,13 +49,14 @@ from alliancestats.errors import (
     SingularFitWarning,
 )
 from alliancestats.models.agq import MAX_NAGQ, agq_deviance
+from alliancestats.models.binary_response import BinaryCoding, code_binary_response
 from alliancestats.models.design import Design, build_design
 from alliancestats.models.families import (
     Family,
     _exp_wald_table,
-    binary_factor_response,
     get_family,
 )
+from alliancestats.models.formula_eval import safe_model_matrix
 from alliancestats.models.glmm_optim import (
     _deriv12,
     _fd_grad,
@@ -217,6 +218,7 @@ class _Prepared:
     n_dropped: int
     trials_used: bool
     response: str
+    response_coding: BinaryCoding | None = None
 
 
 def _as_column(
@@ -257,7 +259,7 @@ def _prepare(
         raise DataValidationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not data.index.is_unique:
         data = data.reset_index(drop=True)
-    data = binary_factor_response(data, formula, fam.name)
+    data, response_coding = code_binary_response(data, formula, fam.name)
     if trials is not None and fam.name != "binomial":
         raise ModelSpecificationError("trials= is only meaningful for the binomial family")
     if trials is not None and weights is not None:
@@ -394,6 +396,7 @@ def _prepare(
         n_dropped=design.n_dropped + n_extra,
         trials_used=trials_used,
         response=response_label,
+        response_coding=response_coding,
     )
 
 
@@ -1123,7 +1126,7 @@ def _assemble(formula, prep, problem, fit: _Fit, nagq, level, sep) -> GlmmResult
         cond_var=condvar,
         fitted=fitted,
         residuals=residuals,
-        messages=messages,
+        messages=messages + ([prep.response_coding.note] if prep.response_coding else []),
         level=level,
         overdispersion=overdisp,
         separation=sep,
@@ -1152,8 +1155,6 @@ def _make_predictor(prep: _Prepared, problem: PirlsProblem, theta, beta, beta_sc
             return fitted_eta.copy() if random else fitted_eta_fixed.copy()
         if not isinstance(newdata, pd.DataFrame):
             raise DataValidationError("newdata must be a pandas DataFrame")
-        import formulaic
-
         def build(fn, what):
             try:
                 return fn()
@@ -1168,7 +1169,7 @@ def _make_predictor(prep: _Prepared, problem: PirlsProblem, theta, beta, beta_sc
         eta = X @ beta
         for off in design.parsed.offsets:
             mm = build(
-                lambda off=off: formulaic.model_matrix(f"0 + {off}", newdata, na_action="ignore"),
+                lambda off=off: safe_model_matrix(f"0 + {off}", newdata, where="offset").frame,
                 f"offset {off!r}",
             )
             eta = eta + np.asarray(mm, dtype=float)[:, 0]

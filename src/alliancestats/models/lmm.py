@@ -32,6 +32,7 @@ from alliancestats.errors import (
     SingularFitWarning,
 )
 from alliancestats.models.design import Design, build_design
+from alliancestats.models.formula_eval import safe_model_matrix
 from alliancestats.models.lmm_core import LmmProblem
 from alliancestats.models.numderiv import hessian, jacobian
 from alliancestats.models.results import MixedResult
@@ -696,9 +697,7 @@ def _predict_new(
     X = design.fixed_matrix(newdata)
     pred = X @ beta
     for off in design.parsed.offsets:
-        import formulaic
-
-        pred = pred + np.asarray(formulaic.model_matrix(f"0 + {off}", newdata), float)[:, 0]
+        pred = pred + np.asarray(safe_model_matrix(f"0 + {off}", newdata).frame, float)[:, 0]
     if random:
         for k, b in enumerate(design.random):
             missing = [v for v in b.group_vars if v not in newdata.columns]
