@@ -13,7 +13,7 @@ if ! command -v Rscript >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq r-base-core r-cran-lme4 r-cran-lmertest r-cran-metafor \
         r-cran-metadat r-cran-mlmrev r-cran-jsonlite r-cran-clubsandwich r-cran-pbkrtest \
-        r-cran-numderiv
+        r-cran-numderiv r-cran-mass r-cran-nlme
 fi
 dirs=("$@")
 if [ ${#dirs[@]} -eq 0 ]; then

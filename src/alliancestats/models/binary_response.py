@@ -69,7 +69,7 @@ def _needs_coding(values: pd.Series) -> bool:
 def binary_levels(values: pd.Series, column: str) -> tuple[list[str], np.ndarray]:
     """The two levels of a non-numeric response (failure first) and each row's 0/1 code.
 
-    Missing values get NaN.
+    Missing values (and empty text, as SPSS writes missing strings) get NaN.
 
     Raises
     ------
@@ -81,7 +81,8 @@ def binary_levels(values: pd.Series, column: str) -> tuple[list[str], np.ndarray
     >>> binary_levels(pd.Series(["yes", "No", "yes"]), "y")
     (['No', 'yes'], array([1., 0., 1.]))
     """
-    missing = values.isna().to_numpy()
+    blank = values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    missing = values.isna().to_numpy() | blank  # an empty text cell is a missing value
     present = values[~missing]
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = [str(c) for c in values.cat.categories]

@@ -32,16 +32,17 @@ Examples
 ['(Intercept)', 'age', 'I(age^2)']
 >>> evaluate_expression("log(total.fruits + 1)", d).round(3).tolist()
 [0.0, 0.693, 1.386]
->>> safe_model_matrix("I(__import__('os').getcwd())", d)
+>>> safe_model_matrix("I(getattr(age, 'sum')())", d)
 Traceback (most recent call last):
 ...
-alliancestats.errors.FormulaError: ...__import__() is not a function formulas may call...
+alliancestats.errors.FormulaError: ...getattr() is not a function formulas may call...
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -136,7 +137,7 @@ class _Checker:
         elif isinstance(node, ast.Name):
             self.name(node, text_ok)
         elif isinstance(node, ast.Attribute):
-            self.attribute(node, text_ok)
+            self.attribute(node, text_ok, deeper)
         elif isinstance(node, ast.Call):
             self.call(node, deeper)
         elif isinstance(node, ast.BinOp) and isinstance(node.op, _BINARY_OPS):
@@ -165,7 +166,7 @@ class _Checker:
             return
         if v is None or isinstance(v, bool | int | float):
             return
-        raise self.fail(f"the constant {_short(node)!r}")
+        raise self.fail(f"the constant {_short(node)}")
 
     def name(self, node: ast.Name, text_ok: bool) -> None:
         k = _placeholder(node.id)
@@ -178,15 +179,19 @@ class _Checker:
         else:
             self.column(node.id)
 
-    def attribute(self, node: ast.Attribute, text_ok: bool) -> None:
+    def attribute(self, node: ast.Attribute, text_ok: bool, depth: int) -> None:
         dotted = _dotted(node)
         if dotted in CONSTANTS or (text_ok and dotted in CONTRASTS):
             return
+        if not _is_dunder(node.attr) and dotted is None:
+            self.check(node.value, depth=depth)  # report the innermost offending part first
         raise self.fail(f"the attribute '.{node.attr}' of {_short(node.value)!r}")
 
     def call(self, node: ast.Call, depth: int) -> None:
         name = _callee(node.func)
         if name is None:
+            if not isinstance(node.func, ast.Name) and _dotted(node.func) is None:
+                self.check(node.func, depth=depth)  # report the innermost offending part
             raise self.fail(f"a call to {_short(node.func)!r}")
         text_ok = name in CATEGORICAL_FUNCTIONS
         for arg in node.args:
@@ -330,9 +335,22 @@ class SafeModelSpec:
         self._spec = spec
 
     def get_model_matrix(self, data: pd.DataFrame, **kwargs: Any) -> Any:
-        """Rebuild the model matrix for ``data`` with the fit's levels, contrasts and state."""
+        """Rebuild the model matrix for ``data`` with the fit's levels, contrasts and state.
+
+        A categorical level the fit never saw raises a
+        :class:`~alliancestats.errors.FormulaError` (its effect is unknown).
+        """
+        from formulaic.errors import DataMismatchWarning
+
         kwargs["context"] = formula_context()
-        return self._spec.get_model_matrix(data, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DataMismatchWarning)
+            try:
+                return self._spec.get_model_matrix(data, **kwargs)
+            except DataMismatchWarning as exc:
+                raise FormulaError(
+                    f"new data have a categorical level not seen in the fit: {exc}"
+                ) from None
 
     def __getattr__(self, name: str) -> Any:
         if name == "_spec":

@@ -137,32 +137,43 @@ def factor_labels(values: Any) -> tuple[list[Any], list[str]]:
     return labels, levels
 
 
-def _categorical(values: Any, levels: list[str]) -> Any:
+def _categorical(values: Any, levels: list[str], fixed: bool) -> Any:
+    """``values`` as a formulaic categorical with R's labels, categories in ``levels`` order.
+
+    Only ``fixed`` (user-given) levels are passed on as formulaic's ``levels``; otherwise new
+    data for prediction are encoded with the levels remembered from the fit.
+    """
     from formulaic.transforms import C
 
     labels, _ = factor_labels(values)
     index = values.index if isinstance(values, pd.Series) else None
-    cat = pd.Categorical(labels, categories=levels)
-    return C(pd.Series(cat, index=index), levels=levels)
+    cat = pd.Series(pd.Categorical(labels, categories=levels), index=index)
+    return C(cat, levels=levels if fixed else None)
 
 
 def factor(x: Any, levels: Any = None) -> Any:
     """R's ``factor(x)``: a categorical with R's level order (first level = reference)."""
-    _, found = factor_labels(x)
-    if levels is not None:
-        found = [str(v) for v in ([levels] if isinstance(levels, str) else levels)]
-    return _categorical(x, found)
+    if levels is None:
+        return _categorical(x, factor_labels(x)[1], fixed=False)
+    given = [levels] if isinstance(levels, str) else list(levels)
+    return _categorical(x, [_label(v) for v in given], fixed=True)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return r_number(value)
+    return str(value)
 
 
 def relevel(x: Any, ref: Any) -> Any:
     """R's ``relevel(x, ref)``: ``factor(x)`` with level ``ref`` moved first."""
     _, found = factor_labels(x)
-    ref = r_number(ref) if isinstance(ref, int | float) and not isinstance(ref, bool) else ref
-    if str(ref) not in found:
+    ref = _label(ref)
+    if ref not in found:
         from alliancestats.errors import FormulaError
 
         raise FormulaError(f"relevel(): reference level {ref!r} is not one of {found[:10]}")
-    return _categorical(x, [str(ref)] + [v for v in found if v != str(ref)])
+    return _categorical(x, [ref] + [v for v in found if v != ref], fixed=False)
 
 
 def _log(x: Any, base: float | None = None) -> Any:
@@ -175,8 +186,24 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def _r_poly() -> Callable[..., Any]:
+    """formulaic's ``poly`` with raw columns named 1..degree, as R names them (not 0..)."""
+    from formulaic.materializers.types import FactorValues
+    from formulaic.transforms import poly
+    from formulaic.utils.stateful_transforms import stateful_transform
+
+    def r_poly(x: Any, degree: int = 1, raw: bool = False, _state: Any = None) -> Any:
+        out = poly(x, degree, raw=raw, _state=_state)
+        if not raw:
+            return out
+        names = tuple(str(k) for k in range(1, int(degree) + 1))
+        return FactorValues(np.asarray(out, dtype=float), column_names=names)
+
+    return stateful_transform(r_poly)
+
+
 def _function_table() -> dict[str, Callable[..., Any]]:
-    from formulaic.transforms import C, basis_spline, center, identity, poly, scale
+    from formulaic.transforms import C, basis_spline, center, identity, scale
     from formulaic.transforms.contrasts import (
         DiffContrasts,
         HelmertContrasts,
@@ -189,7 +216,7 @@ def _function_table() -> dict[str, Callable[..., Any]]:
 
     table: dict[str, Callable[..., Any]] = {
         "I": identity, "C": C, "factor": factor, "as.factor": factor, "relevel": relevel,
-        "Q": PATSY_COMPAT_TRANSFORMS["Q"], "scale": scale, "center": center, "poly": poly,
+        "Q": PATSY_COMPAT_TRANSFORMS["Q"], "scale": scale, "center": center, "poly": _r_poly(),
         "bs": basis_spline, "offset": _identity, "log": _log, "log2": np.log2,
         "log10": np.log10, "log1p": np.log1p, "exp": np.exp, "expm1": np.expm1,
         "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign, "floor": np.floor,

@@ -74,12 +74,18 @@ class _Tok:
 
 
 def _tokenize(text: str) -> list[_Tok]:
+    """Tokens of ``text``; a name with a double underscore is refused at once."""
     out: list[_Tok] = []
     pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
             raise FormulaError(f"cannot read {text!r}: unexpected character {text[pos]!r}")
+        if m.lastgroup in ("name", "bq") and "__" in m.group():
+            raise FormulaError(
+                f"cannot read {text!r}: the name {m.group()!r} is not allowed in a formula "
+                "(names with double underscores are never evaluated)"
+            )
         if m.lastgroup != "ws":
             out.append(_Tok(m.lastgroup or "", m.group(), m.start(), m.end()))
         pos = m.end()
