@@ -293,7 +293,7 @@ class GlmmFit:
             cond_var=self.cond_var,
             fitted=pd.Series(mu, index=d.rows, name="fitted"),
             residuals=pd.Series(dev_res, index=d.rows, name="residuals"),
-            messages=self.messages,
+            messages=self.messages + ([coding.note] if (coding := inp.response_coding) else []),
             level=self.level,
             overdispersion=self.overdispersion(),
         )
