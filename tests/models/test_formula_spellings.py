@@ -246,3 +246,17 @@ def test_safe_model_matrix_names_and_frame(frame):
     mm = safe_model_matrix("0 + factor(dose):age", frame)
     assert mm.names == ["factor(dose)1:age", "factor(dose)2:age", "factor(dose)10:age"]
     assert list(mm.frame.columns)[0].startswith("factor(dose)[1]")
+
+
+def test_polynomial_degree_is_bounded_by_the_data(frame):
+    with pytest.raises(FormulaError, match="less than the number of distinct values"):
+        build_design("y ~ poly(nitro, 4) + (1 | g)", frame)  # four distinct values
+    with pytest.raises(FormulaError, match="degree 1000000"):
+        build_design("y ~ poly(age, 1000000) + (1 | g)", frame)
+    d = build_design("y ~ poly(nitro, 3, raw = TRUE) + (1 | g)", frame)
+    assert d.fixed_names[1:] == [f"poly(nitro, 3, raw = TRUE){k}" for k in (1, 2, 3)]
+    np.testing.assert_allclose(d.X[:, 3], frame["nitro"] ** 3)
+    new = frame.head(1)  # one row: predictions reuse the fit, not the new data's spread
+    np.testing.assert_allclose(d.fixed_matrix(new), d.X[:1])
+    d2 = build_design("y ~ poly(age, 2) + (1 | g)", frame)
+    np.testing.assert_allclose(d2.fixed_matrix(new), d2.X[:1])

@@ -193,9 +193,19 @@ def _r_poly() -> Callable[..., Any]:
     from formulaic.utils.stateful_transforms import stateful_transform
 
     def r_poly(x: Any, degree: int = 1, raw: bool = False, _state: Any = None) -> Any:
+        _state = {} if _state is None else _state
+        distinct = len(pd.unique(np.asarray(x, dtype=float)))
+        if not _state and not 1 <= int(degree) < distinct:  # checked when fitting only
+            from alliancestats.errors import FormulaError
+
+            raise FormulaError(
+                f"poly(): degree {degree} must be at least 1 and less than the number of "
+                f"distinct values ({distinct}), as in R"
+            )
         out = poly(x, degree, raw=raw, _state=_state)
         if not raw:
             return out
+        _state.setdefault("degree", int(degree))  # a non-empty state marks the fit as done
         names = tuple(str(k) for k in range(1, int(degree) + 1))
         return FactorValues(np.asarray(out, dtype=float), column_names=names)
 
