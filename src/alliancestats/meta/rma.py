@@ -34,6 +34,7 @@ from alliancestats.meta.heterogeneity import (
     q_profile_tau2_ci,
     typical_within_variance,
 )
+from alliancestats.models.formula_eval import safe_model_matrix
 
 __all__ = ["MetaResult", "meta_analysis"]
 
@@ -501,8 +502,6 @@ def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[
     if isinstance(mods, str | list | tuple) and not (
         isinstance(mods, list | tuple) and len(mods) and not isinstance(mods[0], str)
     ):
-        import formulaic
-
         if isinstance(mods, str):
             formula = mods.strip()
             if not formula.startswith("~"):
@@ -521,7 +520,7 @@ def _moderator_matrix(mods: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[
         try:
             # rows with a missing moderator (numeric or categorical) are dropped by formulaic;
             # they are re-inserted as NaN rows so the caller can report and remove them
-            mm = formulaic.model_matrix(formula, flat, na_action="drop")
+            mm = safe_model_matrix(formula, flat, na_action="drop", where="moderators").frame
         except Exception as exc:  # formulaic raises many exception types
             from alliancestats.errors import FormulaError
 

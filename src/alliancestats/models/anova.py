@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import DataQualityWarning, ModelSpecificationError
-from alliancestats.models.design import Design, r_style_name
+from alliancestats.models.design import Design
+from alliancestats.models.formula_eval import safe_model_matrix
 
 __all__ = ["anova_table", "combine_ddf", "contrasts_type1", "contrasts_type3"]
 
@@ -87,21 +88,19 @@ def _contrasts_are_treatment(design: Design) -> bool:
 def _factor_columns(design: Design, expr: str) -> tuple[np.ndarray, list[str]]:
     """Columns of one factor in the over-parametrised coding: all indicator columns of a
     categorical factor, the values of a numerical one."""
-    import formulaic
-
     kind, levels = _kind(design, expr)
     data = design.data
     if kind == "categorical":
         values = data[expr].astype(str).to_numpy() if expr in data.columns else None
         if values is None:
-            mm = formulaic.model_matrix(f"0 + {expr}", data, na_action="ignore")
-            return np.asarray(mm, dtype=float), [r_style_name(str(c)) for c in mm.columns]
+            mm = safe_model_matrix(f"0 + {expr}", data)
+            return np.asarray(mm.frame, dtype=float), mm.names
         cols = np.column_stack([(values == lev).astype(float) for lev in levels])
         return cols, [f"{expr}{lev}" for lev in levels]
     if expr in data.columns:
         return data[expr].to_numpy(dtype=float)[:, None], [expr]
-    mm = formulaic.model_matrix(f"0 + {expr}", data, na_action="ignore")
-    return np.asarray(mm, dtype=float)[:, :1], [expr]
+    mm = safe_model_matrix(f"0 + {expr}", data)
+    return np.asarray(mm.frame, dtype=float)[:, :1], mm.names[:1]
 
 
 def _overparametrised(design: Design, terms: list[Any], has_intercept: bool):

@@ -65,87 +65,24 @@ from alliancestats.errors import (
     RankDeficiencyWarning,
 )
 from alliancestats.models.formula import ParsedFormula, RandomTerm, parse_formula
+from alliancestats.models.formula_eval import evaluate_expression, safe_model_matrix
+from alliancestats.models.formula_translate import data_names
+from alliancestats.models.term_names import r_style_name
 
 __all__ = ["Design", "RandomBlock", "build_design", "r_style_name", "variables_in"]
 
-# names that may appear in formula expressions without being data columns
-_KNOWN_FUNCTIONS = {
-    "np",
-    "numpy",
-    "I",
-    "C",
-    "Q",
-    "log",
-    "log2",
-    "log10",
-    "log1p",
-    "exp",
-    "sqrt",
-    "abs",
-    "scale",
-    "center",
-    "poly",
-    "bs",
-    "cbind",
-    "offset",
-    "True",
-    "False",
-    "None",
-    "pi",
-    "contr",
-}
-
-
-def r_style_name(name: str) -> str:
-    """Rename a formulaic column the way R's ``model.matrix`` names it.
-
-    Examples
-    --------
-    >>> r_style_name("Intercept")
-    '(Intercept)'
-    >>> r_style_name("session:arm[T.telehealth]")
-    'session:armtelehealth'
-    >>> r_style_name("arm[b]")
-    'armb'
-    """
-    if name == "Intercept":
-        return "(Intercept)"
-    parts = []
-    for piece in name.split(":"):
-        piece = re.sub(r"\[T\.(.*)\]$", r"\1", piece)
-        piece = re.sub(r"\[(.*)\]$", r"\1", piece)
-        parts.append(piece)
-    return ":".join(parts)
-
-
-def _strip_strings(expr: str) -> str:
-    return re.sub(r"(\"[^\"]*\"|'[^']*')", " ", expr)
-
-
 def variables_in(expr: str) -> list[str]:
-    """Names in a formula expression that should be data columns (functions excluded).
+    """Names in a formula part that must be data columns (functions and constants excluded).
+
+    Raises a :class:`~alliancestats.errors.FormulaError` for a call of a function outside
+    the formula allow-list.
 
     Examples
     --------
-    >>> variables_in("np.log(pain) + I(session ** 2) + arm:session")
-    ['pain', 'session', 'arm']
+    >>> variables_in("np.log(pain) + I(session^2) + arm:session + scale(IQ.verb)")
+    ['pain', 'session', 'arm', 'IQ.verb']
     """
-    out: list[str] = []
-    for quoted in re.findall(r"`([^`]+)`", expr):
-        if quoted not in out:
-            out.append(quoted)
-    text = _strip_strings(re.sub(r"`[^`]+`", " ", expr))
-    for m in re.finditer(r"(?<![A-Za-z0-9_.])([A-Za-z_.][A-Za-z0-9_.]*)", text):
-        name = m.group(1)
-        rest = text[m.end() :].lstrip()
-        if rest.startswith("(") or (rest.startswith("=") and not rest.startswith("==")):
-            continue  # a function call or keyword argument
-        root = name.split(".")[0]
-        if name in _KNOWN_FUNCTIONS or root in _KNOWN_FUNCTIONS:
-            continue
-        if name not in out:
-            out.append(name)
-    return out
+    return data_names(expr)
 
 
 @dataclass
@@ -381,33 +318,12 @@ def _as_factors(sub: pd.DataFrame, skip: list[str]) -> tuple[pd.DataFrame, dict[
     return out, levels
 
 
-def _check_r_powers(rhs: str, where: str) -> None:
-    """R's ``I(x^2)`` is a bitwise XOR in Python: refuse it instead of fitting nonsense."""
-    for m in re.finditer(r"(?<![A-Za-z0-9_.])I\(", rhs):
-        depth, i = 1, m.end()
-        while i < len(rhs) and depth:
-            depth += {"(": 1, ")": -1}.get(rhs[i], 0)
-            i += 1
-        inside = rhs[m.end() : i - 1]
-        if "^" in inside:
-            raise FormulaError(
-                f"{where}: I({inside}) uses '^', which Python evaluates as bitwise XOR; "
-                f"write powers with '**', e.g. I({inside.replace('^', ' ** ')})"
-            )
-
-
 def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
-    import formulaic
-
-    _check_r_powers(rhs, where)
-
-    try:
-        with np.errstate(all="ignore"):  # non-finite results are reported below
-            mm = formulaic.model_matrix(rhs, data, na_action="ignore")
-    except Exception as exc:  # formulaic raises many types; re-raise as a formula problem
-        raise FormulaError(f"cannot build the {where} from {rhs!r}: {exc}") from exc
-    names = [r_style_name(str(c)) for c in mm.columns]
-    arr = np.asarray(mm, dtype=float)
+    """Model matrix of ``rhs`` (checked against the formula allow-list and evaluated in a
+    restricted context), its R-style column names and a spec that rebuilds it for new data."""
+    matrix = safe_model_matrix(rhs, data, where=where)
+    names = matrix.names
+    arr = np.asarray(matrix.frame, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
     bad = ~np.isfinite(arr).all(axis=0)
@@ -417,11 +333,11 @@ def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
             f"{[n for n, b in zip(names, bad, strict=True) if b]}, e.g. log of a zero; "
             "transform or filter the data first"
         )
-    return arr, names, mm.model_spec
+    return arr, names, matrix.spec
 
 
 def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
-    m = re.fullmatch(r"cbind\((.*)\)", expr.strip())
+    m = re.fullmatch(r"cbind\s*\((.*)\)", expr.strip())
     if m:
         from alliancestats.models.formula import split_top_level
 
@@ -441,12 +357,9 @@ def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
             )
         y = col.to_numpy(dtype=float)
     else:
-        # I(...) evaluates the expression as Python (formula algebra would read "a - b" as
-        # dropping term b)
-        arr, _, _ = _model_matrix(f"0 + I({expr})", data, "response")
-        if arr.shape[1] != 1:
-            raise FormulaError(f"response {expr!r} must be a single numeric column")
-        y = arr[:, 0]
+        # an expression (log(y + 1), n - k), not formula algebra, checked and evaluated safely
+        with np.errstate(all="ignore"):  # non-finite values are reported below
+            y = evaluate_expression(expr, data, where="response")
     if not np.isfinite(y).all():
         raise ModelSpecificationError(f"response {expr!r} has infinite values")
     return y

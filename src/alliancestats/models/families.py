@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from alliancestats.errors import DataValidationError, ModelSpecificationError
+from alliancestats.errors import ModelSpecificationError
 
-__all__ = ["FAMILIES", "Family", "Link", "binary_factor_response", "exp_wald_table", "get_family"]
+__all__ = ["FAMILIES", "Family", "Link", "exp_wald_table", "get_family"]
 
 _EPS = np.finfo(float).eps
 _LOGIT_THRESH = -np.log(_EPS)  # |eta| beyond which R's logit inverse link saturates (~36)
@@ -257,40 +257,6 @@ def _from_statsmodels(family: Any) -> tuple[str, str]:
             "family='poisson' (log link)"
         )
     return name, _SM_LINKS[link_name]
-
-
-def binary_factor_response(data: pd.DataFrame, formula: str, family: str) -> pd.DataFrame:
-    """Code a two-level categorical binomial response as 0/1, as R's ``binomial()`` does.
-
-    R treats the first level of a factor response as failure and the other as success. When
-    the left-hand side of ``formula`` is a single column of ``data`` with a categorical dtype,
-    a copy of ``data`` with that column coded 0/1 (first category 0, missing values kept) is
-    returned; otherwise ``data`` is returned unchanged.
-
-    Raises
-    ------
-    DataValidationError
-        A categorical response with other than two categories, or for a non-binomial family.
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"y": pd.Categorical(["no", "yes", "no"], categories=["no", "yes"])})
-    >>> binary_factor_response(d, "y ~ 1", "binomial")["y"].tolist()
-    [0.0, 1.0, 0.0]
-    """
-    lhs = formula.split("~", 1)[0].strip() if "~" in formula else ""
-    if lhs not in data.columns or not isinstance(data[lhs].dtype, pd.CategoricalDtype):
-        return data
-    cats = list(data[lhs].cat.categories)
-    if family != "binomial" or len(cats) != 2:
-        raise DataValidationError(
-            f"response {lhs!r} is categorical with categories {cats}; a categorical response "
-            "is accepted only for the binomial family with exactly two categories (the first "
-            "counts as failure, as in R); recode it to 0/1 otherwise"
-        )
-    codes = data[lhs].cat.codes.to_numpy().astype(float)
-    codes[codes < 0] = np.nan
-    return data.assign(**{lhs: codes})
 
 
 def exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame:

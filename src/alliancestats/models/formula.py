@@ -155,6 +155,7 @@ def _strip_outer(term: str) -> str | None:
 
 
 _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+_NAME_OR_CALL = re.compile(r"`[^`]*`|[A-Za-z_.][A-Za-z0-9_.]*")
 
 
 def _grouping_factors(expr: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -203,6 +204,23 @@ def _split_random_lhs(lhs: str) -> list[str]:
     out = ["1"] if has_intercept else []
     out += [f"0 + {p}" for p in pieces]
     return out
+
+
+def _offset_expression(expr: str) -> str:
+    """The offset as a formula term: an expression with operators is wrapped in ``I()`` so
+    that ``offset(n - k)`` subtracts (R evaluates the argument of ``offset`` as an expression,
+    formula algebra would drop ``k``); a single name or call is kept as written.
+
+    Examples
+    --------
+    >>> _offset_expression("log(n)"), _offset_expression("n - k")
+    ('log(n)', 'I(n - k)')
+    """
+    m = _NAME_OR_CALL.match(expr)
+    rest = expr[m.end() :].strip() if m else None
+    if rest == "" or (rest is not None and _strip_outer(rest) is not None):
+        return expr
+    return f"I({expr})"
 
 
 def parse_formula(formula: str) -> ParsedFormula:
@@ -281,7 +299,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         if m:
             if sign == "-":
                 raise FormulaError(f"offset term {term!r} cannot be subtracted")
-            offsets.append(m.group(1).strip())
+            offsets.append(_offset_expression(m.group(1).strip()))
             continue
         fixed_terms.append(term if sign == "+" else f"- {term}")
     fixed = " + ".join(fixed_terms).replace("+ - ", "- ")

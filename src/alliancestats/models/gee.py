@@ -37,8 +37,9 @@ from alliancestats.errors import (
     FormulaError,
     ModelSpecificationError,
 )
+from alliancestats.models.binary_response import code_binary_response
 from alliancestats.models.design import build_design
-from alliancestats.models.families import binary_factor_response, exp_wald_table, get_family
+from alliancestats.models.families import exp_wald_table, get_family
 from alliancestats.models.separation import detect_separation
 
 __all__ = ["gee", "GeeResult"]
@@ -211,7 +212,7 @@ def _check_arguments(formula, data, groups, family, link, cov_struct, time, offs
 
 def _gee_data(formula, data, groups, family, cov_struct, time, offset):
     """Rows used, design, response and cluster codes (missing rows dropped and reported)."""
-    data = binary_factor_response(data, formula, family)
+    data, _ = code_binary_response(data, formula, family)
     extra = [c for c in (groups, time, offset) if c is not None]
     miss = data[extra].isna().any(axis=1).to_numpy()
     n_extra = int(miss.sum())

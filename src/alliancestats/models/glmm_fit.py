@@ -273,7 +273,7 @@ class GlmmFit:
             vcov_method=self.vcov_method,
             optimizer=self.optimizer_summary(),
             beta=self.beta,
-            messages=self.messages,
+            messages=self.messages + ([coding.note] if (coding := inp.response_coding) else []),
             overdispersion=self.overdispersion(),
             **fields,
         )

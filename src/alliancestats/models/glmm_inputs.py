@@ -24,8 +24,9 @@ from alliancestats.errors import (
     FormulaError,
     ModelSpecificationError,
 )
+from alliancestats.models.binary_response import BinaryCoding, code_binary_response
 from alliancestats.models.design import Design, build_design
-from alliancestats.models.families import Family, binary_factor_response, get_family
+from alliancestats.models.families import Family, get_family
 from alliancestats.models.formula import split_top_level
 from alliancestats.models.predict import ExtraOffset
 
@@ -45,6 +46,7 @@ class GlmmInputs:
     n_dropped: int
     trials_used: bool
     response: str
+    response_coding: BinaryCoding | None = None  # how a text/boolean response was coded
 
 
 @dataclass
@@ -221,7 +223,7 @@ def prepare_inputs(
     data = as_frame(data, "glmm")
     if not data.index.is_unique:
         data = data.reset_index(drop=True)
-    data = binary_factor_response(data, formula, fam.name)
+    data, response_coding = code_binary_response(data, formula, fam.name)
     label = formula.split("~", 1)[0].strip()
     formula, is_cbind = normalise_cbind(formula)
     _check_arguments(fam, is_cbind, trials, weights)
@@ -258,4 +260,5 @@ def prepare_inputs(
         n_dropped=design.n_dropped + n_extra,
         trials_used=trials_used,
         response=label,
+        response_coding=response_coding,
     )
