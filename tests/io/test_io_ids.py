@@ -69,6 +69,12 @@ def test_ids_differing_only_in_formatting_are_reported(ids):
 
 
 def test_the_id_rule_does_not_depend_on_other_rows():
+    # "12" and "12.0" used to merge when all IDs were numbers and stay apart otherwise
+    for ids in (["12", "12.0"], ["12", "12.0", "P9"]):
+        frame = pd.DataFrame({"id": ids, "s": 1})
+        sd = _load(frame, strict=False, warn=False)
+        assert sd.dropped["value"].tolist() == ["12", "12.0"]
+        assert set(sd.dropped["kind"]) == {"id_format"}
     alone = _load(pd.DataFrame({"id": ["007", "12"], "s": [1, 1]})).data["patient"]
     mixed = _load(pd.DataFrame({"id": ["007", "12", "P9"], "s": [1, 1, 1]})).data["patient"]
     assert alone.tolist() == ["007", "12"]

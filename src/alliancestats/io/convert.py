@@ -37,12 +37,11 @@ from alliancestats.io.numbers import (
 )
 from alliancestats.io.parsed import Parsed
 from alliancestats.io.textops import (
+    Dictionary,
     as_text_series,
-    folded,
-    is_in,
+    dictionary,
+    null_where,
     text_array,
-    to_bool_array,
-    trimmed,
 )
 
 __all__ = [
@@ -63,6 +62,26 @@ __all__ = [
 DEFAULT_MISSING_CODES = MISSING_CODES
 
 
+def _cell_dictionary(series: pd.Series) -> Dictionary:
+    if is_text_dtype(series.dtype):
+        return dictionary(text_array(series))
+    return dictionary(text_array([id_text(v) for v in series.to_numpy(dtype=object)]))
+
+
+def _missing_values(d: Dictionary, codes: MissingCodes) -> np.ndarray:
+    """Per distinct value: empty or a missing-value code."""
+    return np.array([v == "" or v.casefold() in codes.texts for v in d.values], dtype=bool)
+
+
+def _count(d: Dictionary, flags: np.ndarray, seen: dict[str, int] | None) -> None:
+    if seen is None or not flags.any():
+        return
+    counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d.values))
+    for k in np.flatnonzero(flags).tolist():
+        if d.values[k] and counts[k]:
+            seen[d.values[k]] = seen.get(d.values[k], 0) + int(counts[k])
+
+
 def text_cells(
     series: pd.Series, codes: MissingCodes, seen: dict[str, int] | None = None
 ) -> tuple[pa.Array, np.ndarray]:
@@ -71,17 +90,10 @@ def text_cells(
     ``seen``, when given, is updated with the number of cells holding each missing-value
     code (as written).
     """
-    if is_text_dtype(series.dtype):
-        t = trimmed(text_array(series))
-    else:
-        t = trimmed(text_array([id_text(v) for v in series.to_numpy(dtype=object)]))
-    empty = to_bool_array(pc.fill_null(pc.equal(t, ""), True))
-    coded = is_in(folded(t, codes.ascii_only), codes.texts) & ~empty
-    if seen is not None and coded.any():
-        counts = pc.value_counts(t.filter(pa.array(coded)))
-        for item in counts.to_pylist():
-            seen[item["values"]] = seen.get(item["values"], 0) + int(item["counts"])
-    return t, empty | coded
+    d = _cell_dictionary(series)
+    flags = _missing_values(d, codes)
+    _count(d, flags, seen)
+    return d.texts(), d.per_cell(flags)
 
 
 def count_codes(parsed: Parsed, seen: dict[str, int]) -> None:
@@ -90,19 +102,19 @@ def count_codes(parsed: Parsed, seen: dict[str, int]) -> None:
         seen[code] = seen.get(code, 0) + 1
 
 
-def _categorical(t: pa.Array, missing: np.ndarray, index: pd.Index) -> pd.Series:
-    """Categorical of the texts, categories sorted, missing cells NA (no Python loop)."""
-    masked = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), t)
-    enc = pc.dictionary_encode(masked)
-    cats = enc.dictionary.to_pylist()
-    order = np.argsort(np.asarray(cats, dtype=object), kind="stable") if cats else np.zeros(0, int)
-    rank = np.empty(len(cats), dtype=np.int64)
-    rank[order] = np.arange(len(cats))
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = np.where(idx >= 0, rank[np.maximum(idx, 0)] if len(cats) else -1, -1)
-    return pd.Series(
-        pd.Categorical.from_codes(codes, categories=[cats[i] for i in order]), index=index
-    )
+def _categorical(series: pd.Series, codes: MissingCodes, seen: dict | None) -> pd.Series:
+    """Categorical of the stripped texts, categories sorted, missing cells NA."""
+    d = _cell_dictionary(series)
+    flags = _missing_values(d, codes)
+    _count(d, flags, seen)
+    kept = [k for k in range(len(d.values)) if not flags[k]]
+    cats = sorted(d.values[k] for k in kept)
+    rank = {v: r for r, v in enumerate(cats)}
+    code_of = np.full(len(d.values) + 1, -1, dtype=np.int64)
+    for k in kept:
+        code_of[k] = rank[d.values[k]]
+    codes_per_cell = code_of[np.where(d.indices >= 0, d.indices, len(d.values))]
+    return pd.Series(pd.Categorical.from_codes(codes_per_cell, categories=cats), index=series.index)
 
 
 def _could_be_all_numbers(series: pd.Series, fmt: NumberFormat | str, codes: MissingCodes) -> bool:
@@ -158,8 +170,7 @@ def parse_covariate(
     numbers = _as_numbers(series, fmt, codes, seen)
     if numbers is not None:
         return numbers
-    t, missing = text_cells(series, codes, seen)
-    return _categorical(t, missing, series.index)
+    return _categorical(series, codes, seen)
 
 
 def _labelled(
@@ -226,16 +237,16 @@ def binary_response(series: pd.Series, codes: MissingCodes) -> pd.Series | None:
     ):
         return None
     if is_text_dtype(dtype):
-        head = text_array(series).slice(0, 2000)
-        if pc.count_distinct(head).as_py() > 50:
-            return None  # far more spellings than two values and their missing codes
+        head = pc.unique(text_array(series).slice(0, 2000)).to_pylist()
+        if len(head) > 50 or any(ch.isdigit() for v in head if v for ch in v):
+            return None  # numbers, or far more spellings than two values and missing codes
     t, missing = text_cells(series, codes)
     if missing.all():
         return None
     values = pc.unique(t.filter(pa.array(~missing))).to_pylist()
     if len(values) > 2 or _any_number(values, codes):
         return None
-    masked = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), t)
+    masked = null_where(t, missing)
     return as_text_series(masked, series.index)
 
 
@@ -277,6 +288,4 @@ def keep_column(
     if numbers is not None:
         return numbers
     t, missing = text_cells(series, codes, seen)
-    return as_text_series(
-        pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), t), series.index
-    )
+    return as_text_series(null_where(t, missing), series.index)

@@ -30,7 +30,6 @@ Examples
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -42,13 +41,15 @@ from alliancestats.io.missing import MissingCodes, number_text
 from alliancestats.io.numbers import is_text_dtype
 from alliancestats.io.parsed import Parsed
 from alliancestats.io.textops import (
+    Dictionary,
     as_text_series,
+    dictionary,
     first_bytes,
-    folded,
     is_in,
+    lengths,
+    null_where,
     text_array,
     to_bool_array,
-    trimmed,
     try_float,
     try_int,
 )
@@ -58,8 +59,6 @@ __all__ = ["parse_ids", "id_text"]
 _WHOLE = re.compile(r"[+-]?(\d+)(?:\.0*)?")
 _INT64_MAX = np.iinfo(np.int64).max
 _EXACT_FLOAT = 2**53
-_DIGIT_START = np.zeros(256, dtype=bool)
-_DIGIT_START[[ord(c) for c in "0123456789+-."]] = True
 
 
 def id_text(v: Any) -> str | None:
@@ -92,16 +91,6 @@ def _whole_key(text: str) -> str | None:
         return None
     digits = m[1].lstrip("0") or "0"
     return "-" + digits if text.startswith("-") and digits != "0" else digits
-
-
-def _format_groups(texts: list[str]) -> dict[str, list[str]]:
-    """Key -> the different spellings of that whole number among ``texts`` (2 or more)."""
-    groups: dict[str, set[str]] = defaultdict(set)
-    for t in texts:
-        key = _whole_key(t)
-        if key is not None:
-            groups[key].add(t)
-    return {k: sorted(v, key=lambda s: (len(s), s)) for k, v in groups.items() if len(v) > 1}
 
 
 def _numeric_cells(series: pd.Series) -> tuple[list[str | None], np.ndarray]:
@@ -148,94 +137,98 @@ def parse_ids(series: pd.Series, codes: MissingCodes, *, normalize: bool = False
     return _parse_text_ids(arr, series.index, codes, normalize, imprecise)
 
 
-def _null_where(t: pa.Array, mask: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), t)
+_NUMBER_START = np.zeros(256, dtype=bool)
+_NUMBER_START[[ord(c) for c in "0123456789+-."]] = True
+_IMPRECISE = (
+    "ID stored as a floating-point number above 2**53, so digits may be lost and different "
+    "patients merged; store IDs as text or whole numbers"
+)
 
 
-def _missing_ids(t: pa.Array, codes: MissingCodes) -> tuple[np.ndarray, np.ndarray]:
-    """Empty cells, and cells holding a missing-value code (text or number)."""
-    empty = to_bool_array(pc.fill_null(pc.equal(t, ""), True))
-    coded = is_in(folded(t, codes.ascii_only), codes.texts) & ~empty
-    if codes.numbers:
-        maybe = _DIGIT_START[first_bytes(t)] & ~empty & ~coded
-        if maybe.any():
-            nums, done = try_float(_null_where(t, ~maybe))
-            coded |= done & np.isin(nums, np.asarray(codes.numbers))
-    return empty, coded
+def _value_kinds(d: Dictionary, codes: MissingCodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct value: missing (empty or a code), plain 64-bit integer, and starting
+    like a number (vectorised)."""
+    values = d.value_array()
+    missing = is_in(pc.utf8_lower(values), codes.texts) | (lengths(values) == 0)
+    numberish = _NUMBER_START[first_bytes(values)] & ~missing
+    plain = np.zeros(len(values), dtype=bool)
+    if numberish.any():
+        ints, done = try_int(null_where(values, ~numberish))
+        back = pc.cast(pa.array(ints), pa.large_string())
+        plain = done & to_bool_array(pc.equal(back, values))
+        if codes.numbers:
+            nums, got = try_float(null_where(values, ~numberish))
+            coded = got & np.isin(nums, np.asarray(codes.numbers))
+            missing |= coded
+            plain &= ~coded
+    return missing, plain, numberish & ~missing
+
+
+def _spelling_problems(values: list[str], odd: np.ndarray, plain: np.ndarray) -> dict[int, str]:
+    """Distinct values that are another spelling of a whole number present: value -> reason.
+
+    ``odd`` lists the values that start like a number but are not plain integers.
+    """
+    if not len(odd):
+        return {}
+    odd_keys = {k: key for k in odd.tolist() if (key := _whole_key(values[k]))}
+    wanted = set(odd_keys.values())
+    keys = dict(odd_keys)
+    keys.update({k: values[k] for k in np.flatnonzero(plain).tolist() if values[k] in wanted})
+    groups: dict[str, list[int]] = {}
+    for k, key in keys.items():
+        groups.setdefault(key, []).append(k)
+    out = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        shown = ", ".join(
+            repr(values[k]) for k in sorted(members, key=lambda k: (len(values[k]), values[k]))
+        )
+        for k in members:
+            out[k] = (
+                f"IDs {shown} differ only in how the number is written, so it is not clear "
+                "whether they are one patient; write them the same way, or pass "
+                "normalize_ids=True to read whole-number IDs as numbers"
+            )
+    return out
 
 
 def _parse_text_ids(
     arr: pa.Array, index: pd.Index, codes: MissingCodes, normalize: bool, imprecise: np.ndarray
 ) -> Parsed:
-    t = trimmed(arr)
-    empty, coded = _missing_ids(t, codes)
-    missing = empty | coded
+    d = dictionary(arr)
+    if normalize:
+        d = Dictionary(d.indices, [_whole_key(v) or v for v in d.values])
+        d = dictionary(d.texts())
+    flags, plain, numberish = _value_kinds(d, codes)
+    missing = d.per_cell(flags)
+    present_idx = np.where(d.indices >= 0, d.indices, 0)
     code_texts: dict[int, str] = {}
-    if coded.any():
-        idx = np.flatnonzero(coded)
-        code_texts = dict(zip(idx.tolist(), t.take(pa.array(idx)).to_pylist(), strict=True))
+    coded_values = [k for k in np.flatnonzero(flags) if d.values[k]]
+    if coded_values:
+        idx = np.flatnonzero(np.isin(d.indices, coded_values))
+        code_texts = {int(i): d.values[d.indices[i]] for i in idx}
     bad = imprecise & ~missing
     kinds = dict.fromkeys(np.flatnonzero(bad).tolist(), "imprecise_id")
-    reasons = dict.fromkeys(
-        kinds,
-        "ID stored as a floating-point number above 2**53, so digits may be lost and different "
-        "patients merged; store IDs as text or whole numbers",
-    )
-    # plain integers ("12") versus other spellings of numbers ("012", "12.0", "+12")
-    numeric = _DIGIT_START[first_bytes(t)] & ~missing
-    ints = np.zeros(len(t), dtype=np.int64)
-    plain = np.zeros(len(t), dtype=bool)
-    if numeric.any():
-        masked = _null_where(t, ~numeric)
-        ints, done = try_int(masked)
-        back = pc.cast(pa.array(ints), pa.string())
-        plain = done & to_bool_array(pc.equal(back, masked))
-    odd = numeric & ~plain
-    if odd.any():
-        spellings = pc.unique(t.filter(pa.array(odd))).to_pylist()
-        keys = {s: k for s in spellings if (k := _whole_key(s)) is not None}
-        if normalize and keys:
-            t = _replace_values(t, {s: k for s, k in keys.items() if k != s})
-            return _parse_text_ids(t, index, codes, False, imprecise)
-        if keys:
-            plain_keys = (
-                set(pc.unique(t.filter(pa.array(plain))).to_pylist()) if plain.any() else set()
-            )
-            groups = _format_groups(list(keys) + [k for k in set(keys.values()) if k in plain_keys])
-            if groups:
-                _report_spellings(t, missing, groups, bad, kinds, reasons)
-    present = ~missing
-    if present.any() and plain[present].all():
-        values = pd.Series(pd.array(np.where(present, ints, 0), dtype="Int64")).mask(missing)
-    else:
-        values = as_text_series(_null_where(t, missing))
-    return Parsed(values.set_axis(index), missing, bad, reasons, kinds, code_texts)
-
-
-def _report_spellings(
-    t: pa.Array,
-    missing: np.ndarray,
-    groups: dict[str, list[str]],
-    bad: np.ndarray,
-    kinds: dict[int, str],
-    reasons: dict[int, str],
-) -> None:
-    clash = {s: g for g in groups.values() for s in g}
-    hit = is_in(t, list(clash)) & ~missing
-    idx = np.flatnonzero(hit)
-    for i, text in zip(idx.tolist(), t.take(pa.array(idx)).to_pylist(), strict=True):
-        bad[i] = True
-        kinds[i] = "id_format"
-        reasons[i] = (
-            f"IDs {', '.join(repr(s) for s in clash[text])} differ only in how the number is "
-            "written, so it is not clear whether they are one patient; write them the same "
-            "way, or pass normalize_ids=True to read whole-number IDs as numbers"
+    reasons = dict.fromkeys(kinds, _IMPRECISE)
+    if not normalize:
+        odd = np.flatnonzero(numberish & ~plain)
+        for k, reason in _spelling_problems(d.values if len(odd) else [], odd, plain).items():
+            for i in np.flatnonzero(d.indices == k).tolist():
+                bad[i] = True
+                kinds[i], reasons[i] = "id_format", reason
+    used = np.flatnonzero(~flags)
+    if len(used) and plain[used].all():
+        ints, _ = try_int(null_where(d.value_array(), ~plain))
+        values = pd.Series(pd.array(ints[present_idx], dtype="Int64")).mask(missing)
+        rank = np.empty(len(ints), dtype=np.int64)
+        rank[np.argsort(np.where(flags, np.iinfo(np.int64).max, ints), kind="stable")] = np.arange(
+            len(ints)
         )
-
-
-def _replace_values(t: pa.Array, mapping: dict[str, str]) -> pa.Array:
-    if not mapping:
-        return t
-    idx = pc.index_in(t, value_set=pa.array(list(mapping), type=pa.string()))
-    new = pc.take(pa.array(list(mapping.values()), type=pa.string()), idx)
-    return pc.if_else(pc.is_null(idx), t, new)
+    else:
+        values = as_text_series(null_where(d.texts(), missing))
+        rank = d.ranks()
+    parsed = Parsed(values.set_axis(index), missing, bad, reasons, kinds, code_texts)
+    parsed.order = np.where(missing, len(rank), rank[present_idx]) if len(rank) else None
+    return parsed

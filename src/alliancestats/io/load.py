@@ -23,8 +23,10 @@ from alliancestats.errors import (
     DataQualityWarning,
     DataValidationError,
     DroppedRowsWarning,
+    InstrumentError,
     ParameterError,
 )
+from alliancestats.io.items import item_specs
 from alliancestats.io.mapping import Role, RoleArg, build_roles, roles_frame
 from alliancestats.io.missing import MissingCodes
 from alliancestats.io.readers import RawTable, read_table
@@ -38,11 +40,13 @@ from alliancestats.io.stages import (
     identifiers,
     numeric_roles,
     read_problems,
+    record_order,
     row_groups,
     scored_items,
     sessions,
 )
 from alliancestats.io.stages import covariates as covariate_columns
+from alliancestats.io.text import TypeHints
 from alliancestats.io.validation import PROBLEM_COLUMNS
 
 __all__ = ["load_sessions"]
@@ -263,16 +267,6 @@ def load_sessions(
     """
     _check_arguments(layout, session_type, session, date, strict, warn, keep_default_na)
     codes = MissingCodes.from_user(na_values, keep_default_na)
-    table = read_table(
-        source,
-        sheet=sheet,
-        delimiter=delimiter,
-        decimal=decimal,
-        thousands=thousands,
-        encoding=encoding,
-        header_row=header_row,
-    )
-    where = _describe_source(table)
     if layout == "long" and session is None:  # only a date column: number sessions by date
         session, date, session_type = date, None, "date"
     roles = build_roles(
@@ -286,6 +280,17 @@ def load_sessions(
         alliance_rater=alliance_rater,
         scales=scales,
     )
+    table = read_table(
+        source,
+        sheet=sheet,
+        delimiter=delimiter,
+        decimal=decimal,
+        thousands=thousands,
+        encoding=encoding,
+        header_row=header_row,
+        types=_type_hints(roles, instruments) if layout == "long" else None,
+    )
+    where = _describe_source(table)
     plan = plan_records(
         table,
         roles,
@@ -365,6 +370,17 @@ def _check_arguments(layout: str, session_type: str, session: Any, date: Any, *f
         )
 
 
+def _type_hints(roles: list[Role], instruments: Any) -> TypeHints:
+    """Columns the text-file reader may type (numbers, dates); all others stay text."""
+    numbers = {r.column for r in roles if r.numeric or r.kind in ("session", "date")}
+    try:
+        specs = item_specs(instruments, taken=set(), available=None)
+    except (ParameterError, InstrumentError):
+        specs = []  # reported with its context when the items are resolved
+    numbers |= {c for spec in specs for c in spec.columns}
+    return TypeHints(frozenset(numbers))
+
+
 def _keep_rule(keep: Any, keep_other_columns: bool | None) -> Any:
     if keep_other_columns is None:
         return keep
@@ -408,11 +424,8 @@ def _mapping(plan: RecordPlan, scored: list[Role], table: RawTable, layout: str)
 
 def _sorted_positions(ctx: LoadContext, keep: np.ndarray) -> np.ndarray:
     """Positions of the kept records, sorted by patient then session."""
-    idx = np.flatnonzero(keep)
-    if not len(idx):
-        return idx
-    session = ctx.out["session"].to_numpy(dtype=float, na_value=np.nan)[idx]
-    return idx[np.lexsort((session, ctx.id_codes["patient"][idx]))]
+    order = record_order(ctx)
+    return order[keep[order]]
 
 
 def _source_rows(rows: np.ndarray) -> pd.Series:

@@ -47,14 +47,13 @@ from alliancestats.io.parsed import Parsed
 from alliancestats.io.textops import (
     cast_float,
     contains_byte,
-    edge_space,
     first_bytes,
     lengths,
+    null_where,
     plain_number_cells,
     sample,
     text_array,
     to_bool_array,
-    trimmed,
     try_float,
 )
 
@@ -288,6 +287,8 @@ def detect_number_format(
 # ----------------------------------------------------------------------------- conversion
 
 
+_PLAIN = NumberFormat()
+_NO_CODES = MissingCodes(frozenset({""}))
 _NUMBER_START = np.zeros(256, dtype=bool)
 _NUMBER_START[[ord(c) for c in "0123456789+-."]] = True
 
@@ -316,21 +317,24 @@ def mostly_numbers(
     ``share=1`` asks whether every sampled cell is a number or missing (a cheap way to know
     that a column is *not* all numbers before converting it).
     """
-    status = [classify_number(t, fmt, codes)[1] for t in sample(arr)]
-    present = [st for st in status if st != "missing"]
+    present = [t.strip() for t in sample(arr)]
+    present = [t for t in present if t.casefold() not in codes.texts]
     if not present:
         return True
-    return sum(st == "ok" for st in present) >= share * len(present)
+    ok = sum(fmt.pattern.fullmatch(t) is not None for t in present)
+    return ok >= share * len(present)
 
 
 def _null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), arr)
+    return null_where(arr, mask)
 
 
-def _castable(t: pa.Array, fmt: NumberFormat, empty: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+def _castable(
+    t: pa.Array, fmt: NumberFormat, empty: np.ndarray, first: np.ndarray
+) -> tuple[pa.Array, np.ndarray]:
     """Cells that may be converted in bulk (marks normalised), and the mask of the others."""
     n = len(t)
-    careful = empty | ~_NUMBER_START[first_bytes(t)]
+    careful = empty | ~_NUMBER_START[first]
     if fmt.decimal == "," or fmt.thousands is not None:
         marks = {fmt.decimal, ".", ","} | ({fmt.thousands} if fmt.thousands else set())
         for m in marks - {","}:
@@ -342,7 +346,7 @@ def _castable(t: pa.Array, fmt: NumberFormat, empty: np.ndarray) -> tuple[pa.Arr
             t = pc.replace_substring(t, ",", ".")
         else:
             careful |= to_bool_array(pc.match_substring(t, ","))
-    if (n - careful.sum()) > 1000 and not mostly_numbers(t, NumberFormat(), MissingCodes()):
+    if (n - careful.sum()) > 1000 and not mostly_numbers(null_where(t, careful), _PLAIN, _NO_CODES):
         careful[:] = True  # mostly words or dates: failed bulk conversions are slow
     return t, careful
 
@@ -366,9 +370,10 @@ def _parse_text(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, dict, dict]:
     """Vectorised conversion of text cells; doubtful cells are classified once per text."""
     n = len(arr)
-    t = trimmed(arr) if edge_space(arr) else arr
-    empty = lengths(t) == 0
-    t, careful = _castable(t, fmt, empty)
+    # cells with white space around them fail the bulk conversion and are read one by one
+    first = first_bytes(arr)
+    empty = lengths(arr) == 0
+    t, careful = _castable(arr, fmt, empty, first)
     values, done = _bulk_floats(t, careful)
     values = np.array(values, dtype=float)
     values[~done] = np.nan
@@ -384,7 +389,8 @@ def _parse_text(
         values[idx[ok]] = v[ok]
         miss = status == "missing"
         missing[idx[miss]] = True
-        code_texts = dict(zip(idx[miss].tolist(), stripped[miss].tolist(), strict=True))
+        coded = miss & (stripped != "")  # cells of white space only are empty, not codes
+        code_texts = dict(zip(idx[coded].tolist(), stripped[coded].tolist(), strict=True))
         wrong = ~ok & ~miss
         bad[idx[wrong]] = True
         reasons = dict(zip(idx[wrong].tolist(), why[wrong].tolist(), strict=True))

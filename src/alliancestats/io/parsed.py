@@ -42,6 +42,8 @@ class Parsed:
     codes : dict
         Position -> the missing-value code as written, for missing cells that held a code
         rather than nothing.
+    order : numpy.ndarray or None
+        Integer ranks that sort like the values (missing last), when the parser has them.
     """
 
     values: pd.Series
@@ -50,6 +52,7 @@ class Parsed:
     reasons: dict[int, str] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)
     codes: dict[int, str] = field(default_factory=dict)
+    order: np.ndarray | None = None  # sort rank of each cell's value, when the parser knows it
 
     def reason_at(self, i: int, default: str) -> str:
         """Reason for the bad cell at position ``i``."""

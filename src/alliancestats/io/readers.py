@@ -45,11 +45,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from alliancestats.errors import DataValidationError, FileFormatError, ParameterError
 from alliancestats.io.excel import letter, read_excel_cells
 from alliancestats.io.numbers import NumberFormat, detect_decimal, detect_number_format
-from alliancestats.io.text import read_text_cells
+from alliancestats.io.text import TypeHints, read_text_cells
 from alliancestats.io.textops import as_text_series
 
 __all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS", "detect_decimal"]
@@ -118,6 +119,9 @@ class RawTable:
         position is the row of ``frame``.
     formula_cells : list of tuple
         ``(position, column)`` of Excel formulas without a computed value.
+    typed_columns : frozenset
+        Text-file columns that pyarrow typed exactly (numbers, dates; see :mod:`.typed`);
+        :meth:`cell_text` gives their cells as written.
     """
 
     frame: pd.DataFrame
@@ -139,6 +143,15 @@ class RawTable:
     sheet_note: str | None = None
     problems: list[tuple[int, Any, Any, str, str]] = field(default_factory=list)
     formula_cells: list[tuple[int, Any]] = field(default_factory=list)
+    typed_columns: frozenset[Any] = frozenset()
+    line_cells: Any = None
+
+    def cell_text(self, column: Any, positions: np.ndarray) -> np.ndarray | None:
+        """The cells of a typed text-file column as written (``None`` for other columns)."""
+        if column not in self.typed_columns or self.line_cells is None:
+            return None
+        j = list(self.frame.columns).index(column)
+        return np.asarray(self.line_cells.cells(self.rows[positions], j), dtype=object)
 
     @property
     def row_note(self) -> str:
@@ -166,6 +179,7 @@ def read_table(
     header_row: int = 1,
     file_format: str | None = None,
     thousands: str | None = None,
+    types: TypeHints | None = None,
 ) -> RawTable:
     """Read a session-data file or DataFrame without interpreting its values.
 
@@ -192,6 +206,10 @@ def read_table(
         whatever the extension.
     thousands : str, optional
         Thousands separator of numbers written as text (see :mod:`.numbers`).
+    types : TypeHints, optional
+        Let pyarrow type the columns of a regular text file where that is exact (numbers,
+        dates), keeping ``types.text`` as text; used by the loader for speed. By default every
+        cell of a text file stays text.
 
     Returns
     -------
@@ -242,7 +260,9 @@ def read_table(
     if header_row < 1:
         raise ParameterError("header_row counts from 1 (the first row of the file)")
     if kind == "csv":
-        return _read_text(path, delimiter, decimal, thousands, encoding, header_row)
+        if decimal is not None or thousands is not None:
+            types = None  # numbers written the user's way: every cell goes through .numbers
+        return _read_text(path, delimiter, decimal, thousands, encoding, header_row, types)
     if kind == "excel":
         return _read_excel(path, sheet, decimal, thousands, header_row)
     if kind in ("spss", "stata"):
@@ -301,6 +321,22 @@ def _dedupe(columns: list[Any]) -> tuple[list[Any], dict[Any, list[str]]]:
     return out, repeated
 
 
+def _column_series(arr: pa.Array) -> pd.Series:
+    """A column read by pyarrow as a pandas Series (text as ``str``)."""
+    t = arr.type
+    if pa.types.is_large_string(t) or pa.types.is_string(t):
+        return as_text_series(arr)
+    if pa.types.is_null(t):
+        return as_text_series(pa.array([""] * len(arr), type=pa.large_string()))
+    if pa.types.is_floating(t) or (pa.types.is_integer(t) and not arr.null_count):
+        return pd.Series(arr.to_numpy(zero_copy_only=False))
+    if pa.types.is_integer(t):
+        return pd.Series(pd.array(arr.to_pandas(), dtype="Int64"))
+    if pa.types.is_boolean(t):
+        return pd.Series(pd.array(arr.to_pylist(), dtype="boolean"))
+    return pd.Series(arr.to_pandas(date_as_object=False))
+
+
 def _read_text(
     path: Path,
     delimiter: str | None,
@@ -308,6 +344,7 @@ def _read_text(
     thousands: str | None,
     encoding: str | None,
     header_row: int,
+    types: TypeHints | None,
 ) -> RawTable:
     cells = read_text_cells(
         path.read_bytes(),
@@ -315,11 +352,12 @@ def _read_text(
         delimiter=delimiter,
         encoding=encoding,
         header_row=header_row,
+        types=types,
     )
     names, repeated = _dedupe(_name_blank_headers(cells.header))
     if cells.columns is not None:
         frame = pd.DataFrame(
-            {j: as_text_series(col) for j, col in enumerate(cells.columns)}, copy=False
+            {j: _column_series(col) for j, col in enumerate(cells.columns)}, copy=False
         )
         frame.columns = pd.Index(names, dtype=object)
     else:
@@ -331,6 +369,9 @@ def _read_text(
         frame = frame.astype("str")
     commas = cells.quoted or cells.delimiter != ","
     fmt = detect_number_format(frame, decimal, thousands, commas_possible=commas)
+    if cells.typed and fmt.decimal != ".":
+        # typed columns read points as decimal marks: in a decimal-comma file read all as text
+        return _read_text(path, delimiter, decimal, thousands, encoding, header_row, None)
     return RawTable(
         frame=frame,
         rows=cells.rows,
@@ -344,6 +385,8 @@ def _read_text(
         encoding=cells.encoding,
         encoding_note=cells.encoding_note,
         problems=cells.problems,
+        typed_columns=frozenset(names[j] for j in cells.typed),
+        line_cells=cells.line_cells,
     )
 
 
@@ -397,8 +440,6 @@ def _read_readstat(path: Path, kind: str, fmt: NumberFormat) -> RawTable:
 
 
 def _read_parquet(path: Path, fmt: NumberFormat) -> RawTable:
-    import pyarrow as pa
-
     try:
         frame = pd.read_parquet(path, engine="pyarrow")
     except (pa.ArrowException, OSError, ValueError) as exc:

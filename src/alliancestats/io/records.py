@@ -75,6 +75,7 @@ class Records:
     order: np.ndarray
     origin: dict[Any, np.ndarray] = field(default_factory=dict)
     wide_pos: np.ndarray | None = None
+    table: RawTable | None = None  # for the text of typed text-file columns
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -93,6 +94,10 @@ class Records:
         positions = np.asarray(positions, dtype=np.int64)
         if not len(positions):
             return np.empty(0, dtype=object)
+        if self.table is not None:
+            text = self.table.cell_text(column, positions)
+            if text is not None:
+                return text
         return self.frame[column].iloc[positions].to_numpy(dtype=object)
 
     def from_table_row(self, position: int) -> np.ndarray:
@@ -203,7 +208,7 @@ def plan_records(
     refuse_repeated([r.column for r in roles] + [c for s in specs for c in s.columns], table, where)
     used = {r.column for r in roles} | {c for s in specs for c in s.columns}
     kept, not_kept = choose_kept([c for c in columns if c not in used], keep, taken, where)
-    records = Records(table.frame, np.asarray(table.rows), np.arange(len(table.frame)))
+    records = Records(table.frame, np.asarray(table.rows), np.arange(len(table.frame)), table=table)
     return RecordPlan(records, roles, specs, kept, not_kept)
 
 

@@ -419,13 +419,14 @@ class SessionData:
         )
         expected = np.searchsorted(used, last, side="right") - np.searchsorted(used, first)
         rows = []
-        patients = patients.to_numpy(dtype=object)
-        for k in np.flatnonzero(expected > distinct):
+        with_gaps = np.flatnonzero(expected > distinct)
+        names = patients.iloc[starts[with_gaps]].tolist() if len(with_gaps) else []
+        for name, k in zip(names, with_gaps, strict=True):
             have = set(session[starts[k] : ends[k]].tolist())
             missing = [int(u) for u in used if first[k] <= u <= last[k] and int(u) not in have]
             rows.append(
                 (
-                    patients[starts[k]],
+                    name,
                     len(have),
                     int(first[k]),
                     int(last[k]),

@@ -69,6 +69,7 @@ __all__ = [
     "covariates",
     "read_problems",
     "row_groups",
+    "record_order",
 ]
 
 #: Larger session "numbers" are typing errors (or dates typed as numbers).
@@ -106,6 +107,7 @@ class LoadContext:
     notes: list[str] = field(default_factory=list)
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    order: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.log = ProblemLog(len(self.records))
@@ -178,7 +180,7 @@ def identifiers(ctx: LoadContext, by_name: dict[str, Role]) -> dict[str, Parsed]
         count_codes(p, ctx.seen(r.column))
         ids[name] = p
         ctx.out[name] = p.values.reset_index(drop=True)
-        ctx.id_codes[name] = sorted_codes(ctx.out[name])
+        ctx.id_codes[name] = p.order if p.order is not None else sorted_codes(ctx.out[name])
     return ids
 
 
@@ -508,6 +510,7 @@ def row_groups(
             lambda pos: rec.raw(pcol, pos),
         )
         key_ok = key_ok & ~dup
+    order = record_order(ctx)
     check_duplicate_sessions(
         ctx.log,
         key_ok,
@@ -519,6 +522,7 @@ def row_groups(
         info.values,
         info.from_dates,
         ctx.id_codes["patient"],
+        order,
     )
     if "therapist" not in by_name:
         return None
@@ -534,7 +538,23 @@ def row_groups(
         lambda pos: rec.raw(tcol, pos),
         ctx.id_codes["patient"],
         ctx.id_codes["therapist"],
+        order,
     )
+
+
+def record_order(ctx: LoadContext) -> np.ndarray:
+    """Record positions sorted by patient then session (stable; computed once)."""
+    if ctx.order is None:
+        codes = ctx.id_codes["patient"]
+        session = ctx.out["session"].to_numpy(dtype=float, na_value=np.nan)
+        ordered = len(codes) < 2 or bool(
+            np.all(
+                (codes[1:] > codes[:-1])
+                | ((codes[1:] == codes[:-1]) & (session[1:] >= session[:-1]))
+            )
+        )
+        ctx.order = np.arange(len(codes)) if ordered else np.lexsort((session, codes))
+    return ctx.order
 
 
 def _content(ctx: LoadContext, info: SessionInfo) -> Callable[[np.ndarray], list[Any]]:

@@ -34,12 +34,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 
 from alliancestats.errors import FileFormatError, ParameterError
-from alliancestats.io.textops import first_bytes, text_array
+from alliancestats.io.textops import first_bytes, to_bool_array
+from alliancestats.io.typed import LineCells, read_arrow_table, unsafe_reason
 
-__all__ = ["TextCells", "decode_bytes", "read_text_cells", "sniff_delimiter"]
+__all__ = ["TextCells", "TypeHints", "decode_bytes", "read_text_cells", "sniff_delimiter"]
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -71,6 +72,20 @@ class TextCells:
     delimiter: str
     problems: list[tuple[int, Any, Any, str, str]] = field(default_factory=list)
     quoted: bool = True  # whether any field may be quoted (and so hold a delimiter)
+    typed: set[int] = field(default_factory=set)  # columns typed by pyarrow (not text)
+    line_cells: LineCells | None = None  # the text of cells of typed columns
+
+
+@dataclass(frozen=True)
+class TypeHints:
+    """The columns the loader reads as numbers (or dates); all others stay text."""
+
+    numbers: frozenset[str] = frozenset()
+
+    def text_positions(self, header: list[str]) -> set[int]:
+        """Positions in ``header`` of the columns to keep as text (names compared folded)."""
+        wanted = {str(t).strip().casefold() for t in self.numbers}
+        return {j for j, h in enumerate(header) if h.strip().casefold() not in wanted}
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -182,6 +197,14 @@ def sniff_delimiter(text: str) -> str:
     lines = [ln for ln in text[:65536].splitlines() if ln.strip()][:50]
     if not lines:
         return ","
+    # the common case without quotes: one candidate splits every line into the same number
+    # of fields (more than one); the csv Sniffer is slower and only needed otherwise
+    if '"' not in "".join(lines):
+        steady = [
+            c for c in ",;\t|" if lines[0].count(c) and len({ln.count(c) for ln in lines}) == 1
+        ]
+        if len(steady) == 1:
+            return steady[0]
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
@@ -195,47 +218,62 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _fast_columns(data: bytes, delim: str, width: int) -> list[pa.Array] | None:
-    """Cells of a regular file via pyarrow (``None`` when the file is not regular)."""
-    quoted = b'"' in data
-    if width == 0 or (quoted and data.count(b'"') % 2):
+def _fast_columns(
+    raw: bytes,
+    start: int,
+    end: int,
+    delim: str,
+    width: int,
+    text_columns: set[int] | None = None,
+) -> tuple[list[pa.Array], set[int]] | None:
+    """Cells of ``raw[start:end]`` via pyarrow, and the columns typed (not text).
+
+    ``None`` when the file is not regular. The slice must not end with a line break. Without
+    any quote character every line is one record; with quotes the lines are counted to make
+    sure no record spans several. ``text_columns=None`` reads every column as text; otherwise
+    the other columns are typed where :mod:`.typed` finds that exact.
+    """
+    quoted = raw.find(b'"', start, end) >= 0
+    if width == 0 or (quoted and raw.count(b'"', start, end) % 2):
         return None
-    n_lines = data.count(b"\n") + 1
-    names = [f"c{j}" for j in range(width)]
+    n_lines = raw.count(b"\n", start, end) + 1 if quoted else None
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delim,
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=quoted,
-                ignore_empty_lines=False,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = read_arrow_table(raw, start, end, delim, width, text_columns)
+        if text_columns is not None:
+            redo = {j for j in range(width) if unsafe_reason(table.column(j))}
+            if redo:
+                table = read_arrow_table(raw, start, end, delim, width, set(text_columns) | redo)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows + 1 != n_lines:  # a record spans lines: read exactly instead
-        return None
-    return [text_array(table.column(j)) for j in range(width)]
+    if n_lines is not None and table.num_rows + 1 != n_lines:
+        return None  # a record spans lines: read it exactly instead
+    columns = [_one(table.column(j)) for j in range(width)]
+    typed = {
+        j
+        for j, c in enumerate(columns)
+        if not (pa.types.is_large_string(c.type) or pa.types.is_string(c.type))
+    }
+    return columns, typed
 
 
-def _blank_rows(columns: list[pa.Array], n: int) -> np.ndarray:
-    """Rows whose every cell is empty or white space."""
+def _one(col: pa.ChunkedArray) -> pa.Array:
+    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+
+
+def _blank_rows(columns: list[pa.Array], n: int, typed: set[int]) -> np.ndarray:
+    """Rows whose every cell is empty or white space (null in typed columns)."""
     cand = np.ones(n, dtype=bool)
-    for col in columns:
-        cand &= _BLANK_START[first_bytes(col)]
+    for j, col in enumerate(columns):
+        if j in typed:
+            cand &= to_bool_array(pc.is_null(col))
+        else:
+            cand &= _BLANK_START[first_bytes(col)]
         if not cand.any():
             return cand
     idx = np.flatnonzero(cand)
-    for col in columns:
+    for j, col in enumerate(columns):
+        if j in typed:
+            continue
         texts = col.take(pa.array(idx)).to_pylist()
         keep = np.array([not t.strip() for t in texts], dtype=bool)
         idx = idx[keep]
@@ -253,59 +291,78 @@ def _trailing(blank: np.ndarray) -> int:
     return len(blank) - (nonblank[-1] + 1 if len(nonblank) else 0)
 
 
-def _fast_candidate(raw: bytes, encoding: str | None) -> bytes | None:
-    """The bytes to hand to pyarrow when the file may be plain UTF-8, else ``None``."""
+def _utf8_candidate(raw: bytes, encoding: str | None) -> bool:
+    """Whether the file may be plain UTF-8 (then pyarrow reads and checks it)."""
     if encoding is not None:
         try:
             if codecs.lookup(encoding).name != "utf-8":
-                return None
+                return False
         except LookupError:
-            return None
+            return False
     if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[3:]
-    elif any(raw.startswith(bom) for bom, _ in _BOMS) or b"\x00" in raw[:4096]:
-        return None
-    return raw
+        return True
+    return not any(raw.startswith(bom) for bom, _ in _BOMS) and b"\x00" not in raw[:4096]
 
 
-def _fast_cells(raw: bytes, delimiter: str | None, encoding: str | None) -> TextCells | None:
+def _fast_cells(
+    raw: bytes, delimiter: str | None, encoding: str | None, types: TypeHints | None
+) -> TextCells | None:
     """Cells of a regular UTF-8 file read by pyarrow (which also checks the UTF-8)."""
-    data = _fast_candidate(raw, encoding)
-    if data is None:
+    if not _utf8_candidate(raw, encoding):
         return None
-    head = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    start = 3 if raw.startswith(codecs.BOM_UTF8) else 0
     try:
-        start = head.decode(data[:65536], final=len(data) <= 65536)
+        head = codecs.getincrementaldecoder("utf-8")().decode(
+            raw[start : start + 65536], final=len(raw) - start <= 65536
+        )
     except UnicodeDecodeError:
         return None
-    if "\n" not in start and len(data) > 65536:
+    if "\n" not in head and len(raw) - start > 65536:
         return None
-    delim = delimiter or sniff_delimiter(start)
-    header = next(csv.reader([start.split("\n", 1)[0].rstrip("\r")], delimiter=delim), [])
+    delim = delimiter or sniff_delimiter(head)
+    header = next(csv.reader([head.split("\n", 1)[0].rstrip("\r")], delimiter=delim), [])
     if not any(h.strip() for h in header):
         return None
-    data = data.rstrip(b"\r\n")
-    columns = _fast_columns(data, delim, len(header))
-    if columns is None:
+    end = len(raw)
+    while end > start and raw[end - 1] in (10, 13):
+        end -= 1
+    text_cols = types.text_positions(header) if types is not None else None
+    read = _fast_columns(raw, start, end, delim, len(header), text_cols)
+    if read is None:
         return None
+    columns, typed = read
     n = len(columns[0])
-    blank = _blank_rows(columns, n)
+    blank = _blank_rows(columns, n, typed)
     rows = np.arange(2, n + 2, dtype=np.int64)
     n_blank = int(blank.sum()) - _trailing(blank)
     if blank.any():
         keep = pa.array(~blank)
         columns = [c.filter(keep) for c in columns]
         rows = rows[~blank]
-    enc = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
-    return TextCells(header, columns, None, rows, n_blank, enc, None, delim, quoted=b'"' in data)
+    enc = "utf-8-sig" if start else "utf-8"
+    quoted = raw.find(b'"', start, end) >= 0
+    cells = TextCells(header, columns, None, rows, n_blank, enc, None, delim, quoted=quoted)
+    cells.typed = typed
+    cells.line_cells = LineCells(raw, start, delim) if typed else None
+    return cells
 
 
 def read_text_cells(
-    raw: bytes, *, name: str, delimiter: str | None, encoding: str | None, header_row: int
+    raw: bytes,
+    *,
+    name: str,
+    delimiter: str | None,
+    encoding: str | None,
+    header_row: int,
+    types: TypeHints | None = None,
 ) -> TextCells:
-    """Split ``raw`` into the header and the cells of every record, decoding strictly."""
+    """Split ``raw`` into the header and the cells of every record, decoding strictly.
+
+    With ``types`` (see :class:`TypeHints`), a regular UTF-8 file has its columns typed by
+    pyarrow where that is exact (:mod:`.typed`); otherwise every cell is text.
+    """
     if header_row == 1:
-        cells = _fast_cells(raw, delimiter, encoding)
+        cells = _fast_cells(raw, delimiter, encoding, types)
         if cells is not None:
             return cells
     text, enc, note = decode_bytes(raw, encoding, name)

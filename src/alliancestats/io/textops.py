@@ -44,6 +44,9 @@ __all__ = [
     "sorted_codes",
     "changes",
     "lengths",
+    "null_where",
+    "Dictionary",
+    "dictionary",
     "cast_float",
     "plain_number_cells",
     "edge_space",
@@ -64,6 +67,8 @@ def text_array(values: Any) -> pa.Array:
     Accepts a pandas Series of string dtype, a list or object array of ``str``/``None``, or a
     pyarrow (chunked) array. Chunks are joined so that every kernel runs once per column.
     """
+    if isinstance(values, pa.Array) and values.type in (pa.string(), pa.large_string()):
+        return values
     if isinstance(values, pd.Series):
         values = values.array
     if not isinstance(values, pa.Array | pa.ChunkedArray):
@@ -159,6 +164,88 @@ def try_int(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return values, done
 
 
+def null_where(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``arr`` with the cells under ``mask`` set to null (same type, no copy when none are)."""
+    if not mask.any():
+        return arr
+    return pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+
+
+class Dictionary:
+    """A text column as its distinct values (stripped) and one index per cell (-1: null).
+
+    Parameters
+    ----------
+    indices : numpy.ndarray
+        Position of each cell's value in the distinct values (-1 for null cells).
+    values : list of str or pyarrow.Array
+        The distinct values.
+    """
+
+    def __init__(self, indices: np.ndarray, values: list[str] | pa.Array) -> None:
+        self.indices = indices
+        if isinstance(values, pa.Array):
+            self._array, self._list = values, None
+        else:
+            self._array, self._list = None, list(values)
+
+    @property
+    def values(self) -> list[str]:
+        """The distinct values as Python strings."""
+        if self._list is None:
+            self._list = self._array.to_pylist()
+        return self._list
+
+    def value_array(self) -> pa.Array:
+        """The distinct values as an arrow array."""
+        if self._array is None:
+            self._array = pa.array(self._list, type=pa.large_string())
+        return self._array
+
+    def __len__(self) -> int:
+        return len(self._array) if self._array is not None else len(self._list)
+
+    def per_cell(self, flags: np.ndarray) -> np.ndarray:
+        """Spread a per-value boolean array to the cells (null cells get ``True``)."""
+        flags = np.asarray(flags, dtype=bool)
+        if not len(flags):
+            return np.ones(len(self.indices), dtype=bool)
+        return np.where(self.indices >= 0, flags[np.maximum(self.indices, 0)], True)
+
+    def texts(self) -> pa.Array:
+        """The stripped text of every cell (null where the cell was null)."""
+        idx = pa.array(self.indices, mask=self.indices < 0)
+        return pc.take(self.value_array(), idx)
+
+    def ranks(self) -> np.ndarray:
+        """Per distinct value, its rank in sorted (code point) order."""
+        order = pc.sort_indices(self.value_array()).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return rank
+
+
+def dictionary(arr: pa.Array) -> Dictionary:
+    """Dictionary-encode a text column once; the distinct values are stripped of white space.
+
+    Looking at each distinct value (missing codes, numbers, categories) and spreading the
+    answer to the cells costs one pass over the column whatever its length.
+    """
+    enc = pc.dictionary_encode(text_array(arr))
+    indices = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    uniques = enc.dictionary
+    if len(uniques) and edge_space(uniques):
+        uniques = pc.utf8_trim_whitespace(uniques)
+        stripped = uniques.to_pylist()
+        if len(set(stripped)) != len(stripped):  # " a" and "a": one value once stripped
+            first: dict[str, int] = {}
+            remap = np.array([first.setdefault(v, len(first)) for v in stripped], dtype=np.int64)
+            indices = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
+            return Dictionary(indices, list(first))
+        return Dictionary(indices, stripped)
+    return Dictionary(indices, uniques)
+
+
 def lengths(arr: pa.Array) -> np.ndarray:
     """Byte length of every cell (0 for nulls), from the offsets buffer."""
     arr = text_array(arr)
@@ -173,7 +260,7 @@ def lengths(arr: pa.Array) -> np.ndarray:
 def edge_space(arr: pa.Array) -> bool:
     """Whether some cell may start or end with white space (so trimming is needed)."""
     arr = text_array(arr)
-    return bool(_SPACE_BYTE[first_bytes(arr)].any() or _SPACE_BYTE[last_bytes(arr, 1)[:, 0]].any())
+    return bool(_SPACE_BYTE[first_bytes(arr)].any() or _SPACE_BYTE[_edge_bytes(arr, True)].any())
 
 
 def plain_number_cells(arr: pa.Array) -> np.ndarray:
@@ -202,26 +289,32 @@ def cast_float(arr: pa.Array) -> np.ndarray | None:
         return None
 
 
+def _edge_bytes(arr: pa.Array, last: bool) -> np.ndarray:
+    arr = text_array(arr)
+    k = len(arr)
+    validity, _, data_buf = arr.buffers() if k else (None, None, None)
+    if data_buf is None or not k:
+        return np.zeros(k, dtype=np.uint8)
+    offsets = _offsets(arr)
+    start, end = offsets[:-1], offsets[1:]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    if not len(data):
+        return np.zeros(k, dtype=np.uint8)
+    nonempty = end > start
+    at = np.where(nonempty, (end - 1) if last else start, 0)
+    out = np.where(nonempty, data[at], 0).astype(np.uint8)
+    if validity is not None and arr.null_count:
+        out[_mask(pc.is_null(arr))] = 0
+    return out
+
+
 def first_bytes(arr: pa.Array) -> np.ndarray:
     """The first byte of every cell (``0`` for empty and null cells), read from the buffers.
 
     Much cheaper than slicing strings: it lets converters skip cells that cannot start a
     number before asking arrow to parse them (failed parses are slow).
     """
-    arr = text_array(arr)
-    k = len(arr)
-    out = np.zeros(k, dtype=np.uint8)
-    if not k:
-        return out
-    validity, _, data_buf = arr.buffers()
-    offsets = _offsets(arr)
-    nonempty = offsets[1:] > offsets[:-1]
-    if validity is not None:
-        nonempty &= ~_mask(pc.is_null(arr))
-    if data_buf is not None and nonempty.any():
-        data = np.frombuffer(data_buf, dtype=np.uint8)
-        out[nonempty] = data[offsets[:-1][nonempty]]
-    return out
+    return _edge_bytes(arr, last=False)
 
 
 def contains_byte(arr: pa.Array, char: str) -> bool:
@@ -237,7 +330,7 @@ def contains_byte(arr: pa.Array, char: str) -> bool:
     return bool(np.any(data == ord(char)))
 
 
-def sample(arr: pa.Array, k: int = 64) -> list[str]:
+def sample(arr: pa.Array, k: int = 32) -> list[str]:
     """Up to ``k`` non-null cells spread evenly over the column."""
     arr = text_array(arr)
     n = len(arr)
@@ -292,12 +385,14 @@ def last_bytes(arr: pa.Array, k: int) -> np.ndarray:
     if data_buf is None:
         return out
     offsets = _offsets(arr)
-    data = np.frombuffer(data_buf, dtype=np.uint8)
     start, end = offsets[:-1], offsets[1:]
-    valid = np.ones(n, dtype=bool) if validity is None else ~_mask(pc.is_null(arr))
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    top = max(len(data) - 1, 0)
     for j in range(1, k + 1):
-        ok = valid & (end - j >= start)
-        out[ok, k - j] = data[end[ok] - j]
+        at = end - j
+        out[:, k - j] = np.where(at >= start, data[np.clip(at, 0, top)], 0)
+    if validity is not None and arr.null_count:
+        out[_mask(pc.is_null(arr))] = 0
     return out
 
 

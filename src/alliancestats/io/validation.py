@@ -213,24 +213,32 @@ def check_duplicate_sessions(
     session_values: Callable[[np.ndarray], np.ndarray] | np.ndarray,
     from_dates: bool,
     patient_codes: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> None:
     """Flag several records for one patient and session.
 
     Exact repeats (same values in every loaded column, as given by ``content`` for a set of
     record positions) are flagged after the first; rows that disagree are all flagged, since
-    the loader cannot know which one is right.
+    the loader cannot know which one is right. ``order`` (record positions sorted by patient
+    code then session, stable) lets neighbours be compared instead of hashing every key.
     """
-    idx = np.flatnonzero(usable)
-    if not len(idx):
-        return
     codes = patient_codes if patient_codes is not None else pd.factorize(patient)[0]
-    sess = session.to_numpy(dtype=float, na_value=np.nan)[idx].astype(np.int64)
-    key = codes[idx].astype(np.int64) * (int(sess.max()) + 1) + sess
-    dup = pd.Series(key).duplicated(keep=False).to_numpy()
-    if not dup.any():
+    sess_all = session.to_numpy(dtype=float, na_value=np.nan)
+    if order is None:
+        order = np.lexsort((sess_all, codes))
+    pos = order[usable[order]]
+    if len(pos) < 2:
         return
-    sub = idx[dup]
-    groups = pd.DataFrame({"k": key[dup], "i": sub})
+    c, s = codes[pos], sess_all[pos]
+    same = (c[1:] == c[:-1]) & (s[1:] == s[:-1])
+    if not same.any():
+        return
+    dup = np.zeros(len(pos), dtype=bool)
+    dup[1:] |= same
+    dup[:-1] |= same
+    run = np.cumsum(~np.r_[False, same])
+    sub = pos[dup]
+    groups = pd.DataFrame({"k": run[dup], "i": sub})
     groups["c"] = [repr(c) for c in content(sub)]
     for _, g in groups.groupby("k", sort=False):
         members = g["i"].to_numpy()
@@ -286,32 +294,38 @@ def check_therapist_change(
     therapist_values: Callable[[np.ndarray], np.ndarray] | np.ndarray,
     patient_codes: np.ndarray | None = None,
     therapist_codes: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Flag every record of a patient seen by more than one therapist.
 
     Returns the table of such patients (patient, therapists) whether or not they are flagged
     (``log=None`` only reports). ``patient_codes``/``therapist_codes`` (integer codes of the
-    IDs, equal IDs equal codes) save recomputing them.
+    IDs, equal IDs equal codes) save recomputing them; ``order`` (positions sorted by patient
+    code, stable) lets each patient's records be compared as one run.
     """
-    idx = np.flatnonzero(usable)
-    if not len(idx):
-        return pd.DataFrame({"patient": [], "therapists": []})
+    none = pd.DataFrame({"patient": [], "therapists": []})
     if patient_codes is None:
         patient_codes = pd.factorize(patient)[0]
     if therapist_codes is None:
         therapist_codes = pd.factorize(therapist)[0]
-    pcode = np.asarray(patient_codes, dtype=np.int64)[idx]
-    tcode = np.asarray(therapist_codes, dtype=np.int64)[idx]
-    pairs = np.unique(pcode * (int(tcode.max()) + 1) + tcode)
-    per_patient = np.bincount(pairs // (int(tcode.max()) + 1), minlength=int(pcode.max()) + 1)
-    multi = np.flatnonzero(per_patient[pcode] > 1)
-    if not len(multi):
-        return pd.DataFrame({"patient": [], "therapists": []})
+    pcodes = np.asarray(patient_codes, dtype=np.int64)
+    if order is None:
+        order = np.argsort(pcodes, kind="stable")
+    pos = order[usable[order]]
+    if not len(pos):
+        return none
+    pc_, tc = pcodes[pos], np.asarray(therapist_codes, dtype=np.int64)[pos]
+    start = np.r_[True, pc_[1:] != pc_[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(pos)), 0))
+    changing = np.unique(pc_[tc != tc[first]])
+    if not len(changing):
+        return none
+    members = np.sort(pos[np.isin(pc_, changing)])
     df = pd.DataFrame(
         {
-            "p": patient.to_numpy(dtype=object)[idx[multi]],
-            "t": therapist.to_numpy(dtype=object)[idx[multi]],
-            "i": idx[multi],
+            "p": patient.iloc[members].to_numpy(dtype=object),
+            "t": therapist.iloc[members].to_numpy(dtype=object),
+            "i": members,
         }
     )
     out = []
