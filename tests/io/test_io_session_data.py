@@ -154,3 +154,15 @@ def test_an_undeclared_column_named_like_a_standard_column_is_not_kept():
     sd = load_sessions(frame, patient="id", session="s", alliance="wai")
     assert sd.data["alliance"].tolist() == [4.0, 4.5, 3.0]
     assert "alliance" in sd.columns_not_kept
+
+
+def test_kept_columns_that_numbers_would_change_stay_text(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text(
+        "id,s,zip,registry,score\n1,1,01234,12345678901234567891,3\n1,2,10115,7,4\n",
+        encoding="utf-8",
+    )
+    d = load_sessions(path, patient="id", session="s").data
+    assert d["zip"].tolist() == ["01234", "10115"]  # a postcode keeps its leading zero
+    assert d["registry"].tolist() == ["12345678901234567891", "7"]  # no digits lost
+    assert d["score"].tolist() == [3.0, 4.0]

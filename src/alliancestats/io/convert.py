@@ -40,8 +40,11 @@ from alliancestats.io.textops import (
     Dictionary,
     as_text_series,
     dictionary,
+    first_bytes,
     null_where,
+    second_bytes,
     text_array,
+    trimmed,
 )
 
 __all__ = [
@@ -267,9 +270,11 @@ def keep_column(
 ) -> pd.Series:
     """An undeclared column as kept by the loader, with as little change as possible.
 
-    Numbers and dates keep their type (text cells that are all numbers become float64),
-    booleans become ``boolean``, SPSS/Stata value labels become categoricals of the labels,
-    anything else stays text as written (surrounding spaces removed, missing codes NA).
+    Numbers and dates keep their type; text cells that are all numbers become float64, unless
+    that would change what is written: an integer with leading zeros (``007``, a postcode) or
+    a whole number above 2**53 (digits would be lost) keeps the column as text. Booleans become
+    ``boolean``, SPSS/Stata value labels become categoricals of the labels, anything else stays
+    text as written (surrounding spaces removed, missing codes NA).
     """
     if value_labels:
         labelled = _labelled(series, fmt, codes, value_labels)
@@ -284,8 +289,28 @@ def keep_column(
         return parse_numeric(series, fmt, codes).values if codes.numbers else series.copy()
     if pd.api.types.is_object_dtype(dtype) and _is_bool_objects(series):
         return series.astype("boolean")
-    numbers = _as_numbers(series, fmt, codes, seen)
-    if numbers is not None:
+    met: dict[str, int] = {}
+    numbers = _as_numbers(series, fmt, codes, met)
+    if numbers is not None and not _written_differently(series, numbers):
+        if seen is not None:
+            for code, n in met.items():
+                seen[code] = seen.get(code, 0) + n
         return numbers
     t, missing = text_cells(series, codes, seen)
     return as_text_series(null_where(t, missing), series.index)
+
+
+_DIGITS = np.zeros(256, dtype=bool)
+_DIGITS[[ord(c) for c in "0123456789"]] = True
+
+
+def _written_differently(series: pd.Series, numbers: pd.Series) -> bool:
+    """Whether reading a text column as numbers would lose what is written in it."""
+    v = numbers.to_numpy(dtype=float, na_value=np.nan)
+    if (np.isfinite(v) & (np.abs(v) > 2.0**53)).any():
+        return True
+    if not is_text_dtype(series.dtype):
+        return False
+    arr = trimmed(text_array(series))
+    first, second = first_bytes(arr), second_bytes(arr)
+    return bool(((first == ord("0")) & _DIGITS[second]).any())

@@ -456,8 +456,12 @@ def _assemble(
     if keep_items:
         for c, v in ctx.item_values.items():
             cols.setdefault(c, v)
-    frame = pd.DataFrame({k: v.iloc[order].reset_index(drop=True) for k, v in cols.items()})
-    frame["session"] = pd.array(np.round(frame["session"].to_numpy(dtype=float)), dtype="Int64")
+    identity = len(order) == ctx.n and bool(np.all(order == np.arange(ctx.n)))
+    session = cols["session"].to_numpy(dtype=float, na_value=np.nan)
+    cols["session"] = pd.Series(pd.array(np.round(session), dtype="Int64"))
+    if not identity:  # drop and sort in one take per column
+        cols = {k: v.iloc[order].reset_index(drop=True) for k, v in cols.items()}
+    frame = pd.DataFrame(cols, copy=False)
     frame["source_row"] = _source_rows(np.asarray(plan.records.rows)[order])
     if info.dates is not None:
         pos = list(frame.columns).index("session_date") + 1

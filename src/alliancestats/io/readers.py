@@ -50,7 +50,7 @@ import pyarrow as pa
 from alliancestats.errors import DataValidationError, FileFormatError, ParameterError
 from alliancestats.io.excel import letter, read_excel_cells
 from alliancestats.io.numbers import NumberFormat, detect_decimal, detect_number_format
-from alliancestats.io.text import TypeHints, read_text_cells
+from alliancestats.io.text import FileInput, TypeHints, read_text_cells
 from alliancestats.io.textops import as_text_series
 
 __all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS", "detect_decimal"]
@@ -347,7 +347,7 @@ def _read_text(
     types: TypeHints | None,
 ) -> RawTable:
     cells = read_text_cells(
-        path.read_bytes(),
+        FileInput(path=path),
         name=path.name,
         delimiter=delimiter,
         encoding=encoding,

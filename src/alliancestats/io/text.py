@@ -30,6 +30,7 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,14 @@ from alliancestats.errors import FileFormatError, ParameterError
 from alliancestats.io.textops import first_bytes, to_bool_array
 from alliancestats.io.typed import LineCells, read_arrow_table, unsafe_reason
 
-__all__ = ["TextCells", "TypeHints", "decode_bytes", "read_text_cells", "sniff_delimiter"]
+__all__ = [
+    "FileInput",
+    "TextCells",
+    "TypeHints",
+    "decode_bytes",
+    "read_text_cells",
+    "sniff_delimiter",
+]
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -218,36 +226,83 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _fast_columns(
-    raw: bytes,
-    start: int,
-    end: int,
-    delim: str,
-    width: int,
-    text_columns: set[int] | None = None,
-) -> tuple[list[pa.Array], set[int]] | None:
-    """Cells of ``raw[start:end]`` via pyarrow, and the columns typed (not text).
+class FileInput:
+    """The bytes of a text file, in memory or on disk, and the scans the fast path needs.
 
-    ``None`` when the file is not regular. The slice must not end with a line break. Without
-    any quote character every line is one record; with quotes the lines are counted to make
-    sure no record spans several. ``text_columns=None`` reads every column as text; otherwise
-    the other columns are typed where :mod:`.typed` finds that exact.
+    A file on disk is scanned in blocks and parsed by pyarrow from the path, so its bytes are
+    never held in memory at once.
     """
-    quoted = raw.find(b'"', start, end) >= 0
-    if width == 0 or (quoted and raw.count(b'"', start, end) % 2):
+
+    BLOCK = 1 << 22
+
+    def __init__(self, raw: bytes | None = None, path: Path | None = None) -> None:
+        self._raw = raw
+        self._path = path
+        self._scanned: tuple[int, int, bool] | None = None
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes."""
+        if self._raw is not None:
+            return self._raw[:n]
+        with open(self._path, "rb") as fh:
+            return fh.read(n)
+
+    def read_all(self) -> bytes:
+        """All bytes (for the exact reader and for looking up single cells)."""
+        return self._raw if self._raw is not None else self._path.read_bytes()
+
+    def scan(self) -> tuple[int, int, bool]:
+        """Numbers of quote characters and of line feeds, and whether the last byte is one."""
+        if self._scanned is None:
+            if self._raw is not None:
+                raw = self._raw
+                self._scanned = (raw.count(b'"'), raw.count(b"\n"), raw.endswith(b"\n"))
+            else:
+                quotes = feeds = 0
+                last = b""
+                with open(self._path, "rb") as fh:
+                    while block := fh.read(self.BLOCK):
+                        quotes += block.count(b'"')
+                        feeds += block.count(b"\n")
+                        last = block[-1:]
+                self._scanned = (quotes, feeds, last == b"\n")
+        return self._scanned
+
+    def arrow(self) -> Any:
+        """What to hand to pyarrow's CSV reader (it skips a UTF-8 byte-order mark itself)."""
+        if self._raw is not None:
+            return pa.BufferReader(pa.py_buffer(self._raw))
+        return str(self._path)
+
+
+def _fast_columns(
+    source: FileInput, delim: str, width: int, text_columns: set[int] | None = None
+) -> tuple[list[pa.Array], set[int]] | None:
+    """Cells via pyarrow, and the columns typed (not text); ``None`` if the file is irregular.
+
+    Without any quote character every line is one record; with quotes the lines are counted to
+    make sure no record spans several. ``text_columns=None`` reads every column as text;
+    otherwise the other columns are typed where :mod:`.typed` finds that exact.
+    """
+    quotes, feeds, ends_in_feed = source.scan()
+    if width == 0 or quotes % 2:
         return None
-    n_lines = raw.count(b"\n", start, end) + 1 if quoted else None
+    n_lines = feeds + (0 if ends_in_feed else 1)
     try:
-        table = read_arrow_table(raw, start, end, delim, width, text_columns)
+        table = read_arrow_table(source.arrow(), delim, width, text_columns, quotes > 0)
         if text_columns is not None:
             redo = {j for j in range(width) if unsafe_reason(table.column(j))}
             if redo:
-                table = read_arrow_table(raw, start, end, delim, width, set(text_columns) | redo)
+                texts = set(text_columns) | redo
+                table = read_arrow_table(source.arrow(), delim, width, texts, quotes > 0)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if n_lines is not None and table.num_rows + 1 != n_lines:
+    if quotes and table.num_rows + 1 != n_lines:
         return None  # a record spans lines: read it exactly instead
-    columns = [_one(table.column(j)) for j in range(width)]
+    columns = []
+    while table.num_columns:  # join each column's chunks, freeing the chunks as we go
+        columns.append(_one(table.column(0)))
+        table = table.drop_columns([table.column_names[0]])
     typed = {
         j
         for j, c in enumerate(columns)
@@ -291,7 +346,7 @@ def _trailing(blank: np.ndarray) -> int:
     return len(blank) - (nonblank[-1] + 1 if len(nonblank) else 0)
 
 
-def _utf8_candidate(raw: bytes, encoding: str | None) -> bool:
+def _utf8_candidate(head: bytes, encoding: str | None) -> bool:
     """Whether the file may be plain UTF-8 (then pyarrow reads and checks it)."""
     if encoding is not None:
         try:
@@ -299,35 +354,38 @@ def _utf8_candidate(raw: bytes, encoding: str | None) -> bool:
                 return False
         except LookupError:
             return False
-    if raw.startswith(codecs.BOM_UTF8):
+    if head.startswith(codecs.BOM_UTF8):
         return True
-    return not any(raw.startswith(bom) for bom, _ in _BOMS) and b"\x00" not in raw[:4096]
+    return not any(head.startswith(bom) for bom, _ in _BOMS) and b"\x00" not in head[:4096]
+
+
+def _header(head: bytes, delimiter: str | None) -> tuple[str, list[str]] | None:
+    """Delimiter and header fields from the first bytes, or ``None`` when they do not decode."""
+    start = 3 if head.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head[start:], final=False)
+    except UnicodeDecodeError:
+        return None
+    if "\n" not in text and len(head) >= 65536:
+        return None
+    delim = delimiter or sniff_delimiter(text)
+    header = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=delim), [])
+    return (delim, header) if any(h.strip() for h in header) else None
 
 
 def _fast_cells(
-    raw: bytes, delimiter: str | None, encoding: str | None, types: TypeHints | None
+    source: FileInput, delimiter: str | None, encoding: str | None, types: TypeHints | None
 ) -> TextCells | None:
     """Cells of a regular UTF-8 file read by pyarrow (which also checks the UTF-8)."""
-    if not _utf8_candidate(raw, encoding):
+    head = source.head(65536)
+    if not _utf8_candidate(head, encoding):
         return None
-    start = 3 if raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        head = codecs.getincrementaldecoder("utf-8")().decode(
-            raw[start : start + 65536], final=len(raw) - start <= 65536
-        )
-    except UnicodeDecodeError:
+    found = _header(head, delimiter)
+    if found is None:
         return None
-    if "\n" not in head and len(raw) - start > 65536:
-        return None
-    delim = delimiter or sniff_delimiter(head)
-    header = next(csv.reader([head.split("\n", 1)[0].rstrip("\r")], delimiter=delim), [])
-    if not any(h.strip() for h in header):
-        return None
-    end = len(raw)
-    while end > start and raw[end - 1] in (10, 13):
-        end -= 1
+    delim, header = found
     text_cols = types.text_positions(header) if types is not None else None
-    read = _fast_columns(raw, start, end, delim, len(header), text_cols)
+    read = _fast_columns(source, delim, len(header), text_cols)
     if read is None:
         return None
     columns, typed = read
@@ -339,16 +397,17 @@ def _fast_cells(
         keep = pa.array(~blank)
         columns = [c.filter(keep) for c in columns]
         rows = rows[~blank]
+    start = 3 if head.startswith(codecs.BOM_UTF8) else 0
     enc = "utf-8-sig" if start else "utf-8"
-    quoted = raw.find(b'"', start, end) >= 0
-    cells = TextCells(header, columns, None, rows, n_blank, enc, None, delim, quoted=quoted)
+    cells = TextCells(header, columns, None, rows, n_blank, enc, None, delim)
+    cells.quoted = source.scan()[0] > 0
     cells.typed = typed
-    cells.line_cells = LineCells(raw, start, delim) if typed else None
+    cells.line_cells = LineCells(source.read_all, start, delim) if typed else None
     return cells
 
 
 def read_text_cells(
-    raw: bytes,
+    raw: bytes | FileInput,
     *,
     name: str,
     delimiter: str | None,
@@ -356,15 +415,18 @@ def read_text_cells(
     header_row: int,
     types: TypeHints | None = None,
 ) -> TextCells:
-    """Split ``raw`` into the header and the cells of every record, decoding strictly.
+    """Split a text file into the header and the cells of every record, decoding strictly.
 
-    With ``types`` (see :class:`TypeHints`), a regular UTF-8 file has its columns typed by
-    pyarrow where that is exact (:mod:`.typed`); otherwise every cell is text.
+    ``raw`` is the file's bytes or a :class:`FileInput`. With ``types`` (see
+    :class:`TypeHints`), a regular UTF-8 file has its columns typed by pyarrow where that is
+    exact (:mod:`.typed`); otherwise every cell is text.
     """
+    source = raw if isinstance(raw, FileInput) else FileInput(raw=raw)
     if header_row == 1:
-        cells = _fast_cells(raw, delimiter, encoding, types)
+        cells = _fast_cells(source, delimiter, encoding, types)
         if cells is not None:
             return cells
+    raw = source.read_all()
     text, enc, note = decode_bytes(raw, encoding, name)
     return _exact_cells(text, name, delimiter or sniff_delimiter(text), header_row, enc, note)
 

@@ -38,6 +38,7 @@ __all__ = [
     "to_bool_array",
     "take_text",
     "first_bytes",
+    "second_bytes",
     "last_bytes",
     "contains_byte",
     "sample",
@@ -304,6 +305,22 @@ def _edge_bytes(arr: pa.Array, last: bool) -> np.ndarray:
     at = np.where(nonempty, (end - 1) if last else start, 0)
     out = np.where(nonempty, data[at], 0).astype(np.uint8)
     if validity is not None and arr.null_count:
+        out[_mask(pc.is_null(arr))] = 0
+    return out
+
+
+def second_bytes(arr: pa.Array) -> np.ndarray:
+    """The second byte of every cell (``0`` when a cell has fewer than two bytes)."""
+    arr = text_array(arr)
+    k = len(arr)
+    data_buf = arr.buffers()[2] if k else None
+    if data_buf is None:
+        return np.zeros(k, dtype=np.uint8)
+    offsets = _offsets(arr)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    long = offsets[1:] - offsets[:-1] >= 2
+    out = np.where(long, data[np.where(long, offsets[:-1] + 1, 0)], 0).astype(np.uint8)
+    if arr.null_count:
         out[_mask(pc.is_null(arr))] = 0
     return out
 

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,17 +41,18 @@ __all__ = ["LineCells", "read_arrow_table", "unsafe_reason"]
 
 
 def read_arrow_table(
-    raw: bytes, start: int, end: int, delim: str, width: int, text_columns: set[int] | None
+    source: Any, delim: str, width: int, text_columns: set[int] | None, quoted: bool = True
 ) -> pa.Table:
-    """Parse ``raw[start:end]`` (header line first); ``text_columns=None`` reads all as text.
+    """Parse a CSV file or buffer (header line first); ``text_columns=None`` reads all as text.
 
-    Raises pyarrow's errors for irregular files (the caller then reads them exactly).
+    With ``quoted``, quoted fields may hold line breaks (the caller checks that none do);
+    without quotes in the file every line is a record, which parses faster. Raises pyarrow's
+    errors for irregular files (the caller then reads them exactly).
     """
     names = [f"c{j}" for j in range(width)]
-    quoted = raw.find(b'"', start, end) >= 0
     texts = range(width) if text_columns is None else text_columns
     return pacsv.read_csv(
-        pa.BufferReader(pa.py_buffer(raw).slice(start, end - start)),
+        source,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
         parse_options=pacsv.ParseOptions(
             delimiter=delim,
@@ -61,7 +63,7 @@ def read_arrow_table(
             ignore_empty_lines=False,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={names[j]: pa.large_string() for j in texts},
+            column_types={names[j]: pa.string() for j in texts},
             null_values=[""],
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -88,36 +90,41 @@ def unsafe_reason(arr: Any) -> str | None:
 class LineCells:
     """The text of single cells of a file whose records are one line each.
 
+    The file is read again only when a cell is asked for (problems are rare), so the loader
+    does not keep the file's bytes in memory.
+
     Parameters
     ----------
-    raw : bytes
-        The file.
+    read : callable
+        Returns the file's bytes.
     start : int
         Offset of the header line (after a byte-order mark).
     delimiter : str
         Field delimiter.
     """
 
-    def __init__(self, raw: bytes, start: int, delimiter: str) -> None:
-        self._raw = raw
+    def __init__(self, read: Callable[[], bytes], start: int, delimiter: str) -> None:
+        self._read = read
         self._start = start
         self._delim = delimiter
+        self._raw: bytes | None = None
         self._lines: np.ndarray | None = None
 
-    def _index(self) -> np.ndarray:
-        if self._lines is None:
+    def _index(self) -> tuple[bytes, np.ndarray]:
+        if self._raw is None or self._lines is None:
+            self._raw = self._read()
             b = np.frombuffer(self._raw, dtype=np.uint8)[self._start :]
             self._lines = np.r_[0, np.flatnonzero(b == 10) + 1] + self._start
-        return self._lines
+        return self._raw, self._lines
 
     def cells(self, lines: np.ndarray, column: int) -> list[str]:
         """Cell ``column`` (0-based) of each 1-based line number in ``lines``."""
-        idx = self._index()
+        raw, idx = self._index()
         out = []
         for line in np.asarray(lines, dtype=np.int64).tolist():
             a = idx[line - 1]
-            b = idx[line] if line < len(idx) else len(self._raw)
-            text = self._raw[a:b].decode("utf-8").rstrip("\r\n")
+            b = idx[line] if line < len(idx) else len(raw)
+            text = raw[a:b].decode("utf-8").rstrip("\r\n")
             fields = next(csv.reader([text], delimiter=self._delim), [])
             out.append(fields[column] if column < len(fields) else "")
         return out
