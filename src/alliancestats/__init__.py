@@ -17,6 +17,7 @@ from alliancestats.errors import (
     ConvergenceWarning,
     DataValidationError,
     DroppedRowsWarning,
+    FileFormatError,
     SeparationWarning,
     SingularFitWarning,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
     "DroppedRowsWarning",
+    "FileFormatError",
     "MetaResult",
     "MixedResult",
     "SeparationWarning",
