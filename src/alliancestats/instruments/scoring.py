@@ -442,6 +442,43 @@ def _flag_cutoff(
     out.attrs["cutoff_rule"] = f"total {rule} {float(value):g}"
 
 
+def _missing_rule(
+    inst: Instrument,
+    n_answered: np.ndarray,
+    blank_counts: np.ndarray,
+    limit: int | None,
+    min_answered: int | None,
+    k: int,
+    bad_rows: np.ndarray,
+) -> tuple[list[str | None], np.ndarray]:
+    """Rows with too many missing items (or too few rated activities), with the reason."""
+    n = len(n_answered)
+    reasons: list[str | None] = [None] * n
+    if inst.n_items is None:
+        need = inst.min_items if min_answered is None else min_answered
+        if not isinstance(need, int | np.integer) or need < 1:
+            raise InstrumentError(f"min_answered must be a positive integer, got {need!r}")
+        if k < need:
+            raise InstrumentError(
+                f"{inst.id!r} needs at least {need} rated activities but only {k} columns were "
+                "given; pass min_answered= to accept fewer"
+            )
+        too_few = n_answered < need
+        for i in np.nonzero(too_few & ~bad_rows)[0].tolist():
+            reasons[i] = f"{n_answered[i]} rated activities (at least {need} required)"
+        return reasons, too_few
+    too_many = blank_counts > limit if limit is not None else np.zeros(n, dtype=bool)
+    all_blank = n_answered == 0
+    too_many = too_many | all_blank
+    for i in np.nonzero(too_many & ~bad_rows)[0].tolist():
+        if all_blank[i]:
+            reasons[i] = "no items answered"
+        else:
+            noun = "item" if blank_counts[i] == 1 else "items"
+            reasons[i] = f"{blank_counts[i]} {noun} missing (at most {limit} allowed)"
+    return reasons, too_many
+
+
 def _score_ranges(inst: Instrument, scale: str, k: int) -> tuple[float, float]:
     if inst.scoring == "mean" and scale == "sum":
         return inst.item_min * k, inst.item_max * k
@@ -614,33 +651,10 @@ def score(
 
     total, subs = _main_scores(inst, values, scale)
 
-    reasons: list[str | None] = [None] * n
     bad_rows = invalid.any(axis=1)
-    too_many = np.zeros(n, dtype=bool)
-    if inst.n_items is None:
-        need = inst.min_items if min_answered is None else min_answered
-        if not isinstance(need, int | np.integer) or need < 1:
-            raise InstrumentError(f"min_answered must be a positive integer, got {need!r}")
-        if k < need:
-            raise InstrumentError(
-                f"{inst.id!r} needs at least {need} rated activities but only {k} columns were "
-                "given; pass min_answered= to accept fewer"
-            )
-        too_few = n_answered < need
-        for i in np.nonzero(too_few & ~bad_rows)[0].tolist():
-            reasons[i] = f"{n_answered[i]} rated activities (at least {need} required)"
-        too_many = too_few
-    else:
-        if limit_effective is not None:
-            too_many = blank_counts > limit_effective
-        all_blank = n_answered == 0
-        too_many = too_many | all_blank
-        for i in np.nonzero(too_many & ~bad_rows)[0].tolist():
-            if all_blank[i]:
-                reasons[i] = "no items answered"
-            else:
-                noun = "item" if blank_counts[i] == 1 else "items"
-                reasons[i] = f"{blank_counts[i]} {noun} missing (at most {limit_effective} allowed)"
+    reasons, too_many = _missing_rule(
+        inst, n_answered, blank_counts, limit_effective, min_answered, k, bad_rows
+    )
     for i, texts in by_row.items():
         reasons[i] = "invalid item values: " + "; ".join(texts)
     unusable = bad_rows | too_many

@@ -323,9 +323,8 @@ def load_sessions(
     problems = ctx.log.frame(plan.records.rows, table.file, plan.records.order)
     if strict and len(problems):
         raise DataValidationError(_message(problems, table, where), problems)
-    data = _assemble(ctx, plan, info, scored_roles, keep_items)
     sd = SessionData(
-        data=data,
+        data=_assemble(ctx, plan, info, scored_roles, keep_items),
         dropped=problems,
         mapping=_mapping(plan, scored_roles, table, layout),
         source=where,
@@ -334,16 +333,10 @@ def load_sessions(
         row_note=table.row_note,
         n_read=ctx.n,
         n_blank=table.n_blank,
-        variable_labels=_standard_labels(table, plan.roles, plan.records.origin),
-        value_labels=ctx.value_labels,
         instruments=scored,
         therapist_changes=changes if allow_therapist_change else None,
         planned_sessions=planned_sessions,
-        records_by_kind=ctx.log.records_by_kind(),
-        wide_columns=plan.wide_columns,
-        patients_without_sessions=_without_sessions(ctx, plan, by_name, orphans),
-        missing_codes=_codes_table(ctx),
-        columns_not_kept=list(plan.not_kept),
+        **_records_report(ctx, plan, by_name, orphans),
     )
     sd.notes = _notes(ctx, plan, sd)
     if warn:
@@ -352,6 +345,21 @@ def load_sessions(
 
 
 # ============================================================================= helpers
+
+
+def _records_report(
+    ctx: LoadContext, plan: RecordPlan, by_name: dict[str, Role], orphans: list
+) -> dict[str, Any]:
+    """Labels, drops by kind, wide columns, missing codes met and columns left out."""
+    return {
+        "variable_labels": _standard_labels(ctx.table, plan.roles, plan.records.origin),
+        "value_labels": ctx.value_labels,
+        "records_by_kind": ctx.log.records_by_kind(),
+        "wide_columns": plan.wide_columns,
+        "patients_without_sessions": _without_sessions(ctx, plan, by_name, orphans),
+        "missing_codes": _codes_table(ctx),
+        "columns_not_kept": list(plan.not_kept),
+    }
 
 
 def _check_arguments(layout: str, session_type: str, session: Any, date: Any, *flags: Any) -> None:
