@@ -33,6 +33,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ConvergenceWarning",
         "DataValidationError",
         "DroppedRowsWarning",
+        "FileFormatError",
         "SeparationWarning",
         "SingularFitWarning",
     ),

@@ -36,6 +36,8 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from alliancestats._export import write_csv
+
 __all__ = [
     "DEMO_STEPS",
     "Artifact",
@@ -105,8 +107,8 @@ class DemoContext:
     def write_table(
         self, section: str, title: str, filename: str, table: pd.DataFrame, description: str = ""
     ) -> None:
-        """Write ``table`` as CSV and register it."""
-        table.to_csv(self.add(section, title, filename, description), index=False)
+        """Write ``table`` as CSV (formula-safe, see :mod:`alliancestats._export`) and register it."""
+        write_csv(table, self.add(section, title, filename, description), index=False)
 
     def write_figure(
         self, section: str, title: str, stem: str, fig: Any, description: str = ""

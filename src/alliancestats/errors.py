@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "AllianceStatsError",
     "DataValidationError",
+    "FileFormatError",
     "InstrumentError",
     "FormulaError",
     "ModelSpecificationError",
@@ -59,6 +60,15 @@ class DataValidationError(AllianceStatsError, ValueError):
     def __init__(self, message: str, problems: Any = None) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class FileFormatError(DataValidationError):
+    """A file cannot be read as the format it claims to be (corrupt, wrongly encoded, truncated).
+
+    A :class:`DataValidationError`, so code catching that keeps working; the message names where
+    in the file reading stopped (line and byte for text files) and what to pass instead (for
+    example ``encoding=``).
+    """
 
 
 class InstrumentError(AllianceStatsError, ValueError):

@@ -17,6 +17,7 @@ KEYS = {
     "wai": {"reverse_items": [2, 5]},
     "wai_s": {"reverse_items": [3]},
     "ears": {"reverse_items": [1]},
+    "oq45": {"reverse_items": [1]},
     "haq_ii": {"reverse_items": [4, 8, 11, 16, 19]},
 }
 TOL = 1e-9  # rounding in mean/sum arithmetic only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -13,6 +14,7 @@ from alliancestats.instruments import (
     get_instrument,
     instruments,
     register_instrument,
+    score,
     unregister_instrument,
 )
 
@@ -38,6 +40,15 @@ EXPECTED = {
     "attendance": (2, 0, math.inf, 0, 1, None, None, True, True),
     "exercise_adherence": (2, 0, math.inf, 0, 1, None, None, True, True),
     "exercise_adherence_yn": (1, 0, 1, 0, 1, None, None, True, True),
+    "oq45": (45, 0, 4, 0, 180, None, None, False, False),
+    "ors": (4, 0, 10, 0, 40, None, None, True, True),
+}
+
+# DOMAIN.md section 7 (routine outcome monitoring): id -> (cutoff, cutoff_rule, rci, verified)
+THRESHOLDS = {
+    "oq45": (None, ">=", 14.0, False),
+    "ors": (25.0, "<", 5.0, False),
+    "srs": (36.0, "<", None, True),
 }
 
 
@@ -219,3 +230,120 @@ def test_with_key_validates():
     with pytest.raises(InstrumentError, match="outside items 1..19"):
         get_instrument("haq_ii").with_key(reverse_items=[20])
     assert get_instrument("wai").with_key(reverse_items=[]).key_required is False
+
+
+# --------------------------------------------------------------------------- register_instrument checks
+
+_IDS = itertools.count()
+BASE = {
+    "name": "Review scale",
+    "construct": "alliance",
+    "n_items": 3,
+    "item_min": 0,
+    "item_max": 4,
+    "score_min": 0,
+    "score_max": 4,
+    "citation": "test",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_registry():
+    # the registry is process-wide: leave it as found so doctests listing it stay valid
+    yield
+    for iid in _CREATED:
+        try:
+            unregister_instrument(iid)
+        except InstrumentError:
+            pass
+    _CREATED.clear()
+
+
+_CREATED: list[str] = []
+
+
+def _register(**changes):
+    iid = f"review_{next(_IDS)}"
+    _CREATED.append(iid)
+    return register_instrument(**{**BASE, "id": iid, **changes})
+
+
+def test_subscale_given_as_text_is_refused():
+    # "123" used to be read character by character as items (1, 2, 3)
+    with pytest.raises(InstrumentError, match="list such as"):
+        _register(subscales={"a": "123"})
+
+
+def test_fractional_item_numbers_are_refused():
+    # reverse_items=(2.5,) used to be truncated to item 2
+    with pytest.raises(InstrumentError, match="whole numbers"):
+        _register(reverse_items=(2.5,))
+
+
+def test_max_missing_must_leave_an_item_to_score():
+    with pytest.raises(InstrumentError, match="must be below n_items"):
+        _register(max_missing=3)
+
+
+def test_valid_local_adaptation_scores_with_its_key():
+    inst = _register(reverse_items=[2.0], subscales={"a": (1, 2)}, max_missing=1)
+    assert inst.reverse_items == (2,)
+    out = score(inst.id, pd.DataFrame([[4, 4, 4], [4, None, 2]]))
+    # row 1: items 4, 4 -> reversed 0, 4 -> mean (4 + 0 + 4) / 3
+    assert out["total"].iloc[0] == pytest.approx(8 / 3, rel=1e-12)  # closed form
+    # row 2: one missing item allowed: (4 + 2) / 2
+    assert out["total"].iloc[1] == pytest.approx(3.0, rel=1e-12)  # closed form
+
+
+# --------------------------------------------------------------------------- monitoring thresholds
+
+
+@pytest.mark.parametrize("iid", sorted(THRESHOLDS))
+def test_monitoring_instruments_carry_their_published_thresholds(iid):
+    cutoff, rule, rci, verified = THRESHOLDS[iid]
+    inst = get_instrument(iid)
+    assert (inst.cutoff, inst.cutoff_rule, inst.rci, inst.thresholds_verified) == (
+        cutoff,
+        rule,
+        rci,
+        verified,
+    )
+    row = instruments().set_index("id").loc[iid]
+    assert row["cutoff_rule"] == rule and bool(row["thresholds_verified"]) is verified
+    if not verified:  # the docs and the table say where the numbers are unverified
+        assert "unverified" in f"{inst.cutoff_source} {inst.rci_source} {inst.notes}"
+
+
+def test_thresholds_are_overridable():
+    ors = get_instrument("ors").with_thresholds(cutoff=28, cutoff_rule="<=", rci=6)
+    assert (ors.cutoff, ors.cutoff_rule, ors.rci) == (28.0, "<=", 6.0)
+    assert get_instrument("ors").cutoff == 25.0  # the registry entry is unchanged
+    with pytest.raises(InstrumentError, match="cutoff_rule must be one of"):
+        get_instrument("srs").with_thresholds(cutoff_rule="=<")
+    with pytest.raises(InstrumentError, match="rci must be a positive"):
+        get_instrument("ors").with_thresholds(rci=-1)
+
+
+def test_instrument_modules_import_in_one_direction():
+    # definitions.py and registry.py used to import each other (the registry lazily)
+    import ast
+    import importlib
+    from pathlib import Path
+
+    root = Path(importlib.import_module("alliancestats.instruments.registry").__file__).parent
+    imports = {}
+    for name in ("instrument", "definitions", "registry"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        found = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        nested = [
+            n
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef)
+            for n in ast.walk(f)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        ]
+        assert not nested, f"{name}.py imports inside a function"
+        imports[name] = {m.rsplit(".", 1)[-1] for m in found if m and "instruments" in m}
+    assert imports["instrument"] == set()
+    assert imports["definitions"] == {"instrument"}
+    assert "definitions" in imports["registry"] and "registry" not in imports["definitions"]

@@ -303,3 +303,68 @@ def test_bad_arguments():
 def test_top_level_exports():
     assert als.score is score
     assert als.instruments().shape[0] >= 19
+
+
+# --------------------------------------------------------------------------- item order
+
+
+WAI_ROW = [4, 5, 3, 4, 4, 4, 3, 5, 3, 4, 4, 5]
+
+
+def test_item_numbers_in_column_names_decide_the_order():
+    # wai_1 ... wai_12 given in another order used to be scored by position, silently wrong
+    frame = pd.DataFrame([WAI_ROW], columns=[f"wai_{i}" for i in range(1, 13)])
+    shuffled = frame[[f"wai_{i}" for i in (3, 1, 2, 12, 5, 6, 7, 8, 9, 10, 11, 4)]]
+    expected = score("wai_sr", frame)
+    got = score("wai_sr", shuffled)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.loc[0, "task"] == pytest.approx((4 + 5 + 4 + 5) / 4, abs=1e-12)  # closed form
+
+
+def test_names_and_positions_that_disagree_are_refused():
+    frame = pd.DataFrame([[9, 9, 9, 9]], columns=["srs_2", "srs_3", "srs_4", "srs_5"])
+    assert score("srs", frame)["total"].tolist() == [36.0]  # numbers increase: position order
+    odd = pd.DataFrame([[9, 9, 9, 9]], columns=["q4", "q2", "q9", "q1"])
+    with pytest.raises(InstrumentError, match="disagree with the columns' positions"):
+        score("srs", odd)
+    items = pd.DataFrame([WAI_ROW], columns=[f"wai_{i}" for i in range(1, 13)])
+    listed = [f"wai_{i}" for i in (2, 1, *range(3, 13))]
+    with pytest.raises(InstrumentError, match="disagree"):
+        score("wai_sr", items, columns=listed)
+    by_number = {i + 1: c for i, c in enumerate(listed)}  # a mapping states the numbers itself
+    assert score("wai_sr", items, columns=by_number)["total"].notna().all()
+
+
+def test_loader_item_lists_follow_the_same_rule():
+    from alliancestats.errors import ParameterError
+    from alliancestats.io import load_sessions
+
+    frame = pd.DataFrame(
+        [[1, 1, *WAI_ROW]], columns=["id", "s", *[f"wai_{i}" for i in range(1, 13)]]
+    )
+    listed = [f"wai_{i}" for i in (2, 1, *range(3, 13))]
+    with pytest.raises(ParameterError, match="disagree"):
+        load_sessions(frame, patient="id", session="s", instruments={"wai_sr": listed})
+
+
+# --------------------------------------------------------------------------- cut-offs
+
+
+def test_cutoff_rule_comes_from_the_registry_and_can_be_overridden():
+    srs = pd.DataFrame([[9, 9, 9, 9], [9, 9, 9, 8.5]])
+    default = score("srs", srs)
+    assert default["below_cutoff"].tolist() == [False, True]
+    assert default.attrs["cutoff_rule"] == "total < 36"
+    inclusive = score("srs", srs, cutoff_inclusive=True)
+    assert inclusive["below_cutoff"].tolist() == [True, True]
+    assert inclusive.attrs["cutoff_rule"] == "total <= 36"
+    assert score("srs", srs, cutoff=35)["below_cutoff"].tolist() == [False, False]
+
+
+def test_ors_flags_scores_below_25_and_distress_cutoffs_flag_scores_above():
+    ors = score("ors", pd.DataFrame([[6, 6, 6, 6.5], [7, 6, 6, 6]]))
+    assert ors["total"].tolist() == [24.5, 25.0]
+    assert ors["below_cutoff"].tolist() == [True, False]
+    oq = score("oq45", pd.DataFrame([[2] * 45]), key={"reverse_items": []}, cutoff=64)
+    assert oq["total"].tolist() == [90.0] and oq["above_cutoff"].tolist() == [True]
+    assert "below_cutoff" not in score("oq45", pd.DataFrame([[2] * 45]), key={"reverse_items": []})

@@ -127,3 +127,27 @@ def test_dates_out_of_session_order_are_reported(tmp_path):
         sd = load_sessions(path, patient="id", session="s", date="when")
     assert sd.summary().counts["patients_dates_out_of_order"] == 1
     assert "out of session order: 1" in str(sd.summary())
+
+
+def test_mixed_time_zone_offsets_keep_the_written_local_time(tmp_path):
+    # summer and winter offsets in one column used to raise pandas' raw ValueError
+    path = tmp_path / "tz.csv"
+    path.write_text(
+        "id,s,when\n1,1,2024-03-05T09:00+01:00\n1,2,2024-07-05T09:00+02:00\n"
+        "1,3,2024-12-01T23:30Z\n",
+        encoding="utf-8",
+    )
+    sd = load_sessions(path, patient="id", session="s", date="when", today="2026-01-01")
+    assert [str(d) for d in sd.data["session_date"]] == [
+        "2024-03-05 09:00:00",
+        "2024-07-05 09:00:00",
+        "2024-12-01 23:30:00",
+    ]
+
+
+def test_impossible_dates_are_not_rolled_over(tmp_path):
+    path = tmp_path / "feb.csv"
+    path.write_text("id,s,when\n1,1,2024-02-30\n1,2,2024-02-29\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        load_sessions(path, patient="id", session="s", date="when", today="2026-01-01")
+    assert err.value.problems[["row", "kind"]].values.tolist() == [[2, "bad_date"]]

@@ -10,7 +10,7 @@ import pyreadstat
 import pytest
 from io_cohort import KW
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataValidationError, FileFormatError
 from alliancestats.io import load_sessions, read_table
 
 
@@ -228,6 +228,37 @@ def test_text_encodings(tmp_path):
     ]:
         path = tmp_path / name
         path.write_bytes(data)
-        sd = load_sessions(path, patient="id", session="visit", covariates="site")
+        # a detected (not declared) encoding is said, so encoding= can confirm it
+        sd = load_sessions(path, patient="id", session="visit", covariates="site", warn=False)
         assert sd.data["site"].tolist() == ["Göteborg", "Malmö"]
+        assert any("decoded as cp1252" in n for n in sd.notes) is (name == "win.csv")
         assert read_table(path).frame.columns[0] == "id"  # no BOM left in the first name
+
+
+BASE = pd.DataFrame(
+    {"pid": [1, 1, 2, 2], "sess": [1, 2, 1, 2], "wai": [4.0, 4.5, 3.0, 3.5], "pain": [6, 5, 7, 6]}
+)
+ROLES = {"patient": "pid", "session": "sess", "alliance": "wai"}
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        {"pid": "Int64", "sess": "Int64", "wai": "Float64"},
+        {"pid": "string[pyarrow]", "wai": "string[pyarrow]"},
+        {"pid": "category", "sess": "category", "wai": "category"},
+        {"pid": "str", "sess": "str", "wai": "str"},
+    ],
+)
+def test_nullable_categorical_and_string_dtypes_load_to_the_same_frame(dtypes):
+    expected = load_sessions(BASE, **ROLES).data
+    got = load_sessions(BASE.astype(dtypes), **ROLES).data
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_corrupt_parquet_file_is_a_file_format_error(tmp_path):
+    # used to surface pyarrow's raw ArrowInvalid
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1" + b"\x00" * 64 + b"not parquet")
+    with pytest.raises(FileFormatError, match="cannot read 'broken.parquet' as a Parquet"):
+        load_sessions(path, patient="id", session="s")

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from io_cohort import KW
 
+from alliancestats.errors import DataValidationError, ParameterError
 from alliancestats.io import SessionData, SessionSummary, load_sessions
 
 
@@ -67,7 +68,7 @@ def test_repr_names_roles_and_counts(long_frame):
 )
 def test_role_naming(kw, columns):
     frame = pd.DataFrame({"id": [1], "s": [1], "w": [3.0], "b": [4.0]})
-    d = load_sessions(frame, patient="id", session="s", **kw).data
+    d = load_sessions(frame, patient="id", session="s", keep="declared", **kw).data
     assert d.columns.tolist() == ["patient", "session", *columns, "source_row"]
 
 
@@ -110,3 +111,58 @@ def test_keep_other_columns():
     frame = pd.DataFrame({"id": [1], "s": [1], "w": [3.0], "note": ["ok"]})
     d = load_sessions(frame, patient="id", session="s", alliance="w", keep_other_columns=True).data
     assert d.columns.tolist() == ["patient", "session", "alliance", "note", "source_row"]
+    d = load_sessions(frame, patient="id", session="s", alliance="w", keep_other_columns=False)
+    assert d.data.columns.tolist() == ["patient", "session", "alliance", "source_row"]
+
+
+UNDECLARED = pd.DataFrame(
+    {
+        "id": [1, 1, 2],
+        "s": [1, 2, 1],
+        "pain": [5, 4, 6],
+        "arm": ["a", "a", "b"],
+        "age": ["34", "34", "51"],
+        "note": ["x", None, "y"],
+    }
+)
+
+
+def test_undeclared_columns_are_kept_by_default():
+    # undeclared columns used to be dropped silently, so a later session*arm model failed
+    d = load_sessions(UNDECLARED, patient="id", session="s", outcomes="pain").data
+    assert d.columns.tolist() == ["patient", "session", "pain", "arm", "age", "note", "source_row"]
+    assert d["arm"].tolist() == ["a", "a", "b"]  # text stays text, unchanged
+    assert d["age"].tolist() == [34.0, 34.0, 51.0]  # text cells that are numbers become numbers
+    assert d["note"].isna().tolist() == [False, True, False]
+
+
+def test_keep_declared_lists_what_was_left_out():
+    sd = load_sessions(UNDECLARED, patient="id", session="s", outcomes="pain", keep="declared")
+    assert sd.data.columns.tolist() == ["patient", "session", "pain", "source_row"]
+    assert sd.columns_not_kept == ["arm", "age", "note"]
+    assert "columns not kept: 'arm', 'age', 'note'" in str(sd.summary())
+    some = load_sessions(UNDECLARED, patient="id", session="s", outcomes="pain", keep=["arm"])
+    assert "arm" in some.data and some.columns_not_kept == ["age", "note"]
+    with pytest.raises(DataValidationError, match="not found"):
+        load_sessions(UNDECLARED, patient="id", session="s", keep=["sex"])
+    with pytest.raises(ParameterError, match="keep must be"):
+        load_sessions(UNDECLARED, patient="id", session="s", keep="some")
+
+
+def test_an_undeclared_column_named_like_a_standard_column_is_not_kept():
+    frame = UNDECLARED.assign(alliance=[1, 2, 3], wai=[4.0, 4.5, 3.0])
+    sd = load_sessions(frame, patient="id", session="s", alliance="wai")
+    assert sd.data["alliance"].tolist() == [4.0, 4.5, 3.0]
+    assert "alliance" in sd.columns_not_kept
+
+
+def test_kept_columns_that_numbers_would_change_stay_text(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text(
+        "id,s,zip,registry,score\n1,1,01234,12345678901234567891,3\n1,2,10115,7,4\n",
+        encoding="utf-8",
+    )
+    d = load_sessions(path, patient="id", session="s").data
+    assert d["zip"].tolist() == ["01234", "10115"]  # a postcode keeps its leading zero
+    assert d["registry"].tolist() == ["12345678901234567891", "7"]  # no digits lost
+    assert d["score"].tolist() == [3.0, 4.0]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from alliancestats.errors import DataQualityWarning, DataValidationError, DroppedRowsWarning
+from alliancestats.errors import (
+    AllianceStatsError,
+    DataQualityWarning,
+    DataValidationError,
+    DroppedRowsWarning,
+    ParameterError,
+)
 from alliancestats.io import PROBLEM_KINDS, load_sessions
 
 CSV_HEADER = "id,ther,visit,wai,nrs\n"
@@ -77,6 +84,15 @@ def test_every_kind_is_covered():
     # date kinds and invalid_item / duplicate_id are covered in the date, item and wide tests
     covered = {k for _, exp in CASES for *_, k, _ in exp}
     others = {"bad_date", "future_date", "implausible_date", "invalid_item", "duplicate_id"}
+    # covered in the number, ID, text-structure and Excel tests
+    others |= {
+        "ambiguous_number",
+        "id_format",
+        "imprecise_id",
+        "extra_fields",
+        "unmatched_quote",
+        "formula_without_value",
+    }
     assert covered | others == set(PROBLEM_KINDS)
 
 
@@ -203,17 +219,61 @@ def test_multiindex_rows_are_reported_as_tuples():
     assert err.value.problems["row"].tolist() == [("site2", 9)]
 
 
-def test_ids_are_normalised_across_types():
-    for ids in ([101.0, 101.0], ["101.0", " 101"], [101, "101"]):
-        frame = pd.DataFrame({"id": ids, "s": [1, 2]})
-        patient = load_sessions(frame, patient="id", session="s").data["patient"]
-        assert str(patient.dtype) == "Int64" and patient.tolist() == [101, 101]
-    big = pd.DataFrame({"id": [10**30, 10**30], "s": [1, 2]}, dtype=object)
-    assert (
-        load_sessions(big, patient="id", session="s").data["patient"].tolist() == [str(10**30)] * 2
-    )
-    frame = pd.DataFrame({"id": ["007", " 007 "], "s": [1, 2]})
-    assert load_sessions(frame, patient="id", session="s").data["patient"].tolist() == [
-        "007",
-        "007",
-    ]
+# --------------------------------------------------------------------------- inputs
+
+BASE = pd.DataFrame(
+    {"pid": [1, 1, 2, 2], "sess": [1, 2, 1, 2], "wai": [4.0, 4.5, 3.0, 3.5], "pain": [6, 5, 7, 6]}
+)
+ROLES = {"patient": "pid", "session": "sess", "alliance": "wai"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"layout": "x"}, "layout must be"),
+        ({"session": "pid"}, "mapped twice"),
+        ({"header_row": 0}, "header_row counts from 1"),
+    ],
+)
+def test_argument_errors_are_alliancestats_errors(kwargs, match, tmp_path):
+    # these used to be bare ValueErrors; ParameterError is still a ValueError
+    path = tmp_path / "ok.csv"
+    BASE.to_csv(path, index=False)
+    with pytest.raises(ParameterError, match=match) as info:
+        load_sessions(path, **{**ROLES, **kwargs})
+    assert isinstance(info.value, ValueError | AllianceStatsError)
+
+
+def test_wrong_source_type_is_a_parameter_error_and_still_a_type_error():
+    with pytest.raises(ParameterError, match="file path") as info:
+        load_sessions([1, 2, 3], **ROLES)
+    assert isinstance(info.value, TypeError)
+
+
+def test_duplicate_index_labels_keep_all_rows_and_report_by_label():
+    frame = BASE.assign(wai=["4", 4.5, "x", 3.5]).set_index(pd.Index([0, 0, 1, 1]))
+    data = load_sessions(frame, **ROLES, strict=False, warn=False)
+    assert len(data.data) == 3  # kept + dropped = read
+    assert data.dropped["value"].tolist() == ["x"]
+    assert data.dropped["row"].tolist() == [1]  # the index label, as the contract says
+
+
+def test_empty_frame_loads_to_an_empty_canonical_frame():
+    data = load_sessions(BASE.iloc[:0], **ROLES)
+    assert len(data.data) == 0
+    assert {"patient", "session", "alliance"} <= set(data.data.columns)
+
+
+def test_unicode_column_names():
+    frame = BASE.rename(columns={"pid": "Patiënt", "wai": "Allianz–WAI"})
+    data = load_sessions(frame, patient="Patiënt", session="sess", alliance="Allianz–WAI")
+    np.testing.assert_allclose(data.data["alliance"], BASE["wai"])
+
+
+def test_non_finite_alliance_is_dropped_with_a_reason():
+    frame = BASE.assign(wai=[np.inf, 4.5, 3.0, 3.5])
+    data = load_sessions(frame, **ROLES, strict=False, warn=False)
+    assert len(data.data) == 3
+    assert data.dropped["reason"].tolist() == ["not a finite number"]
+    with pytest.raises(DataValidationError):
+        load_sessions(frame, **ROLES)

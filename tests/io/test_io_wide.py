@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from io_cohort import KW, to_wide
 
-from alliancestats.errors import DataValidationError
+from alliancestats.errors import DataQualityWarning, DataValidationError, ParameterError
 from alliancestats.io import load_sessions
 
 WIDE_KW = {k: v for k, v in KW.items() if k != "session"}
@@ -117,3 +117,75 @@ def test_misspelt_wide_variable_gets_a_suggestion():
         load_sessions(wide, patient="id", outcomes="pian", layout="wide")
     with pytest.raises(DataValidationError, match=r"did you mean 'pian' -> 'pain'\?"):
         load_sessions(wide, patient="id", outcomes="pian", alliance="wai", layout="wide")
+
+
+def test_wide_columns_naming_the_same_session_twice_are_an_error():
+    # wai_s1 and wai_s01 both parse as session 1: the second used to overwrite the first
+    wide = pd.DataFrame({"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s01": [4.5, 3.5]})
+    with pytest.raises(DataValidationError, match="'wai_s1' and 'wai_s01' both hold 'wai'"):
+        load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+
+
+def test_wide_column_with_an_implausible_session_number_is_an_error():
+    # used to crash with OverflowError: Python int too large to convert to C long
+    wide = pd.DataFrame({"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s99999999999999999999": [1, 2]})
+    with pytest.raises(DataValidationError, match="not a plausible session"):
+        load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+
+
+def test_wide_clash_in_a_variable_that_is_not_loaded_is_ignored():
+    wide = pd.DataFrame(
+        {"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s2": [4.5, 3.5], "x_s1": [1, 2], "x_s01": [1, 2]}
+    )
+    data = load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+    assert len(data.data) == 4
+
+
+def test_matched_wide_columns_are_listed_in_the_summary():
+    wide = pd.DataFrame({"pid": [1, 2], "wai_s1": [4.0, 3.0], "wai_s2": [4.5, 3.5]})
+    sd = load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+    assert sd.wide_columns.values.tolist() == [["wai", 1, "wai_s1"], ["wai", 2, "wai_s2"]]
+    assert "wide columns matched with pattern '{var}_s{session}': wai: 2 columns" in str(
+        sd.summary()
+    )
+
+
+def test_a_year_in_a_column_name_is_not_taken_silently_for_a_session():
+    # wai_2024 next to wai_1, wai_2 used to become session 2024 without a word
+    wide = pd.DataFrame(
+        {"pid": [1, 2], "wai_1": [4.0, 3.0], "wai_2": [4.5, 3.5], "wai_2024": [5.0, 5.0]}
+    )
+    with pytest.warns(DataQualityWarning, match=r"2024 stand far apart.*'wai_2024'"):
+        sd = load_sessions(wide, patient="pid", layout="wide", alliance="wai")
+    assert any("stand far apart" in n for n in sd.notes)
+
+
+def test_a_patient_whose_repeated_columns_are_all_empty_is_reported_with_covariates():
+    # patient 3 used to vanish, covariates and all, counted nowhere
+    wide = pd.DataFrame(
+        {
+            "pid": [1, 2, 3],
+            "arm": ["a", "b", "b"],
+            "pain_s1": [5, 6, None],
+            "pain_s2": [4, None, None],
+        }
+    )
+    with pytest.warns(DataQualityWarning, match="1 patient row"):
+        sd = load_sessions(wide, patient="pid", layout="wide", outcomes="pain", covariates="arm")
+    empty = sd.patients_without_sessions
+    assert empty[["row", "patient", "arm"]].values.tolist() == [[2, 3, "b"]]
+    assert sd.summary().counts["patients_without_sessions"] == 1
+    assert sorted(sd.data["patient"].unique()) == [1, 2]
+
+
+def test_a_session_group_matching_non_digits_is_a_parameter_error():
+    # used to crash with a raw ValueError from int()
+    wide = pd.DataFrame({"pid": [1], "wai_sA": [4.0]})
+    with pytest.raises(ParameterError, match="not a whole number"):
+        load_sessions(
+            wide,
+            patient="pid",
+            layout="wide",
+            alliance="wai",
+            wide_pattern=r"(?P<var>wai)_s(?P<session>\w+)",
+        )

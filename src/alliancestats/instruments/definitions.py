@@ -44,17 +44,28 @@ Sources
 - Newman-Beinart, N. A., et al. (2017). The development and initial psychometric evaluation
   of a measure assessing adherence to prescribed exercise: the Exercise Adherence Rating
   Scale (EARS). *Physiotherapy*, 103(2), 180-185.
+- Lambert, M. J., Burlingame, G. M., et al. (1996). The reliability and validity of the
+  Outcome Questionnaire. *Clinical Psychology and Psychotherapy*, 3(4), 249-258.
+- Miller, S. D., Duncan, B. L., Brown, J., Sparks, J. A., & Claud, D. A. (2003). The Outcome
+  Rating Scale: a preliminary study of the reliability, validity, and feasibility of a brief
+  visual analog measure. *Journal of Brief Therapy*, 2(2), 91-100.
+
+The routine-monitoring thresholds (OQ-45 reliable change 14 points; ORS clinical cut-off 25
+and reliable change 5 points) are the values used in the feedback literature (Lambert's OQ
+system, PCOMS); they were not checked against the manuals, so those entries carry
+``thresholds_verified=False`` and can be overridden with ``Instrument.with_thresholds`` or
+``score(..., cutoff=...)``.
 
 Examples
 --------
 >>> from alliancestats.instruments.definitions import BUILTIN_INSTRUMENTS
 >>> len(BUILTIN_INSTRUMENTS)
-19
+21
 """
 
 from __future__ import annotations
 
-from alliancestats.instruments.registry import Instrument
+from alliancestats.instruments.instrument import Instrument
 
 __all__ = ["BUILTIN_INSTRUMENTS"]
 
@@ -158,28 +169,82 @@ HAQ_II = Instrument(
     ),
 )
 
-SRS = Instrument(
-    id="srs",
-    name="Session Rating Scale v3 (SRS)",
-    construct="alliance",
+#: Structure shared by the PCOMS scales (SRS, ORS): four 10-cm visual-analogue lines scored
+#: 0-10 (fractions allowed), summed to 0-40, higher = better.
+_VISUAL_ANALOGUE_4 = dict(
     n_items=4,
     item_min=0,
     item_max=10,
     score_min=0,
     score_max=40,
     scoring="sum",
+    higher_is_better=True,
     max_missing=0,
     integer_items=False,
     missing_rule="all 4 visual-analogue marks required",
+    cutoff_rule="<",
+    key_verified=True,
+)
+
+SRS = Instrument(
+    id="srs",
+    name="Session Rating Scale v3 (SRS)",
+    construct="alliance",
     citation="Duncan et al. 2003, J Brief Ther 3(1):3-12",
     cutoff=36.0,
     cutoff_source="Duncan et al. 2003 (cut-off 36; sources differ on <= vs <)",
-    key_verified=True,
     notes=(
         "Four 10-cm visual-analogue lines scored 0-10 (fractions allowed); total 0-40. "
-        "score() adds below_cutoff: total < 36 by default, cutoff_inclusive=True for <= 36, "
-        "because published descriptions differ."
+        "score() adds below_cutoff: total < 36 by default (cutoff_rule '<'), "
+        "cutoff_inclusive=True for <= 36, because published descriptions differ."
     ),
+    **_VISUAL_ANALOGUE_4,
+)
+
+OQ45 = Instrument(
+    id="oq45",
+    name="Outcome Questionnaire-45 (OQ-45.2)",
+    construct="distress",
+    n_items=45,
+    item_min=0,
+    item_max=4,
+    score_min=0,
+    score_max=180,
+    scoring="sum",
+    higher_is_better=False,
+    max_missing=0,
+    missing_rule="all 45 items required (the manual's rule for missing items is not shipped)",
+    cutoff_rule=">=",
+    rci=14.0,
+    rci_source="Lambert's OQ system: reliable change 14 points (unverified against the manual)",
+    thresholds_verified=False,
+    citation="Lambert, Burlingame et al. 1996, Clin Psychol Psychother 3(4):249-258",
+    key_verified=False,
+    key_required=True,
+    notes=(
+        "45 items scored 0-4, total 0-180, higher = more distress; subscales Symptom Distress, "
+        "Interpersonal Relations and Social Role Performance, with reverse-scored items. The "
+        "key is proprietary and was not verified, so it is not shipped: pass key= from the "
+        "manual, or load totals computed by the OQ software with scales={...: 'oq45'}. The "
+        "clinical cut-off is not shipped either (published values differ; pass cutoff=)."
+    ),
+)
+
+ORS = Instrument(
+    id="ors",
+    name="Outcome Rating Scale (ORS)",
+    construct="wellbeing",
+    cutoff=25.0,
+    cutoff_source="Miller et al. 2003: clinical cut-off 25 for adults (unverified)",
+    rci=5.0,
+    rci_source="PCOMS feedback literature: reliable change 5 points (unverified)",
+    thresholds_verified=False,
+    citation="Miller, Duncan, Brown, Sparks & Claud 2003, J Brief Ther 2(2):91-100",
+    notes=(
+        "Four 10-cm visual-analogue lines (individual, interpersonal, social, overall) scored "
+        "0-10, total 0-40, higher = better. score() adds below_cutoff: total < 25."
+    ),
+    **_VISUAL_ANALOGUE_4,
 )
 
 NRS = Instrument(
@@ -473,6 +538,8 @@ BUILTIN_INSTRUMENTS: tuple[Instrument, ...] = tuple(
         WAI_S,
         HAQ_II,
         SRS,
+        OQ45,
+        ORS,
         NRS,
         VAS,
         RMDQ,

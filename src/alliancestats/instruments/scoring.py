@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ import pandas as pd
 from alliancestats.errors import AllianceStatsWarning, InstrumentError
 from alliancestats.instruments.registry import Instrument, get_instrument
 
-__all__ = ["UnverifiedKeyWarning", "check_items", "score"]
+__all__ = ["UnverifiedKeyWarning", "check_items", "item_order", "score"]
 
 
 class UnverifiedKeyWarning(AllianceStatsWarning):
@@ -101,6 +102,51 @@ def _apply_key(inst: Instrument, key: Mapping[str, Any] | None) -> Instrument:
 # --------------------------------------------------------------------------- item selection
 
 
+_TRAILING_NUMBER = re.compile(r"(?:^|\D)(\d+)$")
+
+
+def item_order(inst: Instrument, names: Sequence[Any], *, reorder: bool = True) -> list[int]:
+    """Positions that put item columns in published order, read from numbers in their names.
+
+    Column names that end in item numbers (``wai_1`` ... ``wai_12``) say which item each
+    column holds. When every name ends in a number and the numbers are exactly 1..k, the
+    columns are put in that order (``reorder=True``) or, when the order was given explicitly
+    (``reorder=False``), must already be in it. Numbers that are not 1..k must at least
+    increase from left to right. Names without numbers leave the order as given.
+
+    Raises
+    ------
+    InstrumentError
+        When the numbers in the names disagree with the positions.
+
+    Examples
+    --------
+    >>> from alliancestats.instruments import get_instrument
+    >>> item_order(get_instrument("srs"), ["q2", "q1", "q3", "q4"])
+    [1, 0, 2, 3]
+    >>> item_order(get_instrument("srs"), ["a", "b", "c", "d"])
+    [0, 1, 2, 3]
+    """
+    k = len(names)
+    found = [_TRAILING_NUMBER.search(str(n)) for n in names]
+    if k < 2 or any(m is None for m in found):
+        return list(range(k))
+    numbers = [int(m[1]) for m in found]
+    if sorted(numbers) == list(range(1, k + 1)):
+        if numbers == sorted(numbers):
+            return list(range(k))
+        if reorder:
+            return sorted(range(k), key=lambda j: numbers[j])
+    elif numbers == sorted(numbers) and len(set(numbers)) == k:
+        return list(range(k))
+    shown = ", ".join(map(str, list(names)[:6])) + (" ..." if k > 6 else "")
+    raise InstrumentError(
+        f"the item numbers in the column names of {inst.id!r} ({shown}) disagree with the "
+        "columns' positions, so the scores would depend on column order; give the columns in "
+        "published item order, or a mapping of item number -> column (columns={1: ..., 2: ...})"
+    )
+
+
 def _select_items(inst: Instrument, items: Any, columns: Any) -> pd.DataFrame:
     """Return a DataFrame whose i-th column is item i+1 (original column names kept)."""
     if isinstance(items, pd.Series):
@@ -143,6 +189,11 @@ def _select_items(inst: Instrument, items: Any, columns: Any) -> pd.DataFrame:
         dups = list(items.columns[items.columns.duplicated()])
         raise InstrumentError(f"duplicate item columns: {dups}")
     _check_count(inst, items.shape[1], list(items.columns))
+    explicit = columns is not None  # a list given in columns= states the order itself
+    if not isinstance(columns, Mapping):
+        order = item_order(inst, list(items.columns), reorder=not explicit)
+        if order != list(range(items.shape[1])):
+            items = items.iloc[:, order]
     return items
 
 
@@ -369,6 +420,65 @@ def _main_scores(
     return total, subs
 
 
+def _flag_cutoff(
+    out: pd.DataFrame, inst: Instrument, cutoff: float | None, inclusive: bool | None
+) -> None:
+    """Add ``below_cutoff``/``above_cutoff`` by the instrument's (or the user's) rule."""
+    value = inst.cutoff if cutoff is None else cutoff
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise InstrumentError(f"cutoff must be a number, got {value!r}")
+    rule = inst.cutoff_rule
+    if inclusive is not None:
+        if not isinstance(inclusive, bool | np.bool_):
+            raise InstrumentError(f"cutoff_inclusive must be True or False, got {inclusive!r}")
+        rule = rule[0] + ("=" if inclusive else "")
+    total = out["total"]
+    comp = {"<": total < value, "<=": total <= value, ">": total > value, ">=": total >= value}
+    flag = pd.array(comp[rule].to_numpy(), dtype="boolean")
+    flag[np.isnan(total.to_numpy())] = pd.NA
+    out["below_cutoff" if rule.startswith("<") else "above_cutoff"] = flag
+    out.attrs["cutoff_rule"] = f"total {rule} {float(value):g}"
+
+
+def _missing_rule(
+    inst: Instrument,
+    n_answered: np.ndarray,
+    blank_counts: np.ndarray,
+    limit: int | None,
+    min_answered: int | None,
+    k: int,
+    bad_rows: np.ndarray,
+) -> tuple[list[str | None], np.ndarray]:
+    """Rows with too many missing items (or too few rated activities), with the reason."""
+    n = len(n_answered)
+    reasons: list[str | None] = [None] * n
+    if inst.n_items is None:
+        need = inst.min_items if min_answered is None else min_answered
+        if not isinstance(need, int | np.integer) or need < 1:
+            raise InstrumentError(f"min_answered must be a positive integer, got {need!r}")
+        if k < need:
+            raise InstrumentError(
+                f"{inst.id!r} needs at least {need} rated activities but only {k} columns were "
+                "given; pass min_answered= to accept fewer"
+            )
+        too_few = n_answered < need
+        for i in np.nonzero(too_few & ~bad_rows)[0].tolist():
+            reasons[i] = f"{n_answered[i]} rated activities (at least {need} required)"
+        return reasons, too_few
+    too_many = blank_counts > limit if limit is not None else np.zeros(n, dtype=bool)
+    all_blank = n_answered == 0
+    too_many = too_many | all_blank
+    for i in np.nonzero(too_many & ~bad_rows)[0].tolist():
+        if all_blank[i]:
+            reasons[i] = "no items answered"
+        else:
+            noun = "item" if blank_counts[i] == 1 else "items"
+            reasons[i] = f"{blank_counts[i]} {noun} missing (at most {limit} allowed)"
+    return reasons, too_many
+
+
 def _score_ranges(inst: Instrument, scale: str, k: int) -> tuple[float, float]:
     if inst.scoring == "mean" and scale == "sum":
         return inst.item_min * k, inst.item_max * k
@@ -386,8 +496,9 @@ def score(
     min_answered: int | None = None,
     blank_as_no: bool = True,
     allow_fractional: bool = False,
-    cutoff_inclusive: bool = False,
+    cutoff_inclusive: bool | None = None,
     return_problems: bool = False,
+    cutoff: float | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Score an instrument's items: totals and subscales, one row per administration.
 
@@ -425,11 +536,16 @@ def score(
         ``max_missing`` says so).
     allow_fractional : bool, default False
         Accept non-integer values on whole-number scales (e.g. averaged NRS ratings).
-    cutoff_inclusive : bool, default False
-        SRS: ``below_cutoff`` is ``total < 36`` by default, ``total <= 36`` when True; sources
-        differ (Duncan et al. 2003 and later manuals), so the choice is explicit.
+    cutoff_inclusive : bool, optional
+        Whether a total equal to the cut-off lies on the clinical side. By default the
+        registry's ``cutoff_rule`` decides (SRS: ``total < 36``); ``True`` gives ``<=``
+        (or ``>=``), ``False`` ``<`` (or ``>``). Sources differ for the SRS (Duncan et al.
+        2003 and later manuals), so the choice is explicit.
     return_problems : bool, default False
         Also return the problems table (see :func:`check_items`).
+    cutoff : float, optional
+        Your own clinical cut-off, replacing the registry's (or giving one where the registry
+        has none, e.g. for the OQ-45).
 
     Returns
     -------
@@ -437,7 +553,9 @@ def score(
         Same index as ``items``. Columns: ``total`` (the main score; for the ODI the percent,
         for the RMDQ the count of "yes", for single items the item, for ratios the
         proportion), one column per subscale (WAI-SR ``task, goal, bond``), ``percent`` (NDI),
-        ``below_cutoff`` (SRS, nullable boolean), then ``n_answered``, ``n_missing``
+        ``below_cutoff`` (SRS, ORS) or ``above_cutoff`` (distress scales with a cut-off):
+        nullable booleans, the rule applied in ``attrs["cutoff_rule"]`` (e.g.
+        ``"total < 36"``), then ``n_answered``, ``n_missing``
         (blank items, including RMDQ blanks counted as "no"), ``n_invalid`` and ``reason``
         (``None`` when scored, else why the score is NaN). ``attrs`` hold ``instrument``,
         ``scale``, ``score_range`` and the ``reverse_items`` applied. With ``return_problems=True``: ``(scores, problems)``.
@@ -533,33 +651,10 @@ def score(
 
     total, subs = _main_scores(inst, values, scale)
 
-    reasons: list[str | None] = [None] * n
     bad_rows = invalid.any(axis=1)
-    too_many = np.zeros(n, dtype=bool)
-    if inst.n_items is None:
-        need = inst.min_items if min_answered is None else min_answered
-        if not isinstance(need, int | np.integer) or need < 1:
-            raise InstrumentError(f"min_answered must be a positive integer, got {need!r}")
-        if k < need:
-            raise InstrumentError(
-                f"{inst.id!r} needs at least {need} rated activities but only {k} columns were "
-                "given; pass min_answered= to accept fewer"
-            )
-        too_few = n_answered < need
-        for i in np.nonzero(too_few & ~bad_rows)[0].tolist():
-            reasons[i] = f"{n_answered[i]} rated activities (at least {need} required)"
-        too_many = too_few
-    else:
-        if limit_effective is not None:
-            too_many = blank_counts > limit_effective
-        all_blank = n_answered == 0
-        too_many = too_many | all_blank
-        for i in np.nonzero(too_many & ~bad_rows)[0].tolist():
-            if all_blank[i]:
-                reasons[i] = "no items answered"
-            else:
-                noun = "item" if blank_counts[i] == 1 else "items"
-                reasons[i] = f"{blank_counts[i]} {noun} missing (at most {limit_effective} allowed)"
+    reasons, too_many = _missing_rule(
+        inst, n_answered, blank_counts, limit_effective, min_answered, k, bad_rows
+    )
     for i, texts in by_row.items():
         reasons[i] = "invalid item values: " + "; ".join(texts)
     unusable = bad_rows | too_many
@@ -577,11 +672,7 @@ def score(
         out[name] = np.where(sub_bad, np.nan, sub)
     if inst.scoring == "percent_of_answered" and inst.score_max != 100:
         out["percent"] = out["total"] / inst.score_max * 100
-    if inst.cutoff is not None:
-        comp = out["total"] <= inst.cutoff if cutoff_inclusive else out["total"] < inst.cutoff
-        flag = pd.array(comp.to_numpy(), dtype="boolean")
-        flag[np.isnan(out["total"].to_numpy())] = pd.NA
-        out["below_cutoff"] = flag
+    _flag_cutoff(out, inst, cutoff, cutoff_inclusive)
     out["n_answered"] = n_answered
     out["n_missing"] = n_missing
     out["n_invalid"] = n_invalid

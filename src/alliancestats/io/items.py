@@ -27,8 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alliancestats.errors import ParameterError
+from alliancestats.errors import InstrumentError, ParameterError
 from alliancestats.instruments.registry import Instrument, get_instrument
+from alliancestats.instruments.scoring import item_order
 
 __all__ = ["ItemSpec", "item_specs"]
 
@@ -74,7 +75,12 @@ def _columns_from(inst: Instrument, items: Any, available: Sequence[Any] | None)
             ) from None
         return [items[k] for k in order]
     if isinstance(items, Sequence):
-        return list(items)
+        cols = list(items)
+        try:  # a list is in published order: names carrying other item numbers are refused
+            item_order(inst, cols, reorder=False)
+        except InstrumentError as err:
+            raise ParameterError(str(err)) from None
+        return cols
     raise ParameterError(f"cannot read the items of {inst.id!r} from {items!r}")
 
 

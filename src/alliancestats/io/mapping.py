@@ -39,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from alliancestats.errors import DataValidationError, ParameterError
+from alliancestats.instruments.registry import get_instrument
 
 __all__ = ["Role", "build_roles", "resolve_columns", "RESERVED", "RATERS", "roles_frame"]
 
@@ -236,8 +237,6 @@ def scale_range(spec: Any, subscale: str | None = None) -> tuple[tuple[float, fl
         return (lo, hi), None
     if not isinstance(spec, str):
         raise ParameterError(f"scales values are instrument ids or (min, max) tuples, not {spec!r}")
-    from alliancestats.instruments.registry import get_instrument
-
     inst_id, _, how = spec.partition(":")
     inst = get_instrument(inst_id)
     if how not in ("", "mean", "sum"):
@@ -297,8 +296,6 @@ def _apply_scales(roles: list[Role], scales: Mapping[str, Any]) -> list[Role]:
 
 
 def _has_subscale(spec: str, sub: str) -> bool:
-    from alliancestats.instruments.registry import get_instrument
-
     return sub in get_instrument(spec.partition(":")[0]).subscales
 
 

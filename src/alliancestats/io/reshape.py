@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from alliancestats.errors import DataValidationError, ParameterError
-from alliancestats.io.convert import MissingCodes, _text_missing
+from alliancestats.io.convert import text_cells
+from alliancestats.io.missing import MissingCodes
 
 __all__ = [
     "WIDE_TEMPLATES",
@@ -39,6 +40,9 @@ __all__ = [
     "wide_to_long",
     "session_order_from_dates",
     "days_since_first",
+    "far_apart_sessions",
+    "layout_table",
+    "stems_hint",
 ]
 
 #: Templates tried, in order, when ``wide_pattern`` is not given.
@@ -111,7 +115,14 @@ def _match_columns(
         m = rx.fullmatch(str(col).strip())
         if m is None:
             continue
-        session = int(m["session"])
+        try:
+            session = int(m["session"])
+        except ValueError:
+            raise ParameterError(
+                f"wide_pattern {rx.pattern!r} reads the session of column {col!r} as "
+                f"{m['session']!r}, which is not a whole number; make the session group match "
+                "digits only, e.g. (?P<session>\\d+)"
+            ) from None
         by_session = cells.setdefault(m["var"], {})
         if conflicts is not None and session > _MAX_SESSION:
             conflicts.setdefault(
@@ -169,7 +180,7 @@ def detect_wide_layout(
         raise DataValidationError(
             f"no wide columns found for {sorted(map(str, wanted))} with pattern(s) {tried}; "
             "pass wide_pattern= describing names like 'wai_s1' ('{var}_s{session}') or "
-            "'pain_t0' ('{var}_t{session}')" + _stems_hint(columns, candidates, wanted)
+            "'pain_t0' ('{var}_t{session}')" + stems_hint(columns, candidates, wanted)
         )
     wanted_cells = {k: v for k, v in cells.items() if _fold(k) in wanted_folded}
     used = {c for v in wanted_cells.values() for c in v.values()}
@@ -178,7 +189,42 @@ def detect_wide_layout(
     return WideLayout(pattern=name, cells=wanted_cells, plain=plain)
 
 
-def _stems_hint(columns: Sequence[Any], candidates: list, wanted: Iterable[Any]) -> str:
+def far_apart_sessions(sessions: Iterable[int]) -> list[int]:
+    """Session numbers that stand far apart from the rest (``wai_2024`` next to ``wai_1``).
+
+    A session is far apart when the step up to it is larger than 10 and than ten times the
+    typical (median) step between the other session numbers.
+
+    Examples
+    --------
+    >>> far_apart_sessions([1, 2, 3, 2024]), far_apart_sessions([0, 8]), far_apart_sessions([1, 2, 52])
+    ([2024], [], [52])
+    """
+    u = np.unique(np.asarray(list(sessions), dtype=np.int64))
+    if len(u) < 2:
+        return []
+    steps = np.diff(u)
+    out = []
+    for k, step in enumerate(steps):
+        others = np.delete(steps, k)
+        typical = float(np.median(others)) if len(others) else 1.0
+        if step > 10 and step > 10 * max(typical, 1.0):
+            out.extend(int(x) for x in u[k + 1 :])
+            break
+    return out
+
+
+def layout_table(layout: WideLayout) -> pd.DataFrame:
+    """The wide columns matched: one row per column (``variable, session, column``)."""
+    rows = [
+        (var, s, col)
+        for var, by_session in layout.cells.items()
+        for s, col in sorted(by_session.items())
+    ]
+    return pd.DataFrame(rows, columns=["variable", "session", "column"])
+
+
+def stems_hint(columns: Sequence[Any], candidates: list, wanted: Iterable[Any]) -> str:
     """Name the repeated variables that do exist, with close matches for the wanted ones."""
     best: dict[str, dict[int, Any]] = {}
     for cand in candidates:
@@ -205,6 +251,9 @@ def wide_to_long(
 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
     """Reshape a wide frame to one record per patient and session with data.
 
+    Wide rows whose repeated columns are all empty give no record; find them with
+    ``np.setdiff1d(np.arange(len(frame)), wide_pos)``.
+
     Returns
     -------
     long : DataFrame
@@ -227,11 +276,7 @@ def wide_to_long(
     present = {}
     for by_session in layout.cells.values():
         for col in by_session.values():
-            present[col] = (
-                ~_text_missing(frame[col].astype(object), codes)
-                if (frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]))
-                else ~np.asarray(pd.isna(frame[col]), dtype=bool)
-            )
+            present[col] = ~text_cells(frame[col], codes)[1]
     pieces = []
     for s in sessions:
         cols = [layout.cells[stem].get(s) for stem in layout.cells]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alliancestats.io.textops import changes
+
 __all__ = ["SessionData", "SessionSummary"]
 
 
@@ -47,6 +49,13 @@ class SessionSummary:
     dropout : pandas.DataFrame
         Patients whose last session is before ``planned_sessions`` (or the last session
         observed in the data when no plan was given).
+    notes : list of str
+        What the loader decided about the source, in words: the sheet read, a detected text
+        encoding, the wide columns matched, columns not kept, missing-value codes met, wide
+        rows without any session value.
+    missing_codes : pandas.DataFrame
+        Cells read as missing because they held a missing-value code (``column, code,
+        cells``); empty cells are not listed.
 
     Examples
     --------
@@ -68,6 +77,10 @@ class SessionSummary:
     source: str = ""
     dropout_threshold: float | None = None
     unit: str = "rows"
+    notes: list[str] = field(default_factory=list)
+    missing_codes: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "code", "cells"])
+    )
 
     def __str__(self) -> str:
         c = self.counts
@@ -118,6 +131,8 @@ class SessionSummary:
                 f"  patients whose last session is before session "
                 f"{self.dropout_threshold:g}: {len(self.dropout)}"
             )
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -171,6 +186,21 @@ class SessionData:
         Planned number of sessions, used for the dropout table of :meth:`summary`.
     records_by_kind : dict
         Problem kind -> number of records dropped with a problem of that kind.
+    notes : list of str
+        What the loader decided about the source (sheet, encoding, wide columns, columns
+        not kept, ...), repeated in :meth:`summary`.
+    wide_columns : pandas.DataFrame or None
+        Wide layout: the columns matched, one row per column (``variable, session,
+        column``).
+    patients_without_sessions : pandas.DataFrame or None
+        Wide layout: rows whose repeated columns are all empty (``row, patient`` and the
+        unrepeated columns); such patients have no records in :attr:`data` but are not lost.
+    missing_codes : pandas.DataFrame
+        Cells read as missing because they held a missing-value code (``column, code,
+        cells``).
+    columns_not_kept : list
+        Source columns not in :attr:`data` (with ``keep="declared"``, or names already
+        taken by a standard column).
 
     Examples
     --------
@@ -202,6 +232,13 @@ class SessionData:
     therapist_changes: pd.DataFrame | None = None
     planned_sessions: int | None = None
     records_by_kind: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    wide_columns: pd.DataFrame | None = None
+    patients_without_sessions: pd.DataFrame | None = None
+    missing_codes: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "code", "cells"])
+    )
+    columns_not_kept: list[Any] = field(default_factory=list)
 
     @property
     def n_kept(self) -> int:
@@ -301,6 +338,8 @@ class SessionData:
         counts["sessions"] = int(len(d))
         if self.therapist_changes is not None:
             counts["patients_changing_therapist"] = int(len(self.therapist_changes))
+        if self.patients_without_sessions is not None:
+            counts["patients_without_sessions"] = int(len(self.patients_without_sessions))
         spp = n_sessions.describe() if len(n_sessions) else pd.Series({"count": 0.0})
         if "therapist" in d and len(d):
             per_t = d.groupby("therapist", sort=True).agg(
@@ -319,9 +358,9 @@ class SessionData:
             index=pd.Index(cols, name="column"),
         )
         drops = self._drops_by_kind()
-        gaps = self._gaps()
+        gaps = self.gaps()
         counts["patients_with_gaps"] = int(len(gaps))
-        counts["patients_dates_out_of_order"] = int(len(self._dates_out_of_order()))
+        counts["patients_dates_out_of_order"] = int(len(self.dates_out_of_order()))
         threshold, dropout = self._dropout(n_sessions)
         counts["patients_ending_early"] = int(len(dropout))
         return SessionSummary(
@@ -335,6 +374,8 @@ class SessionData:
             source=self.source,
             dropout_threshold=threshold,
             unit="rows" if self.layout == "long" else "patient-session records",
+            notes=list(self.notes),
+            missing_codes=self.missing_codes,
         )
 
     def _drops_by_kind(self) -> pd.DataFrame:
@@ -352,34 +393,49 @@ class SessionData:
         out["records"] = [int(self.records_by_kind.get(k, r)) for k, r in out["rows"].items()]
         return out.sort_values(["records", "problems"], ascending=False).astype("int64")
 
-    def _gaps(self) -> pd.DataFrame:
+    def gaps(self) -> pd.DataFrame:
+        """Patients missing a session number used in the study (see :meth:`summary`)."""
         d = self.data
         columns = ["patient", "n_sessions", "first", "last", "missing_sessions"]
         if "session" not in d or not len(d):
             return pd.DataFrame(columns=columns)
         # a gap is a session number used in the study (by any patient) that lies between a
         # patient's first and last session but is absent for that patient; designs with
-        # sparse time points (t0, t8) therefore have no gaps by construction
-        s = d[["patient", "session"]].dropna().astype({"session": "int64"})
-        used = np.sort(s["session"].unique())
-        per = s.groupby("patient", sort=False)["session"].agg(["min", "max", "nunique"])
-        expected = np.searchsorted(used, per["max"].to_numpy(), side="right") - np.searchsorted(
-            used, per["min"].to_numpy(), side="left"
+        # sparse time points (t0, t8) therefore have no gaps by construction. The data are
+        # sorted by patient and session, so per-patient runs are contiguous.
+        session = d["session"].to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(session)
+        session = session[ok].astype(np.int64)
+        patients = d["patient"][ok]
+        if not len(patients):
+            return pd.DataFrame(columns=columns)
+        codes = np.cumsum(changes(patients))
+        used = np.unique(session)
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[starts[1:], len(codes)]
+        first, last = session[starts], session[ends - 1]
+        distinct = np.add.reduceat(
+            np.r_[True, (codes[1:] != codes[:-1]) | (session[1:] != session[:-1])], starts
         )
-        with_gaps = per[expected > per["nunique"].to_numpy()]
+        expected = np.searchsorted(used, last, side="right") - np.searchsorted(used, first)
         rows = []
-        if len(with_gaps):
-            have_by_patient = s[s["patient"].isin(with_gaps.index)].groupby("patient", sort=False)[
-                "session"
-            ]
-            for p, sess in have_by_patient:
-                have = set(sess.tolist())
-                lo, hi = with_gaps.loc[p, "min"], with_gaps.loc[p, "max"]
-                missing = [int(k) for k in used if lo <= k <= hi and int(k) not in have]
-                rows.append((p, len(have), int(lo), int(hi), ", ".join(map(str, missing))))
+        with_gaps = np.flatnonzero(expected > distinct)
+        names = patients.iloc[starts[with_gaps]].tolist() if len(with_gaps) else []
+        for name, k in zip(names, with_gaps, strict=True):
+            have = set(session[starts[k] : ends[k]].tolist())
+            missing = [int(u) for u in used if first[k] <= u <= last[k] and int(u) not in have]
+            rows.append(
+                (
+                    name,
+                    len(have),
+                    int(first[k]),
+                    int(last[k]),
+                    ", ".join(map(str, missing)),
+                )
+            )
         return pd.DataFrame(rows, columns=columns)
 
-    def _dates_out_of_order(self) -> pd.DataFrame:
+    def dates_out_of_order(self) -> pd.DataFrame:
         """First session per patient whose date is earlier than the previous session's."""
         d = self.data
         columns = ["patient", "session", "previous_session"]

@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,9 @@ PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "kind"]
 
 #: Problem kinds and what they mean.
 PROBLEM_KINDS = {
-    "missing_id": "patient or therapist identifier is empty",
+    "missing_id": "patient or therapist identifier is empty or a missing-value code (NA, None)",
+    "id_format": "IDs that differ only in how a whole number is written (1, 01, 1.0)",
+    "imprecise_id": "ID stored as a floating-point number too large to be exact (above 2**53)",
     "duplicate_id": "the same patient appears in several rows of a wide table",
     "missing_session": "session number or date is empty",
     "bad_session": "session number is not a whole number >= 0",
@@ -45,11 +47,16 @@ PROBLEM_KINDS = {
     "duplicate_row": "exact repeat of another row",
     "therapist_change": "patient seen by several therapists",
     "not_numeric": "text or other non-number in a numeric column",
+    "ambiguous_number": "number whose thousands separator or decimal mark is unclear (1,000)",
     "out_of_range": "score outside the instrument's or declared range",
     "bad_date": "date that cannot be read",
     "future_date": "date after today",
     "implausible_date": "date before the earliest plausible date",
     "invalid_item": "questionnaire item value that cannot be scored",
+    "extra_fields": "row with more values than the header has column names",
+    "unmatched_quote": "a quote that swallows the following lines into one field",
+    "formula_without_value": "Excel formula whose value was never computed (file not saved "
+    "by Excel)",
 }
 
 #: Kinds that stop loading in either mode (the table itself cannot be mapped).
@@ -200,38 +207,49 @@ def check_duplicate_sessions(
     usable: np.ndarray,
     patient: pd.Series,
     session: pd.Series,
-    compare: pd.DataFrame,
+    content: Callable[[np.ndarray], list[Any]],
     rows: np.ndarray,
     session_column: np.ndarray | Any,
-    session_values: np.ndarray,
+    session_values: Callable[[np.ndarray], np.ndarray] | np.ndarray,
     from_dates: bool,
+    patient_codes: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> None:
     """Flag several records for one patient and session.
 
-    Exact repeats (same values in every loaded column) are flagged after the first; rows
-    that disagree are all flagged, since the loader cannot know which one is right.
+    Exact repeats (same values in every loaded column, as given by ``content`` for a set of
+    record positions) are flagged after the first; rows that disagree are all flagged, since
+    the loader cannot know which one is right. ``order`` (record positions sorted by patient
+    code then session, stable) lets neighbours be compared instead of hashing every key.
     """
-    idx = np.flatnonzero(usable)
-    if not len(idx):
+    codes = patient_codes if patient_codes is not None else pd.factorize(patient)[0]
+    sess_all = session.to_numpy(dtype=float, na_value=np.nan)
+    if order is None:
+        order = np.lexsort((sess_all, codes))
+    pos = order[usable[order]]
+    if len(pos) < 2:
         return
-    key = pd.DataFrame({"p": patient.to_numpy()[idx], "s": session.to_numpy()[idx]})
-    dup = key.duplicated(keep=False).to_numpy()
-    if not dup.any():
+    c, s = codes[pos], sess_all[pos]
+    same = (c[1:] == c[:-1]) & (s[1:] == s[:-1])
+    if not same.any():
         return
-    sub = idx[dup]
-    groups = pd.DataFrame({"p": patient.to_numpy()[sub], "s": session.to_numpy()[sub], "i": sub})
-    content = [repr(tuple(r)) for r in compare.iloc[sub].itertuples(index=False)]
-    groups["c"] = content
-    col = session_column
-    for (p, s), g in groups.groupby(["p", "s"], sort=False):
+    dup = np.zeros(len(pos), dtype=bool)
+    dup[1:] |= same
+    dup[:-1] |= same
+    run = np.cumsum(~np.r_[False, same])
+    sub = pos[dup]
+    groups = pd.DataFrame({"k": run[dup], "i": sub})
+    groups["c"] = [repr(c) for c in content(sub)]
+    for _, g in groups.groupby("k", sort=False):
         members = g["i"].to_numpy()
+        p, s = patient.iloc[members[0]], session.iloc[members[0]]
         user_rows = [rows[i] for i in members]
         if g["c"].nunique() == 1:
             later = members[1:]
             log.add(
                 later,
-                _pick(col, later),
-                _pick(session_values, later),
+                _pick(session_column, later),
+                _values(session_values, later),
                 f"exact repeat of {format_rows(user_rows[:1])} (patient {p}, session "
                 f"{_fmt_session(s)}); remove the repeated row",
                 "duplicate_row",
@@ -240,12 +258,16 @@ def check_duplicate_sessions(
             what = "on the same date" if from_dates else f"for session {_fmt_session(s)}"
             log.add(
                 members,
-                _pick(col, members),
-                _pick(session_values, members),
+                _pick(session_column, members),
+                _values(session_values, members),
                 f"patient {p} has {len(members)} different rows {what} "
                 f"({format_rows(user_rows)}); keep one and correct or delete the others",
                 "duplicate_session",
             )
+
+
+def _values(x: Callable[[np.ndarray], np.ndarray] | np.ndarray, positions: np.ndarray) -> Any:
+    return x(positions) if callable(x) else _pick(x, positions)
 
 
 def _fmt_session(s: Any) -> str:
@@ -263,27 +285,51 @@ def _pick(x: Any, positions: np.ndarray) -> Any:
 
 
 def check_therapist_change(
-    log: ProblemLog,
+    log: ProblemLog | None,
     usable: np.ndarray,
     patient: pd.Series,
     therapist: pd.Series,
     rows: np.ndarray,
     therapist_column: Any,
-    therapist_values: np.ndarray,
+    therapist_values: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    patient_codes: np.ndarray | None = None,
+    therapist_codes: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Flag every record of a patient seen by more than one therapist.
 
     Returns the table of such patients (patient, therapists) whether or not they are flagged
-    (``log=None`` only reports).
+    (``log=None`` only reports). ``patient_codes``/``therapist_codes`` (integer codes of the
+    IDs, equal IDs equal codes) save recomputing them; ``order`` (positions sorted by patient
+    code, stable) lets each patient's records be compared as one run.
     """
-    idx = np.flatnonzero(usable)
-    df = pd.DataFrame({"p": patient.to_numpy()[idx], "t": therapist.to_numpy()[idx], "i": idx})
-    if df.empty:
-        return pd.DataFrame({"patient": [], "therapists": []})
-    n_t = df.groupby("p", sort=False)["t"].transform("nunique").to_numpy()
-    multi = df[n_t > 1]
+    none = pd.DataFrame({"patient": [], "therapists": []})
+    if patient_codes is None:
+        patient_codes = pd.factorize(patient)[0]
+    if therapist_codes is None:
+        therapist_codes = pd.factorize(therapist)[0]
+    pcodes = np.asarray(patient_codes, dtype=np.int64)
+    if order is None:
+        order = np.argsort(pcodes, kind="stable")
+    pos = order[usable[order]]
+    if not len(pos):
+        return none
+    pc_, tc = pcodes[pos], np.asarray(therapist_codes, dtype=np.int64)[pos]
+    start = np.r_[True, pc_[1:] != pc_[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(pos)), 0))
+    changing = np.unique(pc_[tc != tc[first]])
+    if not len(changing):
+        return none
+    members = np.sort(pos[np.isin(pc_, changing)])
+    df = pd.DataFrame(
+        {
+            "p": patient.iloc[members].to_numpy(dtype=object),
+            "t": therapist.iloc[members].to_numpy(dtype=object),
+            "i": members,
+        }
+    )
     out = []
-    for p, g in multi.groupby("p", sort=False):
+    for p, g in df.groupby("p", sort=False):
         parts = []
         for t, gt in g.groupby("t", sort=False):
             parts.append(f"{t} ({format_rows([rows[i] for i in gt['i']], limit=3)})")
@@ -293,7 +339,7 @@ def check_therapist_change(
             log.add(
                 members,
                 _pick(therapist_column, members),
-                _pick(therapist_values, members),
+                _values(therapist_values, members),
                 f"patient {p} is seen by {len(parts)} therapists: "
                 + "; ".join(parts)
                 + ". Correct the therapist ID, or pass allow_therapist_change=True if "
@@ -310,7 +356,7 @@ def check_duplicate_wide_ids(
     patient: pd.Series,
     wide_rows: np.ndarray,
     patient_column: Any,
-    patient_values: np.ndarray,
+    patient_values: Callable[[np.ndarray], np.ndarray] | np.ndarray,
 ) -> np.ndarray:
     """Flag records of patients whose ID occurs in more than one wide row.
 
@@ -329,7 +375,7 @@ def check_duplicate_wide_ids(
         log.add(
             members,
             patient_column,
-            _pick(patient_values, members),
+            _values(patient_values, members),
             f"patient {p} appears in {len(wrows)} rows of the wide table "
             f"({format_rows(wrows)}); a wide table needs one row per patient",
             "duplicate_id",
