@@ -130,3 +130,30 @@ def test_vector_export(molloy, tmp_path, fmt, magic):
     ax.figure.savefig(path)
     content = path.read_bytes()
     assert content.startswith(magic) and len(content) > 3000
+
+
+YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
+VI = [0.03, 0.03, 0.05, 0.01, 0.05, 0.02]
+
+
+def contour_gids(ax) -> set[str]:
+    return {c.get_gid() for c in ax.collections if str(c.get_gid()).startswith("contour_")}
+
+
+def test_funnel_contours_true_means_the_default_levels():
+    # contours=True used to raise TypeError: 'bool' object is not iterable
+    res = meta_analysis(yi=YI, vi=VI)
+    assert contour_gids(funnel(res, contours=True)) == contour_gids(funnel(res))
+    assert contour_gids(funnel(res)) == {"contour_0.9", "contour_0.95", "contour_0.99"}
+
+
+def test_funnel_contours_false_or_single_level():
+    res = meta_analysis(yi=YI, vi=VI)
+    assert contour_gids(funnel(res, contours=False)) == set()
+    assert contour_gids(funnel(res, contours=0.95)) == {"contour_0.95"}
+
+
+def test_funnel_percent_contours_are_refused_clearly():
+    res = meta_analysis(yi=YI, vi=VI)
+    with pytest.raises(MetaAnalysisError, match=r"confidence levels in \(0, 1\)"):
+        funnel(res, contours=[90, 95])

@@ -24,7 +24,8 @@ from alliancestats.meta.effect_sizes import (
     t_to_r,
     z_to_r,
 )
-from alliancestats.meta.rma import MetaResult, meta_analysis
+from alliancestats.meta.result import MetaResult
+from alliancestats.meta.rma import meta_analysis
 from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
 
 __all__ = [

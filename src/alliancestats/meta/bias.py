@@ -25,6 +25,14 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta._checks import (
+    is_intercept_only,
+    level_alpha,
+    require_result,
+    require_univariate,
+    study_arrays,
+)
+from alliancestats.meta.rma import meta_analysis
 
 __all__ = [
     "EggerResult",
@@ -33,58 +41,6 @@ __all__ = [
     "rank_test",
     "trim_and_fill",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# helpers shared with alliancestats.meta.sensitivity and the meta-analysis plots
-# --------------------------------------------------------------------------------------------
-def _alpha(result: Any) -> float:
-    """Two-sided error rate implied by ``result.level`` (accepts 95 or 0.95)."""
-    level = float(getattr(result, "level", 95.0))
-    if level > 1.0:
-        level /= 100.0
-    return 1.0 - level
-
-
-def _study_arrays(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``yi, vi, X`` of a fitted model as float arrays (X always two-dimensional)."""
-    yi = np.asarray(result.yi, dtype=float)
-    vi = np.asarray(result.vi, dtype=float)
-    X = np.asarray(result.X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    return yi, vi, X
-
-
-def _is_intercept_only(X: np.ndarray) -> bool:
-    return X.shape[1] == 1 and bool(np.allclose(X[:, 0], 1.0))
-
-
-def require_result(result: Any, what: str) -> None:
-    """Refuse anything that is not a fitted model from :func:`meta_analysis`.
-
-    Examples
-    --------
-    >>> require_result([0.1, 0.2], "egger_test()")
-    Traceback (most recent call last):
-    ...
-    alliancestats.errors.MetaAnalysisError: egger_test() needs a fitted model from meta_analysis() (a MetaResult), not list.
-    """
-    if not all(hasattr(result, name) for name in ("yi", "vi", "X", "method", "labels")):
-        raise MetaAnalysisError(
-            f"{what} needs a fitted model from meta_analysis() (a MetaResult), not "
-            f"{type(result).__name__}."
-        )
-
-
-def _check_univariate(result: Any, what: str) -> None:
-    """Refuse three-level and cluster-robust models, for which metafor defines no such method."""
-    require_result(result, what)
-    if getattr(result, "sigma2", None) is not None or getattr(result, "robust", None):
-        raise MetaAnalysisError(
-            f"{what} is defined for univariate models (no random= and no robust=); refit the "
-            "model without them, for example on one effect size per study."
-        )
 
 
 def _fit_like(
@@ -101,8 +57,6 @@ def _fit_like(
     ``mods`` holds the moderator columns without the intercept (which meta_analysis adds);
     ``None`` means an intercept-only model.
     """
-    from alliancestats.meta.rma import meta_analysis  # late import: meta core imports us
-
     return meta_analysis(
         yi=np.asarray(yi, dtype=float),
         vi=np.asarray(vi, dtype=float),
@@ -285,8 +239,8 @@ def egger_test(
         raise MetaAnalysisError(
             f"predictor {predictor!r} is not supported; use predictor='sei' (standard error)."
         )
-    _check_univariate(result, "The regression test")
-    yi, vi, X = _study_arrays(result)
+    require_univariate(result, "The regression test")
+    yi, vi, X = study_arrays(result)
     k, p = X.shape
     if k < p + 2:
         raise MetaAnalysisError(
@@ -299,9 +253,9 @@ def egger_test(
             "The standard errors are collinear with the model's moderators (for example, all "
             "studies have the same standard error); the regression test cannot be fitted."
         )
-    alpha = _alpha(result)
+    alpha = level_alpha(result)
     level = 100.0 * (1.0 - alpha)
-    intercept_only = _is_intercept_only(X)
+    intercept_only = is_intercept_only(X)
     if model == "lm":
         coef, se, df = _wls(yi, Xs, 1.0 / vi)
         statistic = float(coef[p] / se[p])
@@ -605,9 +559,9 @@ def trim_and_fill(
         raise MetaAnalysisError(f"estimator must be 'L0' or 'R0', not {estimator!r}.")
     if side is not None and side not in ("left", "right"):
         raise MetaAnalysisError(f"side must be 'left', 'right' or None, not {side!r}.")
-    _check_univariate(result, "Trim-and-fill")
-    yi_obs, vi_obs, X = _study_arrays(result)
-    if not _is_intercept_only(X):
+    require_univariate(result, "Trim-and-fill")
+    yi_obs, vi_obs, X = study_arrays(result)
+    if not is_intercept_only(X):
         raise MetaAnalysisError(
             "Trim-and-fill is defined for models without moderators; fit the model without "
             "mods (or per subgroup) first."

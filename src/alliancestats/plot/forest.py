@@ -16,8 +16,7 @@ from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
-from alliancestats.meta.bias import require_result
-from alliancestats.meta.sensitivity import _safe_refit
+from alliancestats.meta._checks import require_result, safe_refit
 from alliancestats.plot._style import (
     ACCENT,
     FONT_SIZE,
@@ -332,7 +331,7 @@ def forest(
             members = [i for i in order if groups[i] == g]
             rows.append(_Row("header", str(g)))
             rows += [_Row("study", labels[i], index=i) for i in members]
-            sub = _safe_refit(result, np.asarray(members, dtype=int))
+            sub = safe_refit(result, np.asarray(members, dtype=int))
             if sub is not None:  # a subgroup model that cannot be fitted gets no diamond
                 rows.append(
                     _Row("subtotal", f"Subtotal (k = {sub.k})", fit=sub, members=tuple(members))

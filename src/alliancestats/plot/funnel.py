@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
-from alliancestats.meta.bias import require_result
+from alliancestats.meta._checks import require_result
 from alliancestats.plot._style import (
     ACCENT,
     INK,
