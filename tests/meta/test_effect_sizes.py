@@ -95,8 +95,11 @@ def test_mixed_sources_row_by_row():
             "n": [80, np.nan, np.nan, np.nan, 120],
         }
     )
-    es = effect_sizes(df, r="r", t="t", df="df", f="F", d="d", n1="n1", n2="n2", chi2="chi2", n="n")
-    assert es["source"].tolist() == ["r", "t", "F", "d", "chi2"]
+    es = effect_sizes(
+        df, r="r", t="t", df="df", f="F", d="d", n1="n1", n2="n2", chi2="chi2", n="n",
+        convert=True,
+    )  # fmt: skip
+    assert es["source"].tolist() == ["r", "t", "F", "d (converted)", "chi2"]
     expected_r = [
         0.25,
         2.5 / np.sqrt(2.5**2 + 48),
@@ -112,9 +115,19 @@ def test_mixed_sources_row_by_row():
 
 
 def test_odds_ratio_to_r_via_d():
-    es = effect_sizes(odds_ratio=[2.0], n1=[50], n2=[50], measure="COR")
+    es = effect_sizes(odds_ratio=[2.0], n1=[50], n2=[50], measure="COR", convert=True)
     d = np.log(2) * np.sqrt(3) / np.pi
     assert es["r"].iloc[0] == pytest.approx(d / np.sqrt(d**2 + 4), rel=EXACT)
+    assert es["source"].iloc[0] == "odds_ratio (converted)"
+
+
+@pytest.mark.parametrize("given", [{"d": [0.4]}, {"odds_ratio": [2.0]}])
+def test_d_is_never_silently_converted_to_r(given):
+    # effect_sizes(d=...) used to return correlations without a word
+    with pytest.raises(MetaAnalysisError, match="convert=True"):
+        effect_sizes(**given, n1=[50], n2=[50])
+    g = effect_sizes(d=[0.4], n1i=[50], n2i=[50], measure="SMD")
+    assert g["yi"].iloc[0] < 0.4  # Hedges' small-sample correction shrinks d
 
 
 def test_attenuation_correction():
@@ -171,7 +184,7 @@ def test_combine_dependent_borenstein():
         ({"r": [0.2]}, "Sample sizes"),
         ({"t": [2.0], "n": [40]}, "df"),
         ({"measure": "XYZ", "r": [0.1], "n": [10]}, "Unknown measure"),
-        ({"measure": "RR", "ai": [1]}, "2x2"),
+        ({"measure": "RR", "ai": [1]}, "needs ci"),
         ({}, "at least one"),
     ],
 )
@@ -202,7 +215,7 @@ def test_effect_sizes_scalar_n_applies_to_every_study():
 def test_effect_sizes_zero_group_size_is_an_error():
     # n1 = 0 used to give r = 0 with a valid-looking variance: a quietly wrong effect
     with pytest.raises(MetaAnalysisError, match="n1 must be positive"):
-        effect_sizes(d=[0.5, 0.3], n1=[0, 20], n2=[10, 20])
+        effect_sizes(d=[0.5, 0.3], n1=[0, 20], n2=[10, 20], convert=True)
 
 
 def test_effect_sizes_non_positive_df_is_an_error():

@@ -11,6 +11,8 @@ Examples
 from __future__ import annotations
 
 from alliancestats.meta.bias import egger_test, rank_test, trim_and_fill
+from alliancestats.meta.blup import blup, ranef
+from alliancestats.meta.compare import meta_lrt
 from alliancestats.meta.effect_sizes import (
     beta_to_r,
     chi2_to_r,
@@ -31,6 +33,7 @@ from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
 __all__ = [
     "MetaResult",
     "beta_to_r",
+    "blup",
     "chi2_to_r",
     "combine_dependent",
     "cumulative",
@@ -41,9 +44,11 @@ __all__ = [
     "influence",
     "leave_one_out",
     "meta_analysis",
+    "meta_lrt",
     "odds_ratio_to_d",
     "r_to_d",
     "r_to_z",
+    "ranef",
     "rank_test",
     "t_to_r",
     "trim_and_fill",

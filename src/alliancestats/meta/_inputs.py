@@ -209,9 +209,11 @@ def moderator_matrix(
 # effect sizes, variances and labels of the study table
 # --------------------------------------------------------------------------------------------
 def sampling_inputs(
-    frame: pd.DataFrame | None, yi: Any, vi: Any, sei: Any
+    frame: pd.DataFrame | None, yi: Any, vi: Any, sei: Any, need_vi: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """``yi`` and ``vi`` (from ``vi`` or ``sei``), defaulting to the columns ``yi``/``vi``.
+
+    With ``need_vi=False`` (a full ``V`` matrix is given) missing variances are NaN.
 
     Examples
     --------
@@ -234,6 +236,8 @@ def sampling_inputs(
     if yi_arr is None:
         raise MetaAnalysisError("Give yi with vi (or sei), or r with n.")
     if vi_arr is None:
+        if se_arr is None and not need_vi:
+            return yi_arr, np.full(len(yi_arr), np.nan)
         if se_arr is None:
             raise MetaAnalysisError("Give the sampling variances vi (or standard errors sei).")
         vi_arr = se_arr**2

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse, stats
+from scipy import sparse, stats
 from scipy.sparse import csgraph
 
 from alliancestats.errors import (
@@ -47,14 +47,16 @@ _MAXITER = 1000
 
 
 @dataclass
-class _Block:
-    idx: np.ndarray
-    V0: np.ndarray
-    X: np.ndarray
-    y: np.ndarray
-    same: list[np.ndarray]  # per random-intercept component: same-level indicator
-    outer: list[np.ndarray]  # per structured term: same-outer-group indicator
-    inner: list[np.ndarray]  # per structured term: inner level codes
+class _Group:
+    """All blocks of one size ``s``, stacked: ``nb`` blocks of ``s`` rows each."""
+
+    idx: np.ndarray  # (nb, s) row positions
+    V0: np.ndarray  # (nb, s, s) sampling covariance
+    X: np.ndarray  # (nb, s, p)
+    y: np.ndarray  # (nb, s)
+    same: list[np.ndarray]  # per random-intercept component: (nb, s, s) same-level indicator
+    outer: list[np.ndarray]  # per structured term: (nb, s, s) same-outer-group indicator
+    inner: list[np.ndarray]  # per structured term: (nb, s) inner level codes
 
 
 @dataclass
@@ -82,11 +84,17 @@ def _blocks_of(k: int, V: np.ndarray, groupings: list[np.ndarray]) -> list[np.nd
     return [np.flatnonzero(labels == j) for j in range(n)]
 
 
+def _same(codes: np.ndarray) -> np.ndarray:
+    """(nb, s, s) indicator of equal codes within each block, from (nb, s) codes."""
+    return (codes[:, :, None] == codes[:, None, :]).astype(float)
+
+
 class MarginalModel:
     """Likelihood, score and Fisher information of an ``rma.mv`` model in its variance parameters.
 
     Parameters are the random-intercept variances ``σ²_j`` followed by each structured term's
-    parameters (see :class:`~alliancestats.meta.random_effects.StructuredCovariance`).
+    parameters (see :class:`~alliancestats.meta.random_effects.StructuredCovariance`). Blocks
+    of equal size are stacked so that every operation is one batched numpy call per size.
     """
 
     def __init__(
@@ -106,19 +114,20 @@ class MarginalModel:
         self.n_params = int(sum(self.sizes))
         self.logdet_xtx = np.linalg.slogdet(X.T @ X)[1]
         groupings = sigma_codes + [t.outer_codes for t in structured]
-        self.blocks = []
+        by_size: dict[int, list[np.ndarray]] = {}
         for idx in _blocks_of(self.N, V, groupings):
-            self.blocks.append(
-                _Block(
+            by_size.setdefault(len(idx), []).append(idx)
+        self.groups = []
+        for size in sorted(by_size):
+            idx = np.stack(by_size[size])
+            self.groups.append(
+                _Group(
                     idx=idx,
-                    V0=V[np.ix_(idx, idx)],
+                    V0=V[idx[:, :, None], idx[:, None, :]],
                     X=X[idx],
                     y=y[idx],
-                    same=[(c[idx][:, None] == c[idx][None, :]).astype(float) for c in sigma_codes],
-                    outer=[
-                        (t.outer_codes[idx][:, None] == t.outer_codes[idx][None, :]).astype(float)
-                        for t in structured
-                    ],
+                    same=[_same(c[idx]) for c in sigma_codes],
+                    outer=[_same(t.outer_codes[idx]) for t in structured],
                     inner=[t.inner_codes[idx] for t in structured],
                 )
             )
@@ -147,28 +156,34 @@ class MarginalModel:
         return all(t.cov.feasible(th) for t, th in zip(self.structured, parts[1:], strict=True))
 
     # ------------------------------------------------------------------ covariance
-    def _block_cov(
-        self, b: _Block, parts: list[np.ndarray], derivs: bool
+    def _group_cov(
+        self, g: _Group, parts: list[np.ndarray], mats: list[tuple[np.ndarray, list[np.ndarray]]],
+        derivs: bool,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        Vb = b.V0.copy()
+        Vb = g.V0.copy()
         dV: list[np.ndarray] = []
-        for s2, same in zip(parts[0], b.same, strict=True):
+        for s2, same in zip(parts[0], g.same, strict=True):
             Vb += s2 * same
             if derivs:
                 dV.append(same)
-        for t, th, S, a in zip(self.structured, parts[1:], b.outer, b.inner, strict=True):
-            G, dG = t.cov.matrix(th)
-            Vb += G[np.ix_(a, a)] * S
+        for (G, dG), S, a in zip(mats, g.outer, g.inner, strict=True):
+            rows, cols = a[:, :, None], a[:, None, :]
+            Vb += G[rows, cols] * S
             if derivs:
-                dV += [d[np.ix_(a, a)] * S for d in dG]
+                dV += [d[rows, cols] * S for d in dG]
         return Vb, dV
+
+    def _structured_matrices(self, parts: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        return [t.cov.matrix(th) for t, th in zip(self.structured, parts[1:], strict=True)]
 
     def covariance(self, theta: np.ndarray) -> np.ndarray:
         """The marginal covariance ``V + Σ σ²_j Z_jZ_j' + ...`` as a dense k × k matrix."""
         out = np.zeros((self.N, self.N))
         parts = self.split(theta)
-        for b in self.blocks:
-            out[np.ix_(b.idx, b.idx)] = self._block_cov(b, parts, derivs=False)[0]
+        mats = self._structured_matrices(parts)
+        for g in self.groups:
+            Vb, _ = self._group_cov(g, parts, mats, derivs=False)
+            out[g.idx[:, :, None], g.idx[:, None, :]] = Vb
         return out
 
     # ------------------------------------------------------------------ likelihood
@@ -177,21 +192,22 @@ class MarginalModel:
     ) -> dict[str, Any] | None:
         """Log-likelihood (and score/information over ``free`` parameters); None if not PD."""
         parts = self.split(theta)
+        mats = self._structured_matrices(parts)
         p = self.p
         XtAX, XtAy = np.zeros((p, p)), np.zeros(p)
         logdet = 0.0
         cache = []
-        for b in self.blocks:
-            Vb, dV = self._block_cov(b, parts, derivs)
+        for g in self.groups:
+            Vb, dV = self._group_cov(g, parts, mats, derivs)
             try:
-                factor = linalg.cho_factor(Vb, lower=True, check_finite=False)
-            except linalg.LinAlgError:
+                L = np.linalg.cholesky(Vb)
+            except np.linalg.LinAlgError:
                 return None
-            logdet += 2.0 * float(np.sum(np.log(np.diag(factor[0]))))
-            A = linalg.cho_solve(factor, np.eye(len(b.idx)), check_finite=False)
-            Q = A @ b.X
-            XtAX += b.X.T @ Q
-            XtAy += Q.T @ b.y
+            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            A = np.linalg.inv(Vb)
+            Q = A @ g.X
+            XtAX += np.einsum("bsp,bsq->pq", g.X, Q)
+            XtAy += np.einsum("bsp,bs->p", Q, g.y)
             cache.append((A, Q, dV))
         try:
             M = np.linalg.inv(XtAX)
@@ -200,21 +216,17 @@ class MarginalModel:
         beta = M @ XtAy
         quad = 0.0
         u = np.empty(self.N)
-        for b, (A, _, _) in zip(self.blocks, cache, strict=True):
-            ub = A @ (b.y - b.X @ beta)
-            u[b.idx] = ub
-            quad += float((b.y - b.X @ beta) @ ub)
+        for g, (A, _, _) in zip(self.groups, cache, strict=True):
+            r = g.y - g.X @ beta
+            ub = np.einsum("bst,bt->bs", A, r)
+            u[g.idx] = ub
+            quad += float(np.sum(r * ub))
         logdet_xvx = np.linalg.slogdet(XtAX)[1]
+        ll = -0.5 * logdet - 0.5 * quad
         if reml:
-            ll = (
-                -0.5 * (self.N - p) * np.log(2 * np.pi)
-                + 0.5 * self.logdet_xtx
-                - 0.5 * logdet
-                - 0.5 * logdet_xvx
-                - 0.5 * quad
-            )
+            ll += -0.5 * (self.N - p) * np.log(2 * np.pi) + 0.5 * self.logdet_xtx - 0.5 * logdet_xvx
         else:
-            ll = -0.5 * self.N * np.log(2 * np.pi) - 0.5 * logdet - 0.5 * quad
+            ll += -0.5 * self.N * np.log(2 * np.pi)
         out = {
             "ll": float(ll), "beta": beta, "vb": M, "u": u, "quad": quad, "logdet": logdet,
             "cache": cache,
@@ -224,30 +236,44 @@ class MarginalModel:
             out["score"], out["info"] = self._score_info(out, sel, reml)
         return out
 
+    def diag_inverse(self, ev: dict[str, Any]) -> np.ndarray:
+        """Diagonal of the inverse marginal covariance (the inverse-variance weights)."""
+        d = np.empty(self.N)
+        for g, (A, _, _) in zip(self.groups, ev["cache"], strict=True):
+            d[g.idx] = np.diagonal(A, axis1=1, axis2=2)
+        return d
+
+    def quad_form(self, ev: dict[str, Any], r: np.ndarray) -> float:
+        """``r'V⁻¹r`` for a full-length residual vector ``r``."""
+        total = 0.0
+        for g, (A, _, _) in zip(self.groups, ev["cache"], strict=True):
+            rb = r[g.idx]
+            total += float(np.einsum("bs,bst,bt->", rb, A, rb))
+        return total
+
     def _score_info(
         self, ev: dict[str, Any], sel: np.ndarray, reml: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         n, p = len(sel), self.p
         M, u = ev["vb"], ev["u"]
-        tr_AD = np.zeros(n)
-        uDu = np.zeros(n)
+        tr_AD, uDu = np.zeros(n), np.zeros(n)
         tr_ADAD = np.zeros((n, n))
         S = np.zeros((n, p, p))
         T = np.zeros((n, n, p, p))
-        for b, (A, Q, dV) in zip(self.blocks, ev["cache"], strict=True):
-            ub = u[b.idx]
+        for g, (A, Q, dV) in zip(self.groups, ev["cache"], strict=True):
+            ub = u[g.idx]
             D = [dV[j] for j in sel]
             AD = [A @ d for d in D]
             DQ = [d @ Q for d in D]
             for i in range(n):
-                tr_AD[i] += np.trace(AD[i])
-                uDu[i] += ub @ D[i] @ ub
+                tr_AD[i] += np.einsum("bii->", AD[i])
+                uDu[i] += np.einsum("bs,bst,bt->", ub, D[i], ub)
                 if reml:
-                    S[i] += Q.T @ DQ[i]
+                    S[i] += np.einsum("bsp,bsq->pq", Q, DQ[i])
                 for j in range(i, n):
-                    tr_ADAD[i, j] += np.sum(AD[i] * AD[j].T)
+                    tr_ADAD[i, j] += np.einsum("bst,bts->", AD[i], AD[j])
                     if reml:
-                        T[i, j] += DQ[i].T @ A @ DQ[j]
+                        T[i, j] += np.einsum("bsp,bst,btq->pq", DQ[i], A, DQ[j])
         score = np.empty(n)
         info = np.empty((n, n))
         for i in range(n):
@@ -440,11 +466,7 @@ def _log_likelihoods(
     reml = model.evaluate(theta, reml=True)
     if beta is None:
         return ml["ll"], reml["ll"]
-    quad = 0.0
-    for b, (A, _, _) in zip(model.blocks, ml["cache"], strict=True):
-        r = b.y - b.X @ beta
-        quad += float(r @ A @ r)
-    shift = 0.5 * (quad - ml["quad"])
+    shift = 0.5 * (model.quad_form(ml, model.y - model.X @ beta) - ml["quad"])
     return ml["ll"] - shift, reml["ll"] - shift
 
 
@@ -553,9 +575,7 @@ def fit_multilevel(spec: Any) -> MetaResult:
         W = np.asarray(spec.weights, float)
         w_diag = W if W.ndim == 1 else np.diag(W)
     else:
-        w_diag = np.empty(N)
-        for b, (A, _, _) in zip(model.blocks, ev["cache"], strict=True):
-            w_diag[b.idx] = np.diag(A)
+        w_diag = model.diag_inverse(ev)
     qe = _q_e(spec)
     sat = -0.5 * N * np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(_sampling_covariance(spec))[1]
     parms = p + model.n_params - len(fixed)

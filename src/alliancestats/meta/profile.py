@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.engine import single_threaded_blas
 from alliancestats.meta.heterogeneity import loglik_uni
 from alliancestats.meta.multilevel import build_model
 
@@ -127,4 +128,5 @@ def profile_intervals(spec: Any, result: Any, level: float) -> pd.DataFrame:
         return _univariate(spec, result, crit)
     if spec.method not in ("ML", "REML"):
         raise MetaAnalysisError("Profile-likelihood intervals need method='REML' or 'ML'.")
-    return _multilevel(spec, result, crit)
+    with single_threaded_blas():
+        return _multilevel(spec, result, crit)

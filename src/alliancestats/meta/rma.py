@@ -110,7 +110,14 @@ def _sampling_matrix(V: Any, k: int) -> np.ndarray | None:
 
 
 def _effect_inputs(
-    frame: pd.DataFrame | None, yi: Any, vi: Any, sei: Any, r: Any, n: Any, measure: Any
+    frame: pd.DataFrame | None,
+    yi: Any,
+    vi: Any,
+    sei: Any,
+    r: Any,
+    n: Any,
+    measure: Any,
+    has_v: bool,
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     if r is not None or n is not None:
         if r is None or n is None:
@@ -118,7 +125,7 @@ def _effect_inputs(
         es_measure = (measure or "ZCOR").upper()
         es = effect_sizes(frame, r=r, n=n, measure=es_measure)
         return es["yi"].to_numpy(float), es["vi"].to_numpy(float), es_measure
-    yi_arr, vi_arr = sampling_inputs(frame, yi, vi, sei)
+    yi_arr, vi_arr = sampling_inputs(frame, yi, vi, sei, need_vi=not has_v)
     if measure is None and frame is not None:
         measure = frame.attrs.get("measure")
         if measure is None and "measure" in frame.columns:
@@ -330,7 +337,7 @@ def meta_analysis(
     """
     method, test, level, tau2 = _settings(method, test, level, tau2)
     frame = as_frame(data, "meta_analysis").copy() if data is not None else None
-    yi_arr, vi_arr, measure = _effect_inputs(frame, yi, vi, sei, r, n, measure)
+    yi_arr, vi_arr, measure = _effect_inputs(frame, yi, vi, sei, r, n, measure, V is not None)
     k_all = len(yi_arr)
     if len(vi_arr) != k_all:
         raise MetaAnalysisError(f"yi has {k_all} values but vi has {len(vi_arr)}.")

@@ -31,10 +31,12 @@ from scipy import stats
 from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta._checks import (
     require_intercept_only,
+    require_result,
     require_univariate,
     safe_refit,
     study_arrays,
 )
+from alliancestats.meta.influence_multilevel import multilevel_influence
 
 __all__ = ["baujat_values", "cumulative", "influence", "leave_one_out"]
 
@@ -231,18 +233,21 @@ def _inverse_xwx(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.linalg.inv(X.T @ (X * w[:, None]))
 
 
-def influence(result: Any) -> pd.DataFrame:
+def influence(result: Any, cluster: Any = None) -> pd.DataFrame:
     """Case-deletion influence diagnostics for a random-effects model or meta-regression.
 
     Parameters
     ----------
     result : MetaResult
-        Fitted univariate model (moderators allowed).
+        Fitted model (moderators allowed). Multilevel and multivariate models get the
+        diagnostics of :func:`alliancestats.meta.influence_multilevel.multilevel_influence`.
+    cluster : str or array-like, optional
+        Multilevel models: delete whole clusters (e.g. studies) instead of single rows.
 
     Returns
     -------
     pandas.DataFrame
-        One row per study (index ``study``) with columns
+        Univariate models: one row per study (index ``study``) with columns
 
         - ``rstudent``: externally studentised residual (deleted residual over its SE),
         - ``dffits``: change in the fitted value in SE units,
@@ -290,6 +295,11 @@ def influence(result: Any) -> pd.DataFrame:
     >>> round(float(infl["hat"].sum()), 6)  # hat values sum to the number of coefficients
     1.0
     """
+    require_result(result, "influence()")
+    if getattr(result, "components", None) is not None:
+        return multilevel_influence(result, cluster)
+    if cluster is not None:
+        raise MetaAnalysisError("cluster= applies to multilevel models (fitted with random=).")
     require_univariate(result, "influence()")
     yi, vi, X = study_arrays(result)
     k, p = X.shape
