@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from alliancestats import meta
-from alliancestats.errors import MetaAnalysisError
+from alliancestats.errors import DataQualityWarning, MetaAnalysisError
 from alliancestats.meta.bias import (
     EggerResult,
     RankTestResult,
@@ -319,8 +319,10 @@ def test_trim_and_fill_equal_variances_with_side_matches_metafor():
 
 def test_trim_and_fill_identical_effects_fills_nothing():
     res = meta_analysis(yi=[0.3] * 6, vi=[0.01] * 6)
-    tf = trim_and_fill(res, side="left")
-    assert tf.k0 == 0
+    # all signed ranks are 0: the L0 variance formula is negative, so se_k0 is nan
+    with pytest.warns(DataQualityWarning, match="standard error of k0 is undefined"):
+        tf = trim_and_fill(res, side="left")
+    assert tf.k0 == 0 and np.isnan(tf.se_k0)
     assert tf.estimate == pytest.approx(0.3, abs=1e-12)  # weighted mean of equal values
 
 

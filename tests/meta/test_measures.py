@@ -16,7 +16,9 @@ from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta import d_to_r, effect_sizes, meta_analysis
 from alliancestats.meta.effect_sizes import MEASURES
 
-REF = json.loads((Path(__file__).parents[1] / "reference" / "meta" / "effect_sizes.json").read_text())
+REF = json.loads(
+    (Path(__file__).parents[1] / "reference" / "meta" / "effect_sizes.json").read_text()
+)
 CASES = REF["cases"]
 # closed-form formulas evaluated on both sides: round-off only (lgamma in Hedges' correction
 # and asin/log cost a few ulps)

@@ -65,8 +65,13 @@ MODEL_GRID: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
     "berkey_V_only": (BERKEY, {"yi": "yi", "V": BERKEY_V, "mods": "~ outcome - 1"}),
     "ishak_AR": (
         ISHAK,
-        {"yi": "yi", "V": ISHAK_V, "mods": "~ C(time) - 1", "random": "~ time | study",
-         "struct": "AR"},
+        {
+            "yi": "yi",
+            "V": ISHAK_V,
+            "mods": "~ C(time) - 1",
+            "random": "~ time | study",
+            "struct": "AR",
+        },
     ),  # fmt: skip
     "crossed": (CROSSED, {"random": ["~ 1 | study", "~ 1 | instrument"]}),
     "konst_weights": (KON, {"random": KON_RANDOM, "weights": 1 / KON["vi"]}),
@@ -123,7 +128,12 @@ def test_model_matches_rma_mv(name):
     res = _fit(*MODEL_GRID[name])
     tol = FLAT if name.startswith("berkey") else MULTILEVEL
     assert res.k == ref["k"] and res.p == ref["p"]
-    for ours, theirs in (("estimate", "beta"), ("se", "se"), ("ci_low", "ci_lb"), ("ci_high", "ci_ub")):
+    for ours, theirs in (
+        ("estimate", "beta"),
+        ("se", "se"),
+        ("ci_low", "ci_lb"),
+        ("ci_high", "ci_ub"),
+    ):
         _close(res.table[ours], ref[theirs], tol)
     _close(res.table["z"], ref["zval"], tol)
     _close_p(res.table["p"], ref["pval"], res.table["z"], tol)
@@ -199,7 +209,9 @@ def test_lrt_of_a_variance_component():
 
 
 def test_lrt_of_a_moderator_by_ml():
-    full = meta_analysis(KON.assign(y=KON["year"] - 1990), random=KON_RANDOM, mods="~ y", method="ML")
+    full = meta_analysis(
+        KON.assign(y=KON["year"] - 1990), random=KON_RANDOM, mods="~ y", method="ML"
+    )
     null = meta_analysis(KON, random=KON_RANDOM, method="ML")
     _check_lrt(meta_lrt(null, full), CASES["konst_lrt_moderator_ML"], MULTILEVEL)  # order-free
 

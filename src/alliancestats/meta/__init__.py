@@ -26,8 +26,13 @@ from alliancestats.meta.effect_sizes import (
     t_to_r,
     z_to_r,
 )
+from alliancestats.meta.failsafe import fail_safe_n
+from alliancestats.meta.gosh import gosh
+from alliancestats.meta.mantel_haenszel import mantel_haenszel, peto
+from alliancestats.meta.pet_peese import pet_peese
 from alliancestats.meta.result import MetaResult
 from alliancestats.meta.rma import meta_analysis
+from alliancestats.meta.selection import selection_model
 from alliancestats.meta.sensitivity import cumulative, influence, leave_one_out
 
 __all__ = [
@@ -40,16 +45,22 @@ __all__ = [
     "d_to_r",
     "effect_sizes",
     "egger_test",
+    "fail_safe_n",
     "f_to_r",
+    "gosh",
     "influence",
     "leave_one_out",
+    "mantel_haenszel",
     "meta_analysis",
     "meta_lrt",
     "odds_ratio_to_d",
+    "pet_peese",
+    "peto",
     "r_to_d",
     "r_to_z",
     "ranef",
     "rank_test",
+    "selection_model",
     "t_to_r",
     "trim_and_fill",
     "z_to_r",

@@ -37,7 +37,9 @@ def _frame(pred: np.ndarray, var: np.ndarray, crit: float, index: pd.Index) -> p
 
 def _univariate_parts(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     if result.robust is not None:
-        raise MetaAnalysisError("BLUPs are computed from the model-based fit; refit without robust=.")
+        raise MetaAnalysisError(
+            "BLUPs are computed from the model-based fit; refit without robust=."
+        )
     if result.spec is not None and result.spec.weights is not None:
         raise MetaAnalysisError("BLUPs are not defined for models fitted with user weights.")
     X = np.asarray(result.X, float)

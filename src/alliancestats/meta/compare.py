@@ -95,14 +95,20 @@ def meta_lrt(full: Any, reduced: Any, *, refit: bool = False) -> pd.DataFrame:
     if n_parameters(full) < n_parameters(reduced):
         full, reduced = reduced, full
     if n_parameters(full) == n_parameters(reduced):
-        raise MetaAnalysisError("The models have the same number of parameters; an LRT is meaningless.")
+        raise MetaAnalysisError(
+            "The models have the same number of parameters; an LRT is meaningless."
+        )
     if not _same_data(full, reduced):
-        raise MetaAnalysisError("The full and reduced models must be fitted to the same effect sizes.")
+        raise MetaAnalysisError(
+            "The full and reduced models must be fitted to the same effect sizes."
+        )
     methods = {full.method, reduced.method}
     if methods == {"ML", "REML"}:
         raise MetaAnalysisError("Compare ML fits with ML fits and REML fits with REML fits.")
     if full.method in COMMON_EFFECT_METHODS and reduced.method not in COMMON_EFFECT_METHODS:
-        raise MetaAnalysisError("The full model is a common-effect model but the reduced one is not.")
+        raise MetaAnalysisError(
+            "The full model is a common-effect model but the reduced one is not."
+        )
     if "REML" in methods and list(full.mod_names) != list(reduced.mod_names):
         if not refit:
             raise MetaAnalysisError(

@@ -120,7 +120,9 @@ def _same_length(arrays: dict[str, np.ndarray | None]) -> int:
     return lengths.pop() if lengths else 1
 
 
-def _count_measure(measure: str, inp: _Inputs, add: float | None, to: str) -> tuple[np.ndarray, np.ndarray]:
+def _count_measure(
+    measure: str, inp: _Inputs, add: float | None, to: str
+) -> tuple[np.ndarray, np.ndarray]:
     if add is None:
         add = 0.0 if measure in ("PAS", "PFT") else 0.5
     if measure in PROPORTION_MEASURES:
@@ -128,7 +130,9 @@ def _count_measure(measure: str, inp: _Inputs, add: float | None, to: str) -> tu
         ni = inp.get("n")
         mi = inp.get("mi")
         if ni is None and mi is None:
-            raise MetaAnalysisError(f"measure={measure!r} needs xi with ni (or mi, the non-events).")
+            raise MetaAnalysisError(
+                f"measure={measure!r} needs xi with ni (or mi, the non-events)."
+            )
         ni = xi + mi if ni is None else ni
         return proportions(measure, xi, ni, add, to)
     if measure in RATE_MEASURES:
@@ -472,7 +476,9 @@ def effect_sizes(
     """
     measure = str(measure).upper()
     if measure not in MEASURES:
-        raise MetaAnalysisError(f"Unknown measure {measure!r}; choose one of {', '.join(MEASURES)}.")
+        raise MetaAnalysisError(
+            f"Unknown measure {measure!r}; choose one of {', '.join(MEASURES)}."
+        )
     frame = None if data is None else as_frame(data, "effect_sizes")
     given = _arguments(
         {name: value for name, value in locals().items()
@@ -499,6 +505,7 @@ def effect_sizes(
         out["source"] = out["source"].astype("str")
     out.attrs["measure"] = measure
     return out
+
 
 def combine_dependent(
     data: pd.DataFrame,

@@ -157,7 +157,10 @@ class MarginalModel:
 
     # ------------------------------------------------------------------ covariance
     def _group_cov(
-        self, g: _Group, parts: list[np.ndarray], mats: list[tuple[np.ndarray, list[np.ndarray]]],
+        self,
+        g: _Group,
+        parts: list[np.ndarray],
+        mats: list[tuple[np.ndarray, list[np.ndarray]]],
         derivs: bool,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         Vb = g.V0.copy()
@@ -173,7 +176,9 @@ class MarginalModel:
                 dV += [d[rows, cols] * S for d in dG]
         return Vb, dV
 
-    def _structured_matrices(self, parts: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    def _structured_matrices(
+        self, parts: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         return [t.cov.matrix(th) for t, th in zip(self.structured, parts[1:], strict=True)]
 
     def covariance(self, theta: np.ndarray) -> np.ndarray:
@@ -312,7 +317,9 @@ class MarginalModel:
             ev = self.evaluate(theta, reml)
             inflate += 1
         if ev is None:
-            raise EstimationError("No positive-definite starting values for the variance parameters.")
+            raise EstimationError(
+                "No positive-definite starting values for the variance parameters."
+            )
         if not free.any():
             return theta, 0, True
         for iteration in range(1, maxiter + 1):
@@ -395,9 +402,7 @@ def _fixed_values(spec: Any, model: MarginalModel, labels: list[str]) -> dict[in
                 if value < 0:
                     raise MetaAnalysisError("Fixed sigma2 values must be non-negative.")
                 fixed[j] = float(value)
-    single = [
-        j for j, c in enumerate(model.sigma_codes) if int(c.max()) == 0 and j not in fixed
-    ]
+    single = [j for j, c in enumerate(model.sigma_codes) if int(c.max()) == 0 and j not in fixed]
     if single:
         warnings.warn(
             "Single-level factor(s) in random= ("
@@ -474,7 +479,9 @@ def _q_e(spec: Any) -> float:
     """Residual heterogeneity statistic ``Q_E = r'V⁻¹r`` of the fixed-effects fit with V."""
     fe = MarginalModel(spec.yi, _sampling_covariance(spec), spec.X, [], [])
     ev = fe.evaluate(np.empty(0), reml=False)
-    return float("nan") if ev is None else max(0.0, float(ev["u"] @ (spec.yi - spec.X @ ev["beta"])))
+    return (
+        float("nan") if ev is None else max(0.0, float(ev["u"] @ (spec.yi - spec.X @ ev["beta"])))
+    )
 
 
 def _component_table(
@@ -494,8 +501,12 @@ def _component_table(
         names = [n for n, kind in zip(t.cov.param_names, t.cov.kinds, strict=True) if kind != "cor"]
         for j, (name, value) in enumerate(zip(names, tau2, strict=True)):
             level = f" ({t.cov.levels[j]})" if len(tau2) > 1 else ""
-            rows.append((name, t.label + level, value, np.sqrt(value), t.n_outer, offset + j in fixed))
-        cor_names = [n for n, kind in zip(t.cov.param_names, t.cov.kinds, strict=True) if kind == "cor"]
+            rows.append(
+                (name, t.label + level, value, np.sqrt(value), t.n_outer, offset + j in fixed)
+            )
+        cor_names = [
+            n for n, kind in zip(t.cov.param_names, t.cov.kinds, strict=True) if kind == "cor"
+        ]
         for j, (name, value) in enumerate(zip(cor_names, rho, strict=True)):
             rows.append((name, t.label, value, np.nan, t.n_outer, offset + len(names) + j in fixed))
         offset += len(t.cov.param_names)
@@ -509,7 +520,9 @@ def _component_table(
     return table, parts[0], G_frame, total
 
 
-def _fit_statistics(ll_ml: float, ll_reml: float, N: int, p: int, parms: int, ll_sat: float) -> pd.DataFrame:
+def _fit_statistics(
+    ll_ml: float, ll_reml: float, N: int, p: int, parms: int, ll_sat: float
+) -> pd.DataFrame:
     def aicc(ll: float, n: float) -> float:
         mm = max(n, parms + 2)
         return -2 * ll + 2 * parms * mm / (mm - parms - 1)

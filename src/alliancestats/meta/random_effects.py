@@ -84,7 +84,9 @@ class RandomSpec:
         """Every data column the random effects refer to (in order, without repeats)."""
         cols: list[str] = []
         for term in self.terms:
-            names = term.columns if isinstance(term, NestedInterceptTerm) else (term.inner, term.outer)
+            names = (
+                term.columns if isinstance(term, NestedInterceptTerm) else (term.inner, term.outer)
+            )
             cols += [c for c in names if c not in cols]
         return cols
 
@@ -126,9 +128,7 @@ def _parse_formula(text: str, struct: str) -> NestedInterceptTerm | InnerOuterTe
     return InnerOuterTerm(inner, outer, struct)
 
 
-def parse_random(
-    random: str | Sequence[str], struct: str | Sequence[str] = "CS"
-) -> RandomSpec:
+def parse_random(random: str | Sequence[str], struct: str | Sequence[str] = "CS") -> RandomSpec:
     """Parse metafor-style random-effects formulas (or a sequence of nested column names).
 
     Parameters
@@ -230,7 +230,9 @@ class StructuredCovariance:
         if s == "DIAG":
             return np.full(q, total)
         n_rho = 1 if s == "HCS" else len(self.pairs())
-        return np.concatenate([np.full(q, np.sqrt(total)), np.full(n_rho, rho0 if s == "HCS" else 0.0)])
+        return np.concatenate(
+            [np.full(q, np.sqrt(total)), np.full(n_rho, rho0 if s == "HCS" else 0.0)]
+        )
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds of each parameter (correlations in [-1, 1])."""

@@ -73,6 +73,8 @@ def summary_text(
         se_txt = f" (SE = {se_k0:.4f})" if np.isfinite(se_k0) else ""
         side = getattr(res, "side", "?")
         lines[1:1] = [f"Estimated number of missing studies on the {side} side: {int(k0)}{se_txt}"]
+        if "note" in res.extras:
+            lines[2:2] = [res.extras["note"]]
     if res.components is not None:
         lines += _components_text(res)
     elif res.method not in ("FE", "EE", "CE", "MH", "PETO"):
@@ -184,19 +186,23 @@ def _table_text(table: Any) -> str:
     return "\n".join(out)
 
 
+_RATIO_NAMES = {"RR": "RR", "OR": "OR", "PETO": "OR", "IRR": "IRR", "ROM": "ratio of means"}
+
+
 def _effect_symbol(res: Any, transform: Any) -> str:
     m = res.measure
     name = transform if isinstance(transform, str) else None
-    if name in ("r", "z2r", "tanh") or (name == "auto" and m == "ZCOR"):
+    if name in ("r", "z2r", "tanh") or (name == "auto" and m in ("ZCOR", "ZPCOR")):
         return "r"
-    if m == "COR":
+    if m in ("COR", "PCOR", "SPCOR"):
         return "r"
-    if m == "ZCOR":
+    if m in ("ZCOR", "ZPCOR"):
         return "z"
-    if m in ("RR", "OR"):
-        return m if (name in ("exp", "auto")) else f"log {m}"
-    if m == "SMD":
-        return "d"
+    if m in _RATIO_NAMES:
+        ratio = _RATIO_NAMES[m]
+        return ratio if name in ("exp", "auto") else f"log {ratio}"
+    if m in ("SMD", "SMCC", "SMCR", "SMDH"):
+        return "g"
     return "estimate"
 
 

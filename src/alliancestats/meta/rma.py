@@ -83,7 +83,9 @@ def _control(control: Any) -> dict[str, Any]:
     if not (isinstance(threshold, numbers.Real) and threshold > 0):
         raise MetaAnalysisError(f"control threshold must be positive, got {threshold!r}.")
     maxiter = control.get("maxiter", 1)
-    if not (isinstance(maxiter, numbers.Integral) and not isinstance(maxiter, bool) and maxiter >= 1):
+    if not (
+        isinstance(maxiter, numbers.Integral) and not isinstance(maxiter, bool) and maxiter >= 1
+    ):
         raise MetaAnalysisError(f"control maxiter must be a positive integer, got {maxiter!r}.")
     return control
 
@@ -102,7 +104,9 @@ def _sampling_matrix(V: Any, k: int) -> np.ndarray | None:
     else:
         M = np.asarray(V, dtype=float)
     if M.shape != (k, k):
-        raise MetaAnalysisError(f"V must be a {k} x {k} matrix (one row per effect size); got {M.shape}.")
+        raise MetaAnalysisError(
+            f"V must be a {k} x {k} matrix (one row per effect size); got {M.shape}."
+        )
     finite = np.isfinite(M)
     if not np.allclose(np.where(finite, M, 0), np.where(finite, M, 0).T, rtol=1e-10, atol=1e-14):
         raise MetaAnalysisError("V must be symmetric (a sampling covariance matrix).")

@@ -115,8 +115,14 @@ def cr_vcov(
 
 
 def _adjustment(
-    type: str, Xj: np.ndarray, M: np.ndarray, Wj: np.ndarray, Theta: np.ndarray, R: np.ndarray,
-    J: int, p: int,
+    type: str,
+    Xj: np.ndarray,
+    M: np.ndarray,
+    Wj: np.ndarray,
+    Theta: np.ndarray,
+    R: np.ndarray,
+    J: int,
+    p: int,
 ) -> np.ndarray:
     """Adjustment matrix ``A_j`` of the cluster's residuals (clubSandwich's definitions)."""
     n = len(Xj)
@@ -203,7 +209,9 @@ def apply_robust(result: Any, cluster: np.ndarray, name: str, type: str = "CR2")
     ('study', 'CR2', ['estimate', 'se', 't', 'df', 'p', 'ci_low', 'ci_high'])
     """
     if type not in ROBUST_TYPES:
-        raise MetaAnalysisError(f"robust_type must be one of {', '.join(ROBUST_TYPES)}; got {type!r}.")
+        raise MetaAnalysisError(
+            f"robust_type must be one of {', '.join(ROBUST_TYPES)}; got {type!r}."
+        )
     V = marginal_covariance(result)
     X, beta = result.X, result.beta
     out = cr_vcov(X, result.residuals, V, np.asarray(cluster), type)

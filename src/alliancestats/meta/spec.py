@@ -100,10 +100,14 @@ class ModelSpec:
                 raise MetaAnalysisError(f"subset mask must have length k = {self.k}.")
             return np.flatnonzero(sub)
         if sub.size and not np.issubdtype(sub.dtype, np.integer):
-            raise MetaAnalysisError("subset must be a boolean mask of length k or integer positions.")
+            raise MetaAnalysisError(
+                "subset must be a boolean mask of length k or integer positions."
+            )
         keep = sub.astype(int).ravel()
         if keep.size and (keep.min() < -self.k or keep.max() >= self.k):
-            raise MetaAnalysisError(f"subset positions must lie between 0 and k - 1 = {self.k - 1}.")
+            raise MetaAnalysisError(
+                f"subset positions must lie between 0 and k - 1 = {self.k - 1}."
+            )
         return keep
 
     def subset(self, subset: Any) -> ModelSpec:

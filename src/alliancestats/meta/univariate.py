@@ -49,7 +49,11 @@ def _tau2_fit(spec: Any, k: int, p: int) -> Tau2Fit:
         return Tau2Fit(0.0, float("nan"), 0, True)
     if spec.tau2 is not None:
         value = float(spec.tau2)
-        se = se_tau2(spec.method, value, float("nan"), spec.vi, spec.X, spec.weights) if k > p else float("nan")
+        se = (
+            se_tau2(spec.method, value, float("nan"), spec.vi, spec.X, spec.weights)
+            if k > p
+            else float("nan")
+        )
         return Tau2Fit(value, se, 0, True)
     if k == 1:
         return Tau2Fit(0.0, float("nan"), 0, True)
