@@ -93,7 +93,7 @@ def fail_safe_n(
     >>> from alliancestats.meta import meta_analysis, fail_safe_n
     >>> res = meta_analysis(yi=[0.3, 0.5, 0.2, 0.4], vi=[0.01, 0.02, 0.01, 0.03])
     >>> fail_safe_n(res).n
-    82.0
+    40.0
     """
     require_univariate(result, "fail_safe_n()")
     yi, vi, _ = study_arrays(result)

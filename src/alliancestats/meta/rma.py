@@ -122,20 +122,22 @@ def _effect_inputs(
     n: Any,
     measure: Any,
     has_v: bool,
-) -> tuple[np.ndarray, np.ndarray, str | None]:
+) -> tuple[np.ndarray, np.ndarray, str | None, pd.DataFrame | None]:
+    """Effect sizes, variances, measure and the study table they came from."""
     if r is not None or n is not None:
         if r is None or n is None:
             raise MetaAnalysisError("Give both r and n to meta-analyse correlations.")
         es_measure = (measure or "ZCOR").upper()
         es = effect_sizes(frame, r=r, n=n, measure=es_measure)
-        return es["yi"].to_numpy(float), es["vi"].to_numpy(float), es_measure
+        table = es.drop(columns=["yi", "vi"])  # keeps r, n (and the user's columns)
+        return es["yi"].to_numpy(float), es["vi"].to_numpy(float), es_measure, table
     yi_arr, vi_arr = sampling_inputs(frame, yi, vi, sei, need_vi=not has_v)
     if measure is None and frame is not None:
         measure = frame.attrs.get("measure")
         if measure is None and "measure" in frame.columns:
             vals = pd.unique(frame["measure"].dropna())
             measure = str(vals[0]) if len(vals) == 1 else None
-    return yi_arr, vi_arr, measure
+    return yi_arr, vi_arr, measure, frame
 
 
 def _grouping(
@@ -341,7 +343,9 @@ def meta_analysis(
     """
     method, test, level, tau2 = _settings(method, test, level, tau2)
     frame = as_frame(data, "meta_analysis").copy() if data is not None else None
-    yi_arr, vi_arr, measure = _effect_inputs(frame, yi, vi, sei, r, n, measure, V is not None)
+    yi_arr, vi_arr, measure, frame = _effect_inputs(
+        frame, yi, vi, sei, r, n, measure, V is not None
+    )
     k_all = len(yi_arr)
     if len(vi_arr) != k_all:
         raise MetaAnalysisError(f"yi has {k_all} values but vi has {len(vi_arr)}.")
