@@ -12,22 +12,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta.multilevel import fit_multilevel
 from alliancestats.meta.result import MetaResult
 from alliancestats.meta.robust import apply_robust
 from alliancestats.meta.univariate import fit_univariate
+from alliancestats.models.convergence import single_threaded_blas
 
-__all__ = ["check_design", "fit_spec", "single_threaded_blas"]
+__all__ = ["check_design", "fit_spec"]
 
-
-def single_threaded_blas() -> threadpool_limits:
-    """Limit BLAS to one thread: the small dense blocks of meta-analytic models run several
-    times faster than with threads competing for the cores (measured: a 70 x 70 solve takes
-    0.2 ms single-threaded and 40 ms with two OpenBLAS threads on a busy 2-core machine)."""
-    return threadpool_limits(limits=1, user_api="blas")
+# The small dense blocks of meta-analytic models run far faster with one BLAS thread than
+# with threads competing for the cores (measured: a 70 x 70 solve takes 0.2 ms single-
+# threaded and 40 ms with two OpenBLAS threads on a busy 2-core machine), so every fit runs
+# under the library's one BLAS thread limiter, ``single_threaded_blas``.
 
 
 def check_design(X: np.ndarray, names: list[str] | tuple[str, ...]) -> None:

@@ -24,8 +24,8 @@ import pandas as pd
 
 from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta._checks import safe_refit
-from alliancestats.meta.engine import single_threaded_blas
 from alliancestats.meta.multilevel import build_model
+from alliancestats.models.convergence import single_threaded_blas
 
 __all__ = ["multilevel_influence"]
 

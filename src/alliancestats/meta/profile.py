@@ -17,9 +17,9 @@ import pandas as pd
 from scipy import optimize, stats
 
 from alliancestats.errors import MetaAnalysisError
-from alliancestats.meta.engine import single_threaded_blas
 from alliancestats.meta.heterogeneity import loglik_uni
 from alliancestats.meta.multilevel import build_model
+from alliancestats.models.convergence import single_threaded_blas
 
 __all__ = ["profile_intervals"]
 
