@@ -321,3 +321,10 @@ def test_slab_naming_a_missing_column_is_an_error():
     # a 4-letter name used to become the labels 'n', 'o', 'p', 'e' of 4 studies
     with pytest.raises(MetaAnalysisError, match="slab='nope' is not a column"):
         meta_analysis(yi=YI[:4], vi=VI[:4], slab="nope")
+
+
+def test_dates_given_as_effect_sizes_are_refused():
+    # a datetime column used to become nanosecond counts through pandas.to_numeric
+    frame = pd.DataFrame({"yi": pd.to_datetime(["2020-01-01", "2021-01-01"]), "vi": [0.1, 0.1]})
+    with pytest.raises(DataValidationError, match="not numeric"):
+        meta_analysis(frame)

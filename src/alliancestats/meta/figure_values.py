@@ -21,6 +21,7 @@ from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta._checks import require_result, require_univariate, study_arrays
 from alliancestats.meta._inputs import numeric_input
 from alliancestats.meta.measures_counts import proportions
+from alliancestats.meta.result import term_position
 
 __all__ = ["bubble_values", "labbe_values", "radial_values"]
 
@@ -130,9 +131,7 @@ def bubble_values(
         if len(candidates) > 1:
             raise MetaAnalysisError(f"Choose the moderator to plot: mod= one of {candidates}.")
         mod = candidates[0]
-    if mod not in names:
-        raise MetaAnalysisError(f"mod={mod!r} is not a coefficient; use one of {candidates}.")
-    j = names.index(mod)
+    j = term_position(names, mod)
     X = np.asarray(result.X, float)
     xs = (
         np.linspace(X[:, j].min(), X[:, j].max(), n_grid)
