@@ -540,6 +540,35 @@ def _k0_estimate(centred: np.ndarray, estimator: str) -> tuple[float, float]:
     return float(k0), float(4.0 * np.sqrt(var_s) / (2.0 * k - 1.0))
 
 
+def _trim_iterations(
+    result: Any, y_sorted: np.ndarray, v_sorted: np.ndarray, estimator: str, maxiter: int
+) -> tuple[int, float, float]:
+    """Trim the k0 most extreme effects, re-centre, re-estimate k0 until it settles."""
+    k = len(y_sorted)
+    k0, previous, iterations = 0, -1, 0
+    beta = se_k0 = float("nan")
+    while k0 != previous:
+        previous = k0
+        iterations += 1
+        if iterations > maxiter:
+            raise MetaAnalysisError(
+                f"Trim-and-fill did not converge in {maxiter} iterations; increase maxiter."
+            )
+        if k0 >= k:
+            raise MetaAnalysisError(
+                f"Trim-and-fill estimated that {k0} of {k} studies are missing, leaving too few "
+                "to estimate the centre; the funnel is too asymmetric (or k too small) for "
+                "this method."
+            )
+        # the trimmed fits only provide the centre, which does not depend on the test
+        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0], test="z")
+        beta = float(fit.estimate)
+        raw_k0, se_k0 = _k0_estimate(y_sorted - beta, estimator)
+        k0 = int(max(0, np.round(raw_k0)))  # numpy rounds halves to even, as R does
+        se_k0 = se_k0 if np.isnan(se_k0) else max(0.0, se_k0)
+    return k0, se_k0, beta
+
+
 def trim_and_fill(
     result: Any,
     estimator: Literal["L0", "R0", "Q0"] = "L0",
@@ -634,30 +663,7 @@ def trim_and_fill(
     y_sorted = y[order]
     v_sorted = vi_obs[order]
 
-    k0 = 0
-    previous = -1
-    beta = float("nan")
-    se_k0 = float("nan")
-    iterations = 0
-    while k0 != previous:
-        previous = k0
-        iterations += 1
-        if iterations > maxiter:
-            raise MetaAnalysisError(
-                f"Trim-and-fill did not converge in {maxiter} iterations; increase maxiter."
-            )
-        if k0 >= k:
-            raise MetaAnalysisError(
-                f"Trim-and-fill estimated that {k0} of {k} studies are missing, leaving too few "
-                "to estimate the centre; the funnel is too asymmetric (or k too small) for "
-                "this method."
-            )
-        # the trimmed fits only provide the centre, which does not depend on the test
-        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0], test="z")
-        beta = float(fit.estimate)
-        raw_k0, se_k0 = _k0_estimate(y_sorted - beta, estimator)
-        k0 = int(max(0, np.round(raw_k0)))  # numpy rounds halves to even, as R does
-        se_k0 = se_k0 if np.isnan(se_k0) else max(0.0, se_k0)
+    k0, se_k0, beta = _trim_iterations(result, y_sorted, v_sorted, estimator, maxiter)
     if np.isnan(se_k0):
         warnings.warn(
             "The variance formula of the k0 estimator is negative here, so the standard error "
