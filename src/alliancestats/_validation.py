@@ -208,7 +208,7 @@ def numeric_column(
 
     Text cells holding a missing-value code (:data:`MISSING_CODES`) become missing, as in the
     loaders; any other text that is not a number is a problem (never silently missing).
-    Categorical and boolean columns are refused.
+    Categorical, boolean and date/time columns are refused.
 
     Examples
     --------
@@ -217,7 +217,11 @@ def numeric_column(
     [1.0, nan, 2.5]
     """
     col = data[column]
-    if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col.dtype):
+    if (
+        isinstance(col.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(col.dtype)
+        or col.dtype.kind in "mM"  # to_numeric would turn dates into nanosecond counts
+    ):
         raise DataValidationError(
             f"{function}(): column {column!r} is {col.dtype}, not numeric",
             problems=problems_frame(["-"], column, [str(col.dtype)], "column is not numeric"),

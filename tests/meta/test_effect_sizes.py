@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alliancestats.errors import ApproximationWarning, MetaAnalysisError
+from alliancestats.errors import ApproximationWarning, DataValidationError, MetaAnalysisError
 from alliancestats.meta import (
     beta_to_r,
     chi2_to_r,
@@ -95,8 +95,11 @@ def test_mixed_sources_row_by_row():
             "n": [80, np.nan, np.nan, np.nan, 120],
         }
     )
-    es = effect_sizes(df, r="r", t="t", df="df", f="F", d="d", n1="n1", n2="n2", chi2="chi2", n="n")
-    assert es["source"].tolist() == ["r", "t", "F", "d", "chi2"]
+    es = effect_sizes(
+        df, r="r", t="t", df="df", f="F", d="d", n1="n1", n2="n2", chi2="chi2", n="n",
+        convert=True,
+    )  # fmt: skip
+    assert es["source"].tolist() == ["r", "t", "F", "d (converted)", "chi2"]
     expected_r = [
         0.25,
         2.5 / np.sqrt(2.5**2 + 48),
@@ -112,9 +115,19 @@ def test_mixed_sources_row_by_row():
 
 
 def test_odds_ratio_to_r_via_d():
-    es = effect_sizes(odds_ratio=[2.0], n1=[50], n2=[50], measure="COR")
+    es = effect_sizes(odds_ratio=[2.0], n1=[50], n2=[50], measure="COR", convert=True)
     d = np.log(2) * np.sqrt(3) / np.pi
     assert es["r"].iloc[0] == pytest.approx(d / np.sqrt(d**2 + 4), rel=EXACT)
+    assert es["source"].iloc[0] == "odds_ratio (converted)"
+
+
+@pytest.mark.parametrize("given", [{"d": [0.4]}, {"odds_ratio": [2.0]}])
+def test_d_is_never_silently_converted_to_r(given):
+    # effect_sizes(d=...) used to return correlations without a word
+    with pytest.raises(MetaAnalysisError, match="convert=True"):
+        effect_sizes(**given, n1=[50], n2=[50])
+    g = effect_sizes(d=[0.4], n1i=[50], n2i=[50], measure="SMD")
+    assert g["yi"].iloc[0] < 0.4  # Hedges' small-sample correction shrinks d
 
 
 def test_attenuation_correction():
@@ -171,7 +184,7 @@ def test_combine_dependent_borenstein():
         ({"r": [0.2]}, "Sample sizes"),
         ({"t": [2.0], "n": [40]}, "df"),
         ({"measure": "XYZ", "r": [0.1], "n": [10]}, "Unknown measure"),
-        ({"measure": "RR", "ai": [1]}, "2x2"),
+        ({"measure": "RR", "ai": [1]}, "needs ci"),
         ({}, "at least one"),
     ],
 )
@@ -185,3 +198,91 @@ def test_bad_input_raises_actionable_error(kwargs, message):
 def test_missing_column_is_named():
     with pytest.raises(MetaAnalysisError, match="'rr'"):
         effect_sizes(pd.DataFrame({"r": [0.1]}), r="rr", n=10)
+
+
+# ------------------------------------------------------------------ input handling
+def test_effect_sizes_length_mismatch_is_an_error():
+    # used to crash inside pandas ("Length of values (3) does not match length of index (2)")
+    with pytest.raises(MetaAnalysisError, match="n has 3 values but the effect sizes have 2"):
+        effect_sizes(r=[0.2, 0.3], n=[30, 40, 50])
+
+
+def test_effect_sizes_scalar_n_applies_to_every_study():
+    es = effect_sizes(r=[0.2, 0.3], n=53)
+    np.testing.assert_allclose(es["vi"], [0.02, 0.02], rtol=1e-12)  # 1 / (53 - 3)
+
+
+def test_effect_sizes_zero_group_size_is_an_error():
+    # n1 = 0 used to give r = 0 with a valid-looking variance: a quietly wrong effect
+    with pytest.raises(MetaAnalysisError, match="n1 must be positive"):
+        effect_sizes(d=[0.5, 0.3], n1=[0, 20], n2=[10, 20], convert=True)
+
+
+def test_effect_sizes_non_positive_df_is_an_error():
+    with pytest.raises(MetaAnalysisError, match="df must be positive"):
+        effect_sizes(t=[2.0, 1.0], df=[0, 20])
+
+
+def test_effect_sizes_non_numeric_correlation_is_an_error():
+    frame = pd.DataFrame({"r": ["0.2", "x"], "n": ["30", "40"]})
+    with pytest.raises(DataValidationError, match="non-numeric"):
+        effect_sizes(frame, r="r", n="n")
+
+
+def test_effect_sizes_empty_input_says_so():
+    with pytest.raises(MetaAnalysisError, match="empty"):
+        effect_sizes(r=[], n=[])
+
+
+@pytest.mark.parametrize("r", [1.0, -1.0])
+def test_perfect_correlations_are_rejected(r):
+    with pytest.raises(MetaAnalysisError, match="strictly between -1 and 1"):
+        meta_analysis(r=[r, 0.2, 0.3], n=[50, 50, 50])
+
+
+def test_fisher_z_needs_at_least_four_participants():
+    with pytest.raises(MetaAnalysisError, match="at least 4"):
+        meta_analysis(r=[0.1, 0.2, 0.3], n=[3, 50, 50])
+
+
+def test_nullable_columns_in_effect_sizes_and_categorical_refused():
+    frame = pd.DataFrame({"r": pd.array([0.2, 0.3], dtype="Float64"), "n": pd.array([30, 40], dtype="Int64")})
+    es = effect_sizes(frame, r="r", n="n")
+    np.testing.assert_allclose(es["yi"], np.arctanh([0.2, 0.3]), rtol=1e-12)
+    # categorical numbers are refused, as by every numeric column check of the library
+    with pytest.raises(DataValidationError, match="not numeric"):
+        effect_sizes(frame.assign(r=pd.Categorical([0.2, 0.3])), r="r", n="n")
+
+
+# ------------------------------------------------------------------ combine_dependent
+def test_combine_dependent_refuses_missing_cluster_instead_of_dropping_it():
+    # groupby used to drop the row with a missing study id silently
+    frame = pd.DataFrame({"s": [1, np.nan], "yi": [0.1, 0.2], "vi": [0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="missing"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_refuses_missing_effect_instead_of_returning_nan():
+    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, np.nan], "vi": [0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="missing"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_refuses_non_positive_variance():
+    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, 0.2], "vi": [-0.1, 0.1]})
+    with pytest.raises(MetaAnalysisError, match="positive"):
+        combine_dependent(frame, "s")
+
+
+def test_combine_dependent_empty_and_duplicate_index():
+    with pytest.raises(MetaAnalysisError, match="no rows"):
+        combine_dependent(pd.DataFrame({"s": [], "yi": [], "vi": []}), "s")
+    frame = pd.DataFrame(
+        {"s": ["b", "b", "a"], "yi": ["0.2", "0.4", "0.1"], "vi": [0.01, 0.01, 0.02]},
+        index=[5, 5, 5],
+    )
+    out = combine_dependent(frame, "s", rho=0.5)
+    assert out["s"].tolist() == ["b", "a"]
+    # (0.01 + 0.01 + 2 * 0.5 * 0.01) / 4 = 0.0075, closed form
+    np.testing.assert_allclose(out["vi"], [0.0075, 0.02], rtol=1e-12)
+    np.testing.assert_allclose(out["yi"], [0.3, 0.1], rtol=1e-12)

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alliancestats.errors import MetaAnalysisError
+from alliancestats.errors import DataQualityWarning, MetaAnalysisError
 from alliancestats.meta import meta_analysis
-from alliancestats.meta.multilevel import _Model, parse_random
+from alliancestats.meta.multilevel import build_model
+from alliancestats.meta.random_effects import parse_random
 from alliancestats.meta.robust import cr2_vcov
 
 DATA = Path(__file__).parents[1] / "reference" / "meta" / "data"
@@ -40,11 +41,17 @@ def _simulated(seed: int = 1, within: float = 0.0) -> pd.DataFrame:
 
 
 def test_parse_random_forms():
-    assert parse_random("~ 1 | study/es") == ("study", "es")
-    assert parse_random("1|study") == ("study",)
-    assert parse_random(("a", "b")) == ("a", "b")
+    assert parse_random("~ 1 | study/es").columns == ["study", "es"]
+    assert parse_random("1|study").nested[0].columns == ("study",)
+    assert parse_random(("a", "b")).nested[0].level_labels() == ["a", "a/b"]
+    crossed = parse_random(["~ 1 | study", "~ 1 | lab"])
+    assert [t.columns for t in crossed.nested] == [("study",), ("lab",)]
+    structured = parse_random("~ outcome | trial", struct="HCS").structured[0]
+    assert (structured.inner, structured.outer, structured.struct) == ("outcome", "trial", "HCS")
     with pytest.raises(MetaAnalysisError, match="Cannot read"):
-        parse_random("~ x | study")
+        parse_random("~ study")
+    with pytest.raises(MetaAnalysisError, match="struct must be one of"):
+        parse_random("~ x | study", struct="XYZ")
 
 
 def test_level_specific_i2_and_interface(assink):
@@ -55,6 +62,7 @@ def test_level_specific_i2_and_interface(assink):
     assert res.weights.sum() == pytest.approx(100.0)
     text = res.summary()
     assert "sigma^2.1" in text and "study/esid" in text
+    assert list(res.components.index) == ["sigma^2.1", "sigma^2.2"]
     assert "σ²1 = 0.188" in res.apa()
 
 
@@ -63,12 +71,12 @@ def test_reml_optimum_is_a_maximum_on_the_boundary():
     df = _simulated(seed=3, within=0.0)
     res = meta_analysis(df, random="~ 1 | study/es")
     assert np.all(res.sigma2 >= 0)
-    model = _Model(res.yi, res.vi, res.X, res.groups)
-    best = model.loglik(res.sigma2, reml=True)
+    model, _ = build_model(res.spec)
+    best = model.evaluate(res.theta, reml=True)["ll"]
     for delta in ([1e-4, 0], [-1e-4, 0], [0, 1e-4], [0, -1e-4]):
-        trial = res.sigma2 + np.array(delta)
+        trial = res.theta + np.array(delta)
         if np.all(trial >= 0):
-            assert model.loglik(trial, reml=True) <= best + 1e-12
+            assert model.evaluate(trial, reml=True)["ll"] <= best + 1e-12
 
 
 def test_three_level_collapses_to_fixed_effects_when_components_vanish():
@@ -91,7 +99,8 @@ def test_ml_and_t_options(assink):
     ml = meta_analysis(assink, random="~ 1 | study/esid", method="ML")
     reml = meta_analysis(assink, random="~ 1 | study/esid")
     assert ml.sigma2[0] < reml.sigma2[0]  # ML shrinks variance components
-    t = meta_analysis(assink, random="~ 1 | study/esid", test="knha")
+    with pytest.warns(DataQualityWarning, match="no Knapp-Hartung rescaling"):
+        t = meta_analysis(assink, random="~ 1 | study/esid", test="knha")
     assert t.test == "t" and t.df == 99
     with pytest.raises(MetaAnalysisError, match="REML"):
         meta_analysis(assink, random="~ 1 | study/esid", method="DL")

@@ -242,7 +242,7 @@ def test_apa_for_ratio_measure():
 def test_subgroup_option_conflicts(molloy):
     with pytest.raises(MetaAnalysisError, match="intercept-only"):
         meta_analysis(molloy, r="ri", n="ni", subgroup="design", mods="~ meanage")
-    with pytest.raises(MetaAnalysisError, match="three-level"):
+    with pytest.raises(MetaAnalysisError, match="use sigma2= with random="):
         meta_analysis(molloy, r="ri", n="ni", random="~ 1 | study", tau2=0.01)
 
 

@@ -175,9 +175,11 @@ def test_sensitivity_rejects_three_level_models():
         }
     )
     res = meta_analysis(data, random=("study", "es"))
-    for func in (influence, leave_one_out, cumulative, baujat_values):
+    for func in (leave_one_out, cumulative, baujat_values):
         with pytest.raises(MetaAnalysisError, match="univariate"):
             func(res)
+    # influence() has multilevel diagnostics (tests/meta/test_multivariate.py)
+    assert list(influence(res).columns) == ["rstudent", "cook_d", "hat", "dfbetas"]
 
 
 def test_public_names_are_exported_from_meta():

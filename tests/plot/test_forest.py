@@ -100,13 +100,46 @@ def test_back_transformed_axis_shows_r(molloy):
     for pos, text in zip(positions, labels, strict=True):
         assert as_float(text) == pytest.approx(np.tanh(pos), abs=1e-9)  # label is r at the z tick
         assert round(as_float(text), 2) == as_float(text)  # round values of r
-    assert ax.get_xlabel() == "Correlation (r)"
+    # the label names the scale the axis is drawn on
+    assert ax.get_xlabel() == "Correlation r (Fisher's z scale)"
     overall = texts(ax, "estimate_text")[molloy.k]
     est, lo, hi = np.tanh([molloy.estimate, molloy.ci_low, molloy.ci_high])
-    assert overall == f"{est:.2f} [{lo:.2f}, {hi:.2f}]"  # DOMAIN.md: r = .15 [.09, .21]
-    assert overall == "0.15 [0.09, 0.21]"
+    assert overall == f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
+    assert overall == "0.15 [0.09, 0.21]"  # Molloy et al. (2014): r = .15 [.09, .21]
     # untransformed: labelled on the z scale
     assert forest(molloy).get_xlabel() == "Fisher's z"
+
+
+@pytest.mark.parametrize("transform", [None, "r"])
+def test_ticks_cover_every_interval(molloy, transform):
+    # ticks used to stop inside the widest intervals, leaving their ends unlabelled
+    ax = forest(molloy, transform=transform)
+    ticks = ax.get_xticks()
+    (ci,) = by_gid(ax, "study_ci")
+    ends = np.asarray(ci.get_segments())[:, :, 0]
+    drawn = [ends.min(), ends.max(), molloy.pi_low, molloy.pi_high]
+    assert ticks.min() <= min(drawn) and ticks.max() >= max(drawn)
+    lo, hi = ax.get_xlim()
+    assert lo <= ticks.min() and hi >= ticks.max()
+
+
+def test_sample_size_column_and_heterogeneity_line(molloy):
+    n = np.arange(50, 50 + 10 * molloy.k, 10)
+    ax = forest(molloy, n=n)
+    shown = texts(ax, "n_text")
+    assert shown[: molloy.k] == [f"{v:,}" for v in n]
+    assert shown[-1] == f"{n.sum():,}"  # total N on the pooled row
+    (het,) = texts(ax, "heterogeneity_text")
+    assert het == (
+        f"Heterogeneity: τ² = {molloy.tau2:.2f}; I² = {molloy.i2:.1f}%; "
+        f"Q(15) = {molloy.q:.2f}, p < .001"
+    )
+    assert texts(forest(molloy, n=False, show_heterogeneity=False), "heterogeneity_text") == []
+    # effect_sizes() output carries n, so the column appears by itself
+    from alliancestats.meta import effect_sizes
+
+    es = effect_sizes(r=[0.2, 0.3, 0.1], n=[40, 60, 80])
+    assert texts(forest(meta_analysis(es)), "n_text")[-1] == "180"
 
 
 def test_weights_column(molloy):
@@ -172,7 +205,7 @@ def test_risk_ratio_axis_and_common_effect_model():
     ax = forest(res, transform="auto")
     labels = [as_float(t.get_text()) for t in ax.get_xticklabels()]
     np.testing.assert_allclose(labels, np.exp(ax.get_xticks()), rtol=1e-9)  # ratios at log ticks
-    assert 1.0 in labels and ax.get_xlabel() == "Risk ratio"
+    assert 1.0 in labels and ax.get_xlabel() == "Risk ratio (log scale)"
     (null,) = by_gid(ax, "null_line", "lines")
     assert null.get_xdata()[0] == 0.0  # log RR 0 = RR 1
     fe = forest(res.refit(method="FE"))

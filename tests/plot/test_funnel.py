@@ -55,7 +55,21 @@ def test_points_are_effects_against_standard_errors(molloy):
     x_end = sorted(p.get_xdata()[1] for p in pseudo)
     z = stats.norm.ppf(0.975)
     np.testing.assert_allclose(x_end, molloy.estimate + np.array([-z, z]) * bottom, rtol=1e-9)
-    assert ax.get_xlabel() == "Fisher's z" and ax.get_ylabel() == "Standard error"
+    assert ax.get_xlabel() == "Fisher's z" and ax.get_ylabel() == "Standard error of Fisher's z"
+
+
+def test_legend_names_every_line_and_marker(molloy):
+    # the pooled-estimate and pseudo-CI lines used to be missing from the legend
+    tf = trim_and_fill(molloy)
+    ax = funnel(molloy, filled=tf)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Pooled estimate (after trim-and-fill, random-effects, REML)" in legend
+    assert "Pseudo 95% CI (estimate ± 1.96 SE)" in legend
+    assert "Estimate before trim-and-fill" in legend
+    assert {"Study", "Imputed study"} <= set(legend)
+    assert {".05 < p ≤ .10", ".01 < p ≤ .05", "p ≤ .01"} <= set(legend)
+    drawn_lines = {line.get_gid() for line in ax.lines}
+    assert drawn_lines == {"estimate_line", "pseudo_ci", "original_estimate_line"}
 
 
 def test_trim_and_fill_result_draws_imputed_studies_open(molloy):
@@ -101,7 +115,7 @@ def test_contour_regions_follow_significance_limits(molloy):
     expected = np.array([stats.norm.ppf(0.95), stats.norm.ppf(0.975)]) * se_max
     np.testing.assert_allclose(xs, expected, rtol=1e-9)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == [".05 < p ≤ .10", ".01 < p ≤ .05", "p ≤ .01"]
+    assert legend[:3] == [".05 < p ≤ .10", ".01 < p ≤ .05", "p ≤ .01"]
     assert not any(
         c.get_gid() and c.get_gid().startswith("contour")
         for c in funnel(molloy, contours=None).collections
@@ -130,3 +144,30 @@ def test_vector_export(molloy, tmp_path, fmt, magic):
     ax.figure.savefig(path)
     content = path.read_bytes()
     assert content.startswith(magic) and len(content) > 3000
+
+
+YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
+VI = [0.03, 0.03, 0.05, 0.01, 0.05, 0.02]
+
+
+def contour_gids(ax) -> set[str]:
+    return {c.get_gid() for c in ax.collections if str(c.get_gid()).startswith("contour_")}
+
+
+def test_funnel_contours_true_means_the_default_levels():
+    # contours=True used to raise TypeError: 'bool' object is not iterable
+    res = meta_analysis(yi=YI, vi=VI)
+    assert contour_gids(funnel(res, contours=True)) == contour_gids(funnel(res))
+    assert contour_gids(funnel(res)) == {"contour_0.9", "contour_0.95", "contour_0.99"}
+
+
+def test_funnel_contours_false_or_single_level():
+    res = meta_analysis(yi=YI, vi=VI)
+    assert contour_gids(funnel(res, contours=False)) == set()
+    assert contour_gids(funnel(res, contours=0.95)) == {"contour_0.95"}
+
+
+def test_funnel_percent_contours_are_refused_clearly():
+    res = meta_analysis(yi=YI, vi=VI)
+    with pytest.raises(MetaAnalysisError, match=r"confidence levels in \(0, 1\)"):
+        funnel(res, contours=[90, 95])

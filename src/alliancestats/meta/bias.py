@@ -17,6 +17,7 @@ metafor 3.8-1 (``regtest``, ``ranktest``, ``trimfill``); see ``tests/reference/m
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alliancestats.errors import MetaAnalysisError
+from alliancestats.errors import DataQualityWarning, MetaAnalysisError
+from alliancestats.meta._checks import (
+    is_intercept_only,
+    level_alpha,
+    require_result,
+    require_univariate,
+    study_arrays,
+)
+from alliancestats.meta.rma import meta_analysis
 
 __all__ = [
     "EggerResult",
@@ -33,58 +42,6 @@ __all__ = [
     "rank_test",
     "trim_and_fill",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# helpers shared with alliancestats.meta.sensitivity and the meta-analysis plots
-# --------------------------------------------------------------------------------------------
-def _alpha(result: Any) -> float:
-    """Two-sided error rate implied by ``result.level`` (accepts 95 or 0.95)."""
-    level = float(getattr(result, "level", 95.0))
-    if level > 1.0:
-        level /= 100.0
-    return 1.0 - level
-
-
-def _study_arrays(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``yi, vi, X`` of a fitted model as float arrays (X always two-dimensional)."""
-    yi = np.asarray(result.yi, dtype=float)
-    vi = np.asarray(result.vi, dtype=float)
-    X = np.asarray(result.X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    return yi, vi, X
-
-
-def _is_intercept_only(X: np.ndarray) -> bool:
-    return X.shape[1] == 1 and bool(np.allclose(X[:, 0], 1.0))
-
-
-def require_result(result: Any, what: str) -> None:
-    """Refuse anything that is not a fitted model from :func:`meta_analysis`.
-
-    Examples
-    --------
-    >>> require_result([0.1, 0.2], "egger_test()")
-    Traceback (most recent call last):
-    ...
-    alliancestats.errors.MetaAnalysisError: egger_test() needs a fitted model from meta_analysis() (a MetaResult), not list.
-    """
-    if not all(hasattr(result, name) for name in ("yi", "vi", "X", "method", "labels")):
-        raise MetaAnalysisError(
-            f"{what} needs a fitted model from meta_analysis() (a MetaResult), not "
-            f"{type(result).__name__}."
-        )
-
-
-def _check_univariate(result: Any, what: str) -> None:
-    """Refuse three-level and cluster-robust models, for which metafor defines no such method."""
-    require_result(result, what)
-    if getattr(result, "sigma2", None) is not None or getattr(result, "robust", None):
-        raise MetaAnalysisError(
-            f"{what} is defined for univariate models (no random= and no robust=); refit the "
-            "model without them, for example on one effect size per study."
-        )
 
 
 def _fit_like(
@@ -101,8 +58,6 @@ def _fit_like(
     ``mods`` holds the moderator columns without the intercept (which meta_analysis adds);
     ``None`` means an intercept-only model.
     """
-    from alliancestats.meta.rma import meta_analysis  # late import: meta core imports us
-
     return meta_analysis(
         yi=np.asarray(yi, dtype=float),
         vi=np.asarray(vi, dtype=float),
@@ -137,7 +92,8 @@ class EggerResult:
     model : {"rma", "lm"}
         Mixed-effects meta-regression or weighted least-squares regression.
     predictor : str
-        The precision measure used as predictor (``"sei"``).
+        The precision measure used as predictor (``"sei"``, ``"vi"``, ``"ni"``, ``"ninv"``,
+        ``"sqrtninv"``).
     statistic : float
         z (or t) statistic of the predictor's coefficient: the asymmetry test.
     p : float
@@ -217,10 +173,47 @@ def _wls(y: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
     return coef, np.sqrt(np.diag(cov)), df
 
 
+_PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
+# predictors that vanish as the sample size grows: the intercept is then the limit estimate
+_LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")
+
+
+def _sample_sizes(result: Any, ni: Any) -> np.ndarray:
+    if ni is None:
+        for name in ("n", "ni"):
+            if name in result.data.columns:
+                ni = result.data[name].to_numpy(dtype=float)
+                break
+        else:
+            raise MetaAnalysisError(
+                "This predictor needs sample sizes: give ni= (a column of the model's data or "
+                "one value per study)."
+            )
+    elif isinstance(ni, str):
+        if ni not in result.data.columns:
+            raise MetaAnalysisError(f"ni={ni!r} is not a column of the model's data.")
+        ni = result.data[ni].to_numpy(dtype=float)
+    ni = np.asarray(ni, dtype=float)
+    if ni.shape != (result.k,) or not np.all(np.isfinite(ni) & (ni > 0)):
+        raise MetaAnalysisError(f"ni must hold {result.k} positive sample sizes.")
+    return ni
+
+
+def _predictor_values(result: Any, predictor: str, vi: np.ndarray, ni: Any) -> np.ndarray:
+    if predictor == "sei":
+        return np.sqrt(vi)
+    if predictor == "vi":
+        return vi
+    n = _sample_sizes(result, ni)
+    return {"ni": n, "ninv": 1 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1 / np.sqrt(n)}[predictor]
+
+
 def egger_test(
     result: Any,
     model: Literal["rma", "lm"] = "rma",
-    predictor: Literal["sei"] = "sei",
+    predictor: Literal["sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"] = "sei",
+    *,
+    ni: Any = None,
 ) -> EggerResult:
     """Regression test for funnel-plot asymmetry (Egger's test and its mixed-effects version).
 
@@ -235,8 +228,13 @@ def egger_test(
         ``regtest`` default). ``"lm"`` is the classic Egger regression: weighted least squares
         of ``y_i`` on the standard error with weights ``1 / v_i`` and an estimated
         multiplicative dispersion, tested with a t distribution on ``k - p - 1`` df.
-    predictor : {"sei"}, default "sei"
-        Precision measure used as predictor. Only the standard error is supported.
+    predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}, default "sei"
+        Predictor added to the model: the standard error (Egger et al. 1997), the sampling
+        variance (the PEESE form; Stanley & Doucouliagos 2014), the sample size, its inverse,
+        its square root or its inverse square root (Peters et al. 2006, JAMA 295(6)).
+    ni : str or array-like, optional
+        Sample sizes for the ``n`` predictors; by default the model data's ``n`` (from
+        :func:`effect_sizes`) or ``ni`` column.
 
     Returns
     -------
@@ -281,27 +279,27 @@ def egger_test(
     """
     if model not in ("rma", "lm"):
         raise MetaAnalysisError(f"model must be 'rma' or 'lm', not {model!r}.")
-    if predictor != "sei":
+    if predictor not in _PREDICTORS:
         raise MetaAnalysisError(
-            f"predictor {predictor!r} is not supported; use predictor='sei' (standard error)."
+            f"predictor must be one of {', '.join(_PREDICTORS)}; got {predictor!r}."
         )
-    _check_univariate(result, "The regression test")
-    yi, vi, X = _study_arrays(result)
+    require_univariate(result, "The regression test")
+    yi, vi, X = study_arrays(result)
     k, p = X.shape
     if k < p + 2:
         raise MetaAnalysisError(
             f"The regression test needs at least {p + 2} studies for this model; got {k}."
         )
-    sei = np.sqrt(vi)
-    Xs = np.column_stack([X, sei])
+    Xs = np.column_stack([X, _predictor_values(result, predictor, vi, ni)])
     if np.linalg.matrix_rank(Xs) < p + 1:
         raise MetaAnalysisError(
-            "The standard errors are collinear with the model's moderators (for example, all "
-            "studies have the same standard error); the regression test cannot be fitted."
+            f"The predictor {predictor!r} is collinear with the model's moderators (for "
+            "example, all studies have the same standard error); the regression test cannot "
+            "be fitted."
         )
-    alpha = _alpha(result)
+    alpha = level_alpha(result)
     level = 100.0 * (1.0 - alpha)
-    intercept_only = _is_intercept_only(X)
+    intercept_only = is_intercept_only(X) and predictor in _LIMIT_PREDICTORS
     if model == "lm":
         coef, se, df = _wls(yi, Xs, 1.0 / vi)
         statistic = float(coef[p] / se[p])
@@ -520,7 +518,10 @@ def _k0_estimate(centred: np.ndarray, estimator: str) -> tuple[float, float]:
         se = np.sqrt(2.0 * max(0.0, k0) + 2.0)
         return float(k0), float(se)
     s_rank = float(np.sum(signed[signed > 0]))
-    k0 = (4.0 * s_rank - k * (k + 1)) / (2.0 * k - 1.0)
+    if estimator == "Q0":
+        k0 = k - 0.5 - np.sqrt(2.0 * k**2 - 4.0 * s_rank + 0.25)
+    else:
+        k0 = (4.0 * s_rank - k * (k + 1)) / (2.0 * k - 1.0)
     var_s = (
         k * (k + 1) * (2 * k + 1)
         + 10 * k0**3
@@ -530,13 +531,47 @@ def _k0_estimate(centred: np.ndarray, estimator: str) -> tuple[float, float]:
         - 18 * k * k0
         + 6 * k**2 * k0
     ) / 24.0
-    se = 4.0 * np.sqrt(var_s) / (2.0 * k - 1.0) if var_s > 0 else 0.0
-    return float(k0), float(se)
+    if var_s < 0:  # the variance formula breaks down (metafor: NaN with a warning)
+        return float(k0), float("nan")
+    if estimator == "Q0":
+        return float(k0), float(
+            2.0 * np.sqrt(var_s) / np.sqrt((k - 0.5) ** 2 - k0 * (2 * k - k0 - 1))
+        )
+    return float(k0), float(4.0 * np.sqrt(var_s) / (2.0 * k - 1.0))
+
+
+def _trim_iterations(
+    result: Any, y_sorted: np.ndarray, v_sorted: np.ndarray, estimator: str, maxiter: int
+) -> tuple[int, float, float]:
+    """Trim the k0 most extreme effects, re-centre, re-estimate k0 until it settles."""
+    k = len(y_sorted)
+    k0, previous, iterations = 0, -1, 0
+    beta = se_k0 = float("nan")
+    while k0 != previous:
+        previous = k0
+        iterations += 1
+        if iterations > maxiter:
+            raise MetaAnalysisError(
+                f"Trim-and-fill did not converge in {maxiter} iterations; increase maxiter."
+            )
+        if k0 >= k:
+            raise MetaAnalysisError(
+                f"Trim-and-fill estimated that {k0} of {k} studies are missing, leaving too few "
+                "to estimate the centre; the funnel is too asymmetric (or k too small) for "
+                "this method."
+            )
+        # the trimmed fits only provide the centre, which does not depend on the test
+        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0], test="z")
+        beta = float(fit.estimate)
+        raw_k0, se_k0 = _k0_estimate(y_sorted - beta, estimator)
+        k0 = int(max(0, np.round(raw_k0)))  # numpy rounds halves to even, as R does
+        se_k0 = se_k0 if np.isnan(se_k0) else max(0.0, se_k0)
+    return k0, se_k0, beta
 
 
 def trim_and_fill(
     result: Any,
-    estimator: Literal["L0", "R0"] = "L0",
+    estimator: Literal["L0", "R0", "Q0"] = "L0",
     side: Literal["left", "right"] | None = None,
     *,
     maxiter: int = 100,
@@ -547,8 +582,9 @@ def trim_and_fill(
     ----------
     result : MetaResult
         Fitted model without moderators.
-    estimator : {"L0", "R0"}, default "L0"
-        Estimator of the number of missing studies k0.
+    estimator : {"L0", "R0", "Q0"}, default "L0"
+        Estimator of the number of missing studies k0 (Duval & Tweedie 2000; Q0 from
+        Duval 2005, in Rothstein, Sutton & Borenstein, *Publication Bias in Meta-Analysis*).
     side : {"left", "right"}, optional
         Side of the funnel on which studies are missing. By default chosen as metafor does:
         "left" when the slope of the standard error in a mixed-effects regression (same τ²
@@ -578,9 +614,13 @@ def trim_and_fill(
     extreme ``k0`` are trimmed, the model refitted, and k0 re-estimated from the signed ranks
     of the centred effects until k0 no longer changes (Duval & Tweedie 2000). The trimmed
     studies are then mirrored about the last trimmed estimate and added. The standard error of
-    k0 follows metafor's formulas. The filled model keeps the test and level of ``result``
-    (metafor 3.8-1 refits the filled data with its defaults, i.e. z tests). Trim-and-fill assumes asymmetry is due to suppressed
-    studies; treat the filled estimate as a sensitivity analysis, not a correction.
+    k0 follows metafor's formulas; where the variance formula turns negative (possible when
+    k0 = 0) the standard error is ``nan`` with a warning, as in metafor. The filled model
+    keeps the test and level of ``result``: with Knapp-Hartung the filled estimate also uses
+    t tests (metafor 3.8-1 refits the filled data with z tests instead); the result says so
+    in ``extras["note"]`` and its summary. Trim-and-fill assumes asymmetry is due to
+    suppressed studies; treat the filled estimate as a sensitivity analysis, not a
+    correction.
 
     Validated against metafor 3.8-1 ``trimfill()`` on ``dat.molloy2014`` (Fisher z, REML; two
     studies filled on the left) and ``dat.bcg`` (log RR, REML): k0 exactly, se of k0 with
@@ -601,13 +641,13 @@ def trim_and_fill(
     >>> tf.k0, tf.side, int(tf.filled.sum())
     (3, 'left', 3)
     """
-    if estimator not in ("L0", "R0"):
-        raise MetaAnalysisError(f"estimator must be 'L0' or 'R0', not {estimator!r}.")
+    if estimator not in ("L0", "R0", "Q0"):
+        raise MetaAnalysisError(f"estimator must be 'L0', 'R0' or 'Q0', not {estimator!r}.")
     if side is not None and side not in ("left", "right"):
         raise MetaAnalysisError(f"side must be 'left', 'right' or None, not {side!r}.")
-    _check_univariate(result, "Trim-and-fill")
-    yi_obs, vi_obs, X = _study_arrays(result)
-    if not _is_intercept_only(X):
+    require_univariate(result, "Trim-and-fill")
+    yi_obs, vi_obs, X = study_arrays(result)
+    if not is_intercept_only(X):
         raise MetaAnalysisError(
             "Trim-and-fill is defined for models without moderators; fit the model without "
             "mods (or per subgroup) first."
@@ -623,30 +663,14 @@ def trim_and_fill(
     y_sorted = y[order]
     v_sorted = vi_obs[order]
 
-    k0 = 0
-    previous = -1
-    beta = float("nan")
-    se_k0 = float("nan")
-    iterations = 0
-    while k0 != previous:
-        previous = k0
-        iterations += 1
-        if iterations > maxiter:
-            raise MetaAnalysisError(
-                f"Trim-and-fill did not converge in {maxiter} iterations; increase maxiter."
-            )
-        if k0 >= k:
-            raise MetaAnalysisError(
-                f"Trim-and-fill estimated that {k0} of {k} studies are missing, leaving too few "
-                "to estimate the centre; the funnel is too asymmetric (or k too small) for "
-                "this method."
-            )
-        # the trimmed fits only provide the centre, which does not depend on the test
-        fit = _fit_like(result, y_sorted[: k - k0], v_sorted[: k - k0], test="z")
-        beta = float(fit.estimate)
-        raw_k0, se_k0 = _k0_estimate(y_sorted - beta, estimator)
-        k0 = int(max(0, np.round(raw_k0)))  # numpy rounds halves to even, as R does
-        se_k0 = max(0.0, se_k0)
+    k0, se_k0, beta = _trim_iterations(result, y_sorted, v_sorted, estimator, maxiter)
+    if np.isnan(se_k0):
+        warnings.warn(
+            "The variance formula of the k0 estimator is negative here, so the standard error "
+            "of k0 is undefined (nan), as in metafor.",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     if k0 > 0:
         mirrored = sign * (2.0 * beta - y_sorted[k - k0 :])
         yi_all = np.concatenate([yi_obs, mirrored])
@@ -672,4 +696,9 @@ def trim_and_fill(
     }
     for name, value in extras.items():
         setattr(filled_fit, name, value)
+    if str(result.test).lower() in ("knha", "adhoc", "t"):
+        filled_fit.extras["note"] = (
+            f"The filled-data model keeps test={result.test!r} (t-based); metafor's trimfill() "
+            "refits the filled data with z tests."
+        )
     return filled_fit

@@ -1,25 +1,54 @@
-"""Effect sizes and their sampling variances for meta-analysis.
+"""Effect sizes and their sampling variances for meta-analysis, as metafor's ``escalc``.
 
-:func:`effect_sizes` turns what primary studies report (correlations, d, t, F(1, df), χ²(1),
-odds ratios, standardised β, 2×2 counts, or ready-made yi/vi) into a tidy table with ``yi`` and
-``vi`` for :func:`alliancestats.meta.meta_analysis`. Conversions to r follow Borenstein,
-Hedges, Higgins & Rothstein (2009, *Introduction to Meta-Analysis*, ch. 7) and Lipsey & Wilson
-(2001); β → r follows Peterson & Brown (2005, J Appl Psychol 90(1)).
+:func:`effect_sizes` turns what primary studies report into a tidy table with ``yi`` and
+``vi`` for :func:`alliancestats.meta.meta_analysis`: correlations (and t, F(1, df), χ²(1), β
+converted to r), standardised and raw mean differences, ratios of means, change scores, 2×2
+tables, proportions, incidence rates and (semi-)partial correlations. The formulas live in
+:mod:`~alliancestats.meta.measures_counts` and :mod:`~alliancestats.meta.measures_continuous`;
+conversions between metrics in :mod:`~alliancestats.meta.conversions`. A d or an odds ratio is
+turned into r only when asked (``convert=True``); the ``source`` column records it.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import ApproximationWarning, MetaAnalysisError
+from alliancestats._validation import as_frame
+from alliancestats.errors import MetaAnalysisError
 from alliancestats.meta._inputs import numeric_input
+from alliancestats.meta.conversions import (
+    beta_to_r,
+    chi2_to_r,
+    d_to_r,
+    f_to_r,
+    odds_ratio_to_d,
+    r_to_d,
+    r_to_z,
+    t_to_r,
+    z_to_r,
+)
+from alliancestats.meta.measures_continuous import (
+    CHANGE_MEASURES,
+    CONTINUOUS_MEASURES,
+    MEAN_MEASURES,
+    change_scores,
+    mean_differences,
+    partial_correlations,
+)
+from alliancestats.meta.measures_counts import (
+    COUNT_MEASURES,
+    PROPORTION_MEASURES,
+    RATE_MEASURES,
+    incidence_rates,
+    proportions,
+    two_by_two,
+)
 
 __all__ = [
+    "MEASURES",
     "beta_to_r",
     "chi2_to_r",
     "combine_dependent",
@@ -33,339 +62,11 @@ __all__ = [
     "z_to_r",
 ]
 
-ArrayLike = Sequence[float] | np.ndarray | pd.Series | float
-
-_MEASURES = ("ZCOR", "COR", "RR", "OR", "GEN")
-
-
-def _arr(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
-
-def r_to_z(r: ArrayLike) -> np.ndarray:
-    """Fisher's z transformation ``atanh(r)``.
-
-    Parameters
-    ----------
-    r : float or array-like
-        Correlations in (-1, 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``0.5 · ln((1 + r) / (1 − r))`` (Fisher 1921), whose sampling variance is close to
-        ``1 / (n − 3)``.
-
-    Notes
-    -----
-    Checked in ``tests/meta/test_effect_sizes.py`` against the closed form (1e-12 relative);
-    round trip with :func:`z_to_r`.
-
-    Examples
-    --------
-    >>> round(float(r_to_z(0.5)), 6)
-    0.549306
-    """
-    return np.arctanh(_arr(r))
-
-
-def z_to_r(z: ArrayLike) -> np.ndarray:
-    """Back-transform Fisher z to r (``tanh``), metafor's ``transf.ztor``.
-
-    Parameters
-    ----------
-    z : float or array-like
-        Values on the Fisher z scale.
-
-    Returns
-    -------
-    numpy.ndarray
-        Correlations ``tanh(z)``.
-
-    Notes
-    -----
-    Inverse of :func:`r_to_z` (Fisher 1921); checked in ``tests/meta/test_effect_sizes.py``
-    against the closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> round(float(z_to_r(0.549306)), 5)
-    0.5
-    """
-    return np.tanh(_arr(z))
-
-
-def _group_factor(n1: ArrayLike | None, n2: ArrayLike | None) -> np.ndarray | float:
-    """``a = (n1 + n2)² / (n1 n2)``; 4 when group sizes are unknown (equal groups)."""
-    if n1 is None or n2 is None:
-        return 4.0
-    a1, a2 = _arr(n1), _arr(n2)
-    return (a1 + a2) ** 2 / (a1 * a2)
-
-
-def d_to_r(d: ArrayLike, n1: ArrayLike | None = None, n2: ArrayLike | None = None) -> np.ndarray:
-    """Convert a standardised mean difference to a (point-biserial) correlation.
-
-    ``r = d / sqrt(d² + a)`` with ``a = (n1 + n2)² / (n1 n2)`` (``a = 4`` for equal or unknown
-    group sizes; Borenstein et al. 2009, eq. 7.5).
-
-    Parameters
-    ----------
-    d : float or array-like
-        Standardised mean differences.
-    n1, n2 : float or array-like, optional
-        Group sizes; both or neither.
-
-    Returns
-    -------
-    numpy.ndarray
-        Point-biserial correlations.
-
-    Notes
-    -----
-    Checked in ``tests/meta/test_effect_sizes.py`` against the closed form (1e-12 relative);
-    round trip with :func:`r_to_d`.
-
-    Examples
-    --------
-    >>> round(float(d_to_r(0.5)), 4)
-    0.2425
-    >>> round(float(d_to_r(0.5, 20, 80)), 4)
-    0.1961
-    """
-    d = _arr(d)
-    return d / np.sqrt(d**2 + _group_factor(n1, n2))
-
-
-def r_to_d(r: ArrayLike, n1: ArrayLike | None = None, n2: ArrayLike | None = None) -> np.ndarray:
-    """Convert a correlation to d: ``d = sqrt(a) r / sqrt(1 − r²)`` (inverse of :func:`d_to_r`).
-
-    Parameters
-    ----------
-    r : float or array-like
-        Correlations in (-1, 1).
-    n1, n2 : float or array-like, optional
-        Group sizes; ``a = (n1 + n2)² / (n1 n2)``, or 4 when not given.
-
-    Returns
-    -------
-    numpy.ndarray
-        Standardised mean differences.
-
-    Notes
-    -----
-    Borenstein et al. (2009), eq. 7.6. Checked in ``tests/meta/test_effect_sizes.py`` against
-    the closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> round(float(r_to_d(0.2425356)), 4)
-    0.5
-    """
-    r = _arr(r)
-    return np.sqrt(_group_factor(n1, n2)) * r / np.sqrt(1 - r**2)
-
-
-def t_to_r(t: ArrayLike, df: ArrayLike) -> np.ndarray:
-    """Convert a t statistic to r: ``r = t / sqrt(t² + df)`` (sign kept).
-
-    Parameters
-    ----------
-    t : float or array-like
-        t statistics (the sign gives the direction).
-    df : float or array-like
-        Their degrees of freedom (positive).
-
-    Returns
-    -------
-    numpy.ndarray
-        Correlations.
-
-    Notes
-    -----
-    Rosenthal (1991), *Meta-Analytic Procedures for Social Research*, ch. 2. Checked in
-    ``tests/meta/test_effect_sizes.py`` against the closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> round(float(t_to_r(2.0, 36)), 4)
-    0.3162
-    """
-    t, df = _arr(t), _arr(df)
-    return t / np.sqrt(t**2 + df)
-
-
-def f_to_r(f: ArrayLike, df: ArrayLike, direction: ArrayLike = 1.0) -> np.ndarray:
-    """Convert F(1, df) to r: ``r = sqrt(F / (F + df))``, signed by ``direction`` (+1 / −1).
-
-    F carries no direction, so give ``direction=-1`` for effects against the hypothesis.
-
-    Parameters
-    ----------
-    f : float or array-like
-        F statistics with one numerator degree of freedom (non-negative).
-    df : float or array-like
-        Denominator degrees of freedom.
-    direction : float or array-like, default 1.0
-        Sign of each effect.
-
-    Returns
-    -------
-    numpy.ndarray
-        Signed correlations, one per F statistic.
-
-    Notes
-    -----
-    Uses ``F(1, df) = t²`` (Rosenthal 1991) and so agrees with :func:`t_to_r`; the test
-    suite checks it against that closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> round(float(f_to_r(4.0, 36)), 4)
-    0.3162
-    """
-    f, df = _arr(f), _arr(df)
-    if np.any(f < 0):
-        raise MetaAnalysisError("F statistics must be non-negative; give the sign via direction.")
-    return np.sign(_arr(direction)) * np.sqrt(f / (f + df))
-
-
-def chi2_to_r(chi2: ArrayLike, n: ArrayLike, direction: ArrayLike = 1.0) -> np.ndarray:
-    """Convert χ²(1) to r (φ): ``r = sqrt(χ² / N)``, signed by ``direction``.
-
-    Parameters
-    ----------
-    chi2 : float or array-like
-        χ² statistics with one degree of freedom (non-negative).
-    n : float or array-like
-        Total sample sizes.
-    direction : float or array-like, default 1.0
-        Sign of each effect.
-
-    Returns
-    -------
-    numpy.ndarray
-        Correlations (φ coefficients).
-
-    Notes
-    -----
-    Rosenthal (1991), ch. 2. Checked in ``tests/meta/test_effect_sizes.py`` against the closed
-    form (1e-12 relative).
-
-    Examples
-    --------
-    >>> round(float(chi2_to_r(9.0, 100)), 4)
-    0.3
-    """
-    chi2, n = _arr(chi2), _arr(n)
-    if np.any(chi2 < 0):
-        raise MetaAnalysisError("chi-square statistics must be non-negative.")
-    return np.sign(_arr(direction)) * np.sqrt(chi2 / n)
-
-
-def odds_ratio_to_d(
-    odds_ratio: ArrayLike, var_log_or: ArrayLike | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Convert an odds ratio to d with the logit method: ``d = ln(OR)·√3/π``.
-
-    The variance of ``ln(OR)`` becomes ``var·3/π²`` (Hasselblad & Hedges 1995; Borenstein et
-    al. 2009, eq. 7.1–7.2).
-
-    Parameters
-    ----------
-    odds_ratio : float or array-like
-        Odds ratios (positive).
-    var_log_or : float or array-like, optional
-        Sampling variances of ``ln(OR)``.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``d`` and its variance (``None`` when ``var_log_or`` is not given).
-
-    Notes
-    -----
-    Checked in ``tests/meta/test_effect_sizes.py`` against the closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> d, v = odds_ratio_to_d(2.0, 0.1)
-    >>> round(float(d), 4), round(float(v), 5)
-    (0.3822, 0.0304)
-    """
-    orr = _arr(odds_ratio)
-    if np.any(orr <= 0):
-        raise MetaAnalysisError("Odds ratios must be positive.")
-    d = np.log(orr) * np.sqrt(3) / np.pi
-    v = None if var_log_or is None else _arr(var_log_or) * 3 / np.pi**2
-    return d, v
-
-
-def beta_to_r(beta: ArrayLike, *, warn: bool = True) -> np.ndarray:
-    """Approximate r from a standardised regression coefficient (Peterson & Brown 2005).
-
-    ``r ≈ β + .05λ`` with ``λ = 1`` when ``β ≥ 0`` and 0 otherwise. The approximation was
-    derived for ``|β| < .50``; an :class:`~alliancestats.errors.ApproximationWarning` is issued.
-
-    Parameters
-    ----------
-    beta : float or array-like
-        Standardised regression coefficients.
-    warn : bool, default True
-        Issue the ApproximationWarning.
-
-    Returns
-    -------
-    numpy.ndarray
-        Approximate correlations.
-
-    Notes
-    -----
-    Peterson & Brown (2005), J Appl Psychol 90(1). Checked in
-    ``tests/meta/test_effect_sizes.py`` against the closed form (1e-12 relative).
-
-    Examples
-    --------
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")
-    ...     print(beta_to_r([0.20, -0.10]).round(2))
-    [ 0.25 -0.1 ]
-    """
-    b = _arr(beta)
-    if warn:
-        outside = np.abs(b) >= 0.5
-        warnings.warn(
-            "Standardised beta converted to r with Peterson & Brown's (2005) approximation "
-            "r = beta + .05 (beta >= 0)"
-            + (
-                f"; {int(outside.sum())} value(s) with |beta| >= .50 lie outside its range"
-                if outside.any()
-                else ""
-            )
-            + ".",
-            ApproximationWarning,
-            stacklevel=2,
-        )
-    return b + 0.05 * (b >= 0)
-
-
-def _log_ratio(
-    ai: np.ndarray, bi: np.ndarray, ci: np.ndarray, di: np.ndarray, measure: str, add: float
-) -> tuple[np.ndarray, np.ndarray]:
-    cells = np.column_stack([ai, bi, ci, di])
-    if np.any(cells < 0):
-        raise MetaAnalysisError("2x2 cell counts must be non-negative.")
-    zero = np.any(cells == 0, axis=1)
-    cells = cells + add * zero[:, None]  # metafor's to="only0": add only where a cell is 0
-    a, b, c, d = cells.T
-    if measure == "RR":
-        yi = np.log(a / (a + b)) - np.log(c / (c + d))
-        vi = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
-    else:
-        yi = np.log(a * d / (b * c))
-        vi = 1 / a + 1 / b + 1 / c + 1 / d
-    return yi, vi
+#: every measure :func:`effect_sizes` computes
+MEASURES = ("ZCOR", "COR") + COUNT_MEASURES + CONTINUOUS_MEASURES + ("GEN",)
+
+# metafor's argument names and this library's older short names for the same inputs
+_ALIASES = {"n1i": "n1", "n2i": "n2", "ri": "r", "ni": "n"}
 
 
 def _fit_length(values: np.ndarray | None, what: str, length: int) -> np.ndarray | None:
@@ -377,8 +78,265 @@ def _fit_length(values: np.ndarray | None, what: str, length: int) -> np.ndarray
     raise MetaAnalysisError(f"{what} has {len(values)} values but the effect sizes have {length}.")
 
 
-def _get(data: pd.DataFrame | None, value: Any, what: str, k: int | None) -> np.ndarray | None:
-    return numeric_input(data, value, what, k)
+class _Inputs:
+    """The numeric inputs of one call, read on demand (column names or arrays)."""
+
+    def __init__(self, data: pd.DataFrame | None, given: dict[str, Any]):
+        self.data, self.given = data, given
+        self.k = len(data) if data is not None else None
+        self.used: set[str] = set()
+
+    def has(self, name: str) -> bool:
+        return self.given.get(name) is not None
+
+    def get(self, name: str, required: str | None = None) -> np.ndarray | None:
+        """Values of ``name`` (``None`` when not given; an error naming ``required`` if needed)."""
+        self.used.add(name)
+        value = self.given.get(name)
+        if value is None:
+            if required is not None:
+                raise MetaAnalysisError(f"measure={required!r} needs {name}.")
+            return None
+        return numeric_input(self.data, value, name, self.k, function="effect_sizes")
+
+    def check_unused(self, measure: str) -> None:
+        extra = sorted(n for n, v in self.given.items() if v is not None and n not in self.used)
+        if extra:
+            raise MetaAnalysisError(
+                f"measure={measure!r} does not use {', '.join(extra)}; remove them or choose "
+                "the measure they belong to."
+            )
+
+
+def _same_length(arrays: dict[str, np.ndarray | None]) -> int:
+    given = {k: v for k, v in arrays.items() if v is not None and len(v) != 1}
+    lengths = {len(v) for v in given.values()}
+    if len(lengths) > 1:
+        raise MetaAnalysisError(
+            "Inputs have different lengths: "
+            + ", ".join(f"{k} ({len(v)})" for k, v in given.items())
+            + "."
+        )
+    return lengths.pop() if lengths else 1
+
+
+def _count_measure(
+    measure: str, inp: _Inputs, add: float | None, to: str
+) -> tuple[np.ndarray, np.ndarray]:
+    if add is None:
+        add = 0.0 if measure in ("PAS", "PFT") else 0.5
+    if measure in PROPORTION_MEASURES:
+        xi = inp.get("xi", measure)
+        ni = inp.get("n")
+        mi = inp.get("mi")
+        if ni is None and mi is None:
+            raise MetaAnalysisError(
+                f"measure={measure!r} needs xi with ni (or mi, the non-events)."
+            )
+        ni = xi + mi if ni is None else ni
+        return proportions(measure, xi, ni, add, to)
+    if measure in RATE_MEASURES:
+        if measure in ("IR", "IRLN"):
+            x = inp.get("xi") if inp.has("xi") else inp.get("x1i", measure)
+            t = inp.get("ti") if inp.has("ti") else inp.get("t1i", measure)
+            return incidence_rates(measure, x, t, add=add, to=to)
+        return incidence_rates(
+            measure, inp.get("x1i", measure), inp.get("t1i", measure), inp.get("x2i", measure),
+            inp.get("t2i", measure), add, to,
+        )  # fmt: skip
+    ai, ci = inp.get("ai", measure), inp.get("ci", measure)
+    bi, di = inp.get("bi"), inp.get("di")
+    n1, n2 = inp.get("n1"), inp.get("n2")
+    if bi is None:
+        if n1 is None:
+            raise MetaAnalysisError(f"measure={measure!r} needs bi or n1i.")
+        bi = n1 - ai
+    if di is None:
+        if n2 is None:
+            raise MetaAnalysisError(f"measure={measure!r} needs di or n2i.")
+        di = n2 - ci
+    _same_length({"ai": ai, "bi": bi, "ci": ci, "di": di})
+    return two_by_two(measure, ai, bi, ci, di, add, to)
+
+
+def _continuous_measure(measure: str, inp: _Inputs) -> tuple[np.ndarray, np.ndarray]:
+    if measure in MEAN_MEASURES:
+        d = inp.get("d") if inp.has("d") else (inp.get("di") if measure == "SMD" else None)
+        t = inp.get("ti") if measure == "SMD" else None
+        means = [inp.get(n) for n in ("m1i", "m2i", "sd1i", "sd2i")]
+        if measure != "SMD" or (d is None and t is None):
+            means = [inp.get(n, measure) for n in ("m1i", "m2i", "sd1i", "sd2i")]
+        n1, n2 = inp.get("n1", measure), inp.get("n2", measure)
+        return mean_differences(measure, *means, n1, n2, d=d, t=t)
+    if measure in CHANGE_MEASURES:
+        sd2 = inp.get("sd2i", None if measure == "SMCR" else measure)
+        return change_scores(
+            measure, inp.get("m1i", measure), inp.get("m2i", measure), inp.get("sd1i", measure),
+            sd2, inp.get("r", measure), inp.get("n", measure),
+        )  # fmt: skip
+    r2 = inp.get("r2i", "SPCOR" if measure == "SPCOR" else None)
+    return partial_correlations(
+        measure, inp.get("ti", measure), inp.get("n", measure), inp.get("mi", measure), r2
+    )
+
+
+_CONVERTED = ("d", "odds_ratio")
+
+
+def _correlation_sources(inp: _Inputs, convert: bool) -> dict[str, np.ndarray]:
+    sources = {
+        key: inp.get(name)
+        for key, name in (
+            ("r", "r"), ("d", "d"), ("t", "t"), ("F", "f"), ("chi2", "chi2"),
+            ("odds_ratio", "odds_ratio"), ("beta", "beta"),
+        )
+    }  # fmt: skip
+    given = {key: val for key, val in sources.items() if val is not None}
+    if not given:
+        raise MetaAnalysisError(
+            "Give at least one of r, t, f, chi2 or beta (or use measure='GEN')."
+        )
+    converted = [key for key in _CONVERTED if key in given]
+    if converted and not convert:
+        what = " and ".join("an odds ratio" if c == "odds_ratio" else "d" for c in converted)
+        raise MetaAnalysisError(
+            f"{what} given for a correlation measure: neither is a correlation. Analyse d with "
+            "measure='SMD' (odds ratios as log odds ratios with measure='OR' from counts), or "
+            "convert them to point-biserial r explicitly with convert=True (or d_to_r())."
+        )
+    length = len(next(iter(given.values())))
+    if length == 0:
+        raise MetaAnalysisError("No studies given: the effect-size inputs are empty.")
+    if any(len(val) != length for val in given.values()):
+        raise MetaAnalysisError("All effect-size inputs must have the same length.")
+    return given
+
+
+def _correlations(inp: _Inputs, convert: bool) -> tuple[np.ndarray, ...]:
+    """r, n, source and approximation flag, filled row by row from the first statistic given."""
+    given = _correlation_sources(inp, convert)
+    length = len(next(iter(given.values())))
+    nn, nn1, nn2, ddf, sign = (
+        _fit_length(inp.get(name), name, length) for name in ("n", "n1", "n2", "df", "direction")
+    )
+    for what, values in (("n1", nn1), ("n2", nn2), ("df", ddf)):
+        if values is not None and np.any(values[~np.isnan(values)] <= 0):
+            bad = np.flatnonzero(~np.isnan(values) & (values <= 0)).tolist()[:10]
+            raise MetaAnalysisError(f"{what} must be positive (rows {bad}).")
+    sign = np.ones(length) if sign is None else np.where(np.isnan(sign), 1.0, np.sign(sign))
+    n_used = nn.copy() if nn is not None else np.full(length, np.nan)
+    if nn1 is not None and nn2 is not None:
+        n_used = np.where(np.isnan(n_used), nn1 + nn2, n_used)
+    r_out = np.full(length, np.nan)
+    src = np.full(length, "", dtype=object)
+    approx = np.zeros(length, dtype=bool)
+
+    def fill(values: np.ndarray, label: str) -> None:
+        take = np.isnan(r_out) & ~np.isnan(values)
+        r_out[take] = values[take]
+        src[take] = label
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if "r" in given:
+            fill(given["r"], "r")
+        if "d" in given:
+            fill(d_to_r(given["d"], nn1, nn2), "d (converted)")
+        if "t" in given or "F" in given:
+            if ddf is None:
+                raise MetaAnalysisError("t and F conversions need df.")
+            n_used = np.where(np.isnan(n_used), ddf + 2, n_used)
+            if "t" in given:
+                fill(t_to_r(given["t"], ddf), "t")
+            if "F" in given:
+                fval = given["F"]
+                if np.any(fval[~np.isnan(fval)] < 0):
+                    raise MetaAnalysisError("F statistics must be non-negative; use direction.")
+                fill(sign * np.sqrt(fval / (fval + ddf)), "F")
+        if "chi2" in given:
+            cval = given["chi2"]
+            if np.any(cval[~np.isnan(cval)] < 0):
+                raise MetaAnalysisError("chi-square statistics must be non-negative.")
+            fill(sign * np.sqrt(cval / n_used), "chi2")
+        if "odds_ratio" in given:
+            orr = given["odds_ratio"]
+            dval, _ = odds_ratio_to_d(np.where(np.isnan(orr), 1.0, orr))
+            fill(d_to_r(np.where(np.isnan(orr), np.nan, dval), nn1, nn2), "odds_ratio (converted)")
+        if "beta" in given:
+            use = np.isnan(r_out) & ~np.isnan(given["beta"])
+            if use.any():
+                fill(beta_to_r(np.where(use, given["beta"], np.nan)), "beta")
+                approx |= use
+    return r_out, n_used, src, approx
+
+
+def _check_correlations(r: np.ndarray, n: np.ndarray, measure: str) -> None:
+    bad_r = ~np.isnan(r) & (np.abs(r) >= 1)
+    if bad_r.any():
+        raise MetaAnalysisError(
+            "Correlations must lie strictly between -1 and 1 "
+            f"(rows {np.flatnonzero(bad_r).tolist()[:10]})."
+        )
+    if np.all(np.isnan(n)):
+        raise MetaAnalysisError("Sample sizes are needed: give n (or n1 and n2, or df).")
+    min_n = 4 if measure == "ZCOR" else 2
+    bad_n = ~np.isnan(n) & (n < min_n)
+    if bad_n.any():
+        raise MetaAnalysisError(
+            f"Sample sizes must be at least {min_n} for measure {measure!r} "
+            f"(rows {np.flatnonzero(bad_n).tolist()[:10]})."
+        )
+
+
+def _reliabilities(inp: _Inputs, length: int) -> np.ndarray | None:
+    """Product ``rxx·ryy`` of the reliabilities (None when neither is given)."""
+    if not (inp.has("rxx") or inp.has("ryy")):
+        return None
+    a_x = inp.get("rxx") if inp.has("rxx") else np.ones(length)
+    a_y = inp.get("ryy") if inp.has("ryy") else np.ones(length)
+    a_x = np.broadcast_to(_fit_length(a_x, "rxx", length), (length,)).astype(float)
+    a_y = np.broadcast_to(_fit_length(a_y, "ryy", length), (length,)).astype(float)
+    bad = (a_x <= 0) | (a_x > 1) | (a_y <= 0) | (a_y > 1)
+    if np.any(bad & ~np.isnan(a_x) & ~np.isnan(a_y)):
+        raise MetaAnalysisError("Reliabilities must lie in (0, 1].")
+    return a_x * a_y
+
+
+def _correlation_columns(measure: str, inp: _Inputs, convert: bool) -> dict[str, Any]:
+    r_out, n_used, src, approx = _correlations(inp, convert)
+    _check_correlations(r_out, n_used, measure)
+    v = 1.0 / (n_used - 3) if measure == "ZCOR" else (1 - r_out**2) ** 2 / (n_used - 1)
+    rel = _reliabilities(inp, len(r_out))
+    r_final = r_out
+    if rel is not None:
+        r_final = r_out / np.sqrt(rel)
+        if np.any(np.abs(r_final[~np.isnan(r_final)]) >= 1):
+            raise MetaAnalysisError(
+                "A disattenuated correlation reaches |r| >= 1; check the reliabilities."
+            )
+        v = v / rel
+    cols: dict[str, Any] = {
+        "yi": np.arctanh(r_final) if measure == "ZCOR" else r_final,
+        "vi": v,
+        "r": r_final,
+        "n": n_used,
+        "source": src,
+        "approximate": approx,
+    }
+    if rel is not None:
+        cols["r_observed"] = r_out
+    return cols
+
+
+def _arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Merge metafor's argument names into the short ones (both given is an error)."""
+    merged = dict(kwargs)
+    for long, short in _ALIASES.items():
+        if merged.get(long) is not None:
+            if merged.get(short) is not None:
+                raise MetaAnalysisError(f"Give {short} or {long} (the same input), not both.")
+            merged[short] = merged[long]
+        merged.pop(long, None)
+    return merged
 
 
 def effect_sizes(
@@ -401,68 +359,108 @@ def effect_sizes(
     bi: Any = None,
     ci: Any = None,
     di: Any = None,
+    n1i: Any = None,
+    n2i: Any = None,
+    x1i: Any = None,
+    x2i: Any = None,
+    t1i: Any = None,
+    t2i: Any = None,
+    m1i: Any = None,
+    m2i: Any = None,
+    sd1i: Any = None,
+    sd2i: Any = None,
+    xi: Any = None,
+    mi: Any = None,
+    ri: Any = None,
+    ti: Any = None,
+    r2i: Any = None,
+    ni: Any = None,
     yi: Any = None,
     vi: Any = None,
     rxx: Any = None,
     ryy: Any = None,
-    add: float = 0.5,
+    add: float | None = None,
+    to: str = "only0",
+    convert: bool = False,
 ) -> pd.DataFrame:
-    """Compute effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc`` style).
+    """Compute effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc``).
 
     Parameters
     ----------
-    data : pandas.DataFrame, optional
+    data : pandas.DataFrame or SessionData, optional
         Study table; the other arguments may then be column names.
-    measure : {"ZCOR", "COR", "RR", "OR", "GEN"}
-        Output metric: Fisher z of r (``vi = 1/(n − 3)``), raw r
-        (``vi = (1 − r²)²/(n − 1)``), log risk ratio or log odds ratio from 2×2 counts, or
-        generic ``yi``/``vi`` passed through.
+    measure : str, default "ZCOR"
+        One of :data:`MEASURES`: correlations ``ZCOR`` (Fisher z, ``vi = 1/(n − 3)``) and
+        ``COR`` (``vi = (1 − r²)²/(n − 1)``); 2×2 tables ``RR``, ``OR``, ``RD``, ``PETO``;
+        proportions ``PR``, ``PLN``, ``PLO``, ``PAS``, ``PFT``; incidence rates ``IR``,
+        ``IRLN``, ``IRR``, ``IRD``; two groups ``MD``, ``SMD`` (Hedges' g), ``SMDH``, ``ROM``;
+        change scores ``MC``, ``SMCC``, ``SMCR``; regression results ``PCOR``, ``ZPCOR``,
+        ``SPCOR``; ``GEN`` passes ``yi``/``vi`` through. Formulas: see
+        :mod:`alliancestats.meta.measures_counts` and
+        :mod:`alliancestats.meta.measures_continuous`.
     r, n : column name or array-like
-        Correlations and total sample sizes.
-    d, n1, n2 : column name or array-like
-        Standardised mean differences with group sizes (n defaults to ``n1 + n2``).
+        Correlations and total sample sizes (metafor's ``ri``, ``ni`` are accepted too).
+    d : column name or array-like
+        Standardised mean differences: with ``measure="SMD"`` (and ``n1i``, ``n2i``) they
+        become Hedges' g; with a correlation measure only when ``convert=True``.
+    n1, n2 : column name or array-like
+        Group sizes (metafor's ``n1i``, ``n2i``).
     t, df : column name or array-like
-        t statistics and their degrees of freedom (n defaults to ``df + 2``).
-    f : column name or array-like
-        F(1, df) statistics (with ``df``); use ``direction`` for the sign.
-    chi2 : column name or array-like
-        χ²(1) statistics (with ``n``); use ``direction`` for the sign.
+        t statistics and their degrees of freedom, converted to r (n defaults to ``df + 2``).
+    f, chi2, direction : column name or array-like
+        F(1, df) and χ²(1) statistics converted to r; ``direction`` gives their sign (+1/−1).
     odds_ratio : column name or array-like
-        Odds ratios, converted to d (logit method) and then to r (with ``n1``/``n2`` or ``n``).
+        Odds ratios turned into r through d (logit method) -- only with ``convert=True``.
     beta : column name or array-like
-        Standardised regression coefficients, converted with Peterson & Brown (2005);
-        such rows are flagged ``approximate=True`` and an ApproximationWarning is issued.
-    direction : column name or array-like, optional
-        +1 / −1 sign for F and χ² conversions (default +1).
+        Standardised regression coefficients, converted with Peterson & Brown (2005); such
+        rows are flagged ``approximate=True`` and an ApproximationWarning is issued.
     ai, bi, ci, di : column name or array-like
-        2×2 counts (treated events, treated non-events, control events, control non-events).
+        2×2 counts (treated events, treated non-events, control events, control non-events);
+        ``bi``/``di`` may be replaced by ``n1i``/``n2i``. For ``measure="SMD"``, ``di`` is
+        the d value, as in metafor.
+    x1i, x2i, t1i, t2i : column name or array-like
+        Events and person-times of two groups (IRR, IRD); ``xi``, ``ti`` for one group.
+    m1i, m2i, sd1i, sd2i : column name or array-like
+        Means and standard deviations of two groups, or post/pre of one group (change).
+    xi, mi, ni : column name or array-like
+        Events and non-events (or sample size ``ni``) of a proportion; ``mi`` is the number of
+        predictors for partial correlations.
+    ti, r2i : column name or array-like
+        t statistics of SMD or of a regression coefficient (PCOR, SPCOR), person-time of an
+        incidence rate; ``r2i`` the model R² for SPCOR.
     yi, vi : column name or array-like
         Ready-made effect sizes and variances (``measure="GEN"``).
     rxx, ryy : column name, array-like or float, optional
         Reliabilities of the alliance and outcome measures: correlations are disattenuated,
         ``r_c = r / sqrt(rxx·ryy)``, and the sampling variance is divided by ``rxx·ryy``
         (Hunter & Schmidt 2004, ch. 3).
-    add : float
-        Added to all cells of a 2×2 table that has a zero cell (metafor ``to="only0"``).
+    add, to : float, str
+        Continuity correction for counts: ``add`` (1/2; 0 for PAS and PFT) added to tables
+        with a zero cell (``to="only0"``), to all (``"all"``), to all when any has a zero
+        (``"if0all"``) or never (``"none"``).
+    convert : bool, default False
+        Allow ``d`` and ``odds_ratio`` to be converted to a correlation (Borenstein et al.
+        2009, ch. 7); the ``source`` column says which rows were converted.
 
     Returns
     -------
     pandas.DataFrame
-        The input columns (when ``data`` is given) plus ``yi, vi`` and, for correlation
-        measures, ``r`` (correlation used), ``n``, ``source`` (statistic each row came from)
-        and ``approximate``. ``attrs["measure"]`` records the metric.
+        The input columns (when ``data`` is given) plus ``yi, vi``; correlation measures add
+        ``r`` (correlation used), ``n``, ``source`` (statistic each row came from) and
+        ``approximate``. ``attrs["measure"]`` records the metric.
 
     Raises
     ------
     MetaAnalysisError
-        Out-of-range correlations, too-small samples, or missing inputs.
+        Out-of-range values, missing inputs, inputs the measure does not use, or a d given
+        for a correlation measure without ``convert=True``.
 
     Notes
     -----
-    For each row the first available statistic is used in the order r, d, t, F, χ², odds
-    ratio, β. Validated against metafor 3.8-1 ``escalc`` for "ZCOR", "COR" (dat.molloy2014)
-    and "RR" (dat.bcg) to 1e-12 relative (closed forms); conversions are checked against the
-    textbook formulas cited in each helper (Borenstein et al. 2009, ch. 7).
+    For correlation measures each row uses the first statistic available in the order r, d,
+    t, F, χ², odds ratio, β. Validated against metafor 3.8-1 ``escalc`` for every measure
+    listed (dat.molloy2014, dat.bcg, dat.normand1999, dat.pritz1997, dat.hart1999,
+    dat.aloe2013 and a change-score table), tolerance 1e-10 relative (closed forms).
 
     Examples
     --------
@@ -471,180 +469,40 @@ def effect_sizes(
            yi    vi
     0  0.3095  0.02
     1  0.1003  0.01
-    >>> effect_sizes(t=[2.0], df=[36], measure="COR")["r"].round(4).tolist()
-    [0.3162]
+    >>> g = effect_sizes(measure="SMD", m1i=[10.0], m2i=[8.0], sd1i=[4.0], sd2i=[4.0],
+    ...                  n1i=[20], n2i=[20])
+    >>> g["yi"].round(4).tolist()
+    [0.49]
     """
     measure = str(measure).upper()
-    if measure not in _MEASURES:
+    if measure not in MEASURES:
         raise MetaAnalysisError(
-            f"Unknown measure {measure!r}; choose one of {', '.join(_MEASURES)}."
+            f"Unknown measure {measure!r}; choose one of {', '.join(MEASURES)}."
         )
-    if data is not None and not isinstance(data, pd.DataFrame):
-        raise MetaAnalysisError("data must be a pandas DataFrame.")
-    k = len(data) if data is not None else None
-
-    def g(v: Any, what: str) -> np.ndarray | None:
-        return _get(data, v, what, k)
-
-    out = data.copy() if data is not None else pd.DataFrame()
-
-    if measure in ("RR", "OR"):
-        cells = [g(ai, "ai"), g(bi, "bi"), g(ci, "ci"), g(di, "di")]
-        if any(c is None for c in cells):
-            raise MetaAnalysisError(f"measure={measure!r} needs the 2x2 counts ai, bi, ci, di.")
-        y, v = _log_ratio(*cells, measure=measure, add=add)  # type: ignore[misc]
-        if data is None:
-            out = pd.DataFrame(index=pd.RangeIndex(len(y)))
-        out = out.assign(yi=y, vi=v)
-        out.attrs["measure"] = measure
-        return out
-
-    if measure == "GEN":
-        y, v = g(yi, "yi"), g(vi, "vi")
-        if y is None or v is None:
-            raise MetaAnalysisError("measure='GEN' needs yi and vi.")
-        if data is None:
-            out = pd.DataFrame(index=pd.RangeIndex(len(y)))
-        out = out.assign(yi=y, vi=v)
-        out.attrs["measure"] = "GEN"
-        return out
-
-    # correlation measures: build r row by row from the first available statistic
-    sources = {
-        "r": g(r, "r"),
-        "d": g(d, "d"),
-        "t": g(t, "t"),
-        "F": g(f, "f"),
-        "chi2": g(chi2, "chi2"),
-        "odds_ratio": g(odds_ratio, "odds_ratio"),
-        "beta": g(beta, "beta"),
-    }
-    given = {key: val for key, val in sources.items() if val is not None}
-    if not given:
-        raise MetaAnalysisError(
-            "Give at least one of r, d, t, f, chi2, odds_ratio or beta (or use measure='GEN')."
-        )
-    length = len(next(iter(given.values())))
-    if length == 0:
-        raise MetaAnalysisError("No studies given: the effect-size inputs are empty.")
-    if any(len(val) != length for val in given.values()):
-        raise MetaAnalysisError("All effect-size inputs must have the same length.")
-    nn, nn1, nn2, ddf = g(n, "n"), g(n1, "n1"), g(n2, "n2"), g(df, "df")
-    sign = g(direction, "direction")
-    nn, nn1, nn2 = (
-        _fit_length(nn, "n", length),
-        _fit_length(nn1, "n1", length),
-        _fit_length(nn2, "n2", length),
-    )
-    ddf, sign = _fit_length(ddf, "df", length), _fit_length(sign, "direction", length)
-    for what, values in (("n1", nn1), ("n2", nn2), ("df", ddf)):
-        if values is not None and np.any(values[~np.isnan(values)] <= 0):
-            bad = np.flatnonzero(~np.isnan(values) & (values <= 0)).tolist()[:10]
-            raise MetaAnalysisError(f"{what} must be positive (rows {bad}).")
-    sign = np.ones(length) if sign is None else np.where(np.isnan(sign), 1.0, np.sign(sign))
-    nan = np.full(length, np.nan)
-    n_used = nn.copy() if nn is not None else nan.copy()
-    if nn1 is not None and nn2 is not None:
-        n_used = np.where(np.isnan(n_used), nn1 + nn2, n_used)
-    r_out = nan.copy()
-    src = np.full(length, "", dtype=object)
-    approx = np.zeros(length, dtype=bool)
-
-    def fill(values: np.ndarray, label: str) -> None:
-        take = np.isnan(r_out) & ~np.isnan(values)
-        r_out[take] = values[take]
-        src[take] = label
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if "r" in given:
-            fill(given["r"], "r")
-        if "d" in given:
-            fill(d_to_r(given["d"], nn1, nn2), "d")
-        if "t" in given or "F" in given:
-            if ddf is None:
-                raise MetaAnalysisError("t and F conversions need df.")
-            n_used = np.where(np.isnan(n_used), ddf + 2, n_used)
-            if "t" in given:
-                fill(t_to_r(given["t"], ddf), "t")
-            if "F" in given:
-                fval = given["F"]
-                if np.any(fval[~np.isnan(fval)] < 0):
-                    raise MetaAnalysisError("F statistics must be non-negative; use direction.")
-                fill(sign * np.sqrt(fval / (fval + ddf)), "F")
-        if "chi2" in given:
-            cval = given["chi2"]
-            if np.any(cval[~np.isnan(cval)] < 0):
-                raise MetaAnalysisError("chi-square statistics must be non-negative.")
-            fill(sign * np.sqrt(cval / n_used), "chi2")
-        if "odds_ratio" in given:
-            dval, _ = odds_ratio_to_d(
-                np.where(np.isnan(given["odds_ratio"]), 1.0, given["odds_ratio"])
-            )
-            dval[np.isnan(given["odds_ratio"])] = np.nan
-            fill(d_to_r(dval, nn1, nn2), "odds_ratio")
-        if "beta" in given:
-            bval = given["beta"]
-            use = np.isnan(r_out) & ~np.isnan(bval)
-            if use.any():
-                fill(beta_to_r(np.where(use, bval, np.nan)), "beta")
-                approx |= use
-
-    bad_r = ~np.isnan(r_out) & (np.abs(r_out) >= 1)
-    if bad_r.any():
-        raise MetaAnalysisError(
-            f"Correlations must lie strictly between -1 and 1 (rows {np.flatnonzero(bad_r).tolist()[:10]})."
-        )
-    if np.all(np.isnan(n_used)):
-        raise MetaAnalysisError("Sample sizes are needed: give n (or n1 and n2, or df).")
-    min_n = 4 if measure == "ZCOR" else 2
-    bad_n = ~np.isnan(n_used) & (n_used < min_n)
-    if bad_n.any():
-        raise MetaAnalysisError(
-            f"Sample sizes must be at least {min_n} for measure {measure!r} "
-            f"(rows {np.flatnonzero(bad_n).tolist()[:10]})."
-        )
-
-    if measure == "ZCOR":
-        vvals = 1.0 / (n_used - 3)
+    frame = None if data is None else as_frame(data, "effect_sizes")
+    given = _arguments(
+        {name: value for name, value in locals().items()
+         if name not in ("data", "measure", "add", "to", "convert", "frame")}
+    )  # fmt: skip
+    inp = _Inputs(frame, given)
+    if measure in ("ZCOR", "COR"):
+        cols = _correlation_columns(measure, inp, convert)
+    elif measure == "GEN":
+        cols = dict(zip(("yi", "vi"), (inp.get("yi", "GEN"), inp.get("vi", "GEN")), strict=True))
     else:
-        vvals = (1 - r_out**2) ** 2 / (n_used - 1)
-
-    rel = None
-    if rxx is not None or ryy is not None:
-        a_x = g(rxx, "rxx") if rxx is not None else np.ones(length)
-        a_y = g(ryy, "ryy") if ryy is not None else np.ones(length)
-        a_x, a_y = _fit_length(a_x, "rxx", length), _fit_length(a_y, "ryy", length)
-        a_x = np.broadcast_to(a_x, (length,)).astype(float)
-        a_y = np.broadcast_to(a_y, (length,)).astype(float)
-        bad = (a_x <= 0) | (a_x > 1) | (a_y <= 0) | (a_y > 1)
-        if np.any(bad & ~np.isnan(a_x) & ~np.isnan(a_y)):
-            raise MetaAnalysisError("Reliabilities must lie in (0, 1].")
-        rel = a_x * a_y
-        r_corr = r_out / np.sqrt(rel)
-        if np.any(np.abs(r_corr[~np.isnan(r_corr)]) >= 1):
-            raise MetaAnalysisError(
-                "A disattenuated correlation reaches |r| >= 1; check the reliabilities."
-            )
-        vvals = vvals / rel
-        r_final = r_corr
-    else:
-        r_final = r_out
-    yvals = np.arctanh(r_final) if measure == "ZCOR" else r_final
-
-    if data is None:
-        out = pd.DataFrame(index=pd.RangeIndex(length))
-    cols: dict[str, Any] = {
-        "yi": yvals,
-        "vi": vvals,
-        "r": r_final,
-        "n": n_used,
-        "source": src,
-        "approximate": approx,
-    }
-    if rel is not None:
-        cols["r_observed"] = r_out
+        if measure in COUNT_MEASURES:
+            y, v = _count_measure(measure, inp, add, to)
+        else:
+            y, v = _continuous_measure(measure, inp)
+        cols = {"yi": y, "vi": v}
+    inp.check_unused(measure)
+    length = len(cols["yi"])
+    out = frame.copy() if frame is not None else pd.DataFrame(index=pd.RangeIndex(length))
+    if len(out) != length:
+        raise MetaAnalysisError(f"data has {len(out)} rows but the effect sizes have {length}.")
     out = out.assign(**cols)
-    out["source"] = out["source"].astype("str")
+    if "source" in out.columns:
+        out["source"] = out["source"].astype("str")
     out.attrs["measure"] = measure
     return out
 

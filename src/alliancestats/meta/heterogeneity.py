@@ -13,6 +13,12 @@ estimates agree with metafor 3.8-1 to the tolerances stated in the tests:
           Fisher-scoring form of the same estimating equation (Morris 1983).
 ``ML``    Maximum likelihood, Fisher scoring with step halving (metafor's algorithm).
 ``REML``  Restricted maximum likelihood, Fisher scoring with step halving (the default).
+``GENQ``  Generalised Q with user weights ``a_i``: ``(Q_a − tr(P_a V)) / tr(P_a)``
+          (DerSimonian & Kacker 2007, Contemp Clin Trials 28(2)); needs ``weights``.
+``DLIT``  DerSimonian-Laird iterated to a fixed point (DerSimonian & Kacker 2007).
+``SJIT``  Sidik-Jonkman iterated to a fixed point (Sidik & Jonkman 2005).
+``PMM``   Median-unbiased Paule-Mandel: root of ``Q(τ²) = χ²_{k−p; .5}`` (Viechtbauer
+          2021, metafor documentation).
 ========  ==================================================================================
 
 The functions here are internal building blocks of :func:`alliancestats.meta.meta_analysis`.
@@ -21,6 +27,7 @@ The functions here are internal building blocks of :func:`alliancestats.meta.met
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +42,15 @@ __all__ = [
     "generalized_q",
     "loglik_uni",
     "q_profile_tau2_ci",
+    "se_tau2",
     "typical_within_variance",
 ]
 
 #: τ² estimators accepted by ``meta_analysis(method=...)`` (``FE``/``EE`` fix τ² at 0).
-TAU2_METHODS = ("FE", "EE", "CE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML")
+TAU2_METHODS = (
+    "FE", "EE", "CE", "DL", "HE", "HS", "SJ", "PM", "EB", "ML", "REML", "GENQ", "DLIT", "SJIT",
+    "PMM",
+)  # fmt: skip
 
 # Convergence threshold (absolute change in τ²) of the scoring algorithms. metafor uses 1e-5;
 # ours is tighter so that results match metafor runs made with a tight threshold to ~1e-9 and
@@ -207,8 +218,19 @@ def _fisher_scoring(
     return tau2, maxiter, False
 
 
-def loglik_uni(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, *, reml: bool) -> float:
+def loglik_uni(
+    tau2: float,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    X: np.ndarray,
+    *,
+    reml: bool,
+    beta: np.ndarray | None = None,
+) -> float:
     """Log-likelihood of the random-effects model (REML version includes ``+½ log|X'X|``).
+
+    ``beta`` defaults to the weighted least-squares estimate; give it to evaluate the
+    likelihood at other coefficients (e.g. those of a fit with user weights, as metafor does).
 
     Examples
     --------
@@ -221,7 +243,8 @@ def loglik_uni(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, *, re
     w = 1.0 / (vi + tau2)
     WX = X * w[:, None]
     XtWX = X.T @ WX
-    beta = np.linalg.solve(XtWX, WX.T @ yi)
+    if beta is None:
+        beta = np.linalg.solve(XtWX, WX.T @ yi)
     rss = float(np.sum(w * (yi - X @ beta) ** 2))
     if not reml:
         return float(-0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * rss)
@@ -234,12 +257,68 @@ def loglik_uni(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, *, re
     )
 
 
+def _fixed_point(
+    update: Callable[[float], float], start: float, threshold: float, maxiter: int, name: str
+) -> tuple[float, int]:
+    """Iterate ``τ² ← update(τ²)`` until the change is at most ``threshold`` (DLIT, SJIT)."""
+    tau2 = start
+    for iteration in range(1, maxiter + 1):
+        new = max(0.0, update(tau2))
+        if abs(new - tau2) <= threshold:
+            return new, iteration
+        tau2 = new
+    raise EstimationError(
+        f"The iterative {name} estimator did not converge in {maxiter} iterations; use "
+        "method='REML' or raise control maxiter."
+    )
+
+
+def _moment_estimate(
+    method: str, y: np.ndarray, vi: np.ndarray, X: np.ndarray, weights: np.ndarray | None
+) -> tuple[float, float]:
+    """Closed-form estimators; returns τ² (untruncated) and the SJ starting value."""
+    k, p = X.shape
+    if method == "DL":
+        P = _Projection(X, 1.0 / vi)
+        return (P.quad(y) - (k - p)) / P.tr(), float("nan")
+    if method == "HS":
+        w = 1.0 / vi
+        return (_Projection(X, w).quad(y) - k) / w.sum(), float("nan")
+    if method == "HE":
+        P = _Projection(X, np.ones(k))
+        return (P.quad(y) - P.tr_PD(vi)) / (k - p), float("nan")
+    if method == "GENQ":
+        if weights is None:
+            raise MetaAnalysisError("method='GENQ' needs weights= (the a_i of the generalised Q).")
+        P = _Projection(X, weights)
+        return (P.quad(y) - P.tr_PD(vi)) / P.tr(), float("nan")
+    # SJ
+    tau2_0 = float(np.mean(y**2))
+    return tau2_0 * _Projection(X, 1.0 / (vi + tau2_0)).quad(y) / (k - p), tau2_0
+
+
+def _paule_mandel(
+    yi: np.ndarray, y: np.ndarray, vi: np.ndarray, X: np.ndarray, target: float
+) -> float:
+    """Root of ``Q(τ²) = target`` (PM: ``k − p``; PMM: the median of χ²_{k−p})."""
+    upper = _tau2_max(yi)
+    if generalized_q(0.0, y, vi, X) < target:
+        return 0.0
+    if generalized_q(upper, y, vi, X) > target:
+        raise EstimationError(
+            "Paule-Mandel estimate exceeds the search bound; the data are extremely "
+            "heterogeneous. Try method='REML'."
+        )
+    return _root_of_q(y, vi, X, target, 0.0, upper)
+
+
 def estimate_tau2(
     yi: np.ndarray,
     vi: np.ndarray,
     X: np.ndarray,
     method: str = "REML",
     *,
+    weights: np.ndarray | None = None,
     threshold: float = _THRESHOLD,
     maxiter: int = _MAXITER,
 ) -> Tau2Fit:
@@ -253,10 +332,12 @@ def estimate_tau2(
         Fixed-effects design (k × p, full column rank).
     method : str
         One of :data:`TAU2_METHODS`.
+    weights : ndarray, optional
+        The weights ``a_i`` of the generalised Q estimator (``GENQ``; ignored otherwise).
     threshold, maxiter : float, int
-        Convergence threshold (absolute change in τ²) and iteration limit of the ML/REML/EB
-        scoring. The default 1e-12 is tighter than metafor's 1e-5; ``threshold=1e-5``
-        reproduces metafor's default stopping point.
+        Convergence threshold (absolute change in τ²) and iteration limit of the iterative
+        estimators (ML, REML, EB, DLIT, SJIT). The default 1e-12 is tighter than metafor's
+        1e-5; ``threshold=1e-5`` reproduces metafor's default stopping point.
 
     Returns
     -------
@@ -269,7 +350,8 @@ def estimate_tau2(
     estimator unchanged when the model has an intercept), non-iterative estimators are
     truncated at zero, and ML/REML start from the (truncated) Hedges estimate. Methods:
     DerSimonian & Laird (1986, Control Clin Trials 7(3)); Paule & Mandel (1982, J Res Natl Bur
-    Stand 87(5)); Viechtbauer (2005, J Educ Behav Stat 30(3)) for ML/REML scoring.
+    Stand 87(5)); Viechtbauer (2005, J Educ Behav Stat 30(3)) for ML/REML scoring;
+    DerSimonian & Kacker (2007, Contemp Clin Trials 28(2)) for GENQ and DLIT.
     Validated against metafor 3.8-1 ``rma.uni`` (tolerance 1e-8 relative for closed forms,
     1e-6 for iterative estimators against tight-threshold metafor runs).
 
@@ -297,63 +379,86 @@ def estimate_tau2(
     y = yi - yi.mean()
     iterations, converged = 0, True
     tau2_0 = float("nan")
-    if method == "DL":
-        P = _Projection(X, 1.0 / vi)
-        tau2 = (P.quad(y) - (k - p)) / P.tr()
-    elif method == "HS":
-        w = 1.0 / vi
-        tau2 = (_Projection(X, w).quad(y) - k) / w.sum()
-    elif method == "HE":
-        P = _Projection(X, np.ones(k))
-        tau2 = (P.quad(y) - P.tr_PD(vi)) / (k - p)
-    elif method == "SJ":
+    if method in ("DL", "HS", "HE", "SJ", "GENQ"):
+        tau2, tau2_0 = _moment_estimate(method, y, vi, X, weights)
+    elif method in ("PM", "PMM"):
+        target = float(k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
+        tau2 = _paule_mandel(yi, y, vi, X, target)
+    elif method == "DLIT":
+
+        def dl_step(t: float) -> float:
+            P = _Projection(X, 1.0 / (vi + t))
+            return (P.quad(y) - (k - p)) / P.tr()
+
+        tau2, iterations = _fixed_point(dl_step, 0.0, threshold, maxiter, "DL")
+    elif method == "SJIT":
         tau2_0 = float(np.mean(y**2))
-        tau2 = tau2_0 * _Projection(X, 1.0 / (vi + tau2_0)).quad(y) / (k - p)
-    elif method == "PM":
-        upper = _tau2_max(yi)
-        if generalized_q(0.0, y, vi, X) < k - p:
-            tau2 = 0.0
-        elif generalized_q(upper, y, vi, X) > k - p:
-            raise EstimationError(
-                "Paule-Mandel estimate exceeds the search bound; the data are extremely "
-                "heterogeneous. Try method='REML'."
-            )
-        else:
-            tau2 = _root_of_q(y, vi, X, k - p, 0.0, upper)
+
+        def sj_step(t: float) -> float:
+            return t * _Projection(X, 1.0 / (vi + t)).quad(y) / (k - p)
+
+        tau2, iterations = _fixed_point(sj_step, tau2_0, threshold, maxiter, "SJ")
     else:  # ML, REML, EB: scoring from the Hedges estimate
-        Pols = _Projection(X, np.ones(k))
-        start = (Pols.quad(y) - Pols.tr_PD(vi)) / (k - p)
-        tau2, iterations, converged = _fisher_scoring(
-            method, y, vi, X, start, threshold=threshold, maxiter=maxiter
-        )
-        if not converged:
-            warnings.warn(
-                f"{method} Fisher scoring did not converge in {maxiter} iterations; the "
-                "tau^2 estimate may be inaccurate.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        if method in ("ML", "REML") and tau2 > threshold:
-            # metafor's check: if tau2 = 0 has a higher likelihood, the scoring got stuck.
-            reml = method == "REML"
-            if loglik_uni(0.0, y, vi, X, reml=reml) - loglik_uni(tau2, y, vi, X, reml=reml) > 1e-8:
-                warnings.warn(
-                    "Fisher scoring may have stopped at a local maximum; tau^2 set to 0.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-                tau2 = 0.0
+        tau2, iterations, converged = _likelihood_estimate(method, y, vi, X, threshold, maxiter)
     tau2 = float(max(0.0, tau2))
-    se = _se_tau2(method, tau2, tau2_0, vi, X)
+    se = se_tau2(method, tau2, tau2_0, vi, X, weights)
     return Tau2Fit(tau2, se, iterations, converged)
 
 
-def _se_tau2(method: str, tau2: float, tau2_0: float, vi: np.ndarray, X: np.ndarray) -> float:
-    """Standard error of τ² with the formula metafor reports for each estimator."""
+def _likelihood_estimate(
+    method: str, y: np.ndarray, vi: np.ndarray, X: np.ndarray, threshold: float, maxiter: int
+) -> tuple[float, int, bool]:
+    """ML, REML or EB by Fisher scoring from the Hedges estimate, with metafor's checks."""
+    k, p = X.shape
+    Pols = _Projection(X, np.ones(k))
+    start = (Pols.quad(y) - Pols.tr_PD(vi)) / (k - p)
+    tau2, iterations, converged = _fisher_scoring(
+        method, y, vi, X, start, threshold=threshold, maxiter=maxiter
+    )
+    if not converged:
+        warnings.warn(
+            f"{method} Fisher scoring did not converge in {maxiter} iterations; the "
+            "tau^2 estimate may be inaccurate.",
+            ConvergenceWarning,
+            stacklevel=8,
+        )
+    if method in ("ML", "REML") and tau2 > threshold:
+        # metafor's check: if tau2 = 0 has a higher likelihood, the scoring got stuck.
+        reml = method == "REML"
+        if loglik_uni(0.0, y, vi, X, reml=reml) - loglik_uni(tau2, y, vi, X, reml=reml) > 1e-8:
+            warnings.warn(
+                "Fisher scoring may have stopped at a local maximum; tau^2 set to 0.",
+                ConvergenceWarning,
+                stacklevel=8,
+            )
+            tau2 = 0.0
+    return tau2, iterations, converged
+
+
+def se_tau2(
+    method: str,
+    tau2: float,
+    tau2_0: float,
+    vi: np.ndarray,
+    X: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> float:
+    """Standard error of τ² with the formula metafor reports for each estimator.
+
+    Also used for a user-fixed τ² (metafor then evaluates the estimator's formula at the
+    fixed value). ``tau2_0`` is the Sidik-Jonkman starting value (``nan`` otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(se_tau2("ML", 0.0, float("nan"), np.array([0.1, 0.1]), np.ones((2, 1))), 4)
+    0.1
+    """
     k, p = X.shape
     w_fe = 1.0 / vi
-    if method in ("HS", "DL"):
-        P = _Projection(X, w_fe)
+    if method in ("HS", "DL", "DLIT"):
+        # DLIT: metafor evaluates the DL formula with the last iteration's weights
+        P = _Projection(X, 1.0 / (vi + tau2) if method == "DLIT" else w_fe)
         trP = P.tr()
         core = 2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * P.tr_PP()
         if method == "HS":
@@ -366,7 +471,13 @@ def _se_tau2(method: str, tau2: float, tau2_0: float, vi: np.ndarray, X: np.ndar
                 (2 * P.tr_PDPD(vi) + 4 * tau2 * P.tr_PD(vi) + 2 * tau2**2 * (k - p)) / (k - p) ** 2
             )
         )
+    if method == "GENQ" and weights is not None:
+        P = _Projection(X, weights)
+        core = 2 * P.tr_PDPD(vi) + 4 * tau2 * P.tr_PDP(vi) + 2 * tau2**2 * P.tr_PP()
+        return float(np.sqrt(core / P.tr() ** 2))
     if method == "SJ":
+        if not np.isfinite(tau2_0):
+            return float("nan")
         P = _Projection(X, 1.0 / (vi + tau2_0))
         core = 2 * P.tr_PDPD(vi) + 4 * tau2 * P.tr_PDP(vi) + 2 * tau2**2 * P.tr_PP()
         return float(np.sqrt(tau2_0**2 / (k - p) ** 2 * core))
@@ -375,7 +486,7 @@ def _se_tau2(method: str, tau2: float, tau2_0: float, vi: np.ndarray, X: np.ndar
         return float(np.sqrt(2.0 / np.sum(w**2)))
     if method == "REML":
         return float(np.sqrt(2.0 / _Projection(X, w).tr_PP()))
-    # PM, EB
+    # PM, PMM, EB, SJIT
     return float(np.sqrt(2.0 * k**2 / (k - p) / w.sum() ** 2))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from alliancestats._format import format_p as _format_p
+from alliancestats.meta.transforms import resolve_transform
 
 __all__ = ["apa_sentence", "format_p", "summary_text"]
 
@@ -28,12 +29,15 @@ def _num(x: float, digits: int = 4) -> str:
 
 
 def _model_title(res: Any) -> str:
+    if res.method in ("MH", "PETO"):
+        name = "Mantel-Haenszel" if res.method == "MH" else "Peto's"
+        return f"Equal-Effects Model ({name} method; k = {res.k})"
     if res.method in ("FE", "EE", "CE"):
         kind = "Fixed-Effects" if res.method == "FE" else "Equal-Effects"
         kind += " Model" if res.intercept_only else " with Moderators Model"
         return f"{kind} (k = {res.k})"
-    if res.sigma2 is not None:
-        return f"Multilevel (three-level) Model (k = {res.k}; method: {res.method})"
+    if res.components is not None:
+        return f"Multivariate Meta-Analysis Model (k = {res.k}; method: {res.method})"
     kind = "Random-Effects Model" if res.intercept_only else "Mixed-Effects Model"
     return f"{kind} (k = {res.k}; tau^2 estimator: {res.method})"
 
@@ -62,8 +66,6 @@ def summary_text(
     >>> print(res.summary(transform="r").splitlines()[0])
     Random-Effects Model (k = 5; tau^2 estimator: REML)
     """
-    from alliancestats.meta.rma import resolve_transform
-
     lines = [_model_title(res), ""]
     k0 = getattr(res, "k0", None)  # set by trim_and_fill() on the filled-data result
     if k0 is not None:
@@ -71,17 +73,11 @@ def summary_text(
         se_txt = f" (SE = {se_k0:.4f})" if np.isfinite(se_k0) else ""
         side = getattr(res, "side", "?")
         lines[1:1] = [f"Estimated number of missing studies on the {side} side: {int(k0)}{se_txt}"]
-    if res.sigma2 is not None:
-        lines.append("Variance Components:")
-        lines.append(f"{'':12s}{'estim':>9s}{'sqrt':>9s}{'nlvls':>7s}  factor")
-        for j, s2 in enumerate(res.sigma2):
-            factor = "/".join(res.random[: j + 1])
-            nl = res.n_groups[j] if res.n_groups else ""
-            lines.append(f"sigma^2.{j + 1:<4d}{s2:9.4f}{np.sqrt(s2):9.4f}{nl:>7}  {factor}")
-        lv = ", ".join(f"{v:.2f}%" for v in res.i2_levels)
-        lines.append(f"I^2 by level (Cheung 2014): {lv}; total {res.i2:.2f}%")
-        lines.append("")
-    elif res.method not in ("FE", "EE", "CE"):
+        if "note" in res.extras:
+            lines[2:2] = [res.extras["note"]]
+    if res.components is not None:
+        lines += _components_text(res)
+    elif res.method not in ("FE", "EE", "CE", "MH", "PETO"):
         se_txt = f" (SE = {res.se_tau2:.4f})" if np.isfinite(res.se_tau2) else ""
         what = "total" if res.intercept_only else "residual"
         var = "total" if res.intercept_only else "unaccounted"
@@ -117,8 +113,8 @@ def summary_text(
         lines.append("")
     if res.robust is not None:
         lines.append(
-            f"Cluster-robust inference: CR2 with Satterthwaite df, clusters = {res.robust} "
-            f"({len(np.unique(res.cluster))} clusters)"
+            f"Cluster-robust inference: {res.robust_type} with Satterthwaite df, clusters = "
+            f"{res.robust} ({len(np.unique(res.cluster))} clusters)"
         )
         lines.append("")
     lines.append("Model Results:")
@@ -150,6 +146,25 @@ def summary_text(
     return "\n".join(lines)
 
 
+def _components_text(res: Any) -> list[str]:
+    """The variance components block of a multilevel model, as metafor prints it."""
+    lines = ["Variance Components:", ""]
+    table = res.components
+    lines.append(f"{'':14s}{'estim':>9s}{'sqrt':>9s}{'nlvls':>7s}{'fixed':>7s}  factor")
+    for name, row in table.iterrows():
+        sqrt = f"{row['sqrt']:9.4f}" if np.isfinite(row["sqrt"]) else f"{'':9s}"
+        fixed = "yes" if row["fixed"] else "no"
+        lines.append(
+            f"{name:14s}{row['estimate']:9.4f}{sqrt}{int(row['n_levels']):7d}{fixed:>7s}  "
+            f"{row['term']}"
+        )
+    if res.i2_levels is not None and len(res.i2_levels) and np.isfinite(res.i2):
+        lv = ", ".join(f"{v:.2f}%" for v in res.i2_levels)
+        lines.append(f"I^2 by level (Cheung 2014): {lv}; total {res.i2:.2f}%")
+    lines.append("")
+    return lines
+
+
 def _pval_eq(p: float) -> str:
     s = format_p(p)
     return s if s.startswith("<") else "= " + s
@@ -171,19 +186,23 @@ def _table_text(table: Any) -> str:
     return "\n".join(out)
 
 
+_RATIO_NAMES = {"RR": "RR", "OR": "OR", "PETO": "OR", "IRR": "IRR", "ROM": "ratio of means"}
+
+
 def _effect_symbol(res: Any, transform: Any) -> str:
     m = res.measure
     name = transform if isinstance(transform, str) else None
-    if name in ("r", "z2r", "tanh") or (name == "auto" and m == "ZCOR"):
+    if name in ("r", "z2r", "tanh") or (name == "auto" and m in ("ZCOR", "ZPCOR")):
         return "r"
-    if m == "COR":
+    if m in ("COR", "PCOR", "SPCOR"):
         return "r"
-    if m == "ZCOR":
+    if m in ("ZCOR", "ZPCOR"):
         return "z"
-    if m in ("RR", "OR"):
-        return m if (name in ("exp", "auto")) else f"log {m}"
-    if m == "SMD":
-        return "d"
+    if m in _RATIO_NAMES:
+        ratio = _RATIO_NAMES[m]
+        return ratio if name in ("exp", "auto") else f"log {ratio}"
+    if m in ("SMD", "SMCC", "SMCR", "SMDH"):
+        return "g"
     return "estimate"
 
 
@@ -219,8 +238,6 @@ def apa_sentence(
     >>> res.apa().split(",")[0]
     'r = .21'
     """
-    from alliancestats.meta.rma import resolve_transform
-
     f = resolve_transform(transform, res.measure)
     symbol = _effect_symbol(res, transform if f is not None else None)
     if f is not None and symbol == "estimate":
@@ -248,23 +265,25 @@ def apa_sentence(
         f"{stat_txt}, p {format_p(p, apa=True)}",
     ]
     het = f"Q({res.k - res.p}) = {res.q:.2f}, p {format_p(res.q_p, apa=True)}, I² = {res.i2:.1f}%"
-    if res.sigma2 is not None:
+    if res.components is not None:
         het += "".join(f", σ²{j + 1} = {s:.3f}" for j, s in enumerate(res.sigma2))
-    elif res.method not in ("FE", "EE", "CE"):
+    elif res.method not in ("FE", "EE", "CE", "MH", "PETO"):
         het += f", τ² = {res.tau2:.3f}"
     sentence = ", ".join(parts) + "; " + het
     if np.isfinite(pi_lo):
         sentence += f"; {res.level:g}% PI [{_apa_number(pi_lo, drop)}, {_apa_number(pi_hi, drop)}]"
-    if res.method in ("FE", "EE", "CE"):
+    if res.method in ("FE", "EE", "CE", "MH", "PETO"):
         model = "common-effect model"
-    elif res.sigma2 is not None:
-        model = f"three-level model, {res.method}"
+    elif res.components is not None:
+        model = f"multilevel model, {res.method}"
     else:
         model = f"random-effects model, {res.method}"
     if not res.intercept_only:
-        model += f"; intercept of a meta-regression on {', '.join(res.mod_names[1:])}"
+        model += f"; {res.mod_names[0]} of a meta-regression on {', '.join(res.mod_names[1:])}"
     if res.test == "knha":
         model += ", Knapp-Hartung"
+    elif res.test == "adhoc":
+        model += ", Knapp-Hartung with max(1, s²)"
     if res.robust is not None:
-        model += ", CR2 robust SEs"
+        model += f", {res.robust_type} robust SEs"
     return f"{sentence} ({model})."

@@ -1,10 +1,11 @@
-"""Cluster-robust (CR2) inference for meta-analytic models with small-sample corrections.
+"""Cluster-robust (CR0, CR1, CR2) inference for meta-analytic models.
 
-Implements the bias-reduced linearisation ("CR2") sandwich estimator with Satterthwaite degrees
-of freedom for single coefficients and the Hotelling-T²-Z (HTZ) approximation for the omnibus
-moderator test (Pustejovsky & Tipton 2018, J Bus Econ Stat 36(4); Tipton & Pustejovsky 2015,
-J Educ Behav Stat 40(6)). Working weights are the inverse of the fitted model's marginal
-covariance, as in clubSandwich's ``vcovCR`` for metafor models.
+Implements the sandwich estimators of clubSandwich's ``vcovCR``: CR0 (no adjustment), CR1
+(``J/(J − 1)``), CR1p (``J/(J − p)``) and the bias-reduced linearisation CR2 (Bell & McCaffrey
+2002), with Satterthwaite degrees of freedom for single coefficients and the Hotelling-T²-Z
+(HTZ) approximation for the omnibus moderator test (Pustejovsky & Tipton 2018, J Bus Econ Stat
+36(4); Tipton & Pustejovsky 2015, J Educ Behav Stat 40(6)). Working weights are the inverse
+of the fitted model's marginal covariance, as in clubSandwich for metafor models.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import pandas as pd
 from scipy import stats
 
 from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta.multilevel import marginal_covariance
+from alliancestats.meta.result import coef_table
 
-__all__ = ["apply_cr2", "cr2_vcov"]
+__all__ = ["ROBUST_TYPES", "apply_robust", "cr2_vcov", "cr_vcov"]
+
+#: small-sample adjustments of the cluster-robust covariance
+ROBUST_TYPES = ("CR0", "CR1", "CR1p", "CR2")
 
 
 def _inv_sqrt_psd(A: np.ndarray) -> np.ndarray:
@@ -33,7 +39,22 @@ def _inv_sqrt_psd(A: np.ndarray) -> np.ndarray:
 def cr2_vcov(
     X: np.ndarray, resid: np.ndarray, V: np.ndarray, cluster: np.ndarray
 ) -> dict[str, Any]:
-    """CR2 covariance matrix and the pieces needed for small-sample tests.
+    """CR2 covariance matrix and the pieces needed for small-sample tests (see :func:`cr_vcov`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.ones((4, 1)); e = np.array([0.1, -0.1, 0.2, -0.2])
+    >>> cr2_vcov(X, e, np.eye(4) * 0.1, np.array([0, 0, 1, 1]))["vcov"].shape
+    (1, 1)
+    """
+    return cr_vcov(X, resid, V, cluster, "CR2")
+
+
+def cr_vcov(
+    X: np.ndarray, resid: np.ndarray, V: np.ndarray, cluster: np.ndarray, type: str = "CR2"
+) -> dict[str, Any]:
+    """Cluster-robust covariance matrix and the pieces needed for small-sample tests.
 
     Parameters
     ----------
@@ -45,6 +66,8 @@ def cr2_vcov(
         Model-implied covariance of the effect sizes (working model; weights ``W = V⁻¹``).
     cluster : ndarray
         Integer cluster codes (length N); random effects must be nested within clusters.
+    type : {"CR0", "CR1", "CR1p", "CR2"}
+        Small-sample adjustment (clubSandwich's names).
 
     Returns
     -------
@@ -55,9 +78,9 @@ def cr2_vcov(
     --------
     >>> import numpy as np
     >>> X = np.ones((4, 1)); e = np.array([0.1, -0.1, 0.2, -0.2])
-    >>> out = cr2_vcov(X, e, np.eye(4) * 0.1, np.array([0, 0, 1, 1]))
-    >>> out["vcov"].shape
-    (1, 1)
+    >>> out = cr_vcov(X, e, np.eye(4) * 0.1, np.array([0, 0, 1, 1]), "CR0")
+    >>> round(float(out["vcov"][0, 0]), 6)
+    0.0
     """
     levels = np.unique(cluster)
     if len(levels) < 2:
@@ -82,16 +105,38 @@ def cr2_vcov(
         Xj = X[ix]
         Theta = V[np.ix_(ix, ix)]
         R = np.linalg.cholesky(Theta).T  # upper factor: Theta = R'R
-        IH = np.eye(len(ix)) - Xj @ M @ Xj.T @ Wj
-        G = R @ IH @ Theta @ R.T
-        A = R.T @ _inv_sqrt_psd(G) @ R
-        E = Xj.T @ Wj @ A
+        E = Xj.T @ Wj @ _adjustment(type, Xj, M, Wj, Theta, R, len(idx), X.shape[1])
         comp = E @ resid[ix]
         meat += np.outer(comp, comp)
         ME = M @ E
         g_list.append(ME @ R.T)
         h_list.append(ME @ Xj @ L_M)
     return {"vcov": M @ meat @ M, "g": g_list, "h": h_list, "J": len(idx)}
+
+
+def _adjustment(
+    type: str,
+    Xj: np.ndarray,
+    M: np.ndarray,
+    Wj: np.ndarray,
+    Theta: np.ndarray,
+    R: np.ndarray,
+    J: int,
+    p: int,
+) -> np.ndarray:
+    """Adjustment matrix ``A_j`` of the cluster's residuals (clubSandwich's definitions)."""
+    n = len(Xj)
+    if type == "CR0":
+        return np.eye(n)
+    if type == "CR1":
+        return np.sqrt(J / (J - 1)) * np.eye(n)
+    if type == "CR1p":
+        if J <= p:
+            raise MetaAnalysisError(f"CR1p needs more clusters than coefficients (J = {J}).")
+        return np.sqrt(J / (J - p)) * np.eye(n)
+    IH = np.eye(n) - Xj @ M @ Xj.T @ Wj
+    G = R @ IH @ Theta @ R.T
+    return R.T @ _inv_sqrt_psd(G) @ R
 
 
 def _satterthwaite(g: list[np.ndarray], h: list[np.ndarray], i: int) -> float:
@@ -133,13 +178,24 @@ def _htz(
     return float(F), float(q), float(df2), p
 
 
-def apply_cr2(result: Any, cluster: np.ndarray, name: str) -> Any:
-    """Return ``result`` with CR2 standard errors, Satterthwaite t tests and an HTZ omnibus test.
+def apply_robust(result: Any, cluster: np.ndarray, name: str, type: str = "CR2") -> Any:
+    """Return ``result`` with cluster-robust SEs, Satterthwaite t tests and an HTZ omnibus test.
+
+    Parameters
+    ----------
+    result : MetaResult
+        Fitted model (its marginal covariance gives the working weights).
+    cluster : ndarray
+        Cluster code of each effect size.
+    name : str
+        Name of the cluster column (reported).
+    type : {"CR0", "CR1", "CR1p", "CR2"}
+        Small-sample adjustment.
 
     Notes
     -----
-    Matches metafor 3.8-1 ``robust(fit, cluster, clubSandwich=TRUE)`` (clubSandwich 0.5.8:
-    ``vcovCR(type="CR2")``, ``coef_test(test="Satterthwaite")``, ``Wald_test(test="HTZ")``),
+    Matches metafor 3.8-1 ``robust(fit, cluster, clubSandwich=TRUE)`` and clubSandwich 0.5.8
+    (``vcovCR(type=)``, ``coef_test(test="Satterthwaite")``, ``Wald_test(test="HTZ")``),
     tolerance 1e-5 relative (inherits the variance-component tolerance).
 
     Examples
@@ -149,44 +205,30 @@ def apply_cr2(result: Any, cluster: np.ndarray, name: str) -> Any:
     >>> df = pd.DataFrame({"yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.0], "vi": [0.02] * 6,
     ...                    "study": [1, 1, 2, 2, 3, 3]})
     >>> res = meta_analysis(df, robust="study")
-    >>> res.robust, list(res.table.columns)
-    ('study', ['estimate', 'se', 't', 'df', 'p', 'ci_low', 'ci_high'])
+    >>> res.robust, res.robust_type, list(res.table.columns)
+    ('study', 'CR2', ['estimate', 'se', 't', 'df', 'p', 'ci_low', 'ci_high'])
     """
-    from alliancestats.meta.multilevel import marginal_covariance
-
+    if type not in ROBUST_TYPES:
+        raise MetaAnalysisError(
+            f"robust_type must be one of {', '.join(ROBUST_TYPES)}; got {type!r}."
+        )
     V = marginal_covariance(result)
     X, beta = result.X, result.beta
-    out = cr2_vcov(X, result.residuals, V, np.asarray(cluster))
+    out = cr_vcov(X, result.residuals, V, np.asarray(cluster), type)
     vcov = out["vcov"]
     se = np.sqrt(np.diag(vcov))
     dfs = np.array([_satterthwaite(out["g"], out["h"], i) for i in range(len(beta))])
-    stat = beta / se
-    alpha = 1 - result.level / 100
-    crit = stats.t.ppf(1 - alpha / 2, dfs)
-    table = pd.DataFrame(
-        {
-            "estimate": beta,
-            "se": se,
-            "t": stat,
-            "df": dfs,
-            "p": 2 * stats.t.sf(np.abs(stat), dfs),
-            "ci_low": beta - crit * se,
-            "ci_high": beta + crit * se,
-        },
-        index=pd.Index(result.mod_names, name="term"),
-    )
+    table = coef_table(beta, se, dfs, result.level, list(result.mod_names))
     names = result.mod_names
     if result.p > 1 and names[0] == "(Intercept)":
-        C = np.eye(result.p)[1:]
-        qm, df1, df2, qm_p = _htz(beta, vcov, out["g"], out["h"], C)
+        qm, df1, df2, qm_p = _htz(beta, vcov, out["g"], out["h"], np.eye(result.p)[1:])
     elif names[0] == "(Intercept)":
         qm, df1, df2, qm_p = float("nan"), float("nan"), float("nan"), float("nan")
     else:
         qm, df1, df2, qm_p = _htz(beta, vcov, out["g"], out["h"], np.eye(result.p))
-    total = result.tau2 if result.sigma2 is None else float(np.sum(result.sigma2))
     pi_lo = pi_hi = float("nan")
-    if result.intercept_only:
-        half = crit[0] * np.sqrt(se[0] ** 2 + total)
+    if result.intercept_only and np.isfinite(result.tau2):
+        half = stats.t.ppf(0.5 + result.level / 200, dfs[0]) * np.sqrt(se[0] ** 2 + result.tau2)
         pi_lo, pi_hi = beta[0] - half, beta[0] + half
     return replace(
         result,
@@ -202,6 +244,6 @@ def apply_cr2(result: Any, cluster: np.ndarray, name: str) -> Any:
         qm_p=qm_p,
         qm_df=(df1, df2),
         robust=name,
+        robust_type=type,
         cluster=np.asarray(cluster),
-        n_groups=result.n_groups,
     )

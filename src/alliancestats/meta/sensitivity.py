@@ -21,7 +21,6 @@ model passed in. Validated against metafor 3.8-1 (``tests/reference/meta/bias.R`
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,8 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alliancestats.errors import AllianceStatsWarning, MetaAnalysisError
-from alliancestats.meta.bias import _check_univariate, _study_arrays
+from alliancestats.errors import MetaAnalysisError
+from alliancestats.meta._checks import (
+    require_intercept_only,
+    require_result,
+    require_univariate,
+    safe_refit,
+    study_arrays,
+)
+from alliancestats.meta.influence_multilevel import multilevel_influence
 
 __all__ = ["baujat_values", "cumulative", "influence", "leave_one_out"]
 
@@ -49,40 +55,8 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _require_intercept_only(result: Any, what: str) -> None:
-    X = np.asarray(result.X, dtype=float)
-    if X.ndim == 2 and (X.shape[1] != 1 or not np.allclose(X[:, 0], 1.0)):
-        raise MetaAnalysisError(
-            f"{what} is defined for models without moderators (as in metafor); fit the model "
-            "without mods first."
-        )
-
-
 def _stat_name(result: Any) -> str:
     return "z" if str(result.test).lower() == "z" else "t"
-
-
-def _safe_refit(result: Any, keep: np.ndarray) -> Any | None:
-    """Refit on the studies in ``keep``; ``None`` when that model cannot be estimated.
-
-    A refit that loses a coefficient (a moderator without variation in the subset) or that
-    fails counts as not estimable, like metafor's ``try()`` + ``coef.na`` checks.
-    """
-    keep = np.asarray(keep)
-    n_kept = int(keep.sum()) if keep.dtype == bool else len(keep)
-    changes: dict[str, Any] = {}
-    if n_kept == 1 and str(result.test).lower() != "z":
-        changes["test"] = "z"  # one study: no t/F reference distribution; metafor falls back to z
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AllianceStatsWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            fit = result.refit(subset=keep, **changes)
-        except MetaAnalysisError:
-            return None
-    if fit.p != result.p:
-        return None
-    return fit
 
 
 def _summary_row(fit: Any | None) -> list[float]:
@@ -156,8 +130,8 @@ def leave_one_out(result: Any) -> pd.DataFrame:
     >>> loo.shape, list(loo.columns[:4])
     ((6, 11), ['estimate', 'se', 'z', 'p'])
     """
-    _check_univariate(result, "Leave-one-out analysis")
-    _require_intercept_only(result, "Leave-one-out analysis")
+    require_univariate(result, "Leave-one-out analysis")
+    require_intercept_only(result, "Leave-one-out analysis")
     k = int(result.k)
     if k < 2:
         raise MetaAnalysisError("Leave-one-out analysis needs at least 2 studies.")
@@ -165,7 +139,7 @@ def leave_one_out(result: Any) -> pd.DataFrame:
     for i in range(k):
         keep = np.ones(k, dtype=bool)
         keep[i] = False
-        rows.append(_summary_row(_safe_refit(result, keep)))
+        rows.append(_summary_row(safe_refit(result, keep)))
     index = pd.Index([str(x) for x in result.labels], name="omitted")
     return _summary_frame(rows, index, result)
 
@@ -236,13 +210,13 @@ def cumulative(result: Any, order: str | Sequence[Any] | np.ndarray | None = Non
     >>> list(cum.index[:2]), round(float(cum["estimate"].iloc[0]), 2)
     (['Study 2', 'Study 4'], 0.3)
     """
-    _check_univariate(result, "Cumulative meta-analysis")
-    _require_intercept_only(result, "Cumulative meta-analysis")
+    require_univariate(result, "Cumulative meta-analysis")
+    require_intercept_only(result, "Cumulative meta-analysis")
     positions = _sort_key(result, order)
     k = int(result.k)
     rows = []
     for step in range(1, k + 1):
-        rows.append(_summary_row(_safe_refit(result, positions[:step])))
+        rows.append(_summary_row(safe_refit(result, positions[:step])))
     labels = [str(result.labels[i]) for i in positions]
     return _summary_frame(rows, pd.Index(labels, name="added"), result)
 
@@ -252,37 +226,28 @@ def _deletion_fits(result: Any) -> Iterator[tuple[int, Any | None]]:
     for i in range(k):
         keep = np.ones(k, dtype=bool)
         keep[i] = False
-        yield i, _safe_refit(result, keep)
-
-
-def _knha_scale(fit: Any) -> float:
-    """Knapp–Hartung factor ``s²_w`` of a fit (1 for z and t tests)."""
-    if str(fit.test).lower() != "knha":
-        return 1.0
-    yi, vi, X = _study_arrays(fit)
-    w = 1.0 / (vi + fit.tau2)
-    resid = yi - X @ np.asarray(fit.beta, dtype=float)
-    rss = float(np.sum(w * resid**2))
-    k, p = X.shape
-    return 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
+        yield i, safe_refit(result, keep)
 
 
 def _inverse_xwx(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.linalg.inv(X.T @ (X * w[:, None]))
 
 
-def influence(result: Any) -> pd.DataFrame:
+def influence(result: Any, cluster: Any = None) -> pd.DataFrame:
     """Case-deletion influence diagnostics for a random-effects model or meta-regression.
 
     Parameters
     ----------
     result : MetaResult
-        Fitted univariate model (moderators allowed).
+        Fitted model (moderators allowed). Multilevel and multivariate models get the
+        diagnostics of :func:`alliancestats.meta.influence_multilevel.multilevel_influence`.
+    cluster : str or array-like, optional
+        Multilevel models: delete whole clusters (e.g. studies) instead of single rows.
 
     Returns
     -------
     pandas.DataFrame
-        One row per study (index ``study``) with columns
+        Univariate models: one row per study (index ``study``) with columns
 
         - ``rstudent``: externally studentised residual (deleted residual over its SE),
         - ``dffits``: change in the fitted value in SE units,
@@ -330,8 +295,13 @@ def influence(result: Any) -> pd.DataFrame:
     >>> round(float(infl["hat"].sum()), 6)  # hat values sum to the number of coefficients
     1.0
     """
-    _check_univariate(result, "influence()")
-    yi, vi, X = _study_arrays(result)
+    require_result(result, "influence()")
+    if getattr(result, "components", None) is not None:
+        return multilevel_influence(result, cluster)
+    if cluster is not None:
+        raise MetaAnalysisError("cluster= applies to multilevel models (fitted with random=).")
+    require_univariate(result, "influence()")
+    yi, vi, X = study_arrays(result)
     k, p = X.shape
     if k < 2:
         raise MetaAnalysisError("Influence diagnostics need at least 2 studies.")
@@ -356,7 +326,7 @@ def influence(result: Any) -> pd.DataFrame:
         beta_i = np.asarray(fit.beta, dtype=float)
         vb_i = np.asarray(fit.vcov, dtype=float)
         tau2_i = float(fit.tau2)
-        s2w_i = _knha_scale(fit)
+        s2w_i = float(fit.s2w)  # Knapp-Hartung factor of the deleted fit (1 for z/t)
         xi = X[i]
         delpred = float(xi @ beta_i)
         vdelpred = float(xi @ vb_i @ xi)
@@ -430,8 +400,8 @@ def baujat_values(result: Any) -> pd.DataFrame:
     >>> list(baujat_values(res).columns)
     ['x', 'y']
     """
-    _check_univariate(result, "The Baujat plot")
-    yi, vi, X = _study_arrays(result)
+    require_univariate(result, "The Baujat plot")
+    yi, vi, X = study_arrays(result)
     k = len(yi)
     if k < 2:
         raise MetaAnalysisError("The Baujat plot needs at least 2 studies.")

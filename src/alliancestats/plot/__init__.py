@@ -1,5 +1,9 @@
 """Publication-ready figures. Every function takes ``ax=None`` and returns the Axes it drew on.
 
+Figure families: meta-analysis (``forest``, ``funnel``, ``baujat``, ``bubble``, ``gosh``,
+``labbe``, ``radial``), session data (``trajectories``) and events over sessions
+(``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``).
+
 Examples
 --------
 >>> import alliancestats.plot as aplot
@@ -9,21 +13,28 @@ True
 
 from __future__ import annotations
 
-# meta-analysis figures: baujat, forest, funnel; session-data figures: event_*, trajectories
 from alliancestats.plot.baujat import baujat
+from alliancestats.plot.bubble import bubble
 from alliancestats.plot.event_series import event_panels, event_series
 from alliancestats.plot.event_summary import event_profile, event_sessions
 from alliancestats.plot.forest import forest
 from alliancestats.plot.funnel import funnel
+from alliancestats.plot.gosh import gosh
+from alliancestats.plot.labbe import labbe
+from alliancestats.plot.radial import radial
 from alliancestats.plot.trajectories import trajectories
 
 __all__ = [
     "baujat",
+    "bubble",
     "event_panels",
     "event_profile",
     "event_series",
     "event_sessions",
     "forest",
     "funnel",
+    "gosh",
+    "labbe",
+    "radial",
     "trajectories",
 ]

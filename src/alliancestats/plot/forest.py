@@ -11,13 +11,20 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Polygon
-from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+from alliancestats._format import format_p
 from alliancestats.errors import MetaAnalysisError
-from alliancestats.meta.bias import require_result
-from alliancestats.meta.sensitivity import _safe_refit
+from alliancestats.meta._checks import require_result, safe_refit
+from alliancestats.plot._effect_axis import (
+    AxisTransform,
+    effect_axis_label,
+    format_number,
+    resolve_axis_transform,
+    set_effect_ticks,
+)
 from alliancestats.plot._style import (
     ACCENT,
     FONT_SIZE,
@@ -31,110 +38,33 @@ from alliancestats.plot._style import (
 
 __all__ = ["forest"]
 
-_MEASURE_LABELS = {
-    # measure: (label on the analysis scale, label after back-transformation)
-    "ZCOR": ("Fisher's z", "Correlation (r)"),
-    "COR": ("Correlation (r)", "Correlation (r)"),
-    "RR": ("Log risk ratio", "Risk ratio"),
-    "OR": ("Log odds ratio", "Odds ratio"),
-    "SMD": ("Standardised mean difference", "Standardised mean difference"),
-}
-_NICE_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)  # 1-2-5: even in log
 _DIAMOND_HALF_HEIGHT = 0.35
 # layout of a new figure, in inches
 _GAP_IN = 0.15  # between the axes and the first text column
+_N_COLUMN_IN = 0.45
 _CI_COLUMN_IN = 1.55  # width reserved for "estimate [low, high]"
 _WEIGHT_COLUMN_IN = 0.6
 _PLOT_WIDTH_IN = 3.2
 _CHAR_IN = 0.078  # approximate width of one (bold) label character at 9 pt
+_COMMON = ("FE", "EE", "CE", "MH", "PETO")
 
 
-@dataclass(frozen=True)
-class AxisTransform:
-    """A back-transformation for the effect axis: function, inverse (or None) and name."""
-
-    func: Callable[[np.ndarray], np.ndarray]
-    inverse: Callable[[np.ndarray], np.ndarray] | None
-    name: str
-
-
-def resolve_axis_transform(transform: Any, measure: str | None) -> AxisTransform | None:
-    """Interpret ``transform`` (None, "r", "exp", "auto" or a function) for an effect axis.
-
-    Examples
-    --------
-    >>> resolve_axis_transform("r", "ZCOR").name
-    'r'
-    >>> resolve_axis_transform(None, "ZCOR") is None
-    True
-    """
-    if transform is None:
-        return None
-    if callable(transform):
-        return AxisTransform(transform, None, "custom")
-    name = str(transform).lower()
-    if name == "auto":
-        m = (measure or "GEN").upper()
-        name = "r" if m == "ZCOR" else "exp" if m in ("RR", "OR") else "none"
-    if name in ("none", "identity"):
-        return None
-    if name in ("r", "z2r", "tanh"):
-        return AxisTransform(np.tanh, np.arctanh, "r")
-    if name == "exp":
-        return AxisTransform(np.exp, np.log, "exp")
-    raise MetaAnalysisError(
-        f"Unknown transform {transform!r}; use None, 'r' (Fisher z to r), 'exp', 'auto' or a "
-        "function."
-    )
+@dataclass
+class _Row:
+    kind: str  # "study", "header", "subtotal", "overall", "pi", "het", "spacer"
+    label: str
+    index: int = -1  # study position for study rows
+    fit: Any = None  # model for summary rows
+    members: tuple[int, ...] = ()  # study positions summarised by a subtotal row
 
 
-def format_number(value: float, digits: int = 2) -> str:
-    """Fixed-decimal text with a typographic minus sign.
+@dataclass
+class _Columns:
+    """Positions (axes x coordinates) of the text columns right of the plot."""
 
-    Examples
-    --------
-    >>> format_number(-0.1234)
-    '−0.12'
-    """
-    text = f"{value:.{digits}f}"
-    if text.startswith("-") and float(text) == 0.0:
-        text = text[1:]
-    return text.replace("-", "\u2212")
-
-
-def _tick_label(value: float) -> str:
-    text = f"{round(float(value), 10):g}"
-    return text.replace("-", "\u2212")
-
-
-def set_transformed_ticks(ax: Axes, tf: AxisTransform, lo: float, hi: float) -> None:
-    """Place x ticks at round values of the back-transformed scale and label them so."""
-    if tf.inverse is None:
-        positions = MaxNLocator(nbins=6).tick_values(lo, hi)
-        positions = positions[(positions >= lo) & (positions <= hi)]
-        labels = [_tick_label(v) for v in tf.func(positions)]
-    else:
-        t_lo, t_hi = float(tf.func(np.array(lo))), float(tf.func(np.array(hi)))
-        values: np.ndarray
-        if tf.name == "exp":
-            values = np.array([v for v in _NICE_RATIOS if t_lo <= v <= t_hi], dtype=float)
-            if len(values) < 3:
-                values = MaxNLocator(nbins=5).tick_values(t_lo, t_hi)
-                values = values[(values > 0) & (values >= t_lo) & (values <= t_hi)]
-        else:
-            values = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(t_lo, t_hi)
-            values = values[(values >= t_lo) & (values <= t_hi) & (np.abs(values) < 1)]
-        positions = tf.inverse(values)
-        labels = [_tick_label(v) for v in values]
-    ax.xaxis.set_major_locator(FixedLocator(positions))
-    ax.xaxis.set_major_formatter(FixedFormatter(labels))
-
-
-def effect_axis_label(measure: str, tf: AxisTransform | None) -> str:
-    pair = _MEASURE_LABELS.get(str(measure).upper())
-    if pair is None:
-        return "Effect size"
-    return pair[1] if tf is not None else pair[0]
+    n: float | None
+    ci: float
+    weight: float | None
 
 
 def _subgroup_values(result: Any, subgroup: Any) -> np.ndarray | None:
@@ -160,6 +90,25 @@ def _subgroup_values(result: Any, subgroup: Any) -> np.ndarray | None:
     return values
 
 
+def _sample_sizes(result: Any, n: Any) -> np.ndarray | None:
+    """Sample size per study: ``n`` (column or values), else the data's ``n``/``ni`` column."""
+    if n is False:
+        return None
+    if n is None:
+        for name in ("n", "ni"):
+            if name in result.data.columns:
+                return pd.to_numeric(result.data[name], errors="coerce").to_numpy(dtype=float)
+        return None
+    if isinstance(n, str):
+        if n not in result.data.columns:
+            raise MetaAnalysisError(f"n={n!r} is not a column of the model's data.")
+        return pd.to_numeric(result.data[n], errors="coerce").to_numpy(dtype=float)
+    values = np.asarray(n, dtype=float)
+    if values.shape != (result.k,):
+        raise MetaAnalysisError(f"n has {values.size} values but there are {result.k} studies.")
+    return values
+
+
 def _sort_order(result: Any, sort: Any) -> np.ndarray:
     """Study positions from top to bottom."""
     k = int(result.k)
@@ -170,15 +119,14 @@ def _sort_order(result: Any, sort: Any) -> np.ndarray:
         key_name = sort
         if key_name.startswith("-"):
             descending, key_name = True, key_name[1:]
-        yi = np.asarray(result.yi, dtype=float)
-        if key_name == "estimate":
-            key: Any = yi
-        elif key_name == "precision":
-            key = np.asarray(result.vi, dtype=float)  # most precise first
-        elif key_name == "weight":
-            key = -np.asarray(result.weights, dtype=float)  # largest weight first
-        elif key_name == "label":
-            key = np.asarray([str(x) for x in result.labels])
+        keys = {
+            "estimate": lambda: np.asarray(result.yi, dtype=float),
+            "precision": lambda: np.asarray(result.vi, dtype=float),  # most precise first
+            "weight": lambda: -np.asarray(result.weights, dtype=float),  # largest first
+            "label": lambda: np.asarray([str(x) for x in result.labels]),
+        }
+        if key_name in keys:
+            key: Any = keys[key_name]()
         elif key_name in result.data.columns:
             key = result.data[key_name].to_numpy()
         else:
@@ -194,47 +142,203 @@ def _sort_order(result: Any, sort: Any) -> np.ndarray:
     return np.asarray(order, dtype=int)
 
 
-def _new_forest_axes(longest_label: int, n_rows: int, show_weights: bool) -> Axes:
+def heterogeneity_text(result: Any) -> str:
+    """One line on heterogeneity for the summary row, e.g. ``"τ² = 0.01, I² = 61.7%, ..."``.
+
+    Examples
+    --------
+    >>> from alliancestats.meta import meta_analysis
+    >>> res = meta_analysis(yi=[0.1, 0.3, 0.35, 0.65], vi=[0.03, 0.03, 0.05, 0.01])
+    >>> heterogeneity_text(res).split(";")[0]
+    'Heterogeneity: τ² = 0.04'
+    """
+    parts = []
+    if result.method not in _COMMON and not result.multilevel:
+        parts.append(f"τ² = {result.tau2:.2f}")
+    parts.append(f"I² = {result.i2:.1f}%")
+    df = result.k - result.p
+    parts.append(f"Q({df}) = {result.q:.2f}, p {format_p(result.q_p, style='apa')}")
+    return "Heterogeneity: " + "; ".join(parts)
+
+
+def _rows(result: Any, order: np.ndarray, groups: np.ndarray | None, show_pi: bool,
+          show_het: bool) -> list[_Row]:  # fmt: skip
+    labels = [str(x) for x in result.labels]
+    rows: list[_Row] = []
+    if groups is None:
+        rows += [_Row("study", labels[i], index=i) for i in order]
+    else:
+        for g in pd.unique(groups[order]):
+            members = [i for i in order if groups[i] == g]
+            rows.append(_Row("header", str(g)))
+            rows += [_Row("study", labels[i], index=i) for i in members]
+            sub = safe_refit(result, np.asarray(members, dtype=int))
+            if sub is not None:  # a subgroup model that cannot be fitted gets no diamond
+                rows.append(
+                    _Row("subtotal", f"Subtotal (k = {sub.k})", fit=sub, members=tuple(members))
+                )
+            rows.append(_Row("spacer", ""))
+    if not rows or rows[-1].kind != "spacer":
+        rows.append(_Row("spacer", ""))
+    common = result.method in _COMMON
+    name = "Common-effect model" if common else "Random-effects model"
+    rows.append(_Row("overall", f"{name} (k = {result.k})", fit=result))
+    if show_pi and not common and np.isfinite(result.pi_low) and np.isfinite(result.pi_high):
+        rows.append(_Row("pi", f"{result.level:g}% prediction interval", fit=result))
+    if show_het and result.k > result.p:
+        rows.append(_Row("het", "", fit=result))
+    return rows
+
+
+def _new_forest_axes(longest_label: int, n_rows: int, columns_in: float) -> Axes:
     """A new figure sized so that labels, plot and text columns all fit without clipping."""
     import matplotlib.pyplot as plt
 
     left_in = 0.25 + _CHAR_IN * longest_label
-    right_in = _GAP_IN + _CI_COLUMN_IN + (_WEIGHT_COLUMN_IN if show_weights else 0.0) + 0.1
+    right_in = _GAP_IN + columns_in + 0.1
     width = left_in + _PLOT_WIDTH_IN + right_in
     height = 0.75 + 0.24 * (n_rows + 2)
     fig = plt.figure(figsize=(width, height))
     bottom_in, top_in = 0.5, 0.15
     return fig.add_axes(
-        (
-            left_in / width,
-            bottom_in / height,
-            _PLOT_WIDTH_IN / width,
-            (height - bottom_in - top_in) / height,
-        )
-    )
-
-
-@dataclass
-class _Row:
-    kind: str  # "study", "header", "subtotal", "overall", "pi"
-    label: str
-    index: int = -1  # study position for study rows
-    fit: Any = None  # model for summary rows
-    members: tuple[int, ...] = ()  # study positions summarised by a subtotal row
+        (left_in / width, bottom_in / height, _PLOT_WIDTH_IN / width,
+         (height - bottom_in - top_in) / height)
+    )  # fmt: skip
 
 
 def _diamond(ax: Axes, fit: Any, y: float, gid: str, label: str, face: str) -> None:
     h = _DIAMOND_HALF_HEIGHT
-    vertices = [
-        (fit.ci_low, y),
-        (fit.estimate, y + h),
-        (fit.ci_high, y),
-        (fit.estimate, y - h),
-    ]
+    vertices = [(fit.ci_low, y), (fit.estimate, y + h), (fit.ci_high, y), (fit.estimate, y - h)]
     poly = Polygon(vertices, closed=True, facecolor=face, edgecolor=ACCENT, linewidth=0.9)
     poly.set_gid(gid)
     poly.set_label(label)
     ax.add_patch(poly)
+
+
+def _draw(
+    ax: Axes, result: Any, rows: list[_Row], ys: np.ndarray, ci: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Study squares with their intervals, diamonds and the prediction interval."""
+    yi = np.asarray(result.yi, dtype=float)
+    weights = np.asarray(result.weights, dtype=float)
+    filled = np.asarray(getattr(result, "filled", np.zeros(len(yi), dtype=bool)), dtype=bool)
+    study = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind == "study"]
+    idx = np.array([r.index for _, r in study], dtype=int)
+    y_study = np.array([y for y, _ in study])
+    segments = [[(ci[0][i], y), (ci[1][i], y)] for i, y in zip(idx, y_study, strict=True)]
+    lines = LineCollection(segments, colors=INK, linewidths=0.8)
+    lines.set_gid("study_ci")
+    ax.add_collection(lines)
+    sizes = 12.0 + 110.0 * weights[idx] / weights.max()
+    faces = np.where(filled[idx], "white", INK)
+    points = ax.scatter(
+        yi[idx], y_study, s=sizes, marker="s", c=list(faces), edgecolors=INK, linewidths=0.8,
+        zorder=3,
+    )  # fmt: skip
+    points.set_gid("study_points")
+    for y, row in zip(ys, rows, strict=True):
+        if row.kind == "subtotal":
+            _diamond(ax, row.fit, y, "subgroup_diamond", row.label, "white")
+        elif row.kind == "overall":
+            _diamond(ax, row.fit, y, "summary_diamond", row.label, ACCENT)
+        elif row.kind == "pi":
+            (line,) = ax.plot(
+                [row.fit.pi_low, row.fit.pi_high], [y, y], color=ACCENT, linewidth=1.2,
+                solid_capstyle="butt", marker="|", markersize=6,
+            )  # fmt: skip
+            line.set_gid("prediction_interval")
+
+
+def _axis(ax: Axes, result: Any, rows: list[_Row], ci: tuple[np.ndarray, np.ndarray],
+          tf: AxisTransform | None, xlabel: str | None) -> None:  # fmt: skip
+    """Limits covering every interval, ticks covering the limits, null line, row labels."""
+    extremes = [ci[0].min(), ci[1].max(), result.ci_low, result.ci_high, 0.0]
+    for row in rows:
+        if row.kind == "subtotal":
+            extremes += [row.fit.ci_low, row.fit.ci_high]
+        elif row.kind == "pi":
+            extremes += [row.fit.pi_low, row.fit.pi_high]
+    lo, hi = float(np.min(extremes)), float(np.max(extremes))
+    lo, hi = set_effect_ticks(ax, tf, lo, hi)
+    pad = 0.02 * (hi - lo if hi > lo else 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(0.4, len(rows) + 1.2)
+    null = ax.axvline(0.0, color=MUTED, linewidth=0.8, linestyle=(0, (4, 3)), zorder=0)
+    null.set_gid("null_line")
+    label_axes(ax, xlabel if xlabel is not None else effect_axis_label(result.measure, tf))
+    ys = np.arange(len(rows), 0, -1, dtype=float)
+    labelled = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind not in ("spacer", "het")]
+    ax.yaxis.set_major_locator(FixedLocator([y for y, _ in labelled]))
+    ax.yaxis.set_major_formatter(FixedFormatter([r.label for _, r in labelled]))
+    ax.tick_params(axis="y", length=0, labelsize=FONT_SIZE)
+    for tick_label, (_, row) in zip(ax.get_yticklabels(), labelled, strict=True):
+        if row.kind in ("header", "overall"):
+            tick_label.set_fontweight("bold")
+
+
+def _summary_text(row: _Row, weights: np.ndarray, n: np.ndarray | None) -> tuple[Any, ...]:
+    fit = row.fit
+    if row.kind == "overall":
+        total_n = None if n is None else float(np.nansum(n))
+        return (fit.estimate, fit.ci_low, fit.ci_high), "100%", total_n
+    members = list(row.members)
+    total_n = None if n is None else float(np.nansum(n[members]))
+    return (fit.estimate, fit.ci_low, fit.ci_high), f"{weights[members].sum():.1f}%", total_n
+
+
+def _texts(ax: Axes, result: Any, rows: list[_Row], ys: np.ndarray, cols: _Columns,
+           ci: tuple[np.ndarray, np.ndarray], tf: AxisTransform | None, n: np.ndarray | None,
+           digits: int) -> None:  # fmt: skip
+    """The n, estimate [CI] and weight columns, and the heterogeneity line."""
+    blend = blended_transform_factory(ax.transAxes, ax.transData)
+    to_text = tf.func if tf is not None else (lambda v: v)
+    kw = {"transform": blend, "va": "center", "fontsize": SMALL_FONT_SIZE, "color": INK}
+    unit = {"r": "r", "exp": effect_axis_label(result.measure, tf).replace(" (log scale)", "")}.get(
+        tf.name if tf is not None else "", "Estimate"
+    )
+    top = len(rows) + 0.9
+    ax.text(
+        cols.ci, top, f"{unit} [{result.level:g}% CI]", fontweight="bold", gid="column_header", **kw
+    )
+    if cols.n is not None:
+        ax.text(cols.n, top, "n", fontweight="bold", gid="column_header", **kw)
+    if cols.weight is not None:
+        ax.text(cols.weight, top, "Weight", fontweight="bold", gid="column_header", **kw)
+    weights = np.asarray(result.weights, dtype=float)
+    yi = np.asarray(result.yi, dtype=float)
+    fmt = lambda v: format_number(float(to_text(np.array(v))), digits)  # noqa: E731
+    for y, row in zip(ys, rows, strict=True):
+        if row.kind == "het":
+            ax.text(0.01, y, heterogeneity_text(row.fit), gid="heterogeneity_text",
+                    **{**kw, "color": MUTED})  # fmt: skip
+            continue
+        if row.kind == "pi":
+            ax.text(
+                cols.ci,
+                y,
+                f"[{fmt(row.fit.pi_low)}, {fmt(row.fit.pi_high)}]",
+                gid="estimate_text",
+                **kw,
+            )
+            continue
+        if row.kind == "study":
+            i = row.index
+            est, weight, size = (
+                (yi[i], ci[0][i], ci[1][i]),
+                f"{weights[i]:.1f}%",
+                None if n is None else n[i],
+            )
+        elif row.kind in ("subtotal", "overall"):
+            est, weight, size = _summary_text(row, weights, n)
+        else:
+            continue
+        ax.text(
+            cols.ci, y, f"{fmt(est[0])} [{fmt(est[1])}, {fmt(est[2])}]", gid="estimate_text", **kw
+        )
+        if cols.weight is not None:
+            ax.text(cols.weight, y, weight, gid="weight_text", **kw)
+        if cols.n is not None and size is not None and np.isfinite(size):
+            ax.text(cols.n, y, f"{size:,.0f}", gid="n_text", **kw)
 
 
 def forest(
@@ -243,13 +347,15 @@ def forest(
     sort: str | Sequence[Any] | np.ndarray | None = None,
     subgroup: str | Sequence[Any] | np.ndarray | None = None,
     transform: str | Callable[[np.ndarray], np.ndarray] | None = None,
+    n: str | Sequence[float] | bool | None = None,
     show_weights: bool = True,
     show_pi: bool = True,
+    show_heterogeneity: bool = True,
     xlabel: str | None = None,
     digits: int = 2,
     ax: Axes | None = None,
 ) -> Axes:
-    """Forest plot: one row per study, the pooled diamond and the prediction interval.
+    """Forest plot: one row per study, the pooled diamond, the prediction interval and heterogeneity.
 
     Parameters
     ----------
@@ -258,22 +364,29 @@ def forest(
         are drawn with open squares).
     sort : str or array-like, optional
         Row order: ``"estimate"``, ``"precision"`` (most precise first), ``"weight"``
-        (largest first), ``"label"``, a column of ``result.data`` (e.g. ``"year"``) — prefix
-        ``"-"`` for descending — or one sort key per study. Default: data order.
+        (largest first), ``"label"``, a column of ``result.data`` (e.g. ``"year"``) -- prefix
+        ``"-"`` for descending -- or one sort key per study. Default: data order.
     subgroup : str or array-like, optional
         Column of ``result.data`` (or one value per study) defining subgroups: each block gets
         a header, its studies and a subtotal diamond from a model fitted to that subgroup with
         the same settings. Defaults to the ``subgroup`` the model was fitted with, if any.
     transform : {None, "r", "exp", "auto"} or callable, optional
-        Back-transformation for the axis and the text column. ``"r"`` turns Fisher z into
-        correlations: positions stay on the z scale (so intervals keep their shape) and the
-        tick labels show r. ``"auto"`` picks ``"r"`` for ZCOR and ``"exp"`` for RR/OR.
+        Back-transformation for the tick labels and the text column. Positions stay on the
+        analysis scale (so intervals keep their shape) and the axis label names that scale,
+        e.g. "Correlation r (Fisher's z scale)" or "Risk ratio (log scale)". ``"auto"`` picks
+        ``"r"`` for Fisher z and ``"exp"`` for log ratios.
+    n : str, array-like or bool, optional
+        Sample sizes for an ``n`` column: a column of ``result.data`` or one value per study.
+        By default the data's ``n`` (from :func:`~alliancestats.meta.effect_sizes`) or ``ni``
+        column is used when present; ``False`` hides the column.
     show_weights : bool, default True
         Add a column with each study's weight (percent of the total).
     show_pi : bool, default True
         Add a row with the prediction interval of the random-effects model.
+    show_heterogeneity : bool, default True
+        Add a line with τ², I² and Cochran's Q under the pooled estimate.
     xlabel : str, optional
-        Axis label; default from ``result.measure``.
+        Axis label; default from ``result.measure`` and ``transform``.
     digits : int, default 2
         Decimals in the text columns.
     ax : matplotlib.axes.Axes, optional
@@ -289,9 +402,10 @@ def forest(
     -----
     Square areas are proportional to the weights; study intervals are ``y_i ± z·sqrt(v_i)``
     (normal quantile at the model's level, as metafor's ``forest``); the diamond spans the
-    pooled confidence interval, centred on the pooled estimate. Drawn elements carry ids for
-    inspection: ``"study_points"``, ``"study_ci"``, ``"summary_diamond"``,
-    ``"subgroup_diamond"``, ``"prediction_interval"``, ``"null_line"``.
+    pooled confidence interval; the x ticks cover every interval drawn. Drawn elements carry
+    ids for inspection: ``"study_points"``, ``"study_ci"``, ``"summary_diamond"``,
+    ``"subgroup_diamond"``, ``"prediction_interval"``, ``"null_line"``, and the texts
+    ``"estimate_text"``, ``"weight_text"``, ``"n_text"``, ``"heterogeneity_text"``.
 
     Examples
     --------
@@ -303,167 +417,43 @@ def forest(
     >>> ax = forest(res, transform="r", sort="estimate")
     >>> len(ax.get_yticklabels())  # 5 studies, the pooled row and the prediction interval
     7
+    >>> [t.get_text() for t in ax.texts if t.get_gid() == "n_text"][-1]  # total N
+    '505'
     """
     require_result(result, "forest()")
     X = np.asarray(result.X, dtype=float)
     if X.ndim == 2 and X.shape[1] != 1:
         raise MetaAnalysisError(
-            "forest() draws models without moderators; for a meta-regression plot the fitted "
-            "values against the moderator instead."
+            "forest() draws models without moderators; for a meta-regression use the bubble "
+            "plot (alliancestats.plot.bubble)."
         )
     tf = resolve_axis_transform(transform, result.measure)
-    yi = np.asarray(result.yi, dtype=float)
-    vi = np.asarray(result.vi, dtype=float)
-    weights = np.asarray(result.weights, dtype=float)
-    labels = [str(x) for x in result.labels]
-    filled = np.asarray(getattr(result, "filled", np.zeros(len(yi), dtype=bool)), dtype=bool)
-    level = float(result.level)
-    crit = float(stats.norm.ppf(0.5 + level / 200.0))
-    ci_low, ci_high = yi - crit * np.sqrt(vi), yi + crit * np.sqrt(vi)
-
-    order = _sort_order(result, sort)
+    yi, vi = np.asarray(result.yi, dtype=float), np.asarray(result.vi, dtype=float)
+    crit = float(stats.norm.ppf(0.5 + float(result.level) / 200.0))
+    ci = (yi - crit * np.sqrt(vi), yi + crit * np.sqrt(vi))
+    sizes = _sample_sizes(result, n)
     groups = _subgroup_values(result, subgroup)
-    rows: list[_Row] = []
-    if groups is None:
-        rows += [_Row("study", labels[i], index=i) for i in order]
-    else:
-        seen = list(pd.unique(groups[order]))
-        for g in seen:
-            members = [i for i in order if groups[i] == g]
-            rows.append(_Row("header", str(g)))
-            rows += [_Row("study", labels[i], index=i) for i in members]
-            sub = _safe_refit(result, np.asarray(members, dtype=int))
-            if sub is not None:  # a subgroup model that cannot be fitted gets no diamond
-                rows.append(
-                    _Row("subtotal", f"Subtotal (k = {sub.k})", fit=sub, members=tuple(members))
-                )
-            rows.append(_Row("spacer", ""))
-    if not rows or rows[-1].kind != "spacer":
-        rows.append(_Row("spacer", ""))
-    model_name = (
-        "Common-effect model" if result.method in ("FE", "EE", "CE") else "Random-effects model"
+    rows = _rows(result, _sort_order(result, sort), groups, show_pi, show_heterogeneity)
+    ys = np.arange(len(rows), 0, -1, dtype=float)
+    columns_in = (
+        _CI_COLUMN_IN
+        + (_N_COLUMN_IN if sizes is not None else 0)
+        + (_WEIGHT_COLUMN_IN if show_weights else 0)
     )
-    rows.append(_Row("overall", f"{model_name} (k = {result.k})", fit=result))
-    common_effect = result.method in ("FE", "EE", "CE")  # no heterogeneity: no PI row
-    has_pi = (
-        show_pi and not common_effect and np.isfinite(result.pi_low) and np.isfinite(result.pi_high)
-    )
-    if has_pi:
-        rows.append(_Row("pi", f"{level:g}% prediction interval", fit=result))
-
-    n_rows = len(rows)
-    ys = np.arange(n_rows, 0, -1, dtype=float)
     if ax is None:
-        longest = max(len(r.label) for r in rows)
-        ax = _new_forest_axes(longest, n_rows, show_weights)
+        ax = _new_forest_axes(max(len(r.label) for r in rows), len(rows), columns_in)
     else:
         ax = new_axes(ax, (0.0, 0.0))  # checks that ax is an Axes; size unused
     despine(ax, left=True)
-
-    study_rows = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind == "study"]
-    idx = np.array([r.index for _, r in study_rows], dtype=int)
-    y_study = np.array([y for y, _ in study_rows])
-    segments = [[(ci_low[i], y), (ci_high[i], y)] for i, y in zip(idx, y_study, strict=True)]
-    ci_lines = LineCollection(segments, colors=INK, linewidths=0.8)
-    ci_lines.set_gid("study_ci")
-    ax.add_collection(ci_lines)
-    w_rel = weights[idx] / weights.max()
-    sizes = 12.0 + 110.0 * w_rel
-    faces = np.where(filled[idx], "white", INK)
-    points = ax.scatter(
-        yi[idx], y_study, s=sizes, marker="s", c=list(faces), edgecolors=INK, linewidths=0.8,
-        zorder=3,
-    )  # fmt: skip
-    points.set_gid("study_points")
-
-    for y, row in zip(ys, rows, strict=True):
-        if row.kind == "subtotal":
-            _diamond(ax, row.fit, y, "subgroup_diamond", row.label, "white")
-        elif row.kind == "overall":
-            _diamond(ax, row.fit, y, "summary_diamond", row.label, ACCENT)
-        elif row.kind == "pi":
-            (line,) = ax.plot(
-                [row.fit.pi_low, row.fit.pi_high], [y, y], color=ACCENT, linewidth=1.2,
-                solid_capstyle="butt", marker="|", markersize=6,
-            )  # fmt: skip
-            line.set_gid("prediction_interval")
-
-    # axis limits, null line and ticks
-    extremes = [ci_low.min(), ci_high.max(), result.ci_low, result.ci_high, 0.0]
-    if has_pi:
-        extremes += [result.pi_low, result.pi_high]
-    for row in rows:
-        if row.kind == "subtotal":
-            extremes += [row.fit.ci_low, row.fit.ci_high]
-    lo, hi = float(np.min(extremes)), float(np.max(extremes))
-    pad = 0.04 * (hi - lo if hi > lo else 1.0)
-    lo, hi = lo - pad, hi + pad
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(0.4, n_rows + 1.2)
-    null = ax.axvline(0.0, color=MUTED, linewidth=0.8, linestyle=(0, (4, 3)), zorder=0)
-    null.set_gid("null_line")
-    if tf is not None:
-        set_transformed_ticks(ax, tf, lo, hi)
-    label_axes(ax, xlabel if xlabel is not None else effect_axis_label(result.measure, tf))
-
-    # row labels as y tick labels (headers and summaries in bold)
-    label_rows = [(y, r) for y, r in zip(ys, rows, strict=True) if r.kind != "spacer"]
-    ax.yaxis.set_major_locator(FixedLocator([y for y, _ in label_rows]))
-    ax.yaxis.set_major_formatter(FixedFormatter([r.label for _, r in label_rows]))
-    ax.tick_params(axis="y", length=0, labelsize=FONT_SIZE)
-    for tick_label, (_, row) in zip(ax.get_yticklabels(), label_rows, strict=True):
-        if row.kind in ("header", "overall"):
-            tick_label.set_fontweight("bold")
-
-    # text columns to the right of the axes (offsets fixed in inches, converted to axes units)
-    fig = ax.figure
-    axes_width_in = ax.get_position().width * fig.get_size_inches()[0]
-    x_ci = 1.0 + _GAP_IN / axes_width_in
-    x_weight = 1.0 + (_GAP_IN + _CI_COLUMN_IN) / axes_width_in
-    blend = blended_transform_factory(ax.transAxes, ax.transData)
-    to_text = tf.func if tf is not None else (lambda v: v)
-    header_y = n_rows + 0.9
-    unit = {"r": "r", "exp": effect_axis_label(result.measure, tf)}.get(
-        tf.name if tf is not None else "", "Estimate"
-    )
-    text_kw = {"transform": blend, "va": "center", "fontsize": SMALL_FONT_SIZE, "color": INK}
-    ax.text(
-        x_ci, header_y, f"{unit} [{level:g}% CI]", fontweight="bold", gid="column_header", **text_kw
-    )
+    _draw(ax, result, rows, ys, ci)
+    _axis(ax, result, rows, ci, tf, xlabel)
+    width_in = ax.get_position().width * ax.figure.get_size_inches()[0]
+    x = 1.0 + _GAP_IN / width_in
+    cols = _Columns(n=None, ci=x, weight=None)
+    if sizes is not None:
+        cols.n, x = x, x + _N_COLUMN_IN / width_in
+    cols.ci = x
     if show_weights:
-        ax.text(x_weight, header_y, "Weight", fontweight="bold", gid="column_header", **text_kw)
-    d = digits
-    for y, row in zip(ys, rows, strict=True):
-        if row.kind == "study":
-            i = row.index
-            est, a, b = (float(to_text(np.array(v))) for v in (yi[i], ci_low[i], ci_high[i]))
-            weight_text = f"{weights[i]:.1f}%"
-        elif row.kind in ("subtotal", "overall"):
-            fit = row.fit
-            est, a, b = (
-                float(to_text(np.array(v))) for v in (fit.estimate, fit.ci_low, fit.ci_high)
-            )
-            if row.kind == "overall":
-                weight_text = "100%"
-            else:
-                weight_text = f"{weights[list(row.members)].sum():.1f}%"
-        elif row.kind == "pi":
-            a, b = (float(to_text(np.array(v))) for v in (row.fit.pi_low, row.fit.pi_high))
-            ax.text(
-                x_ci,
-                y,
-                f"[{format_number(a, d)}, {format_number(b, d)}]",
-                gid="estimate_text",
-                **text_kw,
-            )
-            continue
-        else:
-            continue
-        ax.text(
-            x_ci, y, f"{format_number(est, d)} [{format_number(a, d)}, {format_number(b, d)}]",
-            gid="estimate_text", **text_kw,
-        )  # fmt: skip
-        if show_weights and weight_text:
-            ax.text(x_weight, y, weight_text, gid="weight_text", **text_kw)
-
+        cols.weight = x + _CI_COLUMN_IN / width_in
+    _texts(ax, result, rows, ys, cols, ci, tf, sizes, digits)
     return ax

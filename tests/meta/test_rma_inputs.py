@@ -1,8 +1,8 @@
-"""Regression tests from the adversarial review of the meta-analysis inputs.
+"""meta_analysis() input handling: text cells, dtypes, missing values, variances, settings.
 
 Each test pins one input that used to crash deep in numpy/pandas/formulaic, return a silent
 NaN or a quietly wrong number, and now gives a specific error, a reported drop or the right
-value.
+value; metafor 3.8-1 values come from tests/reference/meta/edge_cases.R.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from alliancestats.errors import DataQualityWarning, DroppedRowsWarning, MetaAnalysisError
-from alliancestats.meta import combine_dependent, effect_sizes, meta_analysis
+from alliancestats.errors import (
+    DataQualityWarning,
+    DataValidationError,
+    DroppedRowsWarning,
+    MetaAnalysisError,
+)
+from alliancestats.meta import meta_analysis
 
 YI = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15]
 VI = [0.03, 0.03, 0.05, 0.01, 0.05, 0.02]
@@ -31,10 +37,10 @@ METHODS = ["REML", "ML", "DL", "PM", "EB", "HE", "SJ", "HS", "FE"]
 TESTS = ["z", "knha"]
 # where each case of edge_cases.json is checked
 EDGE_CONSUMERS = {
-    "trimfill_equal_variances_left": "test_review_bias.py",
-    "extreme_variance_ratio": "test_review_inputs.py",
-    "extreme_variance_ratio_boundary": "test_review_inputs.py",
-    "identical_effects": "test_review_inputs.py",
+    "trimfill_equal_variances_left": "test_bias.py",
+    "extreme_variance_ratio": "test_rma_inputs.py",
+    "extreme_variance_ratio_boundary": "test_rma_inputs.py",
+    "identical_effects": "test_rma_inputs.py",
     "molloy2014_reml_r": "test_rma.py",
     "molloy2014_fe_r": "tests/test_datasets.py",
 }
@@ -71,8 +77,59 @@ def test_nullable_string_moderator_with_missing_value_is_dropped_and_reported():
 def test_non_numeric_effect_size_is_an_error_not_a_missing_value():
     # "x" used to be coerced to NaN and reported as a "missing value" drop
     frame = pd.DataFrame({"yi": ["0.1", "0.2", "x", "0.4"], "vi": [0.1, 0.1, 0.1, 0.2]})
-    with pytest.raises(MetaAnalysisError, match=r"yi has 1 non-numeric value.*'x'"):
+    with pytest.raises(DataValidationError, match=r"'yi' has non-numeric values.*'x'") as err:
         meta_analysis(frame)
+    assert err.value.problems[["row", "value"]].values.tolist() == [[2, "x"]]
+
+
+@pytest.mark.parametrize("code", ["NA", " na ", "n/a", "", "None", "#N/A", "."])
+def test_missing_value_codes_in_effect_sizes_are_missing_as_in_the_loaders(code):
+    # "NA" used to be a "non-numeric value" error while load_sessions reads it as missing:
+    # both now follow the one list of missing-value codes
+    frame = pd.DataFrame({"yi": ["0.1", code, "0.3", "0.4"], "vi": [0.1, 0.1, 0.1, 0.2]})
+    with pytest.warns(DroppedRowsWarning, match="1 study"):
+        res = meta_analysis(frame)
+    assert res.k == 3
+    direct = meta_analysis(yi=[0.1, 0.3, 0.4], vi=[0.1, 0.1, 0.2])
+    assert res.estimate == pytest.approx(direct.estimate, rel=1e-12)  # same three studies
+
+
+def test_missing_value_code_in_correlations_is_missing():
+    with pytest.warns(DroppedRowsWarning, match="1 study"):
+        res = meta_analysis(r=["0.2", "NA", 0.3, 0.25], n=[50, 60, 70, 80])
+    assert res.k == 3
+
+
+@pytest.mark.parametrize("vi0", [1e-20, 1e-21, 1e-300])
+def test_effectively_zero_variance_is_a_clear_error(vi0):
+    # vi <= 1e-20 next to ordinary variances used to raise a raw ZeroDivisionError
+    with pytest.raises(MetaAnalysisError, match="effectively zero"):
+        meta_analysis(yi=[0.1, 0.2, 0.4], vi=[vi0, 0.01, 0.02])
+
+
+def test_uniformly_tiny_variances_are_fine():
+    # the scale of the variances is not the problem, only their ratio: y -> c y, v -> c^2 v
+    c = 1e-12
+    res = meta_analysis(yi=[0.1 * c, 0.2 * c, 0.4 * c], vi=[c**2, 2 * c**2, c**2], method="DL")
+    ref = meta_analysis(yi=[0.1, 0.2, 0.4], vi=[1.0, 2.0, 1.0], method="DL")
+    assert res.estimate / c == pytest.approx(ref.estimate, rel=1e-9)  # equivariance, round-off only
+    assert res.tau2 / c**2 == pytest.approx(ref.tau2, rel=1e-9)  # equivariance, round-off only
+
+
+def test_knapp_hartung_with_identical_effects_warns_and_adhoc_adjusts():
+    # se = 0, t = inf and a zero-width interval used to come without a word
+    data = EDGE_CASES["identical_effects"]
+    with pytest.warns(DataQualityWarning, match="Knapp-Hartung factor is 0.*test='adhoc'"):
+        knha = meta_analysis(yi=data["yi"], vi=data["vi"], test="knha")
+    assert knha.se == 0.0
+    adhoc = meta_analysis(yi=data["yi"], vi=data["vi"], test="adhoc")
+    z = meta_analysis(yi=data["yi"], vi=data["vi"])
+    # max(1, s^2) = 1: the z standard error with a t quantile on k - 1 df
+    assert adhoc.se == pytest.approx(z.se, rel=1e-12)
+    assert adhoc.table["df"].iloc[0] == 4
+    assert adhoc.ci_high - adhoc.estimate == pytest.approx(
+        stats.t.ppf(0.975, 4) * z.se, rel=1e-12
+    )  # closed form
 
 
 def test_numeric_strings_and_nullable_dtypes_are_read_as_numbers():
@@ -169,6 +226,11 @@ def test_identical_effects_give_zero_tau2_and_finite_results(method, test):
     if method == "FE" and test == "knha":
         assert ref["warnings"]  # metafor warns too
         with pytest.warns(UserWarning, match="not meant for common-effect"):
+            with pytest.warns(DataQualityWarning, match="Knapp-Hartung factor is 0"):
+                res = meta_analysis(**args)
+    elif test == "knha":
+        assert ref["warnings"] == []  # metafor is silent; we warn about the zero-width interval
+        with pytest.warns(DataQualityWarning, match="Knapp-Hartung factor is 0"):
             res = meta_analysis(**args)
     else:
         assert ref["warnings"] == []
@@ -202,91 +264,6 @@ def test_duplicate_index_labels_keep_every_study():
     res = meta_analysis(frame, mods="~ x")
     assert res.k == 6
     assert list(res.labels) == ["7"] * 6
-
-
-# ------------------------------------------------------------------ effect_sizes
-def test_effect_sizes_length_mismatch_is_an_error():
-    # used to crash inside pandas ("Length of values (3) does not match length of index (2)")
-    with pytest.raises(MetaAnalysisError, match="n has 3 values but the effect sizes have 2"):
-        effect_sizes(r=[0.2, 0.3], n=[30, 40, 50])
-
-
-def test_effect_sizes_scalar_n_applies_to_every_study():
-    es = effect_sizes(r=[0.2, 0.3], n=53)
-    np.testing.assert_allclose(es["vi"], [0.02, 0.02], rtol=1e-12)  # 1 / (53 - 3)
-
-
-def test_effect_sizes_zero_group_size_is_an_error():
-    # n1 = 0 used to give r = 0 with a valid-looking variance: a quietly wrong effect
-    with pytest.raises(MetaAnalysisError, match="n1 must be positive"):
-        effect_sizes(d=[0.5, 0.3], n1=[0, 20], n2=[10, 20])
-
-
-def test_effect_sizes_non_positive_df_is_an_error():
-    with pytest.raises(MetaAnalysisError, match="df must be positive"):
-        effect_sizes(t=[2.0, 1.0], df=[0, 20])
-
-
-def test_effect_sizes_non_numeric_correlation_is_an_error():
-    frame = pd.DataFrame({"r": ["0.2", "x"], "n": ["30", "40"]})
-    with pytest.raises(MetaAnalysisError, match="non-numeric"):
-        effect_sizes(frame, r="r", n="n")
-
-
-def test_effect_sizes_empty_input_says_so():
-    with pytest.raises(MetaAnalysisError, match="empty"):
-        effect_sizes(r=[], n=[])
-
-
-@pytest.mark.parametrize("r", [1.0, -1.0])
-def test_perfect_correlations_are_rejected(r):
-    with pytest.raises(MetaAnalysisError, match="strictly between -1 and 1"):
-        meta_analysis(r=[r, 0.2, 0.3], n=[50, 50, 50])
-
-
-def test_fisher_z_needs_at_least_four_participants():
-    with pytest.raises(MetaAnalysisError, match="at least 4"):
-        meta_analysis(r=[0.1, 0.2, 0.3], n=[3, 50, 50])
-
-
-def test_categorical_and_nullable_columns_in_effect_sizes():
-    frame = pd.DataFrame({"r": pd.Categorical([0.2, 0.3]), "n": pd.array([30, 40], dtype="Int64")})
-    es = effect_sizes(frame, r="r", n="n")
-    np.testing.assert_allclose(es["yi"], np.arctanh([0.2, 0.3]), rtol=1e-12)
-
-
-# ------------------------------------------------------------------ combine_dependent
-def test_combine_dependent_refuses_missing_cluster_instead_of_dropping_it():
-    # groupby used to drop the row with a missing study id silently
-    frame = pd.DataFrame({"s": [1, np.nan], "yi": [0.1, 0.2], "vi": [0.1, 0.1]})
-    with pytest.raises(MetaAnalysisError, match="missing"):
-        combine_dependent(frame, "s")
-
-
-def test_combine_dependent_refuses_missing_effect_instead_of_returning_nan():
-    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, np.nan], "vi": [0.1, 0.1]})
-    with pytest.raises(MetaAnalysisError, match="missing"):
-        combine_dependent(frame, "s")
-
-
-def test_combine_dependent_refuses_non_positive_variance():
-    frame = pd.DataFrame({"s": [1, 1], "yi": [0.1, 0.2], "vi": [-0.1, 0.1]})
-    with pytest.raises(MetaAnalysisError, match="positive"):
-        combine_dependent(frame, "s")
-
-
-def test_combine_dependent_empty_and_duplicate_index():
-    with pytest.raises(MetaAnalysisError, match="no rows"):
-        combine_dependent(pd.DataFrame({"s": [], "yi": [], "vi": []}), "s")
-    frame = pd.DataFrame(
-        {"s": ["b", "b", "a"], "yi": ["0.2", "0.4", "0.1"], "vi": [0.01, 0.01, 0.02]},
-        index=[5, 5, 5],
-    )
-    out = combine_dependent(frame, "s", rho=0.5)
-    assert out["s"].tolist() == ["b", "a"]
-    # (0.01 + 0.01 + 2 * 0.5 * 0.01) / 4 = 0.0075, closed form
-    np.testing.assert_allclose(out["vi"], [0.0075, 0.02], rtol=1e-12)
-    np.testing.assert_allclose(out["yi"], [0.3, 0.1], rtol=1e-12)
 
 
 # ------------------------------------------------------------------ moderators, refit, predict
@@ -344,3 +321,10 @@ def test_slab_naming_a_missing_column_is_an_error():
     # a 4-letter name used to become the labels 'n', 'o', 'p', 'e' of 4 studies
     with pytest.raises(MetaAnalysisError, match="slab='nope' is not a column"):
         meta_analysis(yi=YI[:4], vi=VI[:4], slab="nope")
+
+
+def test_dates_given_as_effect_sizes_are_refused():
+    # a datetime column used to become nanosecond counts through pandas.to_numeric
+    frame = pd.DataFrame({"yi": pd.to_datetime(["2020-01-01", "2021-01-01"]), "vi": [0.1, 0.1]})
+    with pytest.raises(DataValidationError, match="not numeric"):
+        meta_analysis(frame)
