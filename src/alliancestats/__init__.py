@@ -41,6 +41,14 @@ from alliancestats.meta import (
     trim_and_fill,
 )
 from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
+from alliancestats.panel import (
+    PanelResult,
+    clpm,
+    dynamic_panel,
+    nickell_bias,
+    riclpm,
+    simulate_riclpm,
+)
 from alliancestats.simulate import simulate_sessions, simulate_studies
 
 __version__ = "0.1.0"
@@ -52,11 +60,14 @@ __all__ = [
     "DroppedRowsWarning",
     "MetaResult",
     "MixedResult",
+    "PanelResult",
     "SeparationWarning",
     "SessionData",
     "SingularFitWarning",
     "clinical_significance",
+    "clpm",
     "cumulative",
+    "dynamic_panel",
     "effect_sizes",
     "egger_test",
     "gee",
@@ -70,11 +81,14 @@ __all__ = [
     "lrt",
     "mcid_change",
     "meta_analysis",
+    "nickell_bias",
     "rank_test",
     "read_sample",
     "register_instrument",
     "reliable_change",
+    "riclpm",
     "score",
+    "simulate_riclpm",
     "simulate_sessions",
     "simulate_studies",
     "trim_and_fill",

@@ -2,7 +2,7 @@
 # Regenerate every pinned R reference value under tests/reference/.
 #
 # Installs R and the reference packages from Debian (bookworm: R 4.2.2, lme4 1.1-31,
-# lmerTest 3.1-3, metafor 3.8-1, metadat 1.2-0, mlmRev 1.0-8), then runs each R script in
+# lmerTest 3.1-3, metafor 3.8-1, metadat 1.2-0, mlmRev 1.0-8, lavaan 0.6-14, plm 2.6-2), then runs each R script in
 # the subfolders. Every script writes its JSON next to itself and records the R and package
 # versions it used. CI never needs R: the JSON files are committed.
 #
@@ -13,7 +13,7 @@ if ! command -v Rscript >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq r-base-core r-cran-lme4 r-cran-lmertest r-cran-metafor \
         r-cran-metadat r-cran-mlmrev r-cran-jsonlite r-cran-clubsandwich r-cran-pbkrtest \
-        r-cran-numderiv
+        r-cran-numderiv r-cran-lavaan r-cran-plm
 fi
 dirs=("$@")
 if [ ${#dirs[@]} -eq 0 ]; then
