@@ -232,7 +232,9 @@ def _polish(objective: _Objective, theta: np.ndarray, max_steps: int = 50) -> tu
             break
         try:
             info = objective.information(theta, exact=False) / objective.n
-            direction = -linalg.solve(info, grad, assume_a="pos")
+            with warnings.catch_warnings():  # an ill-conditioned step is halved, not fatal
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                direction = -linalg.solve(info, grad, assume_a="pos")
         except (np.linalg.LinAlgError, ValueError, NotPositiveDefinite):
             break
         decrement = -float(grad @ direction)
@@ -342,8 +344,16 @@ def standard_errors(
 
 
 def _identified(expected: np.ndarray) -> bool:
-    eig = np.linalg.eigvalsh(expected)
-    return bool(eig[0] > 1e-10 * max(eig[-1], 1e-300))
+    """Whether the information is non-singular, judged on its correlation scale.
+
+    Scaling by the diagonal makes the check independent of the units of the parameters
+    (a variance of symptom scores and a path between alliance scores differ by 1e6).
+    """
+    diag = np.diag(expected)
+    if np.any(diag <= 0):
+        return False
+    scaled = expected / np.sqrt(np.outer(diag, diag))
+    return bool(np.linalg.eigvalsh(scaled)[0] > 1e-10)
 
 
 def _remaining_step(expected: np.ndarray, gradient: np.ndarray) -> float:

@@ -39,14 +39,11 @@ __all__ = ["nickell_bias"]
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
-    if isinstance(value, (bool, np.bool_)):
-        raise ParameterError(f"{name} must be a number, got {value!r}")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a number or an array of numbers, got {value!r}") \
-            from exc
-    if arr.dtype == bool or not np.all(np.isfinite(arr)):
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":
+        raise ParameterError(f"{name} must be a number or an array of numbers, got {value!r}")
+    arr = raw.astype(float)
+    if not np.all(np.isfinite(arr)):
         raise ParameterError(f"{name} must be finite numbers, got {value!r}")
     return arr
 

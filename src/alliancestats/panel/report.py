@@ -8,7 +8,9 @@ symptoms at the next?" on one data set:
    (:func:`alliancestats.lmm`); its autoregression carries Nickell bias and so does every
    coefficient correlated with it (Falkenström et al. 2017, J Consult Clin Psychol 85(6));
 2. the RI-CLPM with lagged paths equal over sessions (:func:`alliancestats.riclpm`);
-3. the ML-SEM dynamic panel model with the predictor predetermined and equal error variances
+3. the ML-SEM dynamic panel model with the predictor predetermined -- allowed to respond to
+   earlier outcomes and to covary with the same session's error (``partial_pre``: alliance
+   and symptoms rated at one session move together) -- and equal error variances
    (:func:`alliancestats.dynamic_panel`), with its long-run effect.
 
 and returns a :class:`LaggedEffectsReport` with the fits, a comparison table, a fit table,
@@ -238,7 +240,7 @@ def lagged_effects_report(
         ri = riclpm(frame, x, y, patient=patient, session=session, constraints="paths",
                     waves=waves, level=level)
         dp = dynamic_panel(f"{y} ~ pre(lag({x}))", frame, patient=patient, session=session,
-                           waves=waves, error_inv=True, level=level)
+                           waves=waves, error_inv=True, partial_pre=True, level=level)
     table = _comparison(naive, effect, ar, ri, dp, x, y)
     rho = float(table.loc[_DPM, "autoregression"])
     per_patient = frame.groupby(patient)[session].nunique().median() - 1
