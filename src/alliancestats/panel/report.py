@@ -175,12 +175,13 @@ def _paragraphs(table: pd.DataFrame, nick: pd.DataFrame, x: str, y: str, level: 
         f"Lagged effect of {x} at one session on {y} at the next, over and above the "
         f"previous {y}: lagged mixed model {effect(_NAIVE)}; RI-CLPM {effect(_RICLPM)}; "
         f"ML-SEM dynamic panel {effect(_DPM)}.",
-        f"The mixed model centres each patient's lagged {y} on the patient's own mean; with "
+        f"The mixed model centres each patient's lagged {y} on the patient's own mean. With "
         f"about {int(n['sessions_per_patient'])} lagged sessions per patient this biases its "
-        f"autoregression (Nickell bias): an autoregression of {n['rho']:.2f} would be "
-        f"estimated near {n['expected_naive']:.2f} (estimated: "
-        f"{table.loc[_NAIVE, 'autoregression']:.2f}), and the bias carries over to the "
-        f"lagged {x} coefficient.",
+        f"autoregression (Nickell bias): if the autoregression is {n['rho']:.2f} (the ML-SEM "
+        f"estimate), the centred estimate converges to {n['expected_naive']:.2f}; the mixed "
+        f"model gives {table.loc[_NAIVE, 'autoregression']:.2f}. The bias carries over to the "
+        f"lagged {x} coefficient. An estimate above the expected value points to something "
+        "the formula leaves out, typically patient-specific time trends.",
         "Report the ML-SEM dynamic panel estimate (Falkenström et al. 2024): like the RI-CLPM "
         "it separates within-patient change from stable differences between patients, it "
         "controls the previous outcome without Nickell bias, it allows the predictor to "
