@@ -4,7 +4,7 @@ Does a patient's alliance at one session, above the patient's own usual level, p
 symptoms at the next session? The lagged mixed model with person-mean-centred predictors is
 biased when it also controls the previous outcome (Nickell 1981; :func:`nickell_bias`); the
 structural equation models here are the recommended alternatives (Falkenström, Solomonov &
-Rubel 2020; Falkenström et al. 2024):
+Rubel 2020; Falkenström 2024):
 
 * :func:`riclpm` -- random-intercept cross-lagged panel model (Hamaker, Kuiper & Grasman
   2015) with Mulder & Hamaker's (2021) extensions; :func:`clpm` -- the plain cross-lagged

@@ -15,10 +15,10 @@ symptoms at the next?" on one data set:
 
 and returns a :class:`LaggedEffectsReport` with the fits, a comparison table, a fit table,
 the Nickell bias expected for the naive model, a coefficient figure and paragraphs that say
-which estimate to report, following Falkenström, Solomonov & Rubel (2020, Psychother Res
-30(6)) -- separate within- from between-patient variation, control the autoregression
-without Nickell bias, consider time trends -- and Falkenström et al. (2024, Clin Psychol
-Rev): prefer the ML-SEM model and report the long-run effect.
+which estimate to report, following Falkenström, Solomonov & Rubel (2020, Couns Psychother
+Res 20(3)) -- separate within- from between-patient variation, control the autoregression
+without Nickell bias, consider time trends -- and Falkenström (2024, Clin Psychol Rev,
+102435): prefer the ML-SEM model and report the long-run effect.
 
 Examples
 --------
@@ -182,7 +182,7 @@ def _paragraphs(table: pd.DataFrame, nick: pd.DataFrame, x: str, y: str, level: 
         f"model gives {table.loc[_NAIVE, 'autoregression']:.2f}. The bias carries over to the "
         f"lagged {x} coefficient. An estimate above the expected value points to something "
         "the formula leaves out, typically patient-specific time trends.",
-        "Report the ML-SEM dynamic panel estimate (Falkenström et al. 2024): like the RI-CLPM "
+        "Report the ML-SEM dynamic panel estimate (Falkenström 2024): like the RI-CLPM "
         "it separates within-patient change from stable differences between patients, it "
         "controls the previous outcome without Nickell bias, it allows the predictor to "
         "respond to earlier outcomes, and its free means per session absorb average time "
