@@ -14,6 +14,7 @@ from alliancestats.errors import (
     AllianceStatsWarning,
     DataValidationError,
     DroppedRowsWarning,
+    ModelSpecificationError,
     ParameterError,
 )
 from alliancestats.panel.riclpm import riclpm_spec
@@ -223,3 +224,20 @@ def test_spec_counts_match_the_model_definition():
     assert equal.compile().n_free == 3 + 4 + 3 + 3 + 2
     clpm = riclpm_spec("x", "y", waves, random_intercepts=False).compile()
     assert clpm.n_free == free - 3 and clpm.spec.latent == []
+
+
+def test_degenerate_data_are_refused_with_a_reason():
+    d = long_data("RICLPM.dat")
+    with pytest.raises(ModelSpecificationError, match="at least 3 waves"):
+        als.riclpm(d, "x", "y", waves=2)
+    assert als.clpm(d, "x", "y", waves=2).df == 0  # the CLPM is saturated with two waves
+    flat = d.copy()
+    flat.loc[flat["session"] == 2, "y"] = 1.0
+    with pytest.raises(DataValidationError, match="do not vary"):
+        als.riclpm(flat, "x", "y")
+    twin = d.assign(x=d["y"])
+    with pytest.raises(ModelSpecificationError, match="singular"):
+        als.riclpm(twin, "x", "y")
+    z = long_data("RICLPM-Z.dat").assign(z1=3.0)
+    with pytest.raises(DataValidationError, match="do not vary"):
+        als.riclpm(z, "x", "y", covariates="z1")

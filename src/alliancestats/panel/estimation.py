@@ -407,7 +407,13 @@ def fit_sem(
 
 
 def _fit(model, data, start, information, se) -> SEMFit:
-    saturated = [fiml.saturated_moments(gd) for gd in data]
+    try:
+        saturated = [fiml.saturated_moments(gd) for gd in data]
+    except (NotPositiveDefinite, np.linalg.LinAlgError) as exc:
+        raise ModelSpecificationError(
+            "the covariance matrix of the data is singular: some variable is constant or an "
+            "exact linear combination of others (e.g. the same column entered twice)"
+        ) from exc
     objective = _Objective(model, data)
     theta0 = start_values(model, saturated) if start is None else np.asarray(start, float)
     theta, record = _optimise(objective, theta0)

@@ -230,12 +230,13 @@ class PanelResult:
         lines = [
             f"{self.model}: {self.description}",
             f"Estimator: ML (full information), {self.information} information, "
-            f"{self.se_type} standard errors",
+            + ("robust (Huber-White) standard errors" if self.se_type == "robust"
+               else "model-based standard errors"),
             f"Patients: {self.nobs}, waves (sessions): {self.waves[0]}-{self.waves[-1]}{groups}",
             f"Optimizer: {'converged' if self.converged else 'NOT converged'} "
             f"(largest gradient {self.sem.gradient_max:.1e})",
             "",
-            f"  Chi-square (df)      {self.chisq:10.3f} ({self.df})   p = {f['pvalue']:.4f}",
+            f"  Chi-square (df)      {self.chisq:10.3f} ({self.df})   p {_p_value(f['pvalue'])}",
             f"  CFI / TLI            {f['cfi']:10.3f} / {f['tli']:.3f}",
             f"  RMSEA [90% CI]       {f['rmsea']:10.3f} [{f['rmsea_ci_low']:.3f}, "
             f"{f['rmsea_ci_high']:.3f}]",
@@ -261,6 +262,11 @@ class PanelResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _p_value(p: float) -> str:
+    text = format_p(p, style="metafor")
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _table_text(table: pd.DataFrame) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from alliancestats._validation import check_choice, column_names
-from alliancestats.errors import ParameterError
+from alliancestats.errors import ModelSpecificationError, ParameterError
 from alliancestats.panel.fitting import check_estimation_options, fit_wide
 from alliancestats.panel.ram import ModelSpec
 from alliancestats.panel.results import PanelResult, parameter_table
@@ -203,6 +203,11 @@ def _cross_lagged(
     equal = _constraint_set(constraints, group, function)
     panel = to_wide(data, variables, patient=patient, session=session, function=function,
                     waves=waves, covariates=covariates, group=group)
+    if random_intercepts and len(panel.waves) < 3:
+        raise ModelSpecificationError(
+            f"{function}(): the RI-CLPM needs at least 3 waves (sessions) to separate the random "
+            f"intercepts from the within-person part; have {len(panel.waves)}"
+        )
     spec = riclpm_spec(x, y, panel.waves, random_intercepts=random_intercepts, equal=equal,
                        covariates=covariates, covariate_effects=covariate_effects,
                        n_groups=len(panel.groups))

@@ -257,8 +257,8 @@ def to_wide(
         if group_of is not None:
             group_of = group_of.loc[~empty]
     panel = WidePanel(wide, chosen, groups, group_of, dropped)
-    _check_coverage(panel, wave_cols if required is None else required(chosen), function,
-                    min_observed)
+    checked = wave_cols if required is None else required(chosen)
+    _check_coverage(panel, checked + list(covariates), function, min_observed)
     return panel
 
 
@@ -273,6 +273,15 @@ def _check_coverage(panel: WidePanel, columns: list[str], function: str, minimum
                 f"{function}(): too few observations{where} for {thin} (fewer than {minimum}); "
                 "analyse fewer sessions with waves=...",
                 problems=problems_frame(["-"] * len(thin), "-", thin, "too few observations"),
+            )
+        with np.errstate(invalid="ignore"):
+            spread = np.nanstd(values, axis=0)
+        constant = [c for c, v in zip(columns, spread, strict=True) if not v > 0]
+        if constant:
+            raise DataValidationError(
+                f"{function}(): {constant} do not vary{where} (every observed value is the "
+                "same); a variable without variance cannot be modelled",
+                problems=problems_frame(["-"] * len(constant), "-", constant, "no variance"),
             )
         pairs = seen.T.astype(int) @ seen.astype(int)
         share = pairs.min() / max(len(values), 1)
