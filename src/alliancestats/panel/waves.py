@@ -16,8 +16,9 @@ Examples
 --------
 >>> import pandas as pd
 >>> from alliancestats.panel.waves import to_wide
->>> long = pd.DataFrame({"patient": ["a", "a", "b", "b", "b"], "session": [1, 3, 1, 2, 3],
-...                      "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+>>> long = pd.DataFrame({"patient": ["a", "a", "b", "b", "b", "c", "c"],
+...                      "session": [1, 3, 1, 2, 3, 2, 3],
+...                      "x": [1.0, 2.0, 3.0, 4.0, 5.0, 2.5, 3.5]})
 >>> panel = to_wide(long, ["x"], patient="patient", session="session", function="example",
 ...                 min_observed=1)
 >>> panel.waves, panel.wide.columns.tolist()
