@@ -176,7 +176,15 @@ class PanelResult:
 
     # ------------------------------------------------------------------ text
     def fit_text(self) -> str:
-        """Global fit in APA style, e.g. ``"χ²(21) = 25.81, p = .214, CFI = .998, ..."``."""
+        """Global fit in APA style, e.g. ``"χ²(21) = 25.81, p = .214, CFI = .998, ..."``.
+
+        Examples
+        --------
+        >>> import alliancestats as als
+        >>> df = als.simulate_riclpm(n_patients=200, n_waves=4, seed=5)
+        >>> als.clpm(df, "alliance", "symptoms").fit_text().startswith("χ²(")
+        True
+        """
         f = self.fit
         parts = [f"χ²({self.df}) = {self.chisq:.2f}, p {format_p(f['pvalue'])}"]
         if np.isfinite(f["cfi"]):
@@ -206,6 +214,14 @@ class PanelResult:
         str
             One sentence per effect: unstandardised b with SE, z, p and CI, and the
             standardised β where the model defines one.
+
+        Examples
+        --------
+        >>> import alliancestats as als
+        >>> df = als.simulate_riclpm(n_patients=200, n_waves=4, seed=5)
+        >>> fit = als.riclpm(df, "alliance", "symptoms", constraints="paths")
+        >>> fit.apa().split(": ")[0]
+        'RI-CLPM for alliance and symptoms, sessions 1-4 (equal paths) (N = 200)'
         """
         names = self.highlights if terms is None else list(terms)
         unknown = [t for t in names if t not in self.coefficients.index]
@@ -224,7 +240,16 @@ class PanelResult:
         return " ".join(lines)
 
     def summary(self) -> str:
-        """Text summary: model, data, estimator, fit measures and the coefficient tables."""
+        """Text summary: model, data, estimator, fit measures and the coefficient tables.
+
+        Examples
+        --------
+        >>> import alliancestats as als
+        >>> df = als.simulate_riclpm(n_patients=200, n_waves=4, seed=5)
+        >>> text = als.dynamic_panel("symptoms ~ pre(lag(alliance))", df).summary()
+        >>> text.splitlines()[0]
+        'Dynamic panel (ML-SEM): symptoms ~ pre(lag(alliance))'
+        """
         f = self.fit
         groups = "" if self.groups == [None] else f", groups: {', '.join(map(str, self.groups))}"
         lines = [

@@ -117,6 +117,14 @@ def simulate_riclpm(
         Invalid arguments, or lagged effects whose within process is not stationary (an
         eigenvalue of ``Phi`` on or outside the unit circle).
 
+    Notes
+    -----
+    Checked by simulation: the sample moments of 60,000 simulated patients match the moments
+    the RI-CLPM implies for the true parameters (within .02 standard deviations), and
+    :func:`alliancestats.riclpm` recovers the lagged effects and random-intercept variances
+    within four standard errors. Model: Hamaker, Kuiper & Grasman (2015), Psychol Methods
+    20(1).
+
     Examples
     --------
     >>> from alliancestats.panel.simulate import simulate_riclpm
