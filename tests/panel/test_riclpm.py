@@ -12,6 +12,7 @@ from panel_reference import long_data, riclpm_fit
 import alliancestats as als
 from alliancestats.errors import (
     AllianceStatsWarning,
+    DataQualityWarning,
     DataValidationError,
     DroppedRowsWarning,
     ModelSpecificationError,
@@ -241,3 +242,16 @@ def test_degenerate_data_are_refused_with_a_reason():
     z = long_data("RICLPM-Z.dat").assign(z1=3.0)
     with pytest.raises(DataValidationError, match="do not vary"):
         als.riclpm(z, "x", "y", covariates="z1")
+
+
+def test_fit_without_an_estimable_saturated_model():
+    # 14 patients, 12 variables, dropout: the unrestricted covariance is singular, the
+    # structured model is not; chi-square and the indices built on it are withheld
+    df = als.simulate_riclpm(n_patients=14, n_waves=6, dropout=0.1, seed=0)
+    with pytest.warns(DataQualityWarning, match="saturated"):
+        fit = als.clpm(df, "alliance", "symptoms", constraints="paths")
+    assert fit.converged
+    assert np.isnan(fit.chisq) and np.isnan(fit.fit["cfi"]) and np.isnan(fit.fit["srmr"])
+    assert np.isfinite(fit.loglik) and np.isfinite(fit.aic)
+    assert fit.fit_text().startswith("χ² and fit indices not available")
+    assert any("saturated" in m for m in fit.messages)

@@ -51,7 +51,7 @@ import numpy as np
 from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
-from alliancestats.errors import ConvergenceWarning, ModelSpecificationError
+from alliancestats.errors import ConvergenceWarning, DataQualityWarning, ModelSpecificationError
 from alliancestats.panel import fiml
 from alliancestats.panel.fiml import GroupData, NotPositiveDefinite, SaturatedMoments
 from alliancestats.panel.ram import CompiledModel
@@ -110,7 +110,10 @@ class SEMFit:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self.vcov), 0, None))
+        """Standard errors (NaN where the variance is not positive)."""
+        var = np.diag(self.vcov)
+        with np.errstate(invalid="ignore"):
+            return np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,10 +329,17 @@ def standard_errors(
         step = 1e-3 * np.sqrt(np.clip(np.diag(linalg.inv(expected)), 1e-300, None))
         info = _observed_information(objective, theta, step)
     try:
-        inv = linalg.inv(info)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", linalg.LinAlgWarning)
+            inv = linalg.inv(info)
     except np.linalg.LinAlgError:
         messages.append("the information matrix could not be inverted")
         return np.full((q, q), np.nan), messages
+    if caught:
+        messages.append(
+            "the information matrix is nearly singular: standard errors are unreliable "
+            "(a weakly identified model; consider fewer waves or equality constraints)"
+        )
     if np.any(np.diag(inv) < 0):
         messages.append(
             f"the {information} information matrix is not positive definite at the estimate "
@@ -406,14 +416,35 @@ def fit_sem(
         return _fit(model, data, start, information, se)
 
 
+def _usable(sat: SaturatedMoments) -> SaturatedMoments:
+    """Moments of a non-estimable saturated model made positive definite (for start values)."""
+    if sat.estimable:
+        return sat
+    vals, vecs = np.linalg.eigh(sat.cov)
+    floor = 1e-3 * max(float(np.mean(np.diag(sat.cov))), 1e-12)
+    cov = (vecs * np.maximum(vals, floor)) @ vecs.T
+    return SaturatedMoments(sat.mean, cov, np.nan, sat.iterations, False, estimable=False)
+
+
 def _fit(model, data, start, information, se) -> SEMFit:
     try:
         saturated = [fiml.saturated_moments(gd) for gd in data]
     except (NotPositiveDefinite, np.linalg.LinAlgError) as exc:
         raise ModelSpecificationError(
-            "the covariance matrix of the data is singular: some variable is constant or an "
-            "exact linear combination of others (e.g. the same column entered twice)"
+            "the covariance matrix of the data is singular: fewer patients than variables, or "
+            "a variable that is constant or an exact linear combination of others (e.g. the "
+            "same column entered twice)"
         ) from exc
+    messages = []
+    if not all(sat.estimable for sat in saturated):
+        messages.append(
+            "the unrestricted (saturated) model cannot be estimated from these data -- too few "
+            "rows observe some combinations of variables (e.g. late sessions reached by few "
+            "patients) -- so the chi-square test and the fit indices based on it are not "
+            "available; analyse fewer sessions (waves=...)"
+        )
+        warnings.warn(messages[-1], DataQualityWarning, stacklevel=5)
+        saturated = [_usable(sat) for sat in saturated]
     objective = _Objective(model, data)
     theta0 = start_values(model, saturated) if start is None else np.asarray(start, float)
     theta, record = _optimise(objective, theta0)
@@ -422,14 +453,13 @@ def _fit(model, data, start, information, se) -> SEMFit:
     expected = objective.information(theta)
     remaining = _remaining_step(expected, -grad * objective.n)
     converged = value < 1e20 and remaining < STEP_TOLERANCE
-    messages = []
     if not converged:
         messages.append(
             "the optimizer did not reach a verified optimum (remaining step "
             f"{remaining:.2g} standard errors, largest gradient {gradient_max:.2g})"
         )
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
-    if not all(s.converged for s in saturated):
+    if not all(s.converged for s in saturated if s.estimable):
         messages.append("the EM algorithm for the saturated model did not converge; "
                         "the chi-square test is approximate")
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
@@ -443,7 +473,7 @@ def _fit(model, data, start, information, se) -> SEMFit:
         theta=theta,
         vcov=vcov,
         loglik=float(ll),
-        loglik_saturated=float(sum(s.loglik for s in saturated)),
+        loglik_saturated=float(sum(s.loglik for s in saturated)),  # NaN if not estimable
         loglik_baseline=float(sum(fiml.independence_loglik(gd) for gd in data)),
         saturated=saturated,
         information=information,

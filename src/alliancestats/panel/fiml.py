@@ -318,16 +318,21 @@ class SaturatedMoments:
     loglik: float
     iterations: int
     converged: bool
+    estimable: bool = True
 
 
 def saturated_moments(
-    gd: GroupData, *, tol: float = 1e-11, max_iter: int = 20000
+    gd: GroupData, *, tol: float = 1e-11, max_iter: int = 5000
 ) -> SaturatedMoments:
     """Unrestricted ML mean and covariance (closed form without missing values, else EM).
 
-    Without missing values these are the sample mean and the covariance with divisor n. With
-    missing values the EM algorithm starts from the available-case moments and stops when the
-    log-likelihood changes by less than ``tol`` (relative) between iterations.
+    Without missing values these are the sample mean and the covariance with divisor n (a
+    singular sample covariance raises :class:`NotPositiveDefinite`). With missing values the
+    EM algorithm starts from the available-case moments and stops when the log-likelihood
+    changes by less than ``tol`` (relative) between iterations; when too few rows observe
+    some combination of variables the estimate becomes singular and the result is marked
+    ``estimable=False`` (log-likelihood NaN; the moments reached are kept for starting
+    values).
     """
     p = gd.n_vars
     if len(gd.patterns) == 1 and len(gd.patterns[0].observed) == p:
@@ -338,17 +343,22 @@ def saturated_moments(
     mean = np.array([gd.observed_values(j).mean() for j in range(p)])
     cov = np.diag([gd.observed_values(j).var() for j in range(p)])
     previous = -np.inf
+    last = (mean, cov)
     for iteration in range(1, max_iter + 1):
         sum_y = np.zeros(p)
         sum_yy = np.zeros((p, p))
-        for b in gd.blocks:
-            f, second = _expected_moments(b, mean, cov)
-            sum_y += np.bincount(b.order.ravel(), weights=f.ravel(), minlength=p)
-            sum_yy += b.scatter(second, b.flat_order)
-        mean = sum_y / gd.n
-        cov = sum_yy / gd.n - np.outer(mean, mean)
-        cov = (cov + cov.T) / 2
-        ll = _saturated_loglik(gd, mean, cov)
+        try:
+            for b in gd.blocks:
+                f, second = _expected_moments(b, mean, cov)
+                sum_y += np.bincount(b.order.ravel(), weights=f.ravel(), minlength=p)
+                sum_yy += b.scatter(second, b.flat_order)
+            mean = sum_y / gd.n
+            cov = sum_yy / gd.n - np.outer(mean, mean)
+            cov = (cov + cov.T) / 2
+            ll = _saturated_loglik(gd, mean, cov)
+        except (NotPositiveDefinite, np.linalg.LinAlgError):
+            return SaturatedMoments(*last, np.nan, iteration, False, estimable=False)
+        last = (mean, cov)
         if abs(ll - previous) <= tol * max(1.0, abs(ll)):
             return SaturatedMoments(mean, cov, ll, iteration, True)
         previous = ll

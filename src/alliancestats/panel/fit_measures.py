@@ -82,6 +82,20 @@ def srmr(fit: SEMFit, *, means: bool = True) -> float:
     return float(np.average(values, weights=weights))
 
 
+def _without_saturated(fit: SEMFit, q: int, n: int, df: int, base_df: int) -> pd.Series:
+    """Fit measures when the saturated model cannot be estimated: only the likelihood ones."""
+    nan = np.nan
+    values = dict.fromkeys(
+        ["chisq", "pvalue", "baseline_chisq", "cfi", "tli", "rmsea", "rmsea_ci_low",
+         "rmsea_ci_high", "rmsea_pvalue", "srmr", "srmr_nomean", "unrestricted_loglik"], nan)
+    values.update(npar=q, nobs=n, df=df, baseline_df=base_df, loglik=fit.loglik,
+                  aic=-2.0 * fit.loglik + 2.0 * q, bic=-2.0 * fit.loglik + np.log(n) * q)
+    order = ["npar", "nobs", "chisq", "df", "pvalue", "baseline_chisq", "baseline_df", "cfi",
+             "tli", "rmsea", "rmsea_ci_low", "rmsea_ci_high", "rmsea_pvalue", "srmr",
+             "srmr_nomean", "aic", "bic", "loglik", "unrestricted_loglik"]
+    return pd.Series({k: values[k] for k in order}, dtype=float)
+
+
 def fit_measures(fit: SEMFit) -> pd.Series:
     """All global fit measures of a fit, named as in lavaan's ``fitMeasures``.
 
@@ -97,8 +111,10 @@ def fit_measures(fit: SEMFit) -> pd.Series:
     n_groups = len(fit.data)
     moments = sum(gd.n_vars * (gd.n_vars + 3) // 2 for gd in fit.data)
     df = moments - q
-    chisq = max(2.0 * (fit.loglik_saturated - fit.loglik), 0.0)
     base_df = sum(gd.n_vars * (gd.n_vars - 1) // 2 for gd in fit.data)
+    if not np.isfinite(fit.loglik_saturated):  # saturated model not estimable
+        return _without_saturated(fit, q, n, df, base_df)
+    chisq = max(2.0 * (fit.loglik_saturated - fit.loglik), 0.0)
     base_chisq = max(2.0 * (fit.loglik_saturated - fit.loglik_baseline), 0.0)
     pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan
     d_model = max(chisq - df, 0.0)

@@ -186,6 +186,9 @@ class PanelResult:
         True
         """
         f = self.fit
+        if not np.isfinite(self.chisq):
+            return (f"χ² and fit indices not available (saturated model not estimable), "
+                    f"AIC = {self.aic:.1f}, BIC = {self.bic:.1f}")
         parts = [f"χ²({self.df}) = {self.chisq:.2f}, p {format_p(f['pvalue'])}"]
         if np.isfinite(f["cfi"]):
             parts.append(f"CFI = {_apa_number(f['cfi'], 3)}")
