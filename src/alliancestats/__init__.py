@@ -66,6 +66,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "trim_and_fill",
     ),
     "alliancestats.models": ("MixedResult", "gee", "glmm", "lmm", "lrt"),
+    "alliancestats.panel": (
+        "PanelResult",
+        "clpm",
+        "dynamic_panel",
+        "nickell_bias",
+        "riclpm",
+        "simulate_riclpm",
+    ),
     "alliancestats.simulate": ("simulate_sessions", "simulate_studies"),
 }
 

@@ -38,6 +38,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "ApproximationWarning",
     "DataQualityWarning",
+    "ImproperSolutionWarning",
 ]
 
 
@@ -136,3 +137,8 @@ class ParameterError(AllianceStatsError, ValueError, TypeError):
     It is also a ``ValueError`` and a ``TypeError``, so code written against the built-in
     exceptions keeps working.
     """
+
+
+class ImproperSolutionWarning(AllianceStatsWarning):
+    """A structural equation model's estimate is improper: a negative variance or a latent
+    covariance matrix that is not positive definite (a Heywood case)."""
