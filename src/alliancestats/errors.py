@@ -37,6 +37,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "ApproximationWarning",
     "DataQualityWarning",
+    "ObservedPowerWarning",
 ]
 
 
@@ -126,3 +127,7 @@ class ParameterError(AllianceStatsError, ValueError, TypeError):
     It is also a ``ValueError`` and a ``TypeError``, so code written against the built-in
     exceptions keeps working.
     """
+
+
+class ObservedPowerWarning(AllianceStatsWarning):
+    """Power computed from the effect estimated in the same data ("observed power")."""
