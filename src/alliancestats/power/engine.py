@@ -1,7 +1,10 @@
 """One simulation replicate: draw a response from a specification and refit the model.
 
-Everything that depends on the model-fitting engine is in :func:`fit_replicate`; the rest
-(simulating responses, looping over a chunk of seeds) only needs the design matrices.
+The model is fitted once per design point (:func:`make_template`); each replicate then calls
+:func:`fit_replicate`, the one function that meets the fitting engine: it refits the fitted
+model to the new response (``FittedModel.refit``, which reuses the design and the per-group
+sufficient statistics). Simulating responses and looping over seeds only need the design
+matrices.
 Each replicate draws from ``numpy.random.default_rng(seed)`` with its own recorded seed and
 runs with single-threaded BLAS, so a replicate's result does not depend on the process, the
 backend or the number of workers that computes it.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,18 +43,26 @@ TESTS = ("satterthwaite", "lrt")
 
 @dataclass
 class Template:
-    """What every replicate of one design point shares (pickled once per worker task)."""
+    """What every replicate of one design point shares (pickled once per worker task).
+
+    ``models`` are the fitted models (``MixedResult.model``) whose ``refit`` each replicate
+    calls: the model itself (REML) for the Satterthwaite test; the full and the reduced model
+    (ML) for the likelihood-ratio test.
+    """
 
     formula: str
-    reduced_formula: str | None
-    data: pd.DataFrame
-    response: str
     term: str
+    index: int
     test: str
     X: np.ndarray
     beta: np.ndarray
     blocks: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]]
     sigma: float
+    models: list[Any]
+
+
+#: seed of the response the template models are first fitted to (refits start from there)
+TEMPLATE_SEED = 20240521
 
 
 def _root(cov: np.ndarray) -> np.ndarray:
@@ -64,8 +76,28 @@ def _reduced(formula: str, term: str) -> str:
     return f"{lhs.strip()} ~ {rhs.strip()} - {term}"
 
 
+def _initial_fits(formula: str, rows: pd.DataFrame, response: str, y: np.ndarray,
+                  test: str, term: str) -> list[Any]:
+    """Fit the model(s) once; replicates refit them (the engine's ``FittedModel.refit``)."""
+    data = rows.copy()
+    data[response] = y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if test == "satterthwaite":
+            return [lmm(formula, data).model]
+        full = lmm(formula, data, reml=False).model
+        small = lmm(_reduced(formula, term), data, reml=False).model
+    if sorted(small.design.fixed_names) != sorted(n for n in full.design.fixed_names
+                                                  if n != term):
+        raise ParameterError(
+            f"the likelihood-ratio test drops {term!r} from the formula, which must then "
+            "lose exactly that coefficient; name a term of the formula (e.g. 'x:arm')"
+        )
+    return [full, small]
+
+
 def make_template(spec: SimulationSpec, term: str, test: str) -> Template:
-    """Build the design matrices of ``spec`` once for all replicates."""
+    """Build the design matrices of ``spec`` and fit the model once for all replicates."""
     design, rows = design_for(spec.formula, spec.data)
     if term not in design.fixed_names:
         raise ParameterError(f"term {term!r} is not a fixed effect of the model; choose from "
@@ -73,17 +105,13 @@ def make_template(spec: SimulationSpec, term: str, test: str) -> Template:
     beta = np.array([spec.fixed[name] for name in design.fixed_names])
     blocks = [(b.Z, b.codes, b.nlevels, _root(spec.covariances[b.group]))
               for b in design.random]
-    reduced = None
-    if test == "lrt":
-        reduced = _reduced(spec.formula, term)
-        small, _ = design_for(reduced, spec.data)
-        if sorted(small.fixed_names) != sorted(n for n in design.fixed_names if n != term):
-            raise ParameterError(
-                f"the likelihood-ratio test drops {term!r} from the formula, which must then "
-                "lose exactly that coefficient; name a term of the formula (e.g. 'x:arm')"
-            )
-    return Template(spec.formula, reduced, rows, design.response, term, test, design.X, beta,
-                    blocks, spec.sigma)
+    t = Template(spec.formula, term, design.fixed_names.index(term), test, design.X, beta,
+                 blocks, spec.sigma, [])
+    y0 = simulate_response(t, np.random.default_rng(TEMPLATE_SEED))
+    t.models = _initial_fits(spec.formula, rows, design.response, y0, test, term)
+    if t.models[0].design.nobs != len(y0):  # the engine must see the rows simulated here
+        raise ParameterError("the design rows changed between simulation and fit")
+    return t
 
 
 def simulate_response(t: Template, rng: np.random.Generator) -> np.ndarray:
@@ -95,31 +123,25 @@ def simulate_response(t: Template, rng: np.random.Generator) -> np.ndarray:
     return y + t.sigma * rng.standard_normal(len(y))
 
 
-def _fit(formula: str, data: pd.DataFrame, reml: bool):
-    return lmm(formula, data, reml=reml)
-
-
 def fit_replicate(t: Template, y: np.ndarray) -> dict:
     """Refit the model to one simulated response and test ``t.term``.
 
-    The single place where the fitting engine is called (now ``alliancestats.lmm`` on a copy
-    of the design rows). Returns ``estimate, se, df, statistic, p, converged, singular,
-    warnings``; exceptions propagate to :func:`run_chunk`, which records them.
+    The single place where replicates meet the fitting engine: ``FittedModel.refit``, which
+    reuses everything that does not depend on the response (design, per-group sufficient
+    statistics of X and Z) and starts from the template's estimates. Returns ``estimate, se,
+    df, statistic, p, converged, singular``; exceptions propagate to :func:`run_chunk`.
     """
-    data = t.data.copy()
-    data[t.response] = y
+    i = t.index
     if t.test == "satterthwaite":
-        fit = _fit(t.formula, data, reml=True)
-        row = fit.fixed.loc[t.term]
-        return {"estimate": row["estimate"], "se": row["se"], "df": row["df"],
-                "statistic": row["t"], "p": row["p"], "converged": bool(fit.converged),
-                "singular": bool(fit.singular)}
-    full = _fit(t.formula, data, reml=False)
-    small = _fit(t.reduced_formula, data, reml=False)
-    chisq = max(0.0, 2.0 * (full.loglik - small.loglik))
-    dof = len(full.fixed) - len(small.fixed)
-    row = full.fixed.loc[t.term]
-    return {"estimate": row["estimate"], "se": row["se"], "df": float(dof), "statistic": chisq,
+        r = t.models[0].refit(y)
+        return {"estimate": r.beta[i], "se": r.se[i], "df": r.df[i],
+                "statistic": r.statistic[i], "p": r.p_values()[i],
+                "converged": bool(r.converged), "singular": bool(r.singular)}
+    full = t.models[0].refit(y, ddf=False)
+    small = t.models[1].refit(y, ddf=False)
+    chisq = max(0.0, small.deviance - full.deviance)
+    dof = len(full.beta) - len(small.beta)
+    return {"estimate": full.beta[i], "se": full.se[i], "df": float(dof), "statistic": chisq,
             "p": float(stats.chi2.sf(chisq, dof)),
             "converged": bool(full.converged and small.converged),
             "singular": bool(full.singular or small.singular)}
