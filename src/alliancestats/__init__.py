@@ -41,6 +41,12 @@ from alliancestats.meta import (
     trim_and_fill,
 )
 from alliancestats.models import MixedResult, gee, glmm, lmm, lrt
+from alliancestats.power import (
+    longitudinal_power,
+    power_curve,
+    power_simulation,
+    weibull_dropout,
+)
 from alliancestats.simulate import simulate_sessions, simulate_studies
 
 __version__ = "0.1.0"
@@ -67,9 +73,12 @@ __all__ = [
     "list_samples",
     "lmm",
     "load_sessions",
+    "longitudinal_power",
     "lrt",
     "mcid_change",
     "meta_analysis",
+    "power_curve",
+    "power_simulation",
     "rank_test",
     "read_sample",
     "register_instrument",
@@ -78,4 +87,5 @@ __all__ = [
     "simulate_sessions",
     "simulate_studies",
     "trim_and_fill",
+    "weibull_dropout",
 ]

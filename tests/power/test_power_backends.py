@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import distributed  # the 'test' extra installs dask[distributed]
 import pandas as pd
 import pytest
 
@@ -20,7 +21,6 @@ def test_joblib_processes_match_serial(trial_spec):
 
 
 def test_dask_local_cluster_matches_serial(trial_spec):
-    distributed = pytest.importorskip("distributed")  # the 'test' extra installs it
     serial = power_curve(trial_spec, along="n_therapists", values=[2, 3], nsim=4, seed=8,
                          backend="serial")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from alliancestats.errors import ParameterError
 from alliancestats.power.engine import Template, run_chunk

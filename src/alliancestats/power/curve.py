@@ -98,7 +98,7 @@ def power_curve(
         :func:`~alliancestats.power.longitudinal_spec` are rebuilt (therapists and patients
         per arm, as in :func:`~alliancestats.power.longitudinal_power`); data-based designs
         are resized through their nesting: an added therapist brings copies of an existing
-        therapist's patients and sessions (simr#282), sessions can only be cut.
+        therapist's patients and sessions; sessions can only be cut.
     values : sequence of int
         The sizes, each at least 1.
     term, test, nsim, alpha, level, seed, effect, n_jobs, backend, progress

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from alliancestats.errors import ParameterError
 from alliancestats.plot._style import ACCENT, MUTED, SMALL_FONT_SIZE, despine, label_axes, new_axes
@@ -110,6 +111,8 @@ def plot_power_curve(
     if target is not None:
         ax.axhline(target, color=MUTED, lw=0.8, ls=":", zorder=0)
     ax.set_ylim(0.0, 1.0)
+    if pd.api.types.is_integer_dtype(data[xcol]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     despine(ax)
     label_axes(ax, _XLABELS.get(xcol, xcol), "power")
     if label is not None:

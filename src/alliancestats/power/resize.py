@@ -2,7 +2,7 @@
 
 * ``n_therapists``: the therapists are reused in turn (alternating between arms when the
   specification names an arm column); a copied therapist brings all their patients and
-  sessions, relabelled as new people (simr#282: extending therapists must extend patients).
+  sessions, relabelled as new people (patients stay nested in their therapist).
 * ``n_patients``: patients per therapist (in total when there is no therapist level),
   each therapist's patients reused in turn.
 * ``n_sessions``: the first sessions of every patient (a data-based design cannot invent

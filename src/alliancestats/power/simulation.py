@@ -5,7 +5,7 @@ model), refits the model to each and counts significant tests of one coefficient
 replicate is kept -- its seed, estimate, p value, convergence, singularity, warnings and any
 error -- and power is reported both over all replicates (as simr does; a fit that raised an
 error counts as non-significant) and over the converged, non-singular fits only, each with a Clopper-Pearson
-interval, so that a power figure can never silently rest on failed fits (simr#169).
+interval, so that a power figure never silently rests on failed or singular fits.
 
 Examples
 --------
@@ -277,8 +277,8 @@ def power_simulation(
     Warns
     -----
     ObservedPowerWarning
-        The tested effect comes from the fitted pilot data itself (simr#107; Hoenig & Heisey
-        2001).
+        The tested effect comes from the fitted pilot data itself (Hoenig & Heisey 2001,
+        Am Stat 55(1)).
     ConvergenceWarning
         More than 10% of the fits failed or were singular.
 
