@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from alliancestats._validation import check_choice, check_int, check_real
-from alliancestats.errors import ParameterError
+from alliancestats.errors import ConvergenceWarning, ParameterError
 from alliancestats.power.backends import run_jobs
 from alliancestats.power.engine import make_template
 from alliancestats.power.resize import resize
@@ -118,6 +119,11 @@ def power_curve(
         An unknown ``along``, empty or invalid ``values``, a design that cannot be resized
         that way (no therapist level, sessions beyond the data).
 
+    Warns
+    -----
+    ConvergenceWarning
+        More than 10% of the fits of a design point failed or were singular.
+
     Notes
     -----
     simr's ``powerCurve`` (Green & MacLeod 2016, Methods Ecol Evol 7(4)) with the nesting of
@@ -128,7 +134,10 @@ def power_curve(
     >>> from alliancestats.power import longitudinal_spec, cohens_d
     >>> spec = longitudinal_spec(4, 3, 2, icc_pre_subject=0.5, icc_slope=0.05, var_ratio=0.05,
     ...                          effect_size=cohens_d(1.0))
-    >>> c = power_curve(spec, along="n_therapists", values=[2, 3], nsim=2, seed=3, n_jobs=1)
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # few therapists: singular fits are expected
+    ...     warnings.simplefilter("ignore")
+    ...     c = power_curve(spec, along="n_therapists", values=[2, 3], nsim=2, seed=3, n_jobs=1)
     >>> c.table["therapists"].tolist()
     [4, 6]
     """
@@ -168,4 +177,11 @@ def power_curve(
             "ci_high_clean": res.ci_high_clean,
             "nsim": res.nsim, "n_failed": res.n_failed, "n_singular": res.n_singular,
         })
-    return PowerCurve(pd.DataFrame(rows), results, axis)
+    table = pd.DataFrame(rows)
+    troubled = table[(table["n_failed"] + table["n_singular"]) > 0.1 * n]
+    if len(troubled):
+        warnings.warn(
+            f"more than 10% of the fits failed or were singular at {axis} = "
+            f"{troubled[axis].tolist()}; compare power with power_clean in the table",
+            ConvergenceWarning, stacklevel=2)
+    return PowerCurve(table, results, axis)
