@@ -20,6 +20,7 @@ def test_joblib_processes_match_serial(trial_spec):
     pd.testing.assert_frame_equal(serial.replicates, procs.replicates)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_serial(trial_spec):
     serial = power_curve(trial_spec, along="n_therapists", values=[2, 3], nsim=4, seed=8,
                          backend="serial")
@@ -31,9 +32,11 @@ def test_dask_local_cluster_matches_serial(trial_spec):
         single = power_simulation(trial_spec, nsim=5, seed=3, backend=client)
     for a, b in zip(serial.results, on_dask.results, strict=True):
         pd.testing.assert_frame_equal(a.replicates, b.replicates)
-    pd.testing.assert_frame_equal(single.replicates,
-                                  power_simulation(trial_spec, nsim=5, seed=3,
-                                                   backend="serial").replicates)
+    reference = power_simulation(trial_spec, nsim=5, seed=3, backend="serial").replicates
+    pd.testing.assert_frame_equal(single.replicates, reference)
+    # backend="dask" without a client starts (and closes) its own local cluster
+    own = power_simulation(trial_spec, nsim=5, seed=3, backend="dask", n_jobs=2)
+    pd.testing.assert_frame_equal(own.replicates, reference)
 
 
 def test_progress_bar_off_unless_terminal_or_asked(trial_spec, capsys):

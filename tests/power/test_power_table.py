@@ -43,3 +43,24 @@ def test_dropout_rows_are_paired_with_complete_data_rows():
 def test_bad_grids(grid, match):
     with pytest.raises(ParameterError, match=match):
         power_table(grid, n_patients=5, **DESIGN)
+
+
+def test_powerlmm_power_table_cases():
+    # powerlmm tests.power_table.R: power rises with n2, totals are n2 x 6 x 2, complete data
+    # beat dropout, partially nested beats fully nested at a common df of 8
+    base = dict(n_sessions=11, n_therapists=6, icc_pre_subject=0.5, icc_pre_cluster=0,
+                var_ratio=0.03, icc_slope=0.05, effect_size=cohens_d(-0.8))
+    tab = power_table({"n_patients": list(range(10, 16))},
+                      dropout=weibull_dropout(0.2, 2), **base)
+    miss, full = tab[tab["dropout"]], tab[~tab["dropout"]]
+    assert miss["patients"].tolist() == [n * 6 * 2 for n in range(10, 16)]
+    assert (miss["power"].diff().dropna() > 0).all() and (full["power"].diff().dropna() > 0).all()
+    assert (full["power"].to_numpy() > miss["power"].to_numpy()).all()
+    pn = dict(base, n_therapists=5, var_ratio=0.03, icc_slope=0.1, df=8)
+    for dropout in (weibull_dropout(0.3, 2), None):
+        nested = power_table({"n_patients": [2, 3, 4, 5], "partially_nested": [True, False]},
+                             dropout=dropout, **pn)
+        nested = nested[nested["dropout"] == (dropout is not None)]
+        part = nested[nested["partially_nested"]]["power"].to_numpy()
+        fully = nested[~nested["partially_nested"]]["power"].to_numpy()
+        assert (part > fully).all()
