@@ -74,6 +74,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "riclpm",
         "simulate_riclpm",
     ),
+    "alliancestats.power": (
+        "longitudinal_power",
+        "power_curve",
+        "power_simulation",
+        "weibull_dropout",
+    ),
     "alliancestats.simulate": ("simulate_sessions", "simulate_studies"),
 }
 

@@ -39,6 +39,7 @@ __all__ = [
     "ApproximationWarning",
     "DataQualityWarning",
     "ImproperSolutionWarning",
+    "ObservedPowerWarning",
 ]
 
 
@@ -142,3 +143,7 @@ class ParameterError(AllianceStatsError, ValueError, TypeError):
 class ImproperSolutionWarning(AllianceStatsWarning):
     """A structural equation model's estimate is improper: a negative variance or a latent
     covariance matrix that is not positive definite (a Heywood case)."""
+
+
+class ObservedPowerWarning(AllianceStatsWarning):
+    """Power computed from the effect estimated in the same data ("observed power")."""
