@@ -13,7 +13,8 @@ if ! command -v Rscript >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq r-base-core r-cran-lme4 r-cran-lmertest r-cran-metafor \
         r-cran-metadat r-cran-mlmrev r-cran-jsonlite r-cran-clubsandwich r-cran-pbkrtest \
-        r-cran-numderiv
+        r-cran-numderiv r-cran-performance r-cran-insight r-cran-emmeans r-cran-psych \
+        r-cran-broom.mixed
 fi
 dirs=("$@")
 if [ ${#dirs[@]} -eq 0 ]; then
