@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from alliancestats.datasets import list_samples, read_sample
+from alliancestats.effects import icc, r2
 from alliancestats.errors import (
     AllianceStatsWarning,
     ConvergenceWarning,
@@ -61,6 +62,7 @@ __all__ = [
     "egger_test",
     "gee",
     "glmm",
+    "icc",
     "influence",
     "instruments",
     "leave_one_out",
@@ -70,6 +72,7 @@ __all__ = [
     "lrt",
     "mcid_change",
     "meta_analysis",
+    "r2",
     "rank_test",
     "read_sample",
     "register_instrument",
