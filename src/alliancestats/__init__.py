@@ -12,7 +12,15 @@ True
 from __future__ import annotations
 
 from alliancestats.datasets import list_samples, read_sample
-from alliancestats.effects import icc, r2
+from alliancestats.effects import (
+    cronbach_alpha,
+    icc,
+    intraclass_corr,
+    multilevel_reliability,
+    r2,
+    rm_corr,
+    within_between_alpha,
+)
 from alliancestats.errors import (
     AllianceStatsWarning,
     ConvergenceWarning,
@@ -57,6 +65,7 @@ __all__ = [
     "SessionData",
     "SingularFitWarning",
     "clinical_significance",
+    "cronbach_alpha",
     "cumulative",
     "effect_sizes",
     "egger_test",
@@ -65,6 +74,7 @@ __all__ = [
     "icc",
     "influence",
     "instruments",
+    "intraclass_corr",
     "leave_one_out",
     "list_samples",
     "lmm",
@@ -72,13 +82,16 @@ __all__ = [
     "lrt",
     "mcid_change",
     "meta_analysis",
+    "multilevel_reliability",
     "r2",
     "rank_test",
     "read_sample",
     "register_instrument",
     "reliable_change",
+    "rm_corr",
     "score",
     "simulate_sessions",
     "simulate_studies",
     "trim_and_fill",
+    "within_between_alpha",
 ]

@@ -1,7 +1,9 @@
 """After the fit: variance shares, explained variance, marginal means, predictions and tables.
 
 Modules: :mod:`.variance` (variance components), :mod:`.icc` (intraclass correlations),
-:mod:`.r2` (marginal and conditional R²), :mod:`.bootstrap` (parametric bootstrap).
+:mod:`.r2` (marginal and conditional R²), :mod:`.bootstrap` (parametric bootstrap),
+:mod:`.reliability` (multilevel reliability, within/between alpha), :mod:`.classical`
+(pingouin's repeated-measures correlation, alpha and rater ICCs on session data).
 
 Examples
 --------
@@ -14,8 +16,27 @@ True
 
 from __future__ import annotations
 
+from alliancestats.effects.classical import cronbach_alpha, intraclass_corr, rm_corr
 from alliancestats.effects.icc import IccResult, icc
 from alliancestats.effects.r2 import R2Result, r2
+from alliancestats.effects.reliability import (
+    MultilevelReliability,
+    multilevel_reliability,
+    within_between_alpha,
+)
 from alliancestats.effects.variance import VarianceComponents, variance_components
 
-__all__ = ["IccResult", "R2Result", "VarianceComponents", "icc", "r2", "variance_components"]
+__all__ = [
+    "IccResult",
+    "MultilevelReliability",
+    "R2Result",
+    "VarianceComponents",
+    "cronbach_alpha",
+    "icc",
+    "intraclass_corr",
+    "multilevel_reliability",
+    "r2",
+    "rm_corr",
+    "variance_components",
+    "within_between_alpha",
+]
