@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from alliancestats.datasets import list_samples, read_sample
 from alliancestats.effects import (
+    apa,
     cronbach_alpha,
+    glance,
     icc,
     intraclass_corr,
     multilevel_reliability,
     r2,
     rm_corr,
+    tidy,
     within_between_alpha,
 )
 from alliancestats.errors import (
@@ -64,12 +67,14 @@ __all__ = [
     "SeparationWarning",
     "SessionData",
     "SingularFitWarning",
+    "apa",
     "clinical_significance",
     "cronbach_alpha",
     "cumulative",
     "effect_sizes",
     "egger_test",
     "gee",
+    "glance",
     "glmm",
     "icc",
     "influence",
@@ -92,6 +97,7 @@ __all__ = [
     "score",
     "simulate_sessions",
     "simulate_studies",
+    "tidy",
     "trim_and_fill",
     "within_between_alpha",
 ]

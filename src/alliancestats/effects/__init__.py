@@ -3,7 +3,9 @@
 Modules: :mod:`.variance` (variance components), :mod:`.icc` (intraclass correlations),
 :mod:`.r2` (marginal and conditional R²), :mod:`.bootstrap` (parametric bootstrap),
 :mod:`.reliability` (multilevel reliability, within/between alpha), :mod:`.classical`
-(pingouin's repeated-measures correlation, alpha and rater ICCs on session data).
+(pingouin's repeated-measures correlation, alpha and rater ICCs on session data),
+:mod:`.broom` (``tidy``/``glance``), :mod:`.apa` (APA sentences), :mod:`.methods` (the
+``MixedResult.tidy/glance/apa/icc/r2`` methods).
 
 Examples
 --------
@@ -16,8 +18,11 @@ True
 
 from __future__ import annotations
 
+from alliancestats.effects.apa import apa
+from alliancestats.effects.broom import glance, tidy
 from alliancestats.effects.classical import cronbach_alpha, intraclass_corr, rm_corr
 from alliancestats.effects.icc import IccResult, icc
+from alliancestats.effects.methods import attach_methods
 from alliancestats.effects.r2 import R2Result, r2
 from alliancestats.effects.reliability import (
     MultilevelReliability,
@@ -25,18 +30,24 @@ from alliancestats.effects.reliability import (
     within_between_alpha,
 )
 from alliancestats.effects.variance import VarianceComponents, variance_components
+from alliancestats.models.results import MixedResult
+
+attach_methods(MixedResult)
 
 __all__ = [
     "IccResult",
     "MultilevelReliability",
     "R2Result",
     "VarianceComponents",
+    "apa",
     "cronbach_alpha",
+    "glance",
     "icc",
     "intraclass_corr",
     "multilevel_reliability",
     "r2",
     "rm_corr",
+    "tidy",
     "variance_components",
     "within_between_alpha",
 ]
