@@ -14,6 +14,7 @@ from __future__ import annotations
 from alliancestats.datasets import list_samples, read_sample
 from alliancestats.effects import (
     apa,
+    compare_models,
     cronbach_alpha,
     glance,
     icc,
@@ -69,6 +70,7 @@ __all__ = [
     "SingularFitWarning",
     "apa",
     "clinical_significance",
+    "compare_models",
     "cronbach_alpha",
     "cumulative",
     "effect_sizes",

@@ -4,7 +4,8 @@ Modules: :mod:`.variance` (variance components), :mod:`.icc` (intraclass correla
 :mod:`.r2` (marginal and conditional R²), :mod:`.bootstrap` (parametric bootstrap),
 :mod:`.reliability` (multilevel reliability, within/between alpha), :mod:`.classical`
 (pingouin's repeated-measures correlation, alpha and rater ICCs on session data),
-:mod:`.broom` (``tidy``/``glance``), :mod:`.apa` (APA sentences), :mod:`.methods` (the
+:mod:`.broom` (``tidy``/``glance``), :mod:`.apa` (APA sentences), :mod:`.tables`
+(``compare_models``: side-by-side tables and their exports), :mod:`.methods` (the
 ``MixedResult.tidy/glance/apa/icc/r2`` methods).
 
 Examples
@@ -29,6 +30,7 @@ from alliancestats.effects.reliability import (
     multilevel_reliability,
     within_between_alpha,
 )
+from alliancestats.effects.tables import ModelTable, compare_models
 from alliancestats.effects.variance import VarianceComponents, variance_components
 from alliancestats.models.results import MixedResult
 
@@ -36,10 +38,12 @@ attach_methods(MixedResult)
 
 __all__ = [
     "IccResult",
+    "ModelTable",
     "MultilevelReliability",
     "R2Result",
     "VarianceComponents",
     "apa",
+    "compare_models",
     "cronbach_alpha",
     "glance",
     "icc",
