@@ -15,6 +15,7 @@ from alliancestats.errors import (
     DroppedRowsWarning,
     FormulaError,
     ModelSpecificationError,
+    ParameterError,
     SeparationWarning,
     SingularFitWarning,
 )
@@ -267,7 +268,7 @@ def test_response_validation(adherence):
         glmm("adhered ~ session", adherence)
     with pytest.raises(FormulaError, match="sesion"):
         glmm("adhered ~ sesion + (1 | patient)", adherence)
-    with pytest.raises(DataValidationError, match="DataFrame"):
+    with pytest.raises(ParameterError, match="DataFrame"):
         glmm("adhered ~ session + (1 | patient)", adherence.to_dict())
 
 
@@ -338,7 +339,7 @@ def test_predict_newdata_errors_are_clear(counts):
         f.predict(counts[["session", "exercises_prescribed"]].head(2))
     pop = f.predict(counts[["session", "exercises_prescribed"]].head(2), random=False)
     np.testing.assert_allclose(pop, f.predict(random=False).iloc[:2])
-    with pytest.raises(DataValidationError, match="DataFrame"):
+    with pytest.raises(ParameterError, match="DataFrame"):
         f.predict(counts.head(2).to_dict())
 
 
@@ -350,14 +351,15 @@ def test_search_that_lands_on_zero_variance_is_restarted(monkeypatch, cbpp):
 
     glmm_module = importlib.import_module("alliancestats.models.glmm")
 
-    real = glmm_module._minimize
+    optim_module = importlib.import_module("alliancestats.models.glmm_optim")
+    real = optim_module._lbfgs_fd
 
     def skip_stage1(fun, x0, lower, ftol, maxiter=500):
         if maxiter == 50:  # the first (theta-only) stage
             return types.SimpleNamespace(x=np.zeros_like(np.asarray(x0, dtype=float)))
         return real(fun, x0, lower, ftol, maxiter)
 
-    monkeypatch.setattr(glmm_module, "_minimize", skip_stage1)
+    monkeypatch.setattr(optim_module, "_lbfgs_fd", skip_stage1)
     f = glmm_module.glmm("incidence ~ period + (1 | herd)", cbpp, trials="size", link="probit")
     # lme4 1.1-31 (tests/reference/glmm): logLik -92.6212 with herd SD 0.338
     assert f.loglik == pytest.approx(-92.62122, abs=1e-4)

@@ -12,8 +12,10 @@ from scipy import stats
 
 from alliancestats.errors import ModelSpecificationError
 from alliancestats.models.agq import agq_deviance, gauss_hermite_normal
+from alliancestats.models.design import RandomBlock
 from alliancestats.models.families import get_family
-from alliancestats.models.pirls import PirlsProblem, ReStructure, ReTermSpec
+from alliancestats.models.glmm_inputs import prepare_inputs
+from alliancestats.models.pirls import PirlsProblem, ReStructure
 
 REF_DIR = pathlib.Path(__file__).resolve().parents[1] / "reference" / "glmm"
 REF = json.loads((REF_DIR / "glmm_reference.json").read_text())["cases"]
@@ -25,9 +27,7 @@ def cbpp_problem(link="logit"):
     period = pd.get_dummies(d["period"].astype(str), drop_first=True).to_numpy(float)
     X = np.column_stack([np.ones(len(d)), period])
     y = (d["incidence"] / d["size"]).to_numpy()
-    re = ReStructure.from_terms(
-        [ReTermSpec("herd", ("(Intercept)",), codes, tuple(levels), np.ones((len(d), 1)))]
-    )
+    re = ReStructure.from_blocks([RandomBlock.from_codes("herd", codes)])
     return PirlsProblem(y, X, re, get_family("binomial", link), d["size"].to_numpy(float))
 
 
@@ -111,16 +111,9 @@ def test_gauss_hermite_rule_integrates_normal_moments():
 
 def test_agq_refuses_vector_terms():
     n = 20
-    re = ReStructure.from_terms(
-        [
-            ReTermSpec(
-                "g",
-                ("(Intercept)", "x"),
-                np.repeat(np.arange(4), 5),
-                tuple(range(4)),
-                np.column_stack([np.ones(n), np.arange(n, dtype=float)]),
-            )
-        ]
+    Z = np.column_stack([np.ones(n), np.arange(n, dtype=float)])
+    re = ReStructure.from_blocks(
+        [RandomBlock.from_codes("g", np.repeat(np.arange(4), 5), Z, ["(Intercept)", "x"])]
     )
     prob = PirlsProblem(np.tile([0.0, 1.0], 10), np.ones((n, 1)), re, get_family("binomial"))
     with pytest.raises(ModelSpecificationError, match="single scalar"):
@@ -140,9 +133,7 @@ def test_analytic_gradient_matches_finite_differences(family, link):
     y = (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float)
     if family == "poisson":
         y = rng.poisson(np.exp(eta)).astype(float)
-    re = ReStructure.from_terms(
-        [ReTermSpec("g", ("(Intercept)",), g, tuple(range(30)), np.ones((g.size, 1)))]
-    )
+    re = ReStructure.from_blocks([RandomBlock.from_codes("g", g)])
     prob = PirlsProblem(y, X, re, get_family(family, link))
     assert prob.has_gradient
     par = np.array([0.8, 0.1, 0.4])
@@ -165,12 +156,11 @@ def test_analytic_gradient_matches_finite_differences(family, link):
 
 @pytest.mark.parametrize("link", ["probit", "cloglog"])
 def test_general_gradient_for_non_canonical_links(link):
-    from alliancestats.models.glmm import _prepare, _re_structure
 
     d = pd.read_csv(REF_DIR / "data" / "adherence.csv")
     f = "exercises_done ~ session + (1 + session | patient) + (1 | therapist)"
-    prep = _prepare(f, d, "binomial", link, "exercises_prescribed", None, None)
-    re = _re_structure(prep.design)
+    prep = prepare_inputs(f, d, "binomial", link, "exercises_prescribed", None, None)
+    re = ReStructure.from_blocks(prep.design.random)
     prob = PirlsProblem(prep.y, prep.design.X, re, prep.family, prep.pw, prep.offset)
     x = np.array([0.7, -0.05, 0.1, 0.3, -0.3, 0.05])
     nt = 4
@@ -191,9 +181,9 @@ def test_scalar_and_general_paths_agree():
     g = np.repeat(np.arange(25), 4)
     X = np.column_stack([np.ones(100), rng.normal(size=100)])
     y = (rng.random(100) < 0.4).astype(float)
-    term = ReTermSpec("g", ("(Intercept)",), g, tuple(range(25)), np.ones((100, 1)))
-    scalar = PirlsProblem(y, X, ReStructure.from_terms([term]), get_family("binomial"))
-    general = PirlsProblem(y, X, ReStructure.from_terms([term]), get_family("binomial"))
+    term = RandomBlock.from_codes("g", g)
+    scalar = PirlsProblem(y, X, ReStructure.from_blocks([term]), get_family("binomial"))
+    general = PirlsProblem(y, X, ReStructure.from_blocks([term]), get_family("binomial"))
     general.is_scalar = False  # force the row-pattern path
     from alliancestats.models.pirls import _RowPattern
 
@@ -205,18 +195,11 @@ def test_scalar_and_general_paths_agree():
 
 def test_theta_layout_follows_lme4():
     n = 6
-    re = ReStructure.from_terms(
+    Z = np.column_stack([np.ones(n), np.arange(n, dtype=float)])
+    re = ReStructure.from_blocks(
         [
-            ReTermSpec(
-                "g",
-                ("(Intercept)", "x"),
-                np.array([0, 0, 1, 1, 2, 2]),
-                ("a", "b", "c"),
-                np.column_stack([np.ones(n), np.arange(n, dtype=float)]),
-            ),
-            ReTermSpec(
-                "h", ("(Intercept)",), np.array([0, 1, 0, 1, 0, 1]), ("u", "v"), np.ones((n, 1))
-            ),
+            RandomBlock.from_codes("g", np.array([0, 0, 1, 1, 2, 2]), Z, ["(Intercept)", "x"]),
+            RandomBlock.from_codes("h", np.array([0, 1, 0, 1, 0, 1])),
         ]
     )
     assert re.q == 3 * 2 + 2
@@ -239,11 +222,10 @@ def test_theta_layout_follows_lme4():
 )
 def test_dense_block_and_sparse_factorisations_agree(monkeypatch, formula, modes):
     from alliancestats.models import pirls
-    from alliancestats.models.glmm import _prepare, _re_structure
 
     d = pd.read_csv(REF_DIR / "data" / "adherence.csv")
-    prep = _prepare(f"adhered ~ session + {formula}", d, "binomial", None, None, None, None)
-    re = _re_structure(prep.design)
+    prep = prepare_inputs(f"adhered ~ session + {formula}", d, "binomial", None, None, None, None)
+    re = ReStructure.from_blocks(prep.design.random)
     th = np.array([1.1, 0.2, 0.3, 0.5][: re.theta_start.size])
     values, grads = {}, {}
     for limit in (10**6, 50, 5):  # dense; block (first term eliminated); sparse or block
@@ -272,12 +254,11 @@ def test_dense_block_and_sparse_factorisations_agree(monkeypatch, formula, modes
 @pytest.mark.parametrize("limit", [10**6, 50])  # dense, then block (or sparse: no gradient)
 def test_general_analytic_gradient(monkeypatch, formula, family, theta, limit):
     from alliancestats.models import pirls
-    from alliancestats.models.glmm import _prepare, _re_structure
 
     name = "adherence" if family == "binomial" else "adherence_counts"
     d = pd.read_csv(REF_DIR / "data" / f"{name}.csv")
-    prep = _prepare(formula, d, family, None, None, None, None)
-    re = _re_structure(prep.design)
+    prep = prepare_inputs(formula, d, family, None, None, None, None)
+    re = ReStructure.from_blocks(prep.design.random)
     monkeypatch.setattr(pirls, "_DENSE_MAX_Q", limit)
     prob = PirlsProblem(prep.y, prep.design.X, re, prep.family)
     if prob.ops.mode == "sparse":

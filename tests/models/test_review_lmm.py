@@ -21,6 +21,7 @@ from alliancestats.errors import (
     DroppedRowsWarning,
     FormulaError,
     ModelSpecificationError,
+    ParameterError,
     RankDeficiencyWarning,
 )
 from alliancestats.models import lmm, lrt
@@ -272,7 +273,7 @@ def test_predict_missing_columns_are_clear_errors():
         arm_fit().predict(nd.drop(columns="site"))
     with pytest.raises(FormulaError, match="random=False"):
         arm_fit().predict(nd.drop(columns="patient"))
-    with pytest.raises(FormulaError, match="DataFrame"):
+    with pytest.raises(ParameterError, match="DataFrame"):
         arm_fit().predict(nd.to_dict())
 
 
@@ -324,7 +325,7 @@ def test_dates_as_predictors_are_refused():
 @pytest.mark.parametrize("kw", [{"reml": "ML"}, {"reml": None}, {"level": 1.5}, {"level": 0}])
 def test_bad_reml_or_level_is_refused(kw):
     # old: reml="ML" silently fitted REML; level=1.5 gave NaN confidence limits
-    with pytest.raises(ModelSpecificationError, match="reml|level"):
+    with pytest.raises(ParameterError, match="reml|level"):
         lmm("pain ~ session + (1 | patient)", complete(), **kw)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from alliancestats.models.gee import gee
 from alliancestats.models.glmm import glmm
 from alliancestats.models.lmm import lmm
-from alliancestats.models.results import MixedResult, lrt
+from alliancestats.models.lrt import lrt
+from alliancestats.models.results import MixedResult
 
 __all__ = ["MixedResult", "gee", "glmm", "lmm", "lrt"]

@@ -102,11 +102,11 @@ def agq_deviance(
     --------
     >>> import numpy as np
     >>> from alliancestats.models.families import get_family
-    >>> from alliancestats.models.pirls import PirlsProblem, ReStructure, ReTermSpec
+    >>> from alliancestats.models.design import RandomBlock
+    >>> from alliancestats.models.pirls import PirlsProblem, ReStructure
     >>> g = np.repeat(np.arange(10), 4)
     >>> y = np.tile([0.0, 1.0, 1.0, 0.0], 10)
-    >>> re = ReStructure.from_terms(
-    ...     [ReTermSpec("g", ("(Intercept)",), g, tuple(range(10)), np.ones((40, 1)))])
+    >>> re = ReStructure.from_blocks([RandomBlock.from_codes("g", g)])
     >>> prob = PirlsProblem(y, np.ones((40, 1)), re, get_family("binomial"))
     >>> dev9, _ = agq_deviance(prob, np.array([0.5]), np.array([0.0]), 9)
     >>> dev25, _ = agq_deviance(prob, np.array([0.5]), np.array([0.0]), 25)

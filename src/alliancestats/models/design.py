@@ -162,6 +162,31 @@ class RandomBlock:
     spec: Any = None
     label_vars: tuple[str, ...] = ()
 
+    @classmethod
+    def from_codes(
+        cls,
+        group: str,
+        codes: np.ndarray,
+        Z: np.ndarray | None = None,
+        colnames: list[str] | None = None,
+    ) -> RandomBlock:
+        """A term from 0-based group codes and its columns (a random intercept by default).
+
+        Examples
+        --------
+        >>> b = RandomBlock.from_codes("g", np.array([0, 0, 1, 1]))
+        >>> b.q, b.nlevels, b.colnames
+        (1, 2, ['(Intercept)'])
+        """
+        codes = np.asarray(codes, dtype=np.intp)
+        Z = np.ones((codes.size, 1)) if Z is None else np.asarray(Z, dtype=float).reshape(codes.size, -1)
+        names = list(colnames) if colnames is not None else (
+            ["(Intercept)"] if Z.shape[1] == 1 else [f"z{j}" for j in range(Z.shape[1])]
+        )
+        levels = pd.Index([str(v) for v in range(int(codes.max()) + 1)])
+        return cls(group, names, Z, codes, levels, True, (group,), " + ".join(names),
+                   label_vars=(group,))
+
     @property
     def q(self) -> int:
         """Number of random effects per group."""
@@ -191,6 +216,7 @@ class Design:
     fixed_spec: Any = None
     kept_columns: list[int] = field(default_factory=list)
     factor_levels: dict[str, list[str]] = field(default_factory=dict)
+    offset_specs: list[Any] = field(default_factory=list)
 
     @property
     def nobs(self) -> int:
@@ -237,6 +263,21 @@ class Design:
         arr = np.array(mm, dtype=float)[:, self.kept_columns]
         arr[na_rows] = np.nan
         return arr
+
+    def offset_vector(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Sum of the formula's ``offset(...)`` terms for ``newdata`` (zeros without any).
+
+        Rows with a missing value give NaN.
+        """
+        newdata, _ = self._prepare_newdata(newdata)
+        out = np.zeros(len(newdata))
+        for spec in self.offset_specs:
+            try:
+                mm = spec.get_model_matrix(newdata, na_action="ignore")
+            except Exception as exc:  # formulaic raises several types (missing column, ...)
+                raise FormulaError(f"cannot evaluate the offset for new data: {exc}") from exc
+            out = out + np.asarray(mm, dtype=float)[:, 0]
+        return out
 
     def random_matrix(self, k: int, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Random-effect columns of term ``k`` for ``newdata`` and each row's group code.
@@ -531,9 +572,11 @@ def build_design(
     sub, factor_levels = _as_factors(sub, skip)
     X_full, names_full, fixed_spec = _model_matrix(parsed.fixed, sub, "fixed-effects matrix")
     offset = np.zeros(len(sub))
+    offset_specs = []
     for off in parsed.offsets:
-        arr, _, _ = _model_matrix(f"0 + {off}", sub, "offset")
+        arr, _, off_spec = _model_matrix(f"0 + {off}", sub, "offset")
         offset = offset + arr[:, 0]
+        offset_specs.append(off_spec)
 
     kept = _independent_columns(X_full)
     aliased = [names_full[j] for j in range(len(names_full)) if j not in kept]
@@ -595,4 +638,5 @@ def build_design(
         fixed_spec=fixed_spec,
         kept_columns=kept,
         factor_levels=factor_levels,
+        offset_specs=offset_specs,
     )

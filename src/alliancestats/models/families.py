@@ -31,7 +31,7 @@ from scipy import special, stats
 
 from alliancestats.errors import DataValidationError, ModelSpecificationError
 
-__all__ = ["Family", "Link", "get_family", "binary_factor_response", "FAMILIES"]
+__all__ = ["FAMILIES", "Family", "Link", "binary_factor_response", "exp_wald_table", "get_family"]
 
 _EPS = np.finfo(float).eps
 _LOGIT_THRESH = -np.log(_EPS)  # |eta| beyond which R's logit inverse link saturates (~36)
@@ -293,7 +293,7 @@ def binary_factor_response(data: pd.DataFrame, formula: str, family: str) -> pd.
     return data.assign(**{lhs: codes})
 
 
-def _exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame:
+def exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame:
     """Exponentiated Wald table of fixed effects (internal; ``fixed_exp`` of GLMM and GEE).
 
     ``fixed`` has columns ``estimate``, ``se`` and ``p``; the result has ``odds_ratio`` (logit

@@ -35,7 +35,7 @@ from alliancestats.errors import (
     ModelSpecificationError,
 )
 from alliancestats.models.design import build_design
-from alliancestats.models.families import _exp_wald_table, binary_factor_response, get_family
+from alliancestats.models.families import binary_factor_response, exp_wald_table, get_family
 from alliancestats.models.separation import detect_separation
 
 __all__ = ["gee", "GeeResult"]
@@ -110,7 +110,7 @@ class GeeResult:
         level = self.level if level is None else level
         if not 0 < level < 1:
             raise ValueError("level must be between 0 and 1")
-        return _exp_wald_table(self.fixed, self.link, level)
+        return exp_wald_table(self.fixed, self.link, level)
 
     def summary(self) -> str:
         """Text summary: model, working correlation and the fixed-effects table.

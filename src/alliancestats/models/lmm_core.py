@@ -31,59 +31,17 @@ All data enter once, through per-level sums (``Z'Z``, ``Z'X``, ``Z'y``, ``X'X``,
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
 
-__all__ = ["Factorization", "LmmProblem", "ThetaLayout"]
-
-
-@dataclass(frozen=True)
-class ThetaLayout:
-    """Where each term's lower-triangular factor lives in the θ vector (lme4's order)."""
-
-    sizes: tuple[int, ...]
-    offsets: tuple[int, ...]
-    rows: tuple[np.ndarray, ...]
-    cols: tuple[np.ndarray, ...]
-    lower: np.ndarray
-
-    @classmethod
-    def from_sizes(cls, qs: list[int]) -> ThetaLayout:
-        rows, cols, lower, offsets = [], [], [], []
-        off = 0
-        for q in qs:
-            r_idx, c_idx = [], []
-            for c in range(q):  # column-major lower triangle, as lme4
-                for r in range(c, q):
-                    r_idx.append(r)
-                    c_idx.append(c)
-                    lower.append(0.0 if r == c else -np.inf)
-            rows.append(np.array(r_idx))
-            cols.append(np.array(c_idx))
-            offsets.append(off)
-            off += len(r_idx)
-        return cls(tuple(qs), tuple(offsets), tuple(rows), tuple(cols), np.array(lower))
-
-    @property
-    def n(self) -> int:
-        return len(self.lower)
-
-    def start(self) -> np.ndarray:
-        """lme4's starting value: identity factors."""
-        return np.where(self.lower == 0.0, 1.0, 0.0)
-
-    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for q, off, r, c in zip(self.sizes, self.offsets, self.rows, self.cols, strict=True):
-            L = np.zeros((q, q))
-            L[r, c] = theta[off : off + len(r)]
-            out.append(L)
-        return out
+__all__ = ["Factorization", "LmmProblem"]
 
 
 @dataclass
@@ -232,26 +190,62 @@ class LmmProblem:
     ) -> None:
         n, p = X.shape
         self.n, self.p = n, p
+        self.X = X
         self.blocks = blocks
         self.layout = ThetaLayout.from_sizes([b.q for b in blocks])
-        # residualise y on X (exactly compensated in beta) to avoid cancellation in y'y
-        if p:
-            self.beta_shift, *_ = np.linalg.lstsq(X, y, rcond=None)
-            y = y - X @ self.beta_shift
-        else:
-            self.beta_shift = np.zeros(0)
-        XY = np.column_stack([X, y])
-        self.xy_xy = XY.T @ XY
+        # everything that does not involve the response is computed once (refits reuse it)
+        self._x_pinv = np.linalg.pinv(X) if p else np.zeros((0, n))
+        self.xx = X.T @ X
         A = blocks[0]
         self.nA, self.qA = A.nlevels, A.q
         self.aa = _block_sums(A.codes, A.Z, A.Z, self.nA)
-        self.axy = _block_sums(A.codes, A.Z, XY, self.nA)
+        self.ax = _block_sums(A.codes, A.Z, X, self.nA)
         rest = blocks[1:]
         self.rest = rest
         self.nested = False
         self.chain = False
-        if not rest:
+        if rest:
+            self._setup_rest(allow_chain)
+        self._set_response(y)
+
+    def with_response(self, y: np.ndarray) -> LmmProblem:
+        """The same problem for another response (sums of X and Z are shared, not copied)."""
+        new = copy.copy(self)
+        new._set_response(np.asarray(y, dtype=float))
+        return new
+
+    def _set_response(self, y: np.ndarray) -> None:
+        """Sums involving the response: X'y, Z'y (per level) and y'y."""
+        X, p = self.X, self.p
+        # residualise y on X (exactly compensated in beta) to avoid cancellation in y'y
+        self.beta_shift = self._x_pinv @ y
+        if p:
+            y = y - X @ self.beta_shift
+        xy = X.T @ y
+        self.xy_xy = np.empty((p + 1, p + 1))
+        self.xy_xy[:p, :p] = self.xx
+        self.xy_xy[:p, p] = self.xy_xy[p, :p] = xy
+        self.xy_xy[p, p] = y @ y
+        A = self.blocks[0]
+        ay = _block_sums(A.codes, A.Z, y[:, None], self.nA)
+        self.axy = np.concatenate([self.ax, ay], axis=1)
+        if not self.rest:
             return
+        self.rxy = [
+            np.concatenate([rx, _block_sums(b.codes, b.Z, y[:, None], b.nlevels)], axis=1)
+            for rx, b in zip(self.rx, self.rest, strict=True)
+        ]
+        if self.chain:
+            self.chain_xy = [self.axy, *self.rxy]
+        elif not self.nested:
+            self.zxy_rest = np.concatenate(
+                [np.moveaxis(r, 2, 0).reshape(-1, p + 1) for r in self.rxy], axis=0
+            )
+
+    def _setup_rest(self, allow_chain: bool) -> None:
+        """Response-free sums of the terms after the first, and the path (nested, chain,
+        general) that factorises them."""
+        A, rest = self.blocks[0], self.rest
         # entries: combinations (level of A, level of R_k) that occur in the data
         self.ent_i, self.ent_j, self.ent_b = [], [], []
         for blk in rest:
@@ -261,7 +255,7 @@ class LmmProblem:
             self.ent_j.append((uniq % blk.nlevels).astype(np.intp))
             self.ent_b.append(_block_sums(inv.ravel(), A.Z, blk.Z, len(uniq)))
         self.rr_diag = [_block_sums(b.codes, b.Z, b.Z, b.nlevels) for b in rest]
-        self.rxy = [_block_sums(b.codes, b.Z, XY, b.nlevels) for b in rest]
+        self.rx = [_block_sums(b.codes, b.Z, self.X, b.nlevels) for b in rest]
         self.nested = len(rest) == 1 and len(self.ent_i[0]) == self.nA
         if self.nested:
             # indicator (levels of R) x (levels of A) to sum entries per level of R
@@ -299,9 +293,6 @@ class LmmProblem:
                     zz[r0 : r0 + b.q, c0 : c0 + c.q] = blocks_km[:, :, e]
                     zz[c0 : c0 + c.q, r0 : r0 + b.q] = blocks_km[:, :, e].T
         self.zz_rest = zz
-        self.zxy_rest = np.concatenate(
-            [np.moveaxis(r, 2, 0).reshape(-1, p + 1) for r in self.rxy], axis=0
-        )
         rows, cols = [], []
         for k, b in enumerate(rest):
             ii, jj = self.ent_i[k], self.ent_j[k]
@@ -349,7 +340,6 @@ class LmmProblem:
             for (t, u), m in maps.items()
         }
         self.chain_diag = [self.aa, *self.rr_diag]
-        self.chain_xy = [self.axy, *self.rxy]
 
     def _factorize_chain(self, theta: np.ndarray, keep: bool = False) -> Factorization:
         """Cholesky pieces on a nested chain; ``keep`` stores what modes and variances need."""

@@ -26,8 +26,8 @@ Two code paths share one interface, :class:`PirlsProblem`:
 ``(theta, beta)``, using the implicit derivatives of the conditional modes and the entries of
 ``A^-1`` on each row's own columns.
 
-The random-effects structure is described by :class:`ReStructure`, built from per-term
-grouping codes and term model matrices (the same ingredients lme4's ``mkReTrms`` uses). The
+The random-effects structure is described by :class:`ReStructure`, built from the design's
+terms and the shared θ map (the same ingredients lme4's ``mkReTrms`` uses). The
 column order of ``Z`` and the order of ``theta`` follow lme4: terms in formula order, within a
 term level-major (all columns of level 1, then level 2, ...), and ``theta`` holds the
 lower-triangular relative Cholesky factor of each term column by column.
@@ -39,8 +39,8 @@ Examples
 >>> rng = np.random.default_rng(1)
 >>> g = np.repeat(np.arange(20), 5)
 >>> y = (rng.random(100) < 0.5).astype(float)
->>> re = ReStructure.from_terms([ReTermSpec("g", ("(Intercept)",), g, tuple(range(20)),
-...                                          np.ones((100, 1)))])
+>>> from alliancestats.models.design import RandomBlock
+>>> re = ReStructure.from_blocks([RandomBlock.from_codes("g", g)])
 >>> prob = PirlsProblem(y, np.ones((100, 1)), re, get_family("binomial"))
 >>> prob.is_scalar
 True
@@ -59,102 +59,60 @@ from scipy import linalg, sparse, special
 from scipy.sparse import linalg as splinalg
 
 from alliancestats.errors import EstimationError
+from alliancestats.models.covariance import ThetaLayout
+from alliancestats.models.design import RandomBlock
 from alliancestats.models.families import Family
 
-__all__ = ["ReTermSpec", "ReStructure", "PirlsProblem", "PirlsState"]
+__all__ = ["ReStructure", "PirlsProblem", "PirlsState"]
 
 _MAX_ITER = 200
 _MAX_HALVINGS = 30
 
 
-@dataclass(frozen=True)
-class ReTermSpec:
-    """One random-effects term ``(cols | group)``.
-
-    Attributes
-    ----------
-    group : str
-        Name of the grouping factor as it appears in the output (e.g. ``"patient"``,
-        ``"therapist:patient"``).
-    cnames : tuple of str
-        Names of the term's columns (``"(Intercept)"``, ``"session"``...).
-    codes : ndarray of int, shape (n,)
-        Level code of each row, ``0 .. len(levels) - 1``.
-    levels : tuple
-        Level labels in code order.
-    X : ndarray, shape (n, len(cnames))
-        The term's model matrix.
-    """
-
-    group: str
-    cnames: tuple[str, ...]
-    codes: np.ndarray
-    levels: tuple
-    X: np.ndarray
-
-    @property
-    def size(self) -> int:
-        """Number of random effects per level."""
-        return len(self.cnames)
-
-    @property
-    def nlevels(self) -> int:
-        """Number of levels of the grouping factor."""
-        return len(self.levels)
-
-
 @dataclass
 class ReStructure:
-    """Random-effects design ``Z``, the map ``theta -> Lambda`` and bounds on ``theta``."""
+    """The sparse view of the random effects PIRLS works on: ``Z`` and the pattern of Λ(θ).
 
-    terms: list[ReTermSpec]
+    Built from the design's terms (:class:`~alliancestats.models.design.RandomBlock`) and
+    the shared θ map (:class:`~alliancestats.models.covariance.ThetaLayout`).
+    """
+
+    terms: list[RandomBlock]
+    layout: ThetaLayout
     Z: sparse.csc_matrix
-    theta_start: np.ndarray
-    theta_lower: np.ndarray
     offsets: list[int]
-    theta_slices: list[slice]
     _lam_rows: np.ndarray = field(repr=False)
     _lam_cols: np.ndarray = field(repr=False)
     _lam_theta: np.ndarray = field(repr=False)
 
     @classmethod
-    def from_terms(cls, terms: list[ReTermSpec]) -> ReStructure:
-        """Assemble ``Z`` and the ``Lambda`` pattern from term specifications."""
-        if not terms:
+    def from_blocks(cls, blocks: list[RandomBlock]) -> ReStructure:
+        """Assemble ``Z`` and the ``Lambda`` pattern from the random-effects terms."""
+        if not blocks:
             raise EstimationError("a GLMM needs at least one random-effects term")
-        n = terms[0].X.shape[0]
-        blocks, offsets, slices = [], [], []
+        layout = ThetaLayout.from_sizes([b.q for b in blocks])
+        n = blocks[0].Z.shape[0]
+        parts, offsets = [], []
         lam_r, lam_c, lam_t = [], [], []
-        th0, thl = [], []
         off = 0
-        toff = 0
-        for t in terms:
-            s, nl = t.size, t.nlevels
+        for k, t in enumerate(blocks):
+            s, nl = t.q, t.nlevels
             rows = np.repeat(np.arange(n), s)
             cols = (t.codes[:, None] * s + np.arange(s)[None, :]).ravel()
-            blocks.append(
-                sparse.csc_matrix((t.X.ravel(), (rows, cols)), shape=(n, nl * s), dtype=float)
+            parts.append(
+                sparse.csc_matrix((t.Z.ravel(), (rows, cols)), shape=(n, nl * s), dtype=float)
             )
-            # lower triangle, column-major (lme4's theta order)
-            tri = [(i, j) for j in range(s) for i in range(j, s)]
-            for k, (i, j) in enumerate(tri):
+            for e, (i, j) in enumerate(zip(layout.rows[k], layout.cols[k], strict=True)):
                 lam_r.append(off + np.arange(nl) * s + i)
                 lam_c.append(off + np.arange(nl) * s + j)
-                lam_t.append(np.full(nl, toff + k))
-                th0.append(1.0 if i == j else 0.0)
-                thl.append(0.0 if i == j else -np.inf)
+                lam_t.append(np.full(nl, layout.offsets[k] + e))
             offsets.append(off)
-            slices.append(slice(toff, toff + len(tri)))
             off += nl * s
-            toff += len(tri)
-        Z = sparse.hstack(blocks, format="csc")
         return cls(
-            terms=list(terms),
-            Z=Z,
-            theta_start=np.array(th0),
-            theta_lower=np.array(thl),
+            terms=list(blocks),
+            layout=layout,
+            Z=sparse.hstack(parts, format="csc"),
             offsets=offsets,
-            theta_slices=slices,
             _lam_rows=np.concatenate(lam_r),
             _lam_cols=np.concatenate(lam_c),
             _lam_theta=np.concatenate(lam_t),
@@ -165,6 +123,16 @@ class ReStructure:
         """Total number of random effects."""
         return self.Z.shape[1]
 
+    @property
+    def theta_start(self) -> np.ndarray:
+        """lme4's starting θ (identity factors)."""
+        return self.layout.start()
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        """Lower bounds of θ."""
+        return self.layout.lower
+
     def lambda_matrix(self, theta: np.ndarray) -> sparse.csc_matrix:
         """The sparse lower-triangular relative covariance factor ``Lambda(theta)``."""
         return sparse.csc_matrix(
@@ -173,15 +141,7 @@ class ReStructure:
 
     def term_factor(self, theta: np.ndarray, k: int) -> np.ndarray:
         """The ``s x s`` lower-triangular factor ``T_k`` of term ``k`` (``Sigma_k = T T'``)."""
-        s = self.terms[k].size
-        T = np.zeros((s, s))
-        vals = theta[self.theta_slices[k]]
-        idx = 0
-        for j in range(s):
-            for i in range(j, s):
-                T[i, j] = vals[idx]
-                idx += 1
-        return T
+        return self.layout.factor(theta, k)
 
 
 @dataclass
@@ -309,13 +269,13 @@ class _RowPattern:
         self.q = re.q
         self.cols = np.column_stack(
             [
-                re.offsets[k] + t.codes[:, None] * t.size + np.arange(t.size)[None, :]
+                re.offsets[k] + t.codes[:, None] * t.q + np.arange(t.q)[None, :]
                 for k, t in enumerate(re.terms)
             ]
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
-        s0 = re.terms[0].size
+        s0 = re.terms[0].q
         q1 = re.terms[0].nlevels * s0
         q2 = self.q - q1
         small = self.q <= min(_DENSE_MAX_Q, _BLOCK_MIN_Q)
@@ -362,15 +322,15 @@ class _RowPattern:
         """Derivative of :meth:`values` with respect to ``theta[theta_index]`` (linear)."""
         out = np.zeros((self.n, self.r))
         pos = 0
+        lay = self.re.layout
         for k, t in enumerate(self.re.terms):
-            sl = self.re.theta_slices[k]
+            sl = lay.slice(k)
             if sl.start <= theta_index < sl.stop:
                 idx = theta_index - sl.start
-                tri = [(i, j) for j in range(t.size) for i in range(j, t.size)]
-                i, j = tri[idx]
-                out[:, pos + j] = t.X[:, i]
+                i, j = lay.rows[k][idx], lay.cols[k][idx]
+                out[:, pos + j] = t.Z[:, i]
                 return out
-            pos += t.size
+            pos += t.q
         raise IndexError(theta_index)
 
     def selected_inverse(self, fac) -> np.ndarray | None:
@@ -408,7 +368,7 @@ class _RowPattern:
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)``."""
-        parts = [t.X @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
+        parts = [t.Z @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
         return np.column_stack(parts)
 
     def matvec(self, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -488,11 +448,11 @@ class PirlsProblem:
         self.family = family
         self.pw = np.ones(self.n) if prior_weights is None else np.asarray(prior_weights, float)
         self.offset = np.zeros(self.n) if offset is None else np.asarray(offset, float)
-        self.is_scalar = len(re.terms) == 1 and re.terms[0].size == 1
+        self.is_scalar = len(re.terms) == 1 and re.terms[0].q == 1
         if self.is_scalar:
             t = re.terms[0]
             self.g = np.asarray(t.codes, dtype=np.intp)
-            self.zv = np.asarray(t.X[:, 0], dtype=float)
+            self.zv = np.asarray(t.Z[:, 0], dtype=float)
             self.zv2 = self.zv * self.zv
             self.nlev = t.nlevels
         else:

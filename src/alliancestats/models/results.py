@@ -1,21 +1,12 @@
-"""Results of mixed-model fits (:class:`MixedResult`) and likelihood-ratio tests (:func:`lrt`).
+"""Results of mixed-model fits (:class:`MixedResult`) and their shared assembly.
 
 :class:`MixedResult` is shared by the LMM engine (:func:`alliancestats.models.lmm`) and the
-GLMM engine (:func:`alliancestats.models.glmm`). Engines fill the attributes listed in the
-class docstring and may pass callables for the model-specific methods:
-
-* ``refit_ml`` -- ``callable() -> MixedResult``: the same model fitted by maximum likelihood
-  (REML LMM fits refit; ML, Laplace and AGQ fits return themselves). :func:`lrt` uses it.
-* ``predictor`` -- ``callable(newdata, random) -> ndarray`` used by :meth:`MixedResult.predict`
-  (GLMM predictions are on the link scale unless the engine documents otherwise).
-* ``profiler`` -- ``callable(level) -> DataFrame`` for :meth:`MixedResult.confint` with
-  ``method="profile"`` (all parameters, rows as lme4's ``confint``); ``wald_varcorr`` --
-  ``callable(level) -> DataFrame`` for ``method="wald"`` (variance parameters only; the fixed
-  effects are added from ``fixed``).
-
-What :func:`lrt` needs from each model: ``loglik`` (float), ``npar`` (number of estimated
-parameters: fixed effects + covariance parameters + residual scale when estimated), ``nobs``,
-``reml`` (bool), ``response`` (str) and ``refit_ml()``.
+GLMM engine (:func:`alliancestats.models.glmm`). It holds the fitted model
+(``result.model``, a :class:`~alliancestats.models.fitted.FittedModel`: linear predictor,
+ML refit, profile, variance-component Wald table, contrast df) and the tidy tables built
+from it. :func:`fixed_table`, :func:`information_criteria` and :func:`ranef_frames` are the
+one assembly of the fixed-effects table, AIC/BIC and the conditional-mode frames that both
+engines use. Likelihood-ratio tests between fits are in :mod:`.lrt`.
 
 Examples
 --------
@@ -26,16 +17,72 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alliancestats._validation import check_choice, check_level
 from alliancestats.errors import ModelSpecificationError
+from alliancestats.models.design import RandomBlock
+from alliancestats.models.fitted import FittedModel
+from alliancestats.models.varcomp import merge_uncorrelated
 
-__all__ = ["MixedResult", "lrt"]
+__all__ = ["MixedResult", "fixed_table", "information_criteria", "ranef_frames"]
+
+
+def fixed_table(
+    names: Sequence[str],
+    beta: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray | None,
+    level: float,
+) -> pd.DataFrame:
+    """The fixed-effects table: ``estimate, se, df, t, p, ci_low, ci_high``.
+
+    With ``df=None`` (GLMM) the statistic is a Wald ``z`` with infinite df.
+    """
+    stat = beta / se
+    if df is None:
+        df = np.full(beta.size, np.inf)
+        label, p = "z", 2.0 * stats.norm.sf(np.abs(stat))
+        q = stats.norm.ppf(0.5 + level / 2)
+    else:
+        label, p = "t", 2.0 * stats.t.sf(np.abs(stat), df)
+        q = stats.t.ppf(0.5 + level / 2, df)
+    return pd.DataFrame(
+        {
+            "estimate": beta,
+            "se": se,
+            "df": df,
+            label: stat,
+            "p": p,
+            "ci_low": beta - q * se,
+            "ci_high": beta + q * se,
+        },
+        index=pd.Index(list(names), name="term"),
+    )
+
+
+def information_criteria(loglik: float, npar: int, nobs: int) -> tuple[float, float]:
+    """AIC and BIC from a (restricted) log-likelihood."""
+    return -2.0 * loglik + 2.0 * npar, -2.0 * loglik + np.log(nobs) * npar
+
+
+def ranef_frames(
+    blocks: Sequence[RandomBlock], values: Sequence[np.ndarray]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Conditional modes per term (``varcorr`` keys) and per grouping factor (lme4's ``ranef``).
+
+    Returns ``(by_term, by_factor)``: ``by_factor`` joins the terms of one factor (``||``).
+    """
+    by_term = {
+        b.group: pd.DataFrame(v, index=pd.Index(b.levels, name=b.group), columns=b.colnames)
+        for b, v in zip(blocks, values, strict=True)
+    }
+    return by_term, merge_uncorrelated(blocks, by_term)
 
 
 class MixedResult:
@@ -84,12 +131,8 @@ class MixedResult:
         Indexed like the rows used (conditional on the random effects).
     """
 
-    def __init__(self, **fields: Any) -> None:
-        self.refit_ml_fn: Callable[[], MixedResult] | None = fields.pop("refit_ml", None)
-        self.predictor: Callable[[Any, bool], np.ndarray] | None = fields.pop("predictor", None)
-        self.profiler: Callable[[float], pd.DataFrame] | None = fields.pop("profiler", None)
-        self.wald_varcorr: Callable[[float], pd.DataFrame] | None = fields.pop("wald_varcorr", None)
-        self.contrast_fn: Callable[[np.ndarray], dict] | None = fields.pop("contrast", None)
+    def __init__(self, model: FittedModel, **fields: Any) -> None:
+        self.model = model
         defaults: dict[str, Any] = {
             "family": "gaussian",
             "reml": False,
@@ -108,6 +151,11 @@ class MixedResult:
         for key, value in fields.items():
             setattr(self, key, value)
 
+    @property
+    def design(self):
+        """The model's :class:`~alliancestats.models.design.Design` (``model.design``)."""
+        return self.model.design
+
     # ------------------------------------------------------------------ methods
     def refit_ml(self) -> MixedResult:
         """The same model fitted by maximum likelihood (self when already ML).
@@ -116,11 +164,6 @@ class MixedResult:
         -------
         MixedResult
             The ML fit (lme4's ``refitML``); :func:`lrt` compares these.
-
-        Raises
-        ------
-        ModelSpecificationError
-            The engine gave no way to refit the model.
 
         Examples
         --------
@@ -134,9 +177,7 @@ class MixedResult:
         """
         if not self.reml:
             return self
-        if self.refit_ml_fn is None:
-            raise ModelSpecificationError("this result cannot be refitted by maximum likelihood")
-        return self.refit_ml_fn()
+        return self.model.refit_ml()
 
     def predict(self, newdata: pd.DataFrame | None = None, random: bool = True) -> pd.Series:
         """Predicted values (conditional on random effects when ``random=True``).
@@ -179,13 +220,13 @@ class MixedResult:
         >>> bool(pred.iloc[0] == fit.predict(new, random=False).iloc[0])
         True
         """
-        if self.predictor is None:
-            raise ModelSpecificationError("this result has no prediction function")
-        values = self.predictor(newdata, random)
+        values = self.model.linear_predictor(newdata, random)
         index = self.fitted.index if newdata is None else newdata.index
         return pd.Series(values, index=index, name="predicted")
 
-    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+    def confint(
+        self, method: str = "wald", level: float = 0.95, progress: bool | None = None
+    ) -> pd.DataFrame:
         """Confidence intervals for variance components and fixed effects.
 
         Parameters
@@ -199,6 +240,8 @@ class MixedResult:
             ML first; the ``estimate`` column then holds the ML estimates.
         level : float
             Confidence level.
+        progress : bool, optional
+            Show a progress bar while profiling (default: only on a terminal).
 
         Returns
         -------
@@ -228,19 +271,13 @@ class MixedResult:
         >>> bool((ci["ci_low"] < ci["estimate"]).all())
         True
         """
-        if method not in ("wald", "profile"):
-            raise ValueError("method must be 'wald' or 'profile'")
-        if not 0 < level < 1:
-            raise ValueError("level must be between 0 and 1")
-        fn = self.wald_varcorr if method == "wald" else self.profiler
-        if fn is None:
-            raise ModelSpecificationError(f"{method} intervals are not available for this model")
+        check_choice("method", method, ["wald", "profile"])
+        level = check_level(level)
         if method == "profile":
-            return fn(level)
-        vc = fn(level)
+            return self.model.profile(level, progress)
+        vc = self.model.varcomp_wald(level)
         fx = self.fixed
-        stat = "t" if "t" in fx.columns else "z"
-        if stat == "t":
+        if "t" in fx.columns:
             q = stats.t.ppf(0.5 + level / 2, fx["df"].to_numpy())
         else:
             q = stats.norm.ppf(0.5 + level / 2)
@@ -265,8 +302,8 @@ class MixedResult:
         Returns
         -------
         pandas.Series
-            ``estimate, se, df, t, p`` (Satterthwaite df for LMM fits; ``z`` with infinite df
-            for GLMMs).
+            ``estimate, se, df, t, p`` with Satterthwaite df for LMM fits; ``estimate, se,
+            df, z, p`` (Wald z test, infinite df) for GLMMs.
 
         Notes
         -----
@@ -296,15 +333,14 @@ class MixedResult:
             if L.size != len(names):
                 raise ModelSpecificationError(f"need {len(names)} weights, got {L.size}")
         est = float(L @ self.fixed["estimate"].to_numpy())
-        var = float(L @ self.vcov.to_numpy() @ L)
-        se = np.sqrt(var)
-        if self.contrast_fn is not None:
-            df = float(self.contrast_fn(L))
-        else:
-            df = np.inf
+        se = float(np.sqrt(L @ self.vcov.to_numpy() @ L))
+        df = float(self.model.contrast_df(L))
         stat = est / se if se > 0 else np.nan
-        p = 2 * stats.t.sf(abs(stat), df) if np.isfinite(df) else 2 * stats.norm.sf(abs(stat))
-        return pd.Series({"estimate": est, "se": se, "df": df, "t": stat, "p": p})
+        if np.isfinite(df):
+            label, p = "t", 2 * stats.t.sf(abs(stat), df)
+        else:
+            label, p = "z", 2 * stats.norm.sf(abs(stat))
+        return pd.Series({"estimate": est, "se": se, "df": df, label: stat, "p": p})
 
     def anova(self, type: int = 3, ddf: str = "Satterthwaite") -> pd.DataFrame:  # noqa: A002
         """F tests of the fixed-effect terms (lmerTest's ``anova`` for one model).
@@ -365,17 +401,16 @@ class MixedResult:
             raise ModelSpecificationError(
                 f"ddf={ddf!r} is not available; only 'Satterthwaite' is implemented"
             )
-        design = getattr(self, "design", None)
-        if self.family != "gaussian" or self.contrast_fn is None or design is None:
+        if self.family != "gaussian":
             raise ModelSpecificationError(
                 "F tests with Satterthwaite df are available for linear mixed models (lmm); "
                 "for GLMMs compare nested models with lrt()"
             )
         return anova_table(
-            design,
+            self.model.design,
             self.fixed["estimate"].to_numpy(),
             self.vcov.to_numpy(),
-            lambda v: float(self.contrast_fn(v)),
+            self.model.contrast_df,
             float(self.sigma),
             type=type,
         )
@@ -483,151 +518,3 @@ def _format_varcorr(vc: pd.DataFrame) -> str:
     return "\n".join(
         " " + " ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)) for t in table
     )
-
-
-def _check_same_rows(models: tuple[MixedResult, ...]) -> None:
-    """Refuse models whose responses differ row by row (same size, different data)."""
-    ys = []
-    for m in models:
-        design = getattr(m, "design", None)
-        y = getattr(design, "y", None)
-        if y is None:
-            return  # an engine without a design: only the size check applies
-        ys.append(np.asarray(y, dtype=float))
-    first = ys[0]
-    for y in ys[1:]:
-        if y.shape != first.shape or not np.allclose(y, first, rtol=1e-12, atol=0.0):
-            raise ModelSpecificationError(
-                "models were fitted to different data (the response values differ row by row); "
-                "a likelihood-ratio test needs the same rows for every model"
-            )
-
-
-def _warn_if_not_nested(small: MixedResult, large: MixedResult) -> None:
-    """Warn when the smaller model's fixed effects or grouping factors are not in the larger."""
-    import warnings
-
-    from alliancestats.errors import DataQualityWarning
-
-    def parts(m: MixedResult) -> tuple[set, set]:
-        fixed = set(getattr(m, "fixed", pd.DataFrame()).index)
-        vc = getattr(m, "varcorr", None)
-        groups = set(vc["grp"]) - {"Residual"} if vc is not None and "grp" in vc else set()
-        return fixed, groups
-
-    f0, g0 = parts(small)
-    f1, g1 = parts(large)
-    extra = sorted(f0 - f1) + sorted(g0 - g1)
-    if extra:
-        warnings.warn(
-            f"the models do not look nested: {extra} of the model with fewer parameters "
-            "is not in the larger one; the chi-square test assumes nested models (compare "
-            "non-nested models by AIC/BIC)",
-            DataQualityWarning,
-            stacklevel=3,
-        )
-
-
-def lrt(*models: MixedResult) -> pd.DataFrame:
-    """Likelihood-ratio tests between nested mixed models (lme4's ``anova``).
-
-    REML fits are refitted by maximum likelihood first (as lme4's ``anova`` does with its
-    default ``refit = TRUE``); models are ordered by their number of parameters and each is
-    compared with the previous one.
-
-    Parameters
-    ----------
-    *models : MixedResult
-        Two or more fits of the same response on the same rows.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model: ``npar, aic, bic, loglik, deviance, chisq, df, p``.
-
-    Warns
-    -----
-    DataQualityWarning
-        When a fixed-effect term or grouping factor of a smaller model is missing from the
-        next larger one (the models do not look nested).
-
-    Raises
-    ------
-    ModelSpecificationError
-        Fewer than two models, objects that are not fits, or models fitted to different
-        rows (numbers of rows, response names or response values differ).
-
-    Notes
-    -----
-    The chi-square test treats variance parameters on the boundary the usual way (no
-    mixture correction), like lme4's ``anova``; it is conservative for such tests (Self &
-    Liang 1987, J Am Stat Assoc 82(398)). Validated against lme4 1.1-31 ``anova(m0, m1)`` on
-    sleepstudy and a simulated therapist/patient data set: log-likelihoods and AIC within
-    1e-6 relative, chi-square within 1e-4, p within 1e-3.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from alliancestats.simulate import simulate_sessions
-    >>> from alliancestats.models import lmm, lrt
-    >>> df = simulate_sessions(n_therapists=6, seed=5).dropna(subset=["pain", "alliance"])
-    >>> m0 = lmm("pain ~ session + (1 | patient)", df)
-    >>> m1 = lmm("pain ~ session + alliance + (1 | patient)", df)
-    >>> tab = lrt(m0, m1)
-    >>> tab[["npar", "df"]].to_numpy().tolist()
-    [[4.0, nan], [5.0, 1.0]]
-    >>> bool(tab["p"].iloc[1] < 0.05)
-    True
-    """
-    if len(models) < 2:
-        raise ModelSpecificationError("lrt needs at least two models")
-    bad = [type(m).__name__ for m in models if not isinstance(m, MixedResult)]
-    if bad:
-        raise ModelSpecificationError(f"lrt compares MixedResult fits; got {bad}")
-    nobs = {m.nobs for m in models}
-    if len(nobs) > 1:
-        raise ModelSpecificationError(
-            f"models were fitted to different numbers of rows {sorted(nobs)}; refit them on the "
-            "same complete cases before comparing"
-        )
-    responses = {m.response for m in models}
-    if len(responses) > 1:
-        raise ModelSpecificationError(f"models have different responses {sorted(responses)}")
-    _check_same_rows(models)
-    families = {getattr(m, "family", "gaussian") for m in models}
-    if len(families) > 1:
-        raise ModelSpecificationError(f"models have different families {sorted(families)}")
-    nagq = {getattr(m, "nagq", 1) for m in models}
-    if len(nagq) > 1:
-        # lme4's AGQ log-likelihood (nAGQ > 1) is on another scale than the Laplace one
-        raise ModelSpecificationError(
-            f"models use different numbers of quadrature points {sorted(nagq)}; their "
-            "log-likelihoods are not comparable (refit them with the same nagq)"
-        )
-    fits = [m.refit_ml() if m.reml else m for m in models]
-    order = sorted(range(len(fits)), key=lambda i: fits[i].npar)
-    rows = []
-    prev = None
-    for i in order:
-        m = fits[i]
-        row = {
-            "model": f"m{i + 1}",
-            "npar": m.npar,
-            "aic": m.aic,
-            "bic": m.bic,
-            "loglik": m.loglik,
-            "deviance": -2.0 * m.loglik,
-            "chisq": np.nan,
-            "df": np.nan,
-            "p": np.nan,
-        }
-        if prev is not None:
-            _warn_if_not_nested(prev, m)
-            chisq = max(2.0 * (m.loglik - prev.loglik), 0.0)
-            ddf = m.npar - prev.npar
-            row["chisq"] = chisq
-            row["df"] = ddf
-            row["p"] = float(stats.chi2.sf(chisq, ddf)) if ddf > 0 else np.nan
-        rows.append(row)
-        prev = m
-    return pd.DataFrame(rows).set_index("model")

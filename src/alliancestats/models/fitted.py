@@ -1,0 +1,210 @@
+"""The fitted-model interface that :class:`~alliancestats.models.MixedResult` holds.
+
+A fitted linear (:func:`~alliancestats.models.lmm`) or generalised linear
+(:func:`~alliancestats.models.glmm`) mixed model is an object that satisfies the
+:class:`FittedModel` protocol below. Everything that works *after* a fit -- effect sizes
+(ICC, R², marginal means), power simulation, monitoring and the report -- needs nothing but
+this interface plus the public attributes of ``MixedResult`` (``fixed``, ``varcorr``,
+``sigma``, ...). ``MixedResult.model`` is the fitted model.
+
+The interface, in brief (``m = fit.model``):
+
+===============================  ==============================================================
+``m.design``                     the :class:`~alliancestats.models.design.Design`: ``X``,
+                                 ``fixed_names``, ``random`` (one
+                                 :class:`~alliancestats.models.design.RandomBlock` per term:
+                                 ``Z``, ``codes``, ``levels``, ``colnames``, ``group``),
+                                 ``offset``, ``rows``, ``data``, ``fixed_matrix(newdata)``
+``m.family``, ``m.link``         ``"gaussian"``/``"identity"`` for LMM; GLMM family and link
+``m.reml``                       whether the criterion was REML
+``m.beta``, ``m.theta``          fixed effects (original columns) and lme4's θ
+``m.sigma``                      residual SD (1.0 for binomial and Poisson)
+``m.vcov_beta()``                covariance matrix of ``beta`` (p x p ndarray)
+``m.covariances()``              one :class:`TermCovariance` per random term (response scale)
+``m.linear_predictor(newdata,    linear predictor (``X beta + offset`` plus ``Z b`` when
+random=True)``                   ``random``); fitted rows when ``newdata`` is None
+``m.linkinv(eta)``               inverse link (identity for LMM)
+``m.contrast_df(L)``             Satterthwaite df of ``L' beta`` (LMM); ``inf`` for GLMM
+``m.varcomp_wald(level)``        Wald table of SDs, correlations and sigma (lme4 names)
+``m.profile(level, progress)``   profile-likelihood intervals for every parameter
+``m.refit_ml()``                 the same model fitted by ML, as a ``MixedResult``
+``m.refit(y, ddf=True)``         a fast refit to a new response on the same design (:class:`Refit`)
+``m.simulate(rng, beta=None)``   a new response drawn from the fitted model
+===============================  ==============================================================
+
+``refit`` is the engine of simulation-based power analysis: everything that does not depend
+on the response (per-group sums of ``Z'Z``, ``Z'X``, ``X'X`` in the LMM; the random-effects
+pattern in the GLMM) is reused, and the optimisation starts from the fitted θ.
+
+Examples
+--------
+>>> import numpy as np
+>>> from alliancestats.simulate import simulate_sessions
+>>> from alliancestats.models import lmm
+>>> from alliancestats.models.fitted import FittedModel
+>>> df = simulate_sessions(n_therapists=6, seed=3).dropna(subset=["pain"])
+>>> fit = lmm("pain ~ session + (1 | patient)", df)
+>>> isinstance(fit.model, FittedModel)
+True
+>>> y_new = fit.model.simulate(np.random.default_rng(1))
+>>> r = fit.model.refit(y_new)
+>>> r.beta.shape, bool(r.df[1] > 0)
+((2,), True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas as pd
+
+    from alliancestats.models.design import Design
+    from alliancestats.models.results import MixedResult
+
+__all__ = ["FittedModel", "Refit", "TermCovariance"]
+
+
+@dataclass(frozen=True)
+class TermCovariance:
+    """Covariance matrix of one random-effects term on the response (link) scale.
+
+    Attributes
+    ----------
+    group : str
+        Grouping factor as in ``varcorr["grp"]`` (``"patient"``, ``"therapist:patient"``,
+        ``"patient.1"`` for the second part of a ``||`` term).
+    factor : str
+        The grouping factor's name without lme4's ``.1`` suffix for split ``||`` terms.
+    colnames : tuple of str
+        Names of the term's random effects (``"(Intercept)"``, ``"session"``).
+    cov : numpy.ndarray
+        ``q x q`` covariance matrix (``sigma**2 * Lambda Lambda'`` for LMM).
+    term : int
+        Position of the term in ``design.random`` (whose ``Z`` columns match ``colnames``).
+    """
+
+    group: str
+    factor: str
+    colnames: tuple[str, ...]
+    cov: np.ndarray
+    term: int
+
+
+@dataclass
+class Refit:
+    """Result of :meth:`FittedModel.refit`: the model refitted to a new response.
+
+    Attributes
+    ----------
+    beta, se : numpy.ndarray
+        Fixed effects and their standard errors, in the order of ``design.fixed_names``.
+    vcov : numpy.ndarray
+        Covariance matrix of ``beta``.
+    df : numpy.ndarray
+        Satterthwaite df per coefficient (LMM with ``ddf=True``); ``inf`` for GLMM; NaN
+        when not computed.
+    theta : numpy.ndarray
+        lme4's θ at the optimum.
+    sigma : float
+        Residual SD (1.0 for binomial and Poisson).
+    deviance : float
+        REML criterion (REML fits) or -2 log-likelihood.
+    converged, singular : bool
+        Gradient check passed; a variance component on the boundary (lme4's ``isSingular``).
+    contrast_df : callable or None
+        ``contrast_df(L)`` gives the Satterthwaite df of ``L' beta`` (None without ``ddf``).
+    """
+
+    beta: np.ndarray
+    se: np.ndarray
+    vcov: np.ndarray
+    df: np.ndarray
+    theta: np.ndarray
+    sigma: float
+    deviance: float
+    converged: bool
+    singular: bool
+    contrast_df: Any = field(default=None, repr=False)
+
+    @property
+    def statistic(self) -> np.ndarray:
+        """Wald statistics ``beta / se`` (t for LMM, z for GLMM)."""
+        return self.beta / self.se
+
+    def p_values(self) -> np.ndarray:
+        """Two-sided p values: t with ``df`` where finite, standard normal otherwise."""
+        from scipy import stats
+
+        stat = np.abs(self.statistic)
+        df = np.asarray(self.df, dtype=float)
+        t_p = 2.0 * stats.t.sf(stat, np.where(np.isfinite(df), df, 1.0))
+        return np.where(np.isfinite(df), t_p, 2.0 * stats.norm.sf(stat))
+
+
+@runtime_checkable
+class FittedModel(Protocol):
+    """What a fitted mixed model offers after the fit (see the module docstring).
+
+    Implemented by :class:`~alliancestats.models.lmm_fit.LmmFit` and
+    :class:`~alliancestats.models.glmm_fit.GlmmFit`.
+    """
+
+    design: Design
+    family: str
+    link: str
+    reml: bool
+    beta: np.ndarray
+    theta: np.ndarray
+    sigma: float
+
+    def vcov_beta(self) -> np.ndarray:
+        """Covariance matrix of the fixed effects (p x p)."""
+        ...
+
+    def covariances(self) -> list[TermCovariance]:
+        """Covariance matrix of every random-effects term, in ``design.random`` order."""
+        ...
+
+    def linear_predictor(self, newdata: pd.DataFrame | None = None, random: bool = True) -> np.ndarray:
+        """``X beta + offset`` (+ ``Z b`` with ``random``) for the fitted rows or ``newdata``.
+
+        Groups not seen in the fit contribute zero random effects (lme4's
+        ``allow.new.levels = TRUE``).
+        """
+        ...
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        """Inverse link: the mean response for a linear predictor."""
+        ...
+
+    def contrast_df(self, L: np.ndarray) -> float:
+        """Denominator df of the Wald test of ``L @ beta`` (Satterthwaite; ``inf`` for GLMM)."""
+        ...
+
+    def varcomp_wald(self, level: float) -> pd.DataFrame:
+        """Wald intervals of SDs, correlations (and sigma): ``estimate, ci_low, ci_high``."""
+        ...
+
+    def profile(self, level: float, progress: bool | None = None) -> pd.DataFrame:
+        """Profile-likelihood intervals of every parameter (lme4's ``confint`` rows)."""
+        ...
+
+    def refit_ml(self) -> MixedResult:
+        """The same model fitted by maximum likelihood (self's result when already ML)."""
+        ...
+
+    def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
+        """Refit to a new response on the same rows and design (fast; see :class:`Refit`)."""
+        ...
+
+    def simulate(self, rng: np.random.Generator, beta: np.ndarray | None = None) -> np.ndarray:
+        """A response drawn from the fitted model (new random effects and residuals).
+
+        ``beta`` replaces the fixed effects (e.g. an effect size of interest for a power
+        simulation, as simr's ``fixef<-``).
+        """
+        ...
