@@ -1,16 +1,17 @@
-"""The one place where ``alliancestats.effects`` reads a fitted model beyond its public attributes.
+"""The one place where ``alliancestats.effects`` reads a fitted model beyond ``MixedResult``.
 
-Everything after the fit (ICC, R², marginal means, predictions, bootstrap refits) needs a few
-things that :class:`~alliancestats.models.MixedResult` does not publish as attributes: the
-fixed-effects model matrix for new rows, the rows and raw variables the fit used, the
-random-effect columns of every term, the response on the model scale with its prior weights
-and offsets, and a way to refit the same model to a new response. This adapter collects them
-so that a change in the model engines (a fitted-model interface is planned in
-``alliancestats.models``) is absorbed here, in one module.
+Everything after the fit (ICC, R², marginal means, predictions, bootstrap refits) talks to the
+fitted-model interface that ``MixedResult.model`` holds
+(:class:`~alliancestats.models.fitted.FittedModel`: design, fixed effects and their
+covariance, term covariances, linear predictor, inverse link, contrast df, simulation and fast
+refits). A few things the interface does not (yet) publish are read here and only here:
 
-Today the LMM engine attaches its model description as ``result.design``; the GLMM engine
-keeps it (and the prepared response, weights and offsets) in the closure of
-``result.predictor``, where :func:`_parts` finds it.
+* the prepared GLMM response, prior weights and total offset (``model.inputs``), used for the
+  intercept-only null model of Poisson R² and for refits with a new response;
+* the covariance-parameter layout (``model.problem``), to turn the θ of a fast refit into term
+  covariance matrices.
+
+Functions accept a ``MixedResult`` or its fitted model.
 
 Examples
 --------
@@ -34,33 +35,40 @@ import pandas as pd
 from alliancestats.errors import ModelSpecificationError
 from alliancestats.models.design import variables_in
 from alliancestats.models.families import Family, get_family
+from alliancestats.models.varcomp import term_covariances as layout_covariances
 
 __all__ = [
     "RandomTermInfo",
+    "RefitParts",
     "RefitSpec",
+    "contrast_df",
+    "factor_levels",
     "family_of",
+    "fitted_model",
     "fixed_matrix",
     "fixed_variables",
-    "factor_levels",
     "is_glmm",
+    "linear_predictor",
     "model_frame",
     "null_model",
     "offsets",
     "prior_weights",
     "random_terms",
+    "refit_parts",
     "refit_spec",
-    "refit_with_response",
     "require_fit",
     "response_values",
+    "simulate",
+    "vcov_beta",
 ]
 
-#: column name used for a simulated or replaced response in refits
+#: column name used for a replaced response in formula refits
 REFIT_RESPONSE = "refit_response_"
 
 
 @dataclass(frozen=True)
 class RandomTermInfo:
-    """One random-effects term of a fit: its ``varcorr`` group name, columns and design."""
+    """One random-effects term: ``varcorr`` group name, columns, design and covariance."""
 
     name: str
     columns: list[str]
@@ -68,117 +76,146 @@ class RandomTermInfo:
     codes: np.ndarray
     nlevels: int
     group_vars: tuple[str, ...]
-    lhs: str
-    correlated: bool
+    cov: np.ndarray
 
 
 @dataclass(frozen=True)
-class _Parts:
-    design: Any
-    y: np.ndarray
-    weights: np.ndarray
-    offset: np.ndarray
+class RefitParts:
+    """What a fast refit gives: fixed effects, term covariances and the residual SD."""
+
+    beta: np.ndarray
+    covs: list[np.ndarray]
+    sigma: float
+    converged: bool
+
+
+def fitted_model(obj: Any) -> Any:
+    """The fitted model of a ``MixedResult`` (or ``obj`` itself when it is one)."""
+    model = getattr(obj, "model", obj)
+    if not hasattr(model, "design") or not hasattr(model, "linear_predictor"):
+        raise ModelSpecificationError(
+            f"this {type(obj).__name__} is not a fitted mixed model from alliancestats.lmm "
+            "or glmm"
+        )
+    return model
 
 
 def require_fit(result: Any, function: str) -> None:
     """Raise :class:`ModelSpecificationError` unless ``result`` is a fitted mixed model."""
-    if not all(hasattr(result, a) for a in ("fixed", "varcorr", "nobs", "predictor")):
+    if not all(hasattr(result, a) for a in ("fixed", "varcorr", "nobs", "model")):
         raise ModelSpecificationError(
             f"{function} needs a fitted mixed model from alliancestats.lmm or glmm, got "
             f"{type(result).__name__}"
         )
 
 
-def is_glmm(result: Any) -> bool:
-    """Whether ``result`` is a generalized (non-Gaussian) mixed model."""
-    return getattr(result, "family", "gaussian") != "gaussian"
+def is_glmm(obj: Any) -> bool:
+    """Whether ``obj`` is a generalized (non-Gaussian) mixed model."""
+    return fitted_model(obj).family != "gaussian"
 
 
-def _parts(result: Any) -> _Parts:
-    design = getattr(result, "design", None)
-    if design is not None and not is_glmm(result):
-        y = np.asarray(design.y, dtype=float)
-        return _Parts(design, y, np.ones(len(y)), np.asarray(design.offset, dtype=float))
-    fn = getattr(result, "predictor", None)
-    cells = getattr(fn, "__closure__", None) or ()
-    names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
-    env = {n: c.cell_contents for n, c in zip(names, cells, strict=False)}
-    prep = env.get("prep")
-    if prep is None or not hasattr(prep, "design"):
-        raise ModelSpecificationError(
-            f"this {type(result).__name__} does not expose its model design; ICC, R², "
-            "marginal means and predictions need a fit from alliancestats.lmm or glmm"
-        )
-    return _Parts(
-        prep.design,
-        np.asarray(prep.y, dtype=float),
-        np.asarray(prep.pw, dtype=float),
-        np.asarray(prep.offset, dtype=float),
-    )
-
-
-def family_of(result: Any) -> Family | None:
+def family_of(obj: Any) -> Family | None:
     """The response family (with its link) of a GLMM; ``None`` for a linear mixed model."""
-    if not is_glmm(result):
+    model = fitted_model(obj)
+    if model.family == "gaussian":
         return None
-    return get_family(result.family, getattr(result, "link", None))
+    return get_family(model.family, model.link)
 
 
-def fixed_matrix(result: Any, newdata: pd.DataFrame | None = None) -> np.ndarray:
+def fixed_matrix(obj: Any, newdata: pd.DataFrame | None = None) -> np.ndarray:
     """Fixed-effects model matrix of the fitted rows, or of ``newdata`` with the fit's coding."""
-    design = _parts(result).design
+    design = fitted_model(obj).design
     if newdata is None:
         return np.asarray(design.X, dtype=float)
     return design.fixed_matrix(newdata)
 
 
-def model_frame(result: Any) -> pd.DataFrame:
+def linear_predictor(obj: Any, newdata: pd.DataFrame | None, random: bool) -> np.ndarray:
+    """``X beta + offset`` (plus ``Z b`` when ``random``) for the fitted rows or ``newdata``."""
+    return np.asarray(fitted_model(obj).linear_predictor(newdata, random), dtype=float)
+
+
+def vcov_beta(obj: Any) -> np.ndarray:
+    """Covariance matrix of the fixed effects."""
+    return np.asarray(fitted_model(obj).vcov_beta(), dtype=float)
+
+
+def contrast_df(obj: Any, L: np.ndarray) -> float:
+    """Satterthwaite df of ``L @ beta`` (LMM); infinite for GLMMs."""
+    return float(fitted_model(obj).contrast_df(np.asarray(L, dtype=float)))
+
+
+def model_frame(obj: Any) -> pd.DataFrame:
     """The rows and raw variables the fit used (factors as categoricals with the fit's levels)."""
-    return _parts(result).design.data
+    return fitted_model(obj).design.data
 
 
-def fixed_variables(result: Any) -> list[str]:
+def fixed_variables(obj: Any) -> list[str]:
     """Data columns used by the fixed part of the formula (response and offsets excluded)."""
-    return variables_in(_parts(result).design.parsed.fixed)
+    return variables_in(fitted_model(obj).design.parsed.fixed)
 
 
-def factor_levels(result: Any) -> dict[str, list[str]]:
+def factor_levels(obj: Any) -> dict[str, list[str]]:
     """Levels of every categorical predictor, in the order the fit coded them."""
-    return dict(_parts(result).design.factor_levels)
+    return dict(fitted_model(obj).design.factor_levels)
 
 
-def random_terms(result: Any) -> list[RandomTermInfo]:
-    """Random-effects terms in ``varcorr`` order, with their columns on the fitted rows."""
-    out = []
-    for block in _parts(result).design.random:
-        out.append(
-            RandomTermInfo(
-                name=block.group,
-                columns=list(block.colnames),
-                Z=np.asarray(block.Z, dtype=float),
-                codes=np.asarray(block.codes),
-                nlevels=int(block.nlevels),
-                group_vars=tuple(block.group_vars),
-                lhs=block.lhs,
-                correlated=bool(block.correlated),
-            )
+def random_terms(obj: Any) -> list[RandomTermInfo]:
+    """Random-effects terms in ``varcorr`` order with their columns and covariance matrices."""
+    model = fitted_model(obj)
+    covs = {c.term: np.asarray(c.cov, dtype=float) for c in model.covariances()}
+    return [
+        RandomTermInfo(
+            name=b.group,
+            columns=list(b.colnames),
+            Z=np.asarray(b.Z, dtype=float),
+            codes=np.asarray(b.codes),
+            nlevels=int(b.nlevels),
+            group_vars=tuple(b.group_vars),
+            cov=covs[k],
         )
-    return out
+        for k, b in enumerate(model.design.random)
+    ]
 
 
-def response_values(result: Any) -> np.ndarray:
+def response_values(obj: Any) -> np.ndarray:
     """Response on the model scale (binomial: proportion of successes)."""
-    return _parts(result).y
+    model = fitted_model(obj)
+    if model.family == "gaussian":
+        return np.asarray(model.design.y, dtype=float)
+    return np.asarray(model.inputs.y, dtype=float)
 
 
-def prior_weights(result: Any) -> np.ndarray:
+def prior_weights(obj: Any) -> np.ndarray:
     """Prior weights (binomial: number of trials); ones for linear mixed models."""
-    return _parts(result).weights
+    model = fitted_model(obj)
+    if model.family == "gaussian":
+        return np.ones(model.design.nobs)
+    return np.asarray(model.inputs.pw, dtype=float)
 
 
-def offsets(result: Any) -> np.ndarray:
+def offsets(obj: Any) -> np.ndarray:
     """Offset of every fitted row (formula ``offset()`` terms plus ``offset=``)."""
-    return _parts(result).offset
+    model = fitted_model(obj)
+    if model.family == "gaussian":
+        return np.asarray(model.design.offset, dtype=float)
+    return np.asarray(model.inputs.offset, dtype=float)
+
+
+def simulate(obj: Any, rng: np.random.Generator) -> np.ndarray:
+    """A response drawn from the fitted model (new random effects; binomial as proportions)."""
+    return np.asarray(fitted_model(obj).simulate(rng), dtype=float)
+
+
+def refit_parts(obj: Any, y: np.ndarray) -> RefitParts:
+    """Fast refit to a new response: fixed effects, term covariances, residual SD."""
+    model = fitted_model(obj)
+    refit = model.refit(np.asarray(y, dtype=float), ddf=False)
+    problem = model.problem
+    layout = getattr(problem, "layout", None) or problem.re.layout
+    covs = layout_covariances(layout, refit.theta, refit.sigma)
+    return RefitParts(np.asarray(refit.beta, dtype=float), covs, float(refit.sigma),
+                      bool(refit.converged))
 
 
 def _random_text(design: Any) -> str:
@@ -188,7 +225,7 @@ def _random_text(design: Any) -> str:
 
 @dataclass(frozen=True)
 class RefitSpec:
-    """Everything needed to fit the model again to a new response (picklable, for joblib)."""
+    """A formula refit of the model (picklable): new response and, optionally, fixed part."""
 
     formula: str
     frame: pd.DataFrame
@@ -207,54 +244,32 @@ class RefitSpec:
         frame[REFIT_RESPONSE] = np.asarray(y, dtype=float)
         if self.family == "gaussian":
             return lmm(self.formula, frame, reml=self.reml)
-        return glmm(
-            self.formula,
-            frame,
-            family=self.family,
-            link=self.link,
-            weights=self.weights,
-            offset=self.offset,
-            nAGQ=self.nagq,
-            check_separation=False,
-        )
+        return glmm(self.formula, frame, family=self.family, link=self.link,
+                    weights=self.weights, offset=self.offset, nAGQ=self.nagq,
+                    check_separation=False)
 
 
-def refit_spec(result: Any, fixed: str | None = None) -> RefitSpec:
-    """A :class:`RefitSpec` for ``result`` (``fixed`` replaces the fixed part, e.g. ``"1"``)."""
-    parts = _parts(result)
-    design = parts.design
+def refit_spec(obj: Any, fixed: str | None = None) -> RefitSpec:
+    """A :class:`RefitSpec` of the fit (``fixed`` replaces the fixed part, e.g. ``"1"``)."""
+    model = fitted_model(obj)
+    design = model.design
     fixed = design.parsed.fixed if fixed is None else fixed
     formula = f"{REFIT_RESPONSE} ~ {fixed} + {_random_text(design)}"
-    if not is_glmm(result) and design.parsed.offsets:
+    glmm = model.family != "gaussian"
+    if not glmm and design.parsed.offsets:
         formula += "".join(f" + offset({o})" for o in design.parsed.offsets)
-    return RefitSpec(
-        formula=formula,
-        frame=design.data,
-        family=str(getattr(result, "family", "gaussian")),
-        link=getattr(result, "link", None),
-        reml=bool(getattr(result, "reml", False)),
-        weights=parts.weights,
-        offset=parts.offset,
-        nagq=int(getattr(result, "nagq", 1)),
-    )
+    return RefitSpec(formula=formula, frame=design.data, family=model.family,
+                     link=model.link if glmm else None, reml=bool(model.reml),
+                     weights=prior_weights(model), offset=offsets(model),
+                     nagq=int(getattr(model, "nagq", 1)))
 
 
-def refit_with_response(result: Any, y: np.ndarray, data: pd.DataFrame | None = None) -> Any:
-    """The same model refitted to a new response ``y`` (one value per fitted row).
-
-    GLMM responses are proportions for the binomial family (the trials stay as prior weights).
-    ``data`` replaces the fitted rows (same length and order), e.g. with relabelled groups.
-    """
-    spec = refit_spec(result)
-    if data is not None:
-        spec = RefitSpec(**{**spec.__dict__, "frame": data})
-    return spec.fit(y)
-
-
-def null_model(result: Any) -> Any:
+def null_model(obj: Any, y: np.ndarray | None = None) -> Any:
     """The intercept-only model with the same random effects, offsets and weights.
 
     As ``insight::null_model`` for merMod fits (used by performance for the Poisson
-    distribution-specific variance).
+    distribution-specific variance); ``y`` replaces the response (bootstrap replicates).
     """
-    return refit_spec(result, fixed="1").fit(response_values(result))
+    spec = refit_spec(obj, fixed="1")
+    return spec.fit(response_values(obj) if y is None else y)
+

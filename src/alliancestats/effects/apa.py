@@ -33,9 +33,7 @@ _RATIO = {"logit": "OR", "log": "RR"}
 
 
 def _df_text(df: float) -> str:
-    """Degrees of freedom: whole numbers as integers, Satterthwaite df with one decimal."""
-    if abs(df - round(df)) < 1e-6:
-        return str(int(round(df)))
+    """Satterthwaite degrees of freedom with one decimal (they are rarely whole numbers)."""
     return f"{df:.1f}"
 
 

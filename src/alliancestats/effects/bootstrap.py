@@ -26,63 +26,26 @@ from typing import Any
 import numpy as np
 
 from alliancestats.effects import _model
-from alliancestats.effects.variance import term_covariance
-from alliancestats.errors import AllianceStatsError, ModelSpecificationError
+from alliancestats.errors import AllianceStatsError
 
 __all__ = ["bootstrap_statistic", "percentile_interval", "simulate_responses"]
-
-
-def _linear_predictor(result: Any, rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` draws of the linear predictor with new random effects, shape ``(n, nobs)``."""
-    beta = result.fixed["estimate"].to_numpy(dtype=float)
-    eta0 = _model.fixed_matrix(result) @ beta + _model.offsets(result)
-    eta = np.tile(eta0, (n, 1))
-    for term in _model.random_terms(result):
-        sigma = term_covariance(result.varcorr, term.name, term.columns)
-        q = len(term.columns)
-        b = rng.multivariate_normal(np.zeros(q), sigma, size=(n, term.nlevels), method="eigh")
-        eta += np.einsum("nq,bnq->bn", term.Z, b[:, term.codes, :])
-    return eta
 
 
 def simulate_responses(result: Any, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` responses simulated from the fitted model, shape ``(n, nobs)``.
 
-    GLMM binomial responses are proportions of the row's trials (the fit's prior weights).
-
-    Raises
-    ------
-    ModelSpecificationError
-        A GLMM with non-integer trials or prior weights (nothing to simulate from).
+    New random effects are drawn for every replicate (lme4's ``simulate`` with ``use.u =
+    FALSE``); GLMM binomial responses are proportions of the row's trials.
     """
-    eta = _linear_predictor(result, rng, n)
-    family = _model.family_of(result)
-    if family is None:
-        return eta + rng.normal(0.0, float(result.sigma), size=eta.shape)
-    weights = _model.prior_weights(result)
-    mu = family.link.linkinv(eta)
-    if family.name == "binomial":
-        trials = np.rint(weights)
-        if np.any(np.abs(trials - weights) > 1e-7):
-            raise ModelSpecificationError(
-                "the binomial model has non-integer prior weights; a parametric bootstrap "
-                "needs whole numbers of trials"
-            )
-        successes = rng.binomial(trials.astype(np.int64), np.clip(mu, 0.0, 1.0))
-        return np.divide(successes, trials, out=np.zeros_like(mu), where=trials > 0)
-    if np.any(np.abs(weights - 1.0) > 1e-12):
-        raise ModelSpecificationError(
-            "the Poisson model has prior weights; a parametric bootstrap cannot simulate it"
-        )
-    return rng.poisson(mu).astype(float)
+    return np.vstack([_model.simulate(result, rng) for _ in range(n)])
 
 
-def _replicate(spec: _model.RefitSpec, y: np.ndarray, statistic: Callable[[Any], Any]) -> Any:
-    """Refit to one simulated response; None when the refit fails."""
+def _replicate(model: Any, y: np.ndarray, statistic: Callable[[Any, np.ndarray], Any]) -> Any:
+    """``statistic(model, y)`` for one simulated response; None when the refit fails."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return np.asarray(statistic(spec.fit(y)), dtype=float)
+            return np.asarray(statistic(model, y), dtype=float)
         except (AllianceStatsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
             return None
 
@@ -103,8 +66,9 @@ def bootstrap_statistic(
     result : MixedResult
         The fitted model to simulate from.
     statistic : callable
-        A picklable function (module-level, or ``functools.partial`` of one) returning a
-        vector of floats for a fitted model.
+        ``statistic(model, y)``: refits ``model`` (``result.model``) to the simulated
+        response ``y`` and returns a vector of floats; a picklable function (module-level,
+        or ``functools.partial`` of one).
     n_boot : int
         Number of replicates.
     seed : int, Generator or None
@@ -124,8 +88,8 @@ def bootstrap_statistic(
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     ys = simulate_responses(result, n_boot, rng)
-    spec = _model.refit_spec(result)
-    jobs = (delayed(_replicate)(spec, y, statistic) for y in ys)
+    model = _model.fitted_model(result)
+    jobs = (delayed(_replicate)(model, y, statistic) for y in ys)
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
     bar = tqdm(runner(jobs), total=n_boot, disable=None if progress is None else not progress,
                desc="bootstrap refits", leave=False)

@@ -34,6 +34,8 @@ from alliancestats.effects.bootstrap import bootstrap_statistic, percentile_inte
 from alliancestats.effects.variance import (
     POISSON_APPROXIMATIONS,
     VarianceComponents,
+    components_from,
+    null_intercept,
     variance_components,
 )
 from alliancestats.errors import DataQualityWarning, EstimationError
@@ -116,9 +118,11 @@ class R2Result:
         return self.summary()
 
 
-def _r2_statistic(fit: Any, poisson: str) -> list[float]:
-    """Bootstrap statistic: (marginal, conditional) R² of a refitted model."""
-    comp = variance_components(fit, poisson=poisson, warn=False)
+def _r2_statistic(model: Any, y: np.ndarray, poisson: str) -> list[float]:
+    """Bootstrap statistic: (marginal, conditional) R² of the model refitted to ``y``."""
+    parts = _model.refit_parts(model, y)
+    comp = components_from(model, parts.beta, parts.covs, parts.sigma, poisson=poisson,
+                           null_b0=lambda: null_intercept(model, y))
     return list(_ratios(comp.fixed, comp.random, comp.residual))
 
 

@@ -41,7 +41,14 @@ from alliancestats._validation import check_choice
 from alliancestats.effects import _model
 from alliancestats.errors import ModelSpecificationError, SingularFitWarning
 
-__all__ = ["POISSON_APPROXIMATIONS", "VarianceComponents", "term_covariance", "variance_components"]
+__all__ = [
+    "POISSON_APPROXIMATIONS",
+    "VarianceComponents",
+    "components_from",
+    "null_intercept",
+    "poisson_variances",
+    "variance_components",
+]
 
 #: Poisson distribution-specific variance approximations (Nakagawa et al. 2017, table 1)
 POISSON_APPROXIMATIONS = ("lognormal", "delta", "trigamma")
@@ -106,42 +113,17 @@ class VarianceComponents:
         )
 
 
-def term_covariance(varcorr: pd.DataFrame, name: str, columns: list[str]) -> np.ndarray:
-    """The covariance matrix of one random-effects term from lme4's varcorr layout."""
-    rows = varcorr[varcorr["grp"] == name]
-    q = len(columns)
-    sigma = np.zeros((q, q))
-    pos = {c: i for i, c in enumerate(columns)}
-    for _, r in rows.iterrows():
-        i = pos.get(r["var1"])
-        if i is None:
-            continue
-        v2 = r["var2"]
-        if v2 is None or (isinstance(v2, float) and math.isnan(v2)):
-            sigma[i, i] = float(r["vcov"])
-        elif v2 in pos:
-            sigma[i, pos[v2]] = sigma[pos[v2], i] = float(r["vcov"])
-    return sigma
-
-
-def _fixed_variance(result: Any) -> float:
-    X = _model.fixed_matrix(result)
-    beta = result.fixed["estimate"].to_numpy(dtype=float)
-    pred = X @ beta
-    return float(np.var(pred, ddof=1)) if pred.size > 1 else 0.0
-
-
-def _random_parts(result: Any) -> tuple[float, float, dict, dict, bool]:
+def _random_parts(
+    terms: list[_model.RandomTermInfo], covs: list[np.ndarray], nobs: int
+) -> tuple[float, float, dict, dict, bool]:
     """Random variance (Johnson), observation-level variance, intercepts, slopes, any slopes."""
     random = dispersion = 0.0
     intercept: dict[str, float] = {}
     slope: dict[str, float] = {}
     any_slope = False
-    for term in _model.random_terms(result):
-        sigma = term_covariance(result.varcorr, term.name, term.columns)
-        per_row = np.einsum("ni,ij,nj->n", term.Z, sigma, term.Z)
-        contribution = float(per_row.mean())
-        if term.nlevels == result.nobs:
+    for term, sigma in zip(terms, covs, strict=True):
+        contribution = float(np.einsum("ni,ij,nj->n", term.Z, sigma, term.Z).mean())
+        if term.nlevels == nobs:
             dispersion += contribution
         else:
             random += contribution
@@ -154,17 +136,68 @@ def _random_parts(result: Any) -> tuple[float, float, dict, dict, bool]:
     return random, dispersion, intercept, slope, any_slope
 
 
-def _poisson_distribution(result: Any) -> tuple[float, dict[str, float]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        null = _model.null_model(result)
-    b0 = float(null.fixed["estimate"].iloc[0])
-    lam = math.exp(b0)
+def poisson_variances(null_intercept: float) -> tuple[float, dict[str, float]]:
+    """``lambda = exp(b0)`` and the three distribution-specific variances (Nakagawa 2017)."""
+    lam = math.exp(null_intercept)
     return lam, {
         "lognormal": math.log1p(1.0 / lam),
         "delta": 1.0 / lam,
         "trigamma": float(special.polygamma(1, lam)),
     }
+
+
+def null_intercept(result: Any, y: np.ndarray | None = None) -> float:
+    """Intercept of the null model (same random effects, no fixed predictors)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        null = _model.null_model(result, y)
+    return float(null.fixed["estimate"].iloc[0])
+
+
+def _distribution(family: Any, sigma: float, lam_b0: Any, poisson: str) -> tuple:
+    """(distribution variance, method text, lambda, approximations) for a family."""
+    if family is None:
+        return sigma**2, "residual variance (sigma^2)", None, {}
+    if family.name == "binomial" and family.link.name in _BINOMIAL:
+        value, method = _BINOMIAL[family.link.name]
+        return value, method, None, {}
+    if family.name == "poisson" and family.link.name == "log":
+        lam, approx = poisson_variances(lam_b0())
+        return approx[poisson], f"Poisson {poisson} approximation (lambda = {lam:.4g})", lam, approx
+    raise ModelSpecificationError(
+        f"no distribution-specific variance for the {family.name} family with the "
+        f"{family.link.name} link"
+    )
+
+
+def components_from(
+    obj: Any,
+    beta: np.ndarray,
+    covs: list[np.ndarray],
+    sigma: float,
+    *,
+    poisson: str = "lognormal",
+    null_b0: Any = None,
+) -> VarianceComponents:
+    """Variance components of the fitted model ``obj`` at parameters ``beta, covs, sigma``.
+
+    ``null_b0`` is a callable giving the null-model intercept (Poisson only); the fit's own
+    parameters and a bootstrap refit's both go through here.
+    """
+    X = _model.fixed_matrix(obj)
+    pred = X @ np.asarray(beta, dtype=float)
+    fixed = float(np.var(pred, ddof=1)) if pred.size > 1 else 0.0
+    terms = _model.random_terms(obj)
+    random, dispersion, intercept, slope, any_slope = _random_parts(terms, covs, X.shape[0])
+    family = _model.family_of(obj)
+    distribution, method, lam, approx = _distribution(
+        family, sigma, null_b0 or (lambda: null_intercept(obj)), poisson
+    )
+    return VarianceComponents(
+        fixed=fixed, random=random, distribution=float(distribution), dispersion=dispersion,
+        intercept=intercept, slope=slope, method=method, lam=lam, approximations=approx,
+        random_slopes=any_slope,
+    )
 
 
 def variance_components(
@@ -214,46 +247,15 @@ def variance_components(
     """
     _model.require_fit(result, "variance_components")
     check_choice("poisson", poisson, POISSON_APPROXIMATIONS)
-    fixed = _fixed_variance(result)
-    random, dispersion, intercept, slope, any_slope = _random_parts(result)
-    family = _model.family_of(result)
-    lam = None
-    approx: dict[str, float] = {}
-    if family is None:
-        distribution, method = float(result.sigma) ** 2, "residual variance (sigma^2)"
-    elif family.name == "binomial":
-        if family.link.name not in _BINOMIAL:
-            raise ModelSpecificationError(
-                f"no distribution-specific variance for the binomial {family.link.name} link"
-            )
-        distribution, method = _BINOMIAL[family.link.name]
-    elif family.name == "poisson" and family.link.name == "log":
-        lam, approx = _poisson_distribution(result)
-        distribution = approx[poisson]
-        method = f"Poisson {poisson} approximation (lambda = {lam:.4g})"
-    else:
-        raise ModelSpecificationError(
-            f"no distribution-specific variance for the {family.name} family with the "
-            f"{family.link.name} link"
-        )
-    singular = bool(getattr(result, "singular", False))
-    if singular and warn:
+    terms = _model.random_terms(result)
+    out = components_from(result, result.fixed["estimate"].to_numpy(dtype=float),
+                          [t.cov for t in terms], float(result.sigma), poisson=poisson)
+    out.singular = bool(getattr(result, "singular", False))
+    if out.singular and warn:
         warnings.warn(
             "the fit is singular (a random-effect variance is estimated as zero or a "
             "correlation as +/-1); variance shares use the boundary estimate",
             SingularFitWarning,
             stacklevel=3,
         )
-    return VarianceComponents(
-        fixed=fixed,
-        random=random,
-        distribution=float(distribution),
-        dispersion=dispersion,
-        intercept=intercept,
-        slope=slope,
-        method=method,
-        singular=singular,
-        lam=lam,
-        approximations=approx,
-        random_slopes=any_slope,
-    )
+    return out
