@@ -4,6 +4,8 @@ Modules: :mod:`.variance` (variance components), :mod:`.icc` (intraclass correla
 :mod:`.r2` (marginal and conditional R²), :mod:`.bootstrap` (parametric bootstrap),
 :mod:`.reliability` (multilevel reliability, within/between alpha), :mod:`.classical`
 (pingouin's repeated-measures correlation, alpha and rater ICCs on session data),
+:mod:`.grid`, :mod:`.marginal`, :mod:`.contrasts` and :mod:`.adjust` (marginal means and
+their contrasts), :mod:`.prediction` (predictions with intervals),
 :mod:`.broom` (``tidy``/``glance``), :mod:`.apa` (APA sentences), :mod:`.tables`
 (``compare_models``: side-by-side tables and their exports), :mod:`.methods` (the
 ``MixedResult.tidy/glance/apa/icc/r2`` methods).
@@ -23,7 +25,9 @@ from alliancestats.effects.apa import apa
 from alliancestats.effects.broom import glance, tidy
 from alliancestats.effects.classical import cronbach_alpha, intraclass_corr, rm_corr
 from alliancestats.effects.icc import IccResult, icc
+from alliancestats.effects.marginal import ContrastResult, MarginalMeans, marginal_means
 from alliancestats.effects.methods import attach_methods
+from alliancestats.effects.prediction import predictions
 from alliancestats.effects.r2 import R2Result, r2
 from alliancestats.effects.reliability import (
     MultilevelReliability,
@@ -37,7 +41,9 @@ from alliancestats.models.results import MixedResult
 attach_methods(MixedResult)
 
 __all__ = [
+    "ContrastResult",
     "IccResult",
+    "MarginalMeans",
     "ModelTable",
     "MultilevelReliability",
     "R2Result",
@@ -48,7 +54,9 @@ __all__ = [
     "glance",
     "icc",
     "intraclass_corr",
+    "marginal_means",
     "multilevel_reliability",
+    "predictions",
     "r2",
     "rm_corr",
     "tidy",

@@ -51,8 +51,10 @@ __all__ = [
     "linear_predictor",
     "model_frame",
     "null_model",
+    "offset_variables",
     "offsets",
     "prior_weights",
+    "random_design",
     "random_terms",
     "refit_parts",
     "refit_spec",
@@ -155,6 +157,14 @@ def fixed_variables(obj: Any) -> list[str]:
     return variables_in(fitted_model(obj).design.parsed.fixed)
 
 
+def offset_variables(obj: Any) -> list[str]:
+    """Data columns used by the formula's ``offset()`` terms."""
+    out: list[str] = []
+    for off in fitted_model(obj).design.parsed.offsets:
+        out += [v for v in variables_in(off) if v not in out]
+    return out
+
+
 def factor_levels(obj: Any) -> dict[str, list[str]]:
     """Levels of every categorical predictor, in the order the fit coded them."""
     return dict(fitted_model(obj).design.factor_levels)
@@ -176,6 +186,24 @@ def random_terms(obj: Any) -> list[RandomTermInfo]:
         )
         for k, b in enumerate(model.design.random)
     ]
+
+
+def random_design(obj: Any, newdata: pd.DataFrame | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per random term: its columns ``Z`` and each row's group code for the fitted rows or
+    ``newdata`` (code -1 for groups the fit never saw, or when the grouping column is absent).
+    """
+    design = fitted_model(obj).design
+    if newdata is None:
+        return [(np.asarray(b.Z, dtype=float), np.asarray(b.codes)) for b in design.random]
+    frame = newdata
+    missing = {v for b in design.random for v in b.group_vars if v not in newdata.columns}
+    if missing:  # groups unknown: the rows count as new groups
+        frame = newdata.assign(**{v: "\u0000new group" for v in missing})
+    out = []
+    for k in range(len(design.random)):
+        Z, codes = design.random_matrix(k, frame)
+        out.append((np.asarray(Z, dtype=float), np.asarray(codes)))
+    return out
 
 
 def response_values(obj: Any) -> np.ndarray:
