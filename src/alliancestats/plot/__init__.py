@@ -10,6 +10,14 @@ True
 from __future__ import annotations
 
 from alliancestats.plot.baujat import baujat
+from alliancestats.plot.caterpillar import caterpillar
+from alliancestats.plot.diagnostics import (
+    diagnostics,
+    qq_ranef,
+    qq_residuals,
+    residuals_vs_fitted,
+)
+from alliancestats.plot.effects import effect_plot
 
 # --- meta-analysis figures ---
 from alliancestats.plot.forest import forest
@@ -18,4 +26,15 @@ from alliancestats.plot.funnel import funnel
 # --- session-data figures ---
 from alliancestats.plot.trajectories import trajectories
 
-__all__ = ["baujat", "forest", "funnel", "trajectories"]
+__all__ = [
+    "baujat",
+    "caterpillar",
+    "diagnostics",
+    "effect_plot",
+    "forest",
+    "funnel",
+    "qq_ranef",
+    "qq_residuals",
+    "residuals_vs_fitted",
+    "trajectories",
+]
