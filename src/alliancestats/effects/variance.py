@@ -186,7 +186,10 @@ def components_from(
     """
     X = _model.fixed_matrix(obj)
     pred = X @ np.asarray(beta, dtype=float)
-    fixed = float(np.var(pred, ddof=1)) if pred.size > 1 else 0.0
+    # constant predictions (intercept-only fixed part) have no variance, not rounding noise
+    spread = np.ptp(pred) if pred.size else 0.0
+    constant = spread <= 1e-12 * max(1.0, float(np.abs(pred).max(initial=0.0)))
+    fixed = 0.0 if pred.size < 2 or constant else float(np.var(pred, ddof=1))
     terms = _model.random_terms(obj)
     random, dispersion, intercept, slope, any_slope = _random_parts(terms, covs, X.shape[0])
     family = _model.family_of(obj)
