@@ -4,7 +4,7 @@
 # definition with lm(). Writes reliability_reference.json.
 #
 # Data: the Shrout & Lane (2012) toy data printed on psych's multilevel.reliability help page
-# (5 persons x 4 times x 3 items), and data/wai_*.csv (simulated WAI-SR items, make_data.py).
+# (5 persons x 4 times x 3 items), and data/wai_*.csv (simulated WAI-SR items, make_wai_data.py).
 #
 # Run: bash tests/reference/regenerate.sh effects
 suppressPackageStartupMessages({library(psych); library(jsonlite)})

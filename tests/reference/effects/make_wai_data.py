@@ -1,6 +1,6 @@
 """Write the simulated WAI-SR item data used by the reliability references.
 
-Run from the repository root: ``python tests/reference/effects/make_data.py``. The CSVs in
+Run from the repository root: ``python tests/reference/effects/make_wai_data.py``. The CSVs in
 ``tests/reference/effects/data/`` come from :func:`alliancestats.simulate.simulate_sessions`
 with ``items=True`` and fixed seeds; ``reliability_reference.R`` reads them and pins psych
 results as JSON.
