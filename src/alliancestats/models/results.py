@@ -470,6 +470,38 @@ class MixedResult:
         )
 
     # ------------------------------------------------------------------ printing
+    # -- after the fit (logic in alliancestats.effects; imported on first use) --------------
+    def tidy(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """broom.mixed-style parameter table; see :func:`alliancestats.effects.tidy`."""
+        from alliancestats.effects import tidy
+
+        return tidy(self, *args, **kwargs)
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed-style one-row model summary; see :func:`alliancestats.effects.glance`."""
+        from alliancestats.effects import glance
+
+        return glance(self)
+
+    def apa(self, **kwargs: Any) -> pd.Series:
+        """One APA-style sentence per fixed effect; see :func:`alliancestats.effects.apa`."""
+        from alliancestats.effects import apa
+
+        return apa(self, **kwargs)
+
+    def icc(self, by_level: bool = False) -> Any:
+        """Intraclass correlations; see :func:`alliancestats.effects.icc`."""
+        from alliancestats.effects import icc
+
+        return icc(self, by_level=by_level)
+
+    def r2(self, **kwargs: Any) -> Any:
+        """Marginal and conditional R² (Nakagawa & Schielzeth); see
+        :func:`alliancestats.effects.r2`."""
+        from alliancestats.effects import r2
+
+        return r2(self, **kwargs)
+
     def summary(self) -> str:
         """Text summary laid out like lme4's ``print(summary(fit))``.
 

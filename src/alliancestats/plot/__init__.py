@@ -1,8 +1,10 @@
 """Publication-ready figures. Every function takes ``ax=None`` and returns the Axes it drew on.
 
 Figure families: meta-analysis (``forest``, ``funnel``, ``baujat``, ``bubble``, ``gosh``,
-``labbe``, ``radial``), session data (``trajectories``) and events over sessions
-(``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``).
+``labbe``, ``radial``), session data (``trajectories``), events over sessions
+(``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``) and fitted models
+(``effect_plot``, ``caterpillar``, ``diagnostics``, ``residuals_vs_fitted``, ``qq_residuals``,
+``qq_ranef``).
 
 Examples
 --------
@@ -15,6 +17,14 @@ from __future__ import annotations
 
 from alliancestats.plot.baujat import baujat
 from alliancestats.plot.bubble import bubble
+from alliancestats.plot.caterpillar import caterpillar
+from alliancestats.plot.diagnostics import (
+    diagnostics,
+    qq_ranef,
+    qq_residuals,
+    residuals_vs_fitted,
+)
+from alliancestats.plot.effects import effect_plot
 from alliancestats.plot.event_series import event_panels, event_series
 from alliancestats.plot.event_summary import event_profile, event_sessions
 from alliancestats.plot.forest import forest
@@ -27,6 +37,9 @@ from alliancestats.plot.trajectories import trajectories
 __all__ = [
     "baujat",
     "bubble",
+    "caterpillar",
+    "diagnostics",
+    "effect_plot",
     "event_panels",
     "event_profile",
     "event_series",
@@ -35,6 +48,9 @@ __all__ = [
     "funnel",
     "gosh",
     "labbe",
+    "qq_ranef",
+    "qq_residuals",
     "radial",
+    "residuals_vs_fitted",
     "trajectories",
 ]
