@@ -1,0 +1,159 @@
+"""Fitting controls for ``lmm`` and ``glmm``, mirroring lme4's ``lmerControl`` / ``glmerControl``.
+
+Users reach for these when a fit warns: another optimiser, tighter tolerances, a stricter or
+quieter convergence check. :class:`Control` holds every option with lme4's defaults; the
+engines read it, and :func:`all_fit` (lme4's ``allFit``) refits a model once per optimiser.
+
+Names follow lme4 with Python spelling (``check.conv.grad`` → ``check_conv_grad``).
+
+Examples
+--------
+>>> from alliancestats.models.control import Control
+>>> Control().optimizer
+'bobyqa'
+>>> Control(optimizer="nelder_mead", check_conv_grad="ignore").check_conv_grad
+'ignore'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from alliancestats._validation import check_choice, check_int, check_positive
+from alliancestats.errors import ParameterError
+
+__all__ = ["CHECK_LEVELS", "OPTIMIZERS", "Control", "as_control"]
+
+#: Optimisers for the covariance parameters: NLopt's compiled BOBYQA (lme4's default for
+#: ``lmer`` and the second ``glmer`` stage), scipy's COBYQA, Nelder–Mead (lme4's
+#: ``"Nelder_Mead"``) and L-BFGS-B with finite-difference gradients.
+OPTIMIZERS: tuple[str, ...] = ("bobyqa", "cobyqa", "nelder_mead", "lbfgsb")
+
+#: What a failed check does: ``"ignore"``, ``"message"`` (recorded on the result and printed in
+#: its summary), ``"warning"`` (an :class:`~alliancestats.AllianceStatsWarning` subclass) or
+#: ``"stop"`` (an :class:`~alliancestats.errors.EstimationError`).
+CHECK_LEVELS: tuple[str, ...] = ("ignore", "message", "warning", "stop")
+
+
+@dataclass(frozen=True)
+class Control:
+    """Options of one mixed-model fit (lme4's ``lmerControl`` / ``glmerControl``).
+
+    Parameters
+    ----------
+    optimizer : str or (str, str)
+        One of :data:`OPTIMIZERS`; a pair gives the optimisers of a GLMM's two stages
+        (``nAGQ = 0`` start, then the Laplace/AGQ fit), as ``glmerControl(optimizer=c(.,.))``.
+    maxfun : int
+        Most criterion evaluations per optimisation (lme4: ``optCtrl = list(maxfun=)``).
+    xtol_abs, ftol_abs, ftol_rel : float
+        Stopping tolerances on θ and on the criterion (NLopt's names; lme4's BOBYQA defaults
+        ``xtol_abs = 1e-8``, ``ftol_abs = 1e-8`` for ``lmer``).
+    check_conv_grad : str
+        Level of the scaled-gradient check (``check.conv.grad``; default ``"warning"``).
+    check_conv_grad_tol : float
+        Its tolerance (lme4: 2e-3).
+    check_conv_singular : str
+        Level of the singular-fit check (``check.conv.singular``; default ``"message"``).
+    check_conv_singular_tol : float
+        Boundary tolerance of the singularity test (lme4: 1e-4).
+    check_conv_hess : str
+        Level of the Hessian check (``check.conv.hess``; default ``"warning"``).
+    check_conv_hess_tol : float
+        Its tolerance on the smallest eigenvalue (lme4: 1e-6).
+    calc_derivs : bool
+        Compute the finite-difference gradient and Hessian at the optimum (``calc.derivs``);
+        ``False`` skips the gradient and Hessian checks (faster, as in lme4).
+    restart_edge : bool
+        Restart a fit that ends on the boundary from an interior point before calling it
+        singular (lme4's ``restart_edge``).
+    tol_pwrss : float
+        Convergence tolerance of the penalised iteratively reweighted least squares of a GLMM
+        (``glmerControl(tolPwrss = 1e-7)``).
+    options : dict
+        Extra optimiser-specific options passed through unchanged.
+    """
+
+    optimizer: str | tuple[str, str] = "bobyqa"
+    maxfun: int = 10_000
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    ftol_rel: float = 1e-12
+    check_conv_grad: str = "warning"
+    check_conv_grad_tol: float = 2e-3
+    check_conv_singular: str = "message"
+    check_conv_singular_tol: float = 1e-4
+    check_conv_hess: str = "warning"
+    check_conv_hess_tol: float = 1e-6
+    calc_derivs: bool = True
+    restart_edge: bool = True
+    tol_pwrss: float = 1e-7
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        opt = self.optimizer
+        stages = (opt,) if isinstance(opt, str) else tuple(opt)
+        if not 1 <= len(stages) <= 2:
+            raise ParameterError(f"optimizer must be a name or a pair of names, got {opt!r}")
+        for name in stages:
+            check_choice("optimizer", name, OPTIMIZERS)
+        check_int("maxfun", self.maxfun, minimum=1)
+        for name in ("xtol_abs", "ftol_abs", "check_conv_grad_tol", "check_conv_singular_tol",
+                     "check_conv_hess_tol", "tol_pwrss"):
+            check_positive(name, getattr(self, name))
+        if self.ftol_rel < 0:
+            raise ParameterError(f"ftol_rel must be >= 0, got {self.ftol_rel}")
+        for name in ("check_conv_grad", "check_conv_singular", "check_conv_hess"):
+            check_choice(name, getattr(self, name), CHECK_LEVELS)
+        for name in ("calc_derivs", "restart_edge"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name} must be True or False")
+        if not isinstance(self.options, dict):
+            raise ParameterError("options must be a dict of optimiser-specific settings")
+
+    def stage_optimizers(self) -> tuple[str, str]:
+        """The optimisers of the two GLMM stages (the same name twice for a single name).
+
+        Examples
+        --------
+        >>> Control(optimizer=("bobyqa", "nelder_mead")).stage_optimizers()
+        ('bobyqa', 'nelder_mead')
+        """
+        opt = self.optimizer
+        return (opt, opt) if isinstance(opt, str) else (opt[0], opt[1])
+
+    def with_(self, **changes: Any) -> Control:
+        """A copy with some options changed.
+
+        Examples
+        --------
+        >>> Control().with_(optimizer="cobyqa").optimizer
+        'cobyqa'
+        """
+        return replace(self, **changes)
+
+
+def as_control(control: Control | dict[str, Any] | None) -> Control:
+    """A :class:`Control` from ``None`` (defaults), a ``Control``, or a dict of its options.
+
+    Examples
+    --------
+    >>> as_control({"optimizer": "nelder_mead"}).optimizer
+    'nelder_mead'
+    """
+    if control is None:
+        return Control()
+    if isinstance(control, Control):
+        return control
+    if isinstance(control, dict):
+        known = {f.name for f in fields(Control)}
+        unknown = sorted(set(control) - known)
+        if unknown:
+            raise ParameterError(
+                f"unknown control option(s) {unknown}; available: {sorted(known)}"
+            )
+        return Control(**control)
+    raise ParameterError(
+        f"control must be a Control, a dict of options or None, got {type(control).__name__}"
+    )
