@@ -32,6 +32,7 @@ All data enter once, through per-level sums (``Z'Z``, ``Z'X``, ``Z'y``, ``X'X``,
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,10 +193,26 @@ class LmmProblem:
     """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, blocks: list[RandomBlock], allow_chain: bool = True
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        blocks: list[RandomBlock],
+        allow_chain: bool = True,
+        weights: np.ndarray | None = None,
     ) -> None:
         n, p = X.shape
         self.n, self.p = n, p
+        # prior weights (residual variance sigma^2 / w_i): every row of X, Z and y is
+        # multiplied by sqrt(w_i), and the criterion gains -sum(log w_i) (lme4's ldW)
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        self.log_w_sum = 0.0
+        self._sqrt_w = None
+        self.raw_blocks = blocks
+        if self.weights is not None:
+            self._sqrt_w = np.sqrt(self.weights)
+            self.log_w_sum = float(np.log(self.weights).sum())
+            X = X * self._sqrt_w[:, None]
+            blocks = [dataclasses.replace(b, Z=b.Z * self._sqrt_w[:, None]) for b in blocks]
         self.X = X
         self.blocks = blocks
         self.layout = ThetaLayout.from_sizes([b.q for b in blocks])
@@ -230,6 +247,8 @@ class LmmProblem:
     def _set_response(self, y: np.ndarray) -> None:
         """Sums involving the response: X'y, Z'y (per level) and y'y."""
         X, p = self.X, self.p
+        if self._sqrt_w is not None:
+            y = y * self._sqrt_w
         # residualise y on X (exactly compensated in beta) to avoid cancellation in y'y
         self.beta_shift = self._x_pinv @ y
         if p:
@@ -591,8 +610,9 @@ class LmmProblem:
         r2 = f.pwrss
         if reml:
             nmp = n - p
-            return float(f.logdet_l + f.logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)))
-        return float(f.logdet_l + n * (1.0 + np.log(2.0 * np.pi * r2 / n)))
+            return float(f.logdet_l + f.logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp))
+                         - self.log_w_sum)
+        return float(f.logdet_l + n * (1.0 + np.log(2.0 * np.pi * r2 / n)) - self.log_w_sum)
 
     def deviance_vp(self, theta: np.ndarray, sigma: float, reml: bool) -> float:
         """Deviance at (θ, σ) without profiling σ out (lmerTest's ``devfun_vp``)."""
@@ -600,8 +620,9 @@ class LmmProblem:
         n, p = self.n, self.p
         s2 = sigma * sigma
         if reml:
-            return float(f.logdet_l + f.logdet_x + (n - p) * np.log(2 * np.pi * s2) + f.pwrss / s2)
-        return float(f.logdet_l + n * np.log(2 * np.pi * s2) + f.pwrss / s2)
+            return float(f.logdet_l + f.logdet_x + (n - p) * np.log(2 * np.pi * s2) + f.pwrss / s2
+                         - self.log_w_sum)
+        return float(f.logdet_l + n * np.log(2 * np.pi * s2) + f.pwrss / s2 - self.log_w_sum)
 
     def beta_cov_unscaled(self, theta: np.ndarray) -> np.ndarray:
         """(R_X' R_X)^{-1} at θ; Var(beta) = sigma^2 times this."""

@@ -190,12 +190,13 @@ def _profile_varcomp_one(problem, phi, k, lo_b, hi_b, s_phi, dev_min, cutoff):
     return phi[k] - low, phi[k] + high
 
 
-def _profile_fixed_one(X, y, blocks, j, beta_ml, se, theta_ml, lower, dev_min, cutoff):
+def _profile_fixed_one(X, y, blocks, j, beta_ml, se, theta_ml, problem, dev_min, cutoff):
     """Profile interval of fixed effect ``j``: the ML criterion over θ with β_j held fixed."""
     keep = [i for i in range(X.shape[1]) if i != j]
+    lower = problem.layout.lower
 
     def profb(b: float) -> float:
-        sub = LmmProblem(X[:, keep], y - X[:, j] * b, blocks)
+        sub = LmmProblem(X[:, keep], y - X[:, j] * b, blocks, weights=problem.weights)
         r = minimize_bounded(lambda th: sub.criterion(th, False), theta_ml, lower,
                              rhobeg=0.1, rhoend=1e-7)
         return min(float(r.fun), 1e12) - dev_min - cutoff
@@ -245,7 +246,7 @@ def profile_intervals(
         for j in range(len(fixed_names)):
             se = float(np.sqrt(V[j, j]))
             lo, hi = _profile_fixed_one(
-                X, y, blocks, j, beta_ml, se, theta_ml, problem.layout.lower, dev_min, cutoff
+                X, y, blocks, j, beta_ml, se, theta_ml, problem, dev_min, cutoff
             )
             rows.append((beta_ml[j], lo, hi))
             bar.update()
