@@ -18,7 +18,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    """Code blocks, each preceded by blank lines so that tracebacks give README line numbers."""
+    text = README.read_text(encoding="utf-8")
+    return ["\n" * text[: m.start(1)].count("\n") + m.group(1)
+            for m in re.finditer(rf"```{language}\n(.*?)```", text, re.S)]
 
 
 def test_readme_python_runs_as_written():

@@ -148,7 +148,7 @@ def test_lmm_estimates_cover_the_simulation_truth(demo):
         assert table.loc[term, "ci_low"] < truth < table.loc[term, "ci_high"], term
         assert table.loc[term, "p"] < 0.01
     md = (out / "index.md").read_text()
-    assert "### Model `pain`: Pain (NRS 0-10)" in md
+    assert "### Model pain: Pain (NRS 0-10)" in md
     assert "Contextual effect (between minus within)" in md
     assert "| alliance_within | -0.4156 |" in md
 

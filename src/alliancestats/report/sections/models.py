@@ -87,7 +87,7 @@ def _within_between_text(spec: dict[str, Any], fit: Any, x: str, label: str) -> 
 
 def _one(ctx: ReportContext, entry: FittedSpec, out: SectionOutput) -> bool:
     spec = entry.spec
-    out.heading(f"Model `{entry.name}`: {spec['label'] or ctx.label(entry.response)}")
+    out.heading(f"Model {entry.name}: {spec['label'] or ctx.label(entry.response)}")
     if entry.fit is None:
         out.text(f"This model could not be fitted: {entry.error}")
         return False
