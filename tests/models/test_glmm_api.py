@@ -79,7 +79,7 @@ def test_result_is_a_mixed_result_with_glmm_layout(cbpp_fit):
     assert cbpp_fit.cond_var["herd"].shape == (15, 1, 1)
     assert np.all(cbpp_fit.cond_var["herd"] > 0)
     text = cbpp_fit.summary()
-    assert "Generalized linear mixed model fit by Laplace" in text
+    assert "Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)" in text
     assert "z value" in text
     assert cbpp_fit.optimizer["max_scaled_gradient"] < 1e-3
 
