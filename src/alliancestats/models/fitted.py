@@ -307,9 +307,6 @@ class FittedModelBase:
         ``y`` replaces the response (one value per fitted row, on the scale of
         :attr:`response_values`), e.g. for bootstrap replicates.
         """
-        # through the package: importing the submodules by name would shadow the functions
-        from alliancestats.models import glmm, lmm
-
         d = self.design
         values = self.response_values if y is None else np.asarray(y, dtype=float)
         if values.shape != (d.nobs,):
@@ -320,9 +317,15 @@ class FittedModelBase:
         # label_vars keep the grouping variables of terms that lme4-style naming renamed
         random = " + ".join(f"({b.lhs} | {':'.join(b.label_vars)})" for b in d.random)
         formula = f"{REFIT_RESPONSE} ~ 1 + {random}"
+        # from the submodules (already loaded by the fit): a package-level import could
+        # return the submodule where it was imported by name before the function
         if self.family == "gaussian":
+            from alliancestats.models.lmm import lmm
+
             formula += "".join(f" + offset({o})" for o in d.parsed.offsets)
             return lmm(formula, frame, reml=bool(self.reml))
+        from alliancestats.models.glmm import glmm
+
         return glmm(formula, frame, family=self.family, link=self.link,
                     weights=np.asarray(self.prior_weights), offset=np.asarray(self.total_offset),
                     nAGQ=int(getattr(self, "nagq", 1)), check_separation=False)
