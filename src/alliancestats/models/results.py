@@ -555,9 +555,9 @@ class MixedResult:
         ``contest``) and ``pbkrtest::vcovAdj`` on sleepstudy (correlated and ``||``),
         a therapist/patient/session model with six therapists in three clinics, Orthodont
         with missing visits, a crossed consumer-by-product model (ham) and a boundary fit:
-        at lme4's estimates the adjusted covariance and df agree to 1e-8 relative; from our
-        own fits (whose optimum differs from lme4's in the 5th digit) SEs within 1e-4,
-        df within 1e-3 and F within 1e-3 relative.
+        at lme4's estimates the adjusted covariance and df agree to 1e-9 relative (observed
+        2e-12); from our own fits (whose optimum differs from lme4's in the 5th digit) SEs
+        within 1e-4, df and F within 1e-3 relative.
 
         Examples
         --------
