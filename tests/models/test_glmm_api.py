@@ -301,12 +301,11 @@ def test_wald_confint_for_variance_components(cbpp_fit):
     assert p_sd["ci_high"] - p_sd["estimate"] > p_sd["estimate"] - p_sd["ci_low"] > 0
 
 
-def test_profile_needs_scalar_terms(adherence):
+def test_wald_intervals_name_correlations(adherence):
+    # profile intervals of random slopes: tests/models/test_profile_sdcor.py
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AllianceStatsWarning)
         f = glmm("adhered ~ session + (1 + session | patient)", adherence)
-    with pytest.raises(ModelSpecificationError, match="wald"):
-        f.confint(method="profile")
     assert "cor_session.(Intercept)|patient" in f.confint().index
 
 
