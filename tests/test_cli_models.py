@@ -131,7 +131,8 @@ def test_glmm_adherence_table_has_odds_ratios(demo):
     vc = pd.read_csv(ctx.out / "tables" / "glmm_adherence_varcorr.csv")
     assert list(vc["grp"]) == ["patient"]
     summary = (ctx.out / "tables" / "glmm_adherence_summary.txt").read_text()
-    assert summary.startswith("Generalized linear mixed model fit by Laplace (binomial)")
+    assert summary.startswith("Generalized linear mixed model fit by maximum likelihood (Laplace "
+                              "Approximation)\n Family: binomial ( logit )")
     md = (ctx.out / "index.md").read_text()
     assert "odds ratio [95% CI]" in md
 
