@@ -245,3 +245,12 @@ def test_crossed_blocks_beyond_the_dense_limit_are_refused(monkeypatch):
     monkeypatch.setattr(kr_module, "MAX_BLOCK_EFFECTS", 50)
     with pytest.raises(ModelSpecificationError, match="crossed"):
         kenward_roger(_fit("ham_crossed").model)
+
+
+def test_refused_for_weighted_fits(monkeypatch):
+    model = _fit("sleepstudy").model
+    weights = np.ones(model.design.nobs)
+    weights[0] = 2.0
+    monkeypatch.setattr(type(model), "prior_weights", property(lambda self: weights))
+    with pytest.raises(ModelSpecificationError, match="weights"):
+        kenward_roger(model)

@@ -431,8 +431,8 @@ def kenward_roger(model: Any, refit: Any = None) -> KenwardRoger:
     Raises
     ------
     ModelSpecificationError
-        A GLMM, or a fit by maximum likelihood (the method rests on REML; lmerTest refuses
-        it too).
+        A GLMM, a fit by maximum likelihood (the method rests on REML; lmerTest refuses
+        it too), or a fit with prior weights.
 
     Notes
     -----
@@ -451,6 +451,12 @@ def kenward_roger(model: Any, refit: Any = None) -> KenwardRoger:
     if not getattr(model, "reml", False):
         raise ModelSpecificationError(
             "Kenward-Roger's method is only available for REML fits; refit with reml=True"
+        )
+    weights = np.asarray(getattr(model, "prior_weights", np.ones(1)), dtype=float)
+    if np.any(weights != 1.0):
+        raise ModelSpecificationError(
+            "Kenward-Roger df are implemented for unweighted fits (pbkrtest ignores prior "
+            "weights as well); use Satterthwaite df for a model with weights"
         )
     if refit is None:
         covs = [c.cov for c in model.covariances()]
