@@ -164,7 +164,8 @@ def test_glmm_adherence_table_has_odds_ratios(demo):
     vc = pd.read_csv(out / "tables" / "model_adherence_varcorr.csv")
     assert list(vc["grp"]) == ["patient"]
     summary = (out / "tables" / "model_adherence_summary.txt").read_text()
-    assert summary.startswith("Generalized linear mixed model fit by Laplace (binomial)")
+    assert summary.startswith("Generalized linear mixed model fit by maximum likelihood (Laplace "
+                              "Approximation)\n Family: binomial ( logit )")
     assert "the log odds of home-exercise adherence" in (out / "index.md").read_text()
 
 
