@@ -373,15 +373,16 @@ def _rescaled_problem(design: Design, y: np.ndarray, weights: np.ndarray | None)
 
 
 def _check_fit(fit: LmmFit, control: Control) -> list[str]:
-    """lme4's ``checkConv`` on the final fit, at the levels set in ``control``: the notes
-    to print in ``summary()`` (warnings are issued, ``"stop"`` raises)."""
+    """lme4's ``checkConv`` on the final fit, at the levels set in ``control``: warnings are
+    issued, ``"stop"`` raises; returns the notes for ``summary()`` that it does not print
+    from ``singular`` / ``converged`` itself."""
     messages: list[str] = []
     if fit.singular:
         report_check(
             control.check_conv_singular,
             "boundary (singular) fit: a variance is estimated as (near) zero or a correlation "
             "as +-1; consider simplifying the random effects",
-            SingularFitWarning, messages, stacklevel=5,
+            SingularFitWarning, stacklevel=5,  # summary() notes a singular fit itself
         )
         return messages
     if not fit.converged:
@@ -391,8 +392,9 @@ def _check_fit(fit: LmmFit, control: Control) -> list[str]:
                 if budget else
                 f"optimizer did not reach a verified optimum (max |scaled gradient| = "
                 f"{s.max_scaled_gradient:.2g}, tolerance {control.check_conv_grad_tol:g})")
+        # summary() notes a failed gradient check itself; the budget is worth its own note
         report_check(control.check_conv_grad, text + "; check the model or rescale predictors",
-                     ConvergenceWarning, messages, stacklevel=5)
+                     ConvergenceWarning, messages if budget else None, stacklevel=5)
     if control.calc_derivs and fit.satt is not None:
         neg = int(np.sum(fit.satt.evals < -control.check_conv_hess_tol))
         if neg:
