@@ -118,6 +118,13 @@ def lmm(
     same cost; other designs (crossed factors) use an exact general path with a dense Schur
     complement over the smaller factors.
 
+    Prior weights enter as lme4's do: rows of X, Z and y are multiplied by ``sqrt(w)`` and the
+    criterion gains ``-sum(log w)``. Validated against lme4 1.1-31 / lmerTest 3.1-3 with
+    weights 0.5-2.5 (sleepstudy, Penicillin, a therapist/patient model with missing weights;
+    REML and ML): criterion within 3e-10 (ours never higher), fixed effects 7e-6, SEs 9e-5,
+    SDs 1.8e-4, Satterthwaite df 2.2e-4 (relative). Kenward-Roger df are not available for
+    weighted fits (pbkrtest ignores prior weights).
+
     Text predictors of any dtype (object, ``str``, ``string``, ``string[pyarrow]``,
     categorical) are factors with treatment contrasts; levels without rows are dropped, as
     lme4's model frame does. Random-effect columns whose RMS lies outside [1e-2, 1e2] (a
