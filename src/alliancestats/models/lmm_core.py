@@ -41,7 +41,12 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
-from alliancestats.models.lmm_kernels import crossed_kernel, group_first, nested_kernel
+from alliancestats.models.lmm_kernels import (
+    crossed_kernel,
+    group_first,
+    nested_criterion,
+    nested_kernel,
+)
 
 __all__ = ["Factorization", "LmmProblem"]
 
@@ -229,9 +234,10 @@ class LmmProblem:
         self.chain = False
         if rest:
             self._setup_rest(allow_chain)
-        self._kernel = None
+        self._kernel = self._criterion_kernel = None
         if not rest or self.nested:
             self._kernel = nested_kernel()
+            self._criterion_kernel = nested_criterion()
             self._aa_g = group_first(self.aa)
             if self.nested:
                 self._eb_g = group_first(self.ent_b[0])
@@ -598,12 +604,29 @@ class LmmProblem:
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""
+        if self._criterion_kernel is not None:
+            return self._compiled_criterion(np.asarray(theta, dtype=float), reml)
         try:
             with np.errstate(invalid="raise", divide="raise"):
                 f = self.factorize(theta)
         except (np.linalg.LinAlgError, FloatingPointError, ValueError):
             return np.inf
         return self.criterion_from(f, reml)
+
+    def _compiled_criterion(self, theta: np.ndarray, reml: bool) -> float:
+        """The criterion in one compiled call (one or two nested terms): no Python work
+        per evaluation besides the call itself."""
+        lay = self.layout
+        if self.nested:
+            rows_r, cols_r = lay.rows[1], lay.cols[1]
+            rr, rxy, eb, parent = self._rr_g, self._rxy_g, self._eb_g, self.ent_j[0]
+        else:
+            rows_r = cols_r = _EMPTY_INT
+            rr, rxy, eb, parent = _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY_INT
+        return float(self._criterion_kernel(
+            theta, lay.rows[0], lay.cols[0], rows_r, cols_r, self._aa_g, self._axy_g,
+            self.xy_xy, rr, rxy, eb, parent, self.n, reml, self.log_w_sum,
+        ))
 
     def criterion_from(self, f: Factorization, reml: bool) -> float:
         n, p = self.n, self.p

@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
 from scipy import stats
 
 from alliancestats.models.design import RandomBlock
@@ -79,7 +78,7 @@ def satterthwaite(
         key = th.tobytes()
         if key not in cache:
             f = problem.factorize(th)
-            lx_inv = sla.solve_triangular(f.chol_t[:p, :p], np.eye(p), lower=True)
+            lx_inv = np.linalg.inv(f.chol_t[:p, :p])  # p x p: cheaper than a scipy call
             logdet = f.logdet_l + (f.logdet_x if reml else 0.0)
             cache[key] = (logdet, f.pwrss, lx_inv.T @ lx_inv)
         return cache[key]
@@ -94,12 +93,14 @@ def satterthwaite(
 
     # relative step 1e-2 (numDeriv's default is 1e-4): with Richardson extrapolation the
     # truncation error stays negligible while rounding noise of the deviance (which grows with
-    # the number of rows) no longer dominates the second differences
-    H = hessian(dev, vp, d=1e-2)
+    # the number of rows) no longer dominates the second differences. Two steps (1e-2, 5e-3)
+    # instead of numDeriv's four: one extrapolation leaves an O(h^4) ~ 1e-8 relative error
+    # and halves the factorisations (the df agree with lmerTest's to the same digits)
+    H = hessian(dev, vp, d=1e-2, r=2)
     evals, evecs = np.linalg.eigh(H)
     pos = evals > 1e-8  # lmerTest keeps eigenvalues above 1e-8
     A = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    J = jacobian(covbeta, vp, d=1e-2).reshape(p, p, vp.size)
+    J = jacobian(covbeta, vp, d=1e-2, r=2).reshape(p, p, vp.size)
     return Satterthwaite(V, A, J, evals, H)
 
 

@@ -28,7 +28,7 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["crossed_kernel", "group_first", "nested_kernel"]
+__all__ = ["crossed_kernel", "group_first", "nested_criterion", "nested_kernel"]
 
 
 def _source():
@@ -161,7 +161,45 @@ def _source():
                 T[c2, c1] = T[c1, c2]
         return logdet, T
 
-    return kernel
+    @numba.njit(cache=True, inline="always")
+    def fill_factor(theta, rows, cols, start, q):  # lower-triangular factor of one term
+        lam = np.zeros((q, q))
+        for k in range(rows.size):
+            lam[rows[k], cols[k]] = theta[start + k]
+        return lam
+
+    @numba.njit(cache=True)
+    def criterion(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent,
+                  nobs, reml, log_w_sum):
+        """Profiled REML criterion (``reml``) or -2 log-likelihood at ``theta``; inf where
+        a block is not positive definite (the numpy path's ``criterion``, compiled)."""
+        qA = aa.shape[1]
+        lam_a = fill_factor(theta, rows_a, cols_a, 0, qA)
+        qR = rr.shape[1] if rr.shape[0] > 0 else 1
+        lam_r = fill_factor(theta, rows_r, cols_r, rows_a.size, qR)
+        logdet, T = kernel(lam_a, aa, axy, xyxy, lam_r, rr, rxy, eb, parent)
+        if not np.isfinite(logdet):
+            return np.inf
+        P = T.shape[0]
+        p = P - 1
+        T0 = T.copy()
+        if not chol_inplace(T, P):  # a numerically perfect fit: r^2 is rounding noise
+            T = T0
+            T[p, p] += 1e-300 + 1e-14 * abs(T[p, p])
+            if not chol_inplace(T, P):
+                return np.inf
+        r2 = T[p, p] * T[p, p]
+        if not r2 > 0.0:
+            return np.inf
+        if reml:
+            logdet_x = 0.0
+            for j in range(p):
+                logdet_x += 2.0 * np.log(T[j, j])
+            nmp = nobs - p
+            return logdet + logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)) - log_w_sum
+        return logdet + nobs * (1.0 + np.log(2.0 * np.pi * r2 / nobs)) - log_w_sum
+
+    return kernel, criterion
 
 
 def _crossed_source():
@@ -197,12 +235,21 @@ def crossed_kernel():
 
 
 @cache
-def nested_kernel():
-    """The compiled kernel, or None when numba is not available."""
+def _compiled():
     try:
         return _source()
     except ImportError:  # pragma: no cover - numba is a declared dependency
-        return None
+        return None, None
+
+
+def nested_kernel():
+    """The compiled kernel, or None when numba is not available."""
+    return _compiled()[0]
+
+
+def nested_criterion():
+    """The compiled criterion on top of :func:`nested_kernel`, or None without numba."""
+    return _compiled()[1]
 
 
 def group_first(a: np.ndarray) -> np.ndarray:
