@@ -525,7 +525,9 @@ def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     for term in parsed.random:
         add(variables_in(term.lhs), f"random term {term.source}")
         add(list(term.group_vars), f"grouping factor of {term.source}")
-    duplicated = [c for c in used if int((data.columns == c).sum()) > 1]
+    duplicated = [] if data.columns.is_unique else [
+        c for c in used if int((data.columns == c).sum()) > 1
+    ]
     if duplicated:
         raise FormulaError(
             f"column name(s) {duplicated} occur more than once in the data; rename the "

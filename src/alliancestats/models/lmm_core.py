@@ -45,6 +45,7 @@ from alliancestats.models.lmm_kernels import (
     crossed_kernel,
     group_first,
     nested_criterion,
+    nested_deviance_parts,
     nested_kernel,
 )
 
@@ -613,9 +614,8 @@ class LmmProblem:
             return np.inf
         return self.criterion_from(f, reml)
 
-    def _compiled_criterion(self, theta: np.ndarray, reml: bool) -> float:
-        """The criterion in one compiled call (one or two nested terms): no Python work
-        per evaluation besides the call itself."""
+    def _compiled_args(self) -> tuple:
+        """The arrays the compiled kernels take after θ (one or two nested terms)."""
         lay = self.layout
         if self.nested:
             rows_r, cols_r = lay.rows[1], lay.cols[1]
@@ -623,10 +623,29 @@ class LmmProblem:
         else:
             rows_r = cols_r = _EMPTY_INT
             rr, rxy, eb, parent = _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY_INT
-        return float(self._criterion_kernel(
-            theta, lay.rows[0], lay.cols[0], rows_r, cols_r, self._aa_g, self._axy_g,
-            self.xy_xy, rr, rxy, eb, parent, self.n, reml, self.log_w_sum,
-        ))
+        return (lay.rows[0], lay.cols[0], rows_r, cols_r, self._aa_g, self._axy_g,
+                self.xy_xy, rr, rxy, eb, parent)
+
+    def _compiled_criterion(self, theta: np.ndarray, reml: bool) -> float:
+        """The criterion in one compiled call (one or two nested terms): no Python work
+        per evaluation besides the call itself."""
+        return float(self._criterion_kernel(theta, *self._compiled_args(), self.n, reml,
+                                            self.log_w_sum))
+
+    def deviance_parts(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
+        """``(log|L|^2 [+ log|R_X|^2 under REML], r^2, (R_X'R_X)^{-1})`` at θ: what the
+        deviance at any σ and Var(β) need (the Satterthwaite derivatives)."""
+        theta = np.asarray(theta, dtype=float)
+        if self._criterion_kernel is not None:
+            logdet, r2, cov = nested_deviance_parts()(theta, *self._compiled_args(), reml)
+            if not np.isfinite(logdet):
+                raise np.linalg.LinAlgError("a random-effects block is not positive definite")
+            return float(logdet), float(r2), cov
+        f = self.factorize(theta)
+        p = self.p
+        lx_inv = np.linalg.inv(f.chol_t[:p, :p])
+        logdet = f.logdet_l + (f.logdet_x if reml else 0.0)
+        return logdet, f.pwrss, lx_inv.T @ lx_inv
 
     def criterion_from(self, f: Factorization, reml: bool) -> float:
         n, p = self.n, self.p

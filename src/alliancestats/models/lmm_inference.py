@@ -77,10 +77,7 @@ def satterthwaite(
         # one factorization per θ serves the deviance at every σ and Var(β)
         key = th.tobytes()
         if key not in cache:
-            f = problem.factorize(th)
-            lx_inv = np.linalg.inv(f.chol_t[:p, :p])  # p x p: cheaper than a scipy call
-            logdet = f.logdet_l + (f.logdet_x if reml else 0.0)
-            cache[key] = (logdet, f.pwrss, lx_inv.T @ lx_inv)
+            cache[key] = problem.deviance_parts(th, reml)
         return cache[key]
 
     def dev(v: np.ndarray) -> float:

@@ -28,7 +28,13 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["crossed_kernel", "group_first", "nested_criterion", "nested_kernel"]
+__all__ = [
+    "crossed_kernel",
+    "group_first",
+    "nested_criterion",
+    "nested_deviance_parts",
+    "nested_kernel",
+]
 
 
 def _source():
@@ -169,28 +175,36 @@ def _source():
         return lam
 
     @numba.njit(cache=True)
-    def criterion(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent,
-                  nobs, reml, log_w_sum):
-        """Profiled REML criterion (``reml``) or -2 log-likelihood at ``theta``; inf where
-        a block is not positive definite (the numpy path's ``criterion``, compiled)."""
+    def factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent):
+        """(logdet_l, lower Cholesky factor of the [X y] Schur complement, ok) at ``theta``;
+        ``ok`` is False where a block is not positive definite."""
         qA = aa.shape[1]
         lam_a = fill_factor(theta, rows_a, cols_a, 0, qA)
         qR = rr.shape[1] if rr.shape[0] > 0 else 1
         lam_r = fill_factor(theta, rows_r, cols_r, rows_a.size, qR)
         logdet, T = kernel(lam_a, aa, axy, xyxy, lam_r, rr, rxy, eb, parent)
         if not np.isfinite(logdet):
-            return np.inf
+            return logdet, T, False
         P = T.shape[0]
-        p = P - 1
         T0 = T.copy()
         if not chol_inplace(T, P):  # a numerically perfect fit: r^2 is rounding noise
             T = T0
-            T[p, p] += 1e-300 + 1e-14 * abs(T[p, p])
+            T[P - 1, P - 1] += 1e-300 + 1e-14 * abs(T[P - 1, P - 1])
             if not chol_inplace(T, P):
-                return np.inf
-        r2 = T[p, p] * T[p, p]
-        if not r2 > 0.0:
+                return logdet, T, False
+        return logdet, T, T[P - 1, P - 1] > 0.0
+
+    @numba.njit(cache=True)
+    def criterion(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent,
+                  nobs, reml, log_w_sum):
+        """Profiled REML criterion (``reml``) or -2 log-likelihood at ``theta``; inf where
+        a block is not positive definite (the numpy path's ``criterion``, compiled)."""
+        logdet, T, ok = factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr,
+                                     rxy, eb, parent)
+        if not ok:
             return np.inf
+        p = T.shape[0] - 1
+        r2 = T[p, p] * T[p, p]
         if reml:
             logdet_x = 0.0
             for j in range(p):
@@ -199,7 +213,32 @@ def _source():
             return logdet + logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)) - log_w_sum
         return logdet + nobs * (1.0 + np.log(2.0 * np.pi * r2 / nobs)) - log_w_sum
 
-    return kernel, criterion
+    @numba.njit(cache=True)
+    def deviance_parts(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb,
+                       parent, reml):
+        """(log determinants, r^2, (R_X' R_X)^{-1}) at ``theta`` for the Satterthwaite
+        derivatives; NaN log determinant where a block is not positive definite."""
+        logdet, T, ok = factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr,
+                                     rxy, eb, parent)
+        p = T.shape[0] - 1
+        cov = np.zeros((p, p))
+        if not ok:
+            return np.nan, np.nan, cov
+        if reml:
+            for j in range(p):
+                logdet += 2.0 * np.log(T[j, j])
+        inv = np.eye(p)  # R_X^{-1} (lower) by forward substitution
+        forward(T, inv, p, p)
+        for a in range(p):
+            for b in range(a + 1):
+                acc = 0.0
+                for k in range(a, p):
+                    acc += inv[k, a] * inv[k, b]
+                cov[a, b] = acc
+                cov[b, a] = acc
+        return logdet, T[p, p] * T[p, p], cov
+
+    return kernel, criterion, deviance_parts
 
 
 def _crossed_source():
@@ -239,7 +278,7 @@ def _compiled():
     try:
         return _source()
     except ImportError:  # pragma: no cover - numba is a declared dependency
-        return None, None
+        return None, None, None
 
 
 def nested_kernel():
@@ -250,6 +289,11 @@ def nested_kernel():
 def nested_criterion():
     """The compiled criterion on top of :func:`nested_kernel`, or None without numba."""
     return _compiled()[1]
+
+
+def nested_deviance_parts():
+    """Compiled log determinants, r^2 and unscaled Var(beta), or None without numba."""
+    return _compiled()[2]
 
 
 def group_first(a: np.ndarray) -> np.ndarray:
