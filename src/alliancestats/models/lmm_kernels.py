@@ -69,6 +69,15 @@ def _source():
                 B[i, c] = s / L[i, i]
 
     @numba.njit(cache=True, inline="always")
+    def forward_recip(L, dinv, B, q, m):  # forward() with the reciprocals of L's diagonal
+        for c in range(m):
+            for i in range(q):
+                s = B[i, c]
+                for k in range(i):
+                    s -= L[i, k] * B[k, c]
+                B[i, c] = s * dinv[i]
+
+    @numba.njit(cache=True, inline="always")
     def lt_mat(lam, S, i, q, m, out):  # out[:q, :m] <- lam' S[i]   (lam lower triangular)
         for r in range(q):
             for c in range(m):
@@ -103,18 +112,22 @@ def _source():
         W = np.empty((qA, max(qR, 1)))
         D = np.zeros((max(nR, 1), max(qR, 1), max(qR, 1)))
         rhs = np.zeros((max(nR, 1), max(qR, 1), P))
+        dinv = np.empty(qA)
+        running = 1.0  # product of diagonal elements (each >= 1), logged before it overflows
         for i in range(nA):
             quad(lamA, aa, i, lamA, qA, qA, M)
             for a in range(qA):
                 M[a, a] += 1.0
             if not chol_inplace(M, qA):
                 return np.nan, T
-            prod = 1.0
             for a in range(qA):
-                prod *= M[a, a]
-            logdet += 2.0 * np.log(prod)  # each diagonal element >= 1: no underflow
+                running *= M[a, a]
+                dinv[a] = 1.0 / M[a, a]
+            if running > 1e200:
+                logdet += 2.0 * np.log(running)
+                running = 1.0
             lt_mat(lamA, axy, i, qA, P, R)
-            forward(M, R, qA, P)
+            forward_recip(M, dinv, R, qA, P)
             for c1 in range(P):
                 for c2 in range(c1 + 1):
                     acc = 0.0
@@ -124,7 +137,7 @@ def _source():
             if nR > 0:
                 j = parent[i]
                 quad(lamA, eb, i, lamR, qA, qR, W)  # W = L^{-1} lamA' eb_i lamR
-                forward(M, W, qA, qR)
+                forward_recip(M, dinv, W, qA, qR)
                 for b1 in range(qR):
                     for b2 in range(qR):
                         acc = 0.0
@@ -136,6 +149,7 @@ def _source():
                         for a in range(qA):
                             acc += W[a, b1] * R[a, c]
                         rhs[j, b1, c] -= acc
+        logdet += 2.0 * np.log(running)
         if nR > 0:
             Ms = np.empty((qR, qR))
             R2 = np.empty((qR, P))
