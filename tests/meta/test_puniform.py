@@ -178,6 +178,8 @@ def test_bad_arguments() -> None:
         puniform(m1i=[1.0], m2i=[0.5], n1i=[10], n2i=[10])
     with pytest.raises(MetaAnalysisError, match="either a fitted model"):
         puniform(meta_analysis(r=MCCALL_R, n=MCCALL_N), yi=[0.1])
+    with pytest.raises(MetaAnalysisError, match="without moderators"):
+        puniform(meta_analysis(r=MCCALL_R, n=MCCALL_N, mods=np.arange(12.0)))
     with pytest.raises(MetaAnalysisError, match="strictly within"):
         puniform(ri=[1.0, 0.5], ni=[20, 30])
 

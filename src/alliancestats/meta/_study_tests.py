@@ -23,7 +23,7 @@ import pandas as pd
 
 from alliancestats._validation import as_frame
 from alliancestats.errors import DroppedRowsWarning, MetaAnalysisError
-from alliancestats.meta._checks import require_univariate
+from alliancestats.meta._checks import require_intercept_only, require_univariate
 from alliancestats.meta._inputs import numeric_input, sampling_inputs, study_labels
 
 __all__ = ["drop_incomplete", "is_fitted_model", "labels_for", "study_table"]
@@ -67,6 +67,7 @@ def study_table(data: Any, function: str, slab: Any = None, **inputs: Any) -> pd
                 f"(got {', '.join(sorted(given))} with a model)."
             )
         require_univariate(data, f"{function}()")
+        require_intercept_only(data, f"{function}()")
         yi = np.asarray(data.yi, dtype=float)
         vi = np.asarray(data.vi, dtype=float)
         table = pd.DataFrame({"label": list(data.labels), "yi": yi, "vi": vi})
