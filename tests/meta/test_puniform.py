@@ -180,6 +180,8 @@ def test_bad_arguments() -> None:
         puniform(meta_analysis(r=MCCALL_R, n=MCCALL_N), yi=[0.1])
     with pytest.raises(MetaAnalysisError, match="without moderators"):
         puniform(meta_analysis(r=MCCALL_R, n=MCCALL_N, mods=np.arange(12.0)))
+    with pytest.raises(MetaAnalysisError, match="one value per study"):
+        puniform(yi=[0.5, 0.6, 0.7], vi=[0.01, 0.02])
     with pytest.raises(MetaAnalysisError, match="strictly within"):
         puniform(ri=[1.0, 0.5], ni=[20, 30])
 

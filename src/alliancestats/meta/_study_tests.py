@@ -86,15 +86,24 @@ def study_table(data: Any, function: str, slab: Any = None, **inputs: Any) -> pd
             raise MetaAnalysisError(f"{function}(): correlations must lie strictly within (-1, 1).")
         if np.any(n[~np.isnan(n)] <= 3):
             raise MetaAnalysisError(f"{function}(): every sample size must exceed 3.")
+        _same_length(function, ri=r, ni=n)
         yi, vi = np.arctanh(r), 1.0 / (n - 3.0)
     elif "n1i" in given or "ti" in given or any(name in given for name in _TWO_GROUP):
         return _two_group_table(frame, given, function, slab)
     else:
         yi, vi = sampling_inputs(frame, given.get("yi"), given.get("vi"), given.get("sei"))
+        _same_length(function, yi=yi, vi=vi)
         if np.any(vi[~np.isnan(vi)] <= 0):
             raise MetaAnalysisError(f"{function}(): sampling variances must be positive.")
     table = pd.DataFrame({"label": labels_for(frame, len(yi), slab), "yi": yi, "vi": vi})
     return _finish(table, function)
+
+
+def _same_length(function: str, **arrays: np.ndarray) -> None:
+    lengths = {name: len(values) for name, values in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise MetaAnalysisError(f"{function}(): give one value per study ({shown}).")
 
 
 def labels_for(frame: pd.DataFrame | None, k: int, slab: Any) -> list[str]:
