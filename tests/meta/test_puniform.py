@@ -5,10 +5,13 @@ correlations are the package's documented example (``example(puniform)``, data
 ``data.mccall93``); the two-group, ``yi/vi`` and left-sided cases are puniform's ``MD``,
 ``SPE`` and ``side = "left"`` paths on the small inline data below. All values were produced
 by puniform 0.2.7's published R source under R 4.2.2 (printed to 10 decimals; the package
-itself prints 4). Every case in ``REFERENCE`` is consumed (asserted below).
+itself prints 4) by ``tests/reference/meta/puniform.R``. Every case is consumed (asserted below).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,36 +39,25 @@ GENERIC = pd.DataFrame({
     "vi": [0.040, 0.030, 0.020, 0.050, 0.015, 0.025, 0.045, 0.060, 0.010, 0.020],
 })  # fmt: skip
 
-# (est, ci.lb, ci.ub, ksig, L.0, pval.0, L.pb, pval.pb, est.fe, Qstat) from puniform 0.2.7
+# (est, ci.lb, ci.ub, ksig, L.0, pval.0, L.pb, pval.pb, est.fe, Qstat) from puniform 0.2.7,
+# written by tests/reference/meta/puniform.R
+_PUNIFORM = json.loads((Path(__file__).parents[1] / "reference" / "meta" / "puniform.json")
+                       .read_text())  # fmt: skip
+_FIELDS = ("est", "ci_lb", "ci_ub", "ksig", "L_0", "pval_0", "L_pb", "pval_pb", "est_fe", "Qstat")
+
+
+def _values(key: str) -> tuple:
+    case = _PUNIFORM["cases"][key]
+    return tuple(case[f] for f in _FIELDS)
+
+
 REFERENCE = {
-    ("mccall", "P"): (0.1792364617, -0.2378786172, 0.3545465865, 11, -1.1814170415,
-                      0.1187185457, 2.6154063596, 0.00445606774, 0.4123243488, 6.7408679017),
-    ("mccall", "LNP"): (0.1768249384, -0.0274056566, 0.3679923274, 11, 17.3536854772,
-                        0.04155946382, 4.5540112948, 0.007250547143, 0.4123243488, 6.7408679017),
-    ("mccall", "LN1MINP"): (0.1762641191, -0.6213125518, 0.4073508743, 11, 8.7098681744,
-                            0.2602154778, 18.6523220658, 0.02189746266, 0.4123243488,
-                            6.7408679017),
-    ("two_group", "P"): (0.7657679929, 0.4604757216, 0.9990993079, 7, -3.3840549669,
-                         0.0003571185137, -1.1314229354, 0.8710614387, 0.6080276485,
-                         14.5672809131),
-    ("two_group", "LNP"): (0.7009071663, 0.4187872207, 0.9851026257, 7, 23.9175897056,
-                           1.399745341e-05, 8.8242250798, 0.776735846, 0.6080276485,
-                           14.5672809131),
-    ("two_group", "LN1MINP"): (0.7641419555, 0.4058831716, 0.9995426924, 7, 1.1893378993,
-                               0.0002380753252, 4.6373621491, 0.8130593002, 0.6080276485,
-                               14.5672809131),
-    ("generic", "P"): (0.2912682451, 0.0201459956, 0.5017653369, 7, -2.0495732713,
-                       0.02020304547, 0.1925539733, 0.4236541471, 0.3122673657, 11.9282096986),
-    ("generic", "LNP"): (0.2341836324, -0.0527897833, 0.4981284794, 7, 11.8888174234,
-                         0.04873535308, 5.5609799130, 0.3235704485, 0.3122673657,
-                         11.9282096986),
-    ("generic", "LN1MINP"): (0.3463865416, 0.0129478380, 0.5296337614, 7, 2.7334775740,
-                             0.0218049956, 6.2824648361, 0.5610304548, 0.3122673657,
-                             11.9282096986),
-}  # fmt: skip
+    tuple(key.split("/")): _values(key) for key in _PUNIFORM["cases"] if key.count("/") == 1
+}
 # puniform(yi, vi, side = "right", alpha = 0.10): one-tailed primary tests at .05
-GENERIC_ALPHA10 = (0.3849754940, 0.2073784672, 0.5583243249, 7, -3.3160744831,
-                   0.0004564574709, -0.8589361495, 0.804812128)  # fmt: skip
+GENERIC_ALPHA10 = _values("generic/P/alpha10")
+# side = "left" on the mirrored data
+LEFT = {"two_group": _values("two_group/P/left"), "generic": _values("generic/P/left")}
 
 # puniform stops its bisection once the bracket is narrower than 1e-4 (we solve to 1e-12)
 ROOT_TOL = 2e-4
@@ -95,6 +87,9 @@ def _check(res, ref) -> None:  # noqa: ANN001
 
 
 def test_reference_grid_is_complete() -> None:
+    assert len(_PUNIFORM["cases"]) == len(REFERENCE) + 3
+    assert list(_PUNIFORM["data"]["mccall_ri"]) == MCCALL_R
+    assert list(_PUNIFORM["data"]["mccall_ni"]) == MCCALL_N
     assert sorted(REFERENCE) == sorted(
         (d, m) for d in ("mccall", "two_group", "generic") for m in ("P", "LNP", "LN1MINP")
     )
@@ -117,19 +112,18 @@ def test_alpha_for_one_tailed_primary_tests() -> None:
 
 
 @pytest.mark.parametrize("data", ["two_group", "generic"])
-def test_left_side_mirrors_the_estimates(data: str) -> None:
-    # puniform 0.2.7 with side = "left" on the mirrored data gives the negated estimate and
-    # swapped bounds (checked against its output for both cases)
-    ref = REFERENCE[(data, "P")]
+def test_left_side(data: str) -> None:
     if data == "two_group":
         res = puniform(TWO_GROUP, m1i="m2", m2i="m1", sd1i="sd1", sd2i="sd2", n1i="n1",
                        n2i="n2", side="left")  # fmt: skip
     else:
         res = puniform(yi=-GENERIC["yi"], vi=GENERIC["vi"], side="left")
-    assert res.estimate == pytest.approx(-ref[0], abs=ROOT_TOL)
-    assert (res.ci_low, res.ci_high) == pytest.approx((-ref[2], -ref[1]), abs=ROOT_TOL)
-    assert res.p_bias == pytest.approx(ref[7], rel=EXACT_TOL)
-    assert res.fixed["estimate"] == pytest.approx(-ref[8], rel=EXACT_TOL)
+    _check(res, LEFT[data])
+    assert res.fixed["estimate"] == pytest.approx(LEFT[data][8], rel=EXACT_TOL)
+    # mirroring the data mirrors the estimate and bounds of the right-sided analysis
+    right = REFERENCE[(data, "P")]
+    assert res.estimate == pytest.approx(-right[0], abs=ROOT_TOL)
+    assert (res.ci_low, res.ci_high) == pytest.approx((-right[2], -right[1]), abs=ROOT_TOL)
 
 
 def test_two_group_t_input_equals_summary_input() -> None:
