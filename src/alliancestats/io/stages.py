@@ -49,7 +49,7 @@ from alliancestats.io.parsed import Parsed
 from alliancestats.io.readers import RawTable
 from alliancestats.io.records import SESSION_COLUMN, Records
 from alliancestats.io.reshape import session_order_from_dates
-from alliancestats.io.textops import sorted_codes
+from alliancestats.io.textops import release_memory, sorted_codes
 from alliancestats.io.validation import (
     ProblemLog,
     check_duplicate_sessions,
@@ -121,6 +121,14 @@ class LoadContext:
         """The records' cells of a source column."""
         return self.records.frame[name]
 
+    def release(self, columns: Any = ()) -> None:
+        """Let go of source columns no later stage reads (their cells are converted, and
+        every problem found in them is logged with its value), and of temporary memory."""
+        gone = [c for c in columns if c in self.records.frame.columns]
+        for c in gone:
+            del self.records.frame[c]
+        release_memory()
+
     def seen(self, column: Any) -> dict[str, int]:
         """Missing-value codes met in ``column`` (code -> cells), filled by the stages."""
         return self.codes_seen.setdefault(column, {})
@@ -181,6 +189,7 @@ def identifiers(ctx: LoadContext, by_name: dict[str, Role]) -> dict[str, Parsed]
         ids[name] = p
         ctx.out[name] = p.values.reset_index(drop=True)
         ctx.id_codes[name] = p.order if p.order is not None else sorted_codes(ctx.out[name])
+        ctx.release()
     return ids
 
 
@@ -277,9 +286,8 @@ def _session_numbers(ctx: LoadContext, column: Any, s: pd.Series) -> np.ndarray:
         "bad_session",
     )
     ok = ~(p.missing | p.bad | not_whole)
-    sess = pd.Series(v, dtype="float64")
-    sess[~ok] = np.nan
-    ctx.out["session"] = sess
+    sess = np.where(ok, v, np.nan)
+    ctx.out["session"] = pd.Series(sess, dtype="float64", copy=False)
     return ok
 
 
@@ -457,6 +465,7 @@ def covariates(ctx: LoadContext, roles: list[Role], kept: list[Any]) -> None:
         ctx.kept[c] = keep_column(
             ctx.column(c), ctx.fmt, ctx.codes, _labels_for(ctx.table, c, origin), ctx.seen(c)
         ).reset_index(drop=True)
+        ctx.release([c])  # an undeclared column is read by no other stage
 
 
 # ----------------------------------------------------------------------------- 6. read problems
