@@ -329,8 +329,8 @@ def _keep_by_value(
     """
     d = dictionary(text_array(series))
     uniques = as_text_series(d.value_array())
-    num = parse_numeric(uniques, fmt, codes)
-    if not num.bad.any() and not _written_differently(uniques, num.values):
+    num = parse_numeric(uniques, fmt, codes) if _could_be_all_numbers(uniques, fmt, codes) else None
+    if num is not None and not num.bad.any() and not _written_differently(uniques, num.values):
         if seen is not None and num.codes:
             counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d))
             for k, code in num.codes.items():

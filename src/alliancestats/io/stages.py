@@ -121,13 +121,14 @@ class LoadContext:
         """The records' cells of a source column."""
         return self.records.frame[name]
 
-    def release(self, columns: Any = ()) -> None:
+    def release(self, columns: Any = (), memory: bool = True) -> None:
         """Let go of source columns no later stage reads (their cells are converted, and
         every problem found in them is logged with its value), and of temporary memory."""
         gone = [c for c in columns if c in self.records.frame.columns]
         for c in gone:
             del self.records.frame[c]
-        release_memory()
+        if memory:
+            release_memory()
 
     def seen(self, column: Any) -> dict[str, int]:
         """Missing-value codes met in ``column`` (code -> cells), filled by the stages."""
@@ -189,7 +190,7 @@ def identifiers(ctx: LoadContext, by_name: dict[str, Role]) -> dict[str, Parsed]
         ids[name] = p
         ctx.out[name] = p.values.reset_index(drop=True)
         ctx.id_codes[name] = p.order if p.order is not None else sorted_codes(ctx.out[name])
-        ctx.release()
+    ctx.release()
     return ids
 
 
@@ -465,7 +466,7 @@ def covariates(ctx: LoadContext, roles: list[Role], kept: list[Any]) -> None:
         ctx.kept[c] = keep_column(
             ctx.column(c), ctx.fmt, ctx.codes, _labels_for(ctx.table, c, origin), ctx.seen(c)
         ).reset_index(drop=True)
-        ctx.release([c])  # an undeclared column is read by no other stage
+        ctx.release([c], memory=False)  # an undeclared column is read by no other stage
 
 
 # ----------------------------------------------------------------------------- 6. read problems
