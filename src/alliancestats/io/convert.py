@@ -335,7 +335,7 @@ def _keep_by_value(
             counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d))
             for k, code in num.codes.items():
                 seen[code] = seen.get(code, 0) + int(counts[k])
-        spread = np.append(num.values.to_numpy(), np.nan)[d.indices]  # index -1: NaN
+        spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
         return pd.Series(spread, index=series.index, dtype="float64", copy=False)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)

@@ -277,7 +277,12 @@ class Dictionary:
         flags = np.asarray(flags, dtype=bool)
         if not len(flags):
             return np.ones(len(self.indices), dtype=bool)
-        return np.where(self.indices >= 0, flags[np.maximum(self.indices, 0)], True)
+        null = self.indices < 0
+        if not flags.any():  # the common case: no value flagged, one pass over the cells
+            return null
+        if not null.any():
+            return flags.take(self.indices)
+        return np.where(null, True, flags.take(np.maximum(self.indices, 0)))
 
     def texts(self) -> pa.Array:
         """The stripped text of every cell (null where the cell was null)."""
@@ -302,7 +307,9 @@ def encode(arr: Any) -> tuple[np.ndarray, pa.Array]:
     if not pieces:
         return np.zeros(0, dtype=np.int64), pa.array([], type=pa.large_string())
     indices = pa.chunked_array([c.indices for c in pieces], type=pieces[0].indices.type)
-    joined = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    joined = indices.to_numpy(zero_copy_only=False)
     # the pieces of a chunked column share one dictionary, complete in the last piece
     return joined.astype(np.int64, copy=False), pieces[-1].dictionary
 
@@ -441,8 +448,8 @@ def sample(arr: pa.Array, k: int = 32) -> list[str]:
     if not n:
         return []
     step = max(1, n // k)
-    picked = arr.take(pa.array(np.arange(0, n, step, dtype=np.int64)[:k]))
-    return [t for t in picked.to_pylist() if t is not None]
+    picked = (arr[i].as_py() for i in range(0, n, step)[:k])  # no gather over the pieces
+    return [t for t in picked if t is not None]
 
 
 def sorted_codes(values: pd.Series) -> np.ndarray:
