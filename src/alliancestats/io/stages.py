@@ -72,6 +72,10 @@ __all__ = [
     "record_order",
 ]
 
+#: Bytes of source columns let go between two returns of freed memory to the system
+#: (see :meth:`LoadContext.release`).
+RELEASE_BYTES = 4 << 20
+
 #: Larger session "numbers" are typing errors (or dates typed as numbers).
 MAX_SESSION = 100_000
 
@@ -108,6 +112,7 @@ class LoadContext:
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
     order: np.ndarray | None = None
+    _freed: int = 0
 
     def __post_init__(self) -> None:
         self.log = ProblemLog(len(self.records))
@@ -121,14 +126,21 @@ class LoadContext:
         """The records' cells of a source column."""
         return self.records.frame[name]
 
-    def release(self, columns: Any = (), memory: bool = True) -> None:
+    def release(self, columns: Any = (), memory: bool | None = True) -> None:
         """Let go of source columns no later stage reads (their cells are converted, and
-        every problem found in them is logged with its value), and of temporary memory."""
+        every problem found in them is logged with its value), and of temporary memory.
+
+        ``memory=None`` returns freed memory to the system only once the columns let go
+        since the last return add up to :data:`RELEASE_BYTES` (each return costs the pages
+        being mapped again when memory is next used).
+        """
         gone = [c for c in columns if c in self.records.frame.columns]
         for c in gone:
+            self._freed += int(self.records.frame[c].memory_usage(index=False, deep=False))
             del self.records.frame[c]
-        if memory:
+        if memory or (memory is None and self._freed >= RELEASE_BYTES):
             release_memory()
+            self._freed = 0
 
     def seen(self, column: Any) -> dict[str, int]:
         """Missing-value codes met in ``column`` (code -> cells), filled by the stages."""
@@ -466,7 +478,7 @@ def covariates(ctx: LoadContext, roles: list[Role], kept: list[Any]) -> None:
         ctx.kept[c] = keep_column(
             ctx.column(c), ctx.fmt, ctx.codes, _labels_for(ctx.table, c, origin), ctx.seen(c)
         ).reset_index(drop=True)
-        ctx.release([c], memory=False)  # an undeclared column is read by no other stage
+        ctx.release([c], memory=None)  # an undeclared column is read by no other stage
 
 
 # ----------------------------------------------------------------------------- 6. read problems
