@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from alliancestats.io import load_sessions
 from alliancestats.io.convert import keep_column
 from alliancestats.io.missing import MissingCodes
 from alliancestats.io.numbers import NumberFormat
+from alliancestats.io.textops import dictionary
 
 # cells a messy export can contain: valid numbers, junk text, blanks, codes, dates, symbols
 CELL = st.one_of(
@@ -247,3 +250,18 @@ def test_kept_columns_read_per_distinct_value_match_the_cell_by_cell_reading(cel
     by_cell = keep_column(column, NumberFormat(), codes, seen=seen_cell, by_value=False)
     pd.testing.assert_series_equal(by_value, by_cell)
     assert seen_value == seen_cell
+
+
+@settings(max_examples=60)  # cheap: arrays only
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", " a", "b", "NA", "", "7 "])), max_size=20),
+    st.data(),
+)
+def test_flags_of_distinct_values_reach_exactly_their_cells(cells, data):
+    text = pa.large_string()  # two pieces, as the reader gives them
+    d = dictionary(pa.chunked_array([pa.array(cells[:5], text), pa.array(cells[5:], text)]))
+    shown = [None if i < 0 else d.values[i] for i in d.indices.tolist()]
+    assert shown == [None if c is None else c.strip() for c in cells]
+    flags = np.array(data.draw(st.lists(st.booleans(), min_size=len(d), max_size=len(d))), bool)
+    expected = [True if i < 0 else bool(flags[i]) for i in d.indices.tolist()]
+    assert d.per_cell(flags).tolist() == expected

@@ -112,7 +112,7 @@ class LoadContext:
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
     order: np.ndarray | None = None
-    _freed: int = 0
+    _freed: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log = ProblemLog(len(self.records))
