@@ -326,10 +326,12 @@ def clinical_significance(
     cutoff : {"a", "b", "c"}, default "c"
         Which cut-off decides "functional". Jacobson & Truax recommend c when both norms exist
         and overlap; a without functional norms.
-    instrument, reliability, higher_is_better, criterion
+    instrument, reliability
         As in :func:`reliable_change`.
     sd_pre : float, optional
         SD for the RCI; default ``sd_dys`` (the clinical population's SD).
+    higher_is_better, criterion
+        As in :func:`reliable_change`.
 
     Returns
     -------
