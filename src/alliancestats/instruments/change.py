@@ -184,7 +184,7 @@ def reliable_change(
     Jacobson, N. S., & Truax, P. (1991). Clinical significance: a statistical approach to
     defining meaningful change in psychotherapy research. *Journal of Consulting and
     Clinical Psychology*, 59(1), 12-19. ``se_diff = sqrt(2) * SD_pre * sqrt(1 - r_xx)``.
-    Validated against hand computation of the formula (tests/instruments, 1e-12).
+    Validated against hand computation of the formula (1e-12).
 
     Examples
     --------
@@ -343,7 +343,7 @@ def clinical_significance(
     Notes
     -----
     Jacobson, N. S., & Truax, P. (1991), *JCCP* 59(1), 12-19. Validated against hand
-    computation (tests/instruments, 1e-12).
+    computation (1e-12).
 
     Examples
     --------

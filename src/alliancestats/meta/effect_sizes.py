@@ -553,7 +553,7 @@ def combine_dependent(
 
     Notes
     -----
-    Checked in ``tests/meta/test_effect_sizes.py`` against a hand computation of Borenstein
+    Checked against a hand computation of Borenstein
     et al.'s eq. 24.6 (1e-12 relative). With ``rho = 1`` the composite variance equals the
     variance of one effect when all variances are equal (no information gained).
 

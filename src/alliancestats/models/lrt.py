@@ -78,17 +78,17 @@ def lrt(*models: MixedResult) -> pd.DataFrame:
     pandas.DataFrame
         One row per model: ``npar, aic, bic, loglik, deviance, chisq, df, p``.
 
-    Raises
-    ------
-    ModelSpecificationError
-        Fewer than two models, objects that are not fits, or models fitted to different
-        rows (numbers of rows, response names or response values differ).
-
     Warns
     -----
     DataQualityWarning
         When a fixed-effect term or grouping factor of a smaller model is missing from the
         next larger one (the models do not look nested).
+
+    Raises
+    ------
+    ModelSpecificationError
+        Fewer than two models, objects that are not fits, or models fitted to different
+        rows (numbers of rows, response names or response values differ).
 
     Notes
     -----
