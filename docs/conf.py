@@ -41,8 +41,10 @@ def _copy_notebooks() -> None:
 
 
 _copy_notebooks()
-# Figures drawn while pages execute must not try to open a window.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# The pages' kernels inherit this environment. Without MPLBACKEND they use the inline backend,
+# so plt.show() puts each figure into the page; a backend such as "Agg" (CI exports it for the
+# test suite) would draw nothing into the pages.
+os.environ.pop("MPLBACKEND", None)
 
 project = "alliancestats"
 author = "alliancestats developers"

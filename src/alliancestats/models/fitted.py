@@ -236,7 +236,15 @@ class FittedModel(Protocol):
 
     def contrast_df(self, L: np.ndarray, method: str = "satterthwaite") -> float:
         """Denominator df of the Wald test of ``L @ beta``: ``method`` ``"satterthwaite"`` or
-        ``"kenward-roger"`` (LMM); ``inf`` for GLMM."""
+        ``"kenward-roger"`` (LMM); ``inf`` for GLMM.
+
+        Parameters
+        ----------
+        L : numpy.ndarray
+            Contrast vector (length p) or matrix (rows of length p).
+        method : {"satterthwaite", "kenward-roger"}
+            Degrees-of-freedom method.
+        """
         ...
 
     def kenward_roger(self) -> KenwardRoger:
@@ -259,7 +267,13 @@ class FittedModel(Protocol):
         ...
 
     def refit_null(self, y: np.ndarray | None = None) -> MixedResult:
-        """The intercept-only model with the same random effects, weights and offsets."""
+        """The intercept-only model with the same random effects, weights and offsets.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, optional
+            A response to use instead of the fitted one (one value per fitted row).
+        """
         ...
 
     def varcomp_wald(self, level: float) -> pd.DataFrame:
