@@ -1,8 +1,8 @@
 """Sphinx configuration for the alliancestats documentation (install with ``pip install .[docs]``).
 
-Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (CI does exactly this:
-warnings are errors). The build needs no network: there is no intersphinx, and every figure is
-drawn from bundled sample data while the pages are executed.
+Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (CI does the same
+with a fresh execution cache; warnings are errors). The build needs no network: there is no
+intersphinx, and every figure is drawn from bundled sample data while the pages are executed.
 
 Executed pages
     The example notebooks live in ``notebooks/`` at the repository root (where the test suite runs
