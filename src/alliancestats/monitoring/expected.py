@@ -214,6 +214,37 @@ class ExpectedResponse:
         out["n_prior"] = pd.array(out["n_prior"], dtype="Int64")
         return out
 
+    def _intake_values(self, intake: Any, function: str) -> list[float]:
+        names = self.intake.names
+        if isinstance(intake, Mapping | pd.Series):
+            missing = [n for n in names if n not in intake]
+            if missing:
+                raise ParameterError(f"{function}(): intake lacks {missing}")
+            return [float(intake[n]) for n in names]
+        if len(names) == 1:
+            return [float(intake)]
+        raise ParameterError(f"{function}(): give intake as a mapping of {list(names)} to values")
+
+    def model_for(self, intake: Any) -> GrowthFit:
+        """The growth model behind the curve of a patient with this intake.
+
+        The pooled model, or with ``neighbours`` the local model fitted on the reference
+        patients nearest to ``intake`` (its ``patients`` attribute lists them).
+
+        Parameters
+        ----------
+        intake : float or mapping
+            The intake score (or, with intake columns, a mapping of column to value).
+
+        Returns
+        -------
+        GrowthFit
+            ``result`` (the :class:`~alliancestats.MixedResult`), ``cov``, ``sigma2``,
+            ``vbeta``, ``patients``.
+        """
+        values = self._intake_values(intake, "model_for")
+        return self._fits_for(np.array([values]))[0]
+
     def curve(self, intake: Any, sessions: Iterable[int] = range(1, 13)) -> pd.DataFrame:
         """Expected curve and band for a new patient with the given intake.
 
@@ -230,15 +261,7 @@ class ExpectedResponse:
             ``t, time, expected, sd, band_low, band_high`` (no updating).
         """
         names = self.intake.names
-        if isinstance(intake, Mapping | pd.Series):
-            missing = [n for n in names if n not in intake]
-            if missing:
-                raise ParameterError(f"curve(): intake lacks {missing}")
-            values = [float(intake[n]) for n in names]
-        elif len(names) == 1:
-            values = [float(intake)]
-        else:
-            raise ParameterError(f"curve(): give intake as a mapping of {list(names)} to values")
+        values = self._intake_values(intake, "curve")
         t = np.array([check_int("sessions", int(s)) for s in sessions], dtype=np.int64)
         rows = pd.DataFrame({"patient": "new patient", "session": t, "score": np.nan,
                              "t": t, "time": time_value(t, self.time), "modelled": False})
