@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from alliancestats import expected_response, read_sample
-
-REF = json.loads((Path(__file__).parents[1] / "reference" / "monitoring"
-                  / "monitoring_reference.json").read_text())
 
 
 @pytest.fixture(scope="session")

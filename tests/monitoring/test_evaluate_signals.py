@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REF
+from monitoring_reference import REF
 
 from alliancestats import evaluate_signals, monitor
 from alliancestats.errors import ParameterError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REF
+from monitoring_reference import REF
 from scipy import stats
 
 from alliancestats import SessionData, expected_response, lmm

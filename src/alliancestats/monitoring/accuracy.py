@@ -46,9 +46,9 @@ def auc_delong(score: np.ndarray, truth: np.ndarray, level: float
 
     Examples
     --------
-    >>> [round(v, 4) for v in auc_delong(np.array([3.0, 2.0, 1.0, 0.0]),
-    ...                                  np.array([True, False, True, False]), 0.95)]
-    [0.75, 0.25, 0.26, 1.0]
+    >>> [round(float(v), 4) for v in auc_delong(np.array([3.0, 2.0, 1.0, 0.0]),
+    ...                                         np.array([True, False, True, False]), 0.95)]
+    [0.75, 0.3536, 0.057, 1.0]
     """
     pos, neg = score[truth], score[~truth]
     n1, n0 = pos.size, neg.size

@@ -180,9 +180,11 @@ def monitor(
     Signals follow Lambert's feedback system (Finch, Lambert & Schaalje 2001; Lambert et al.
     2001, Psychother Res 11(1)) as re-implemented here; see :mod:`alliancestats.monitoring`
     and the user guide page "Session-by-session feedback". White needs a cut-off and an RCI;
-    without them it is not assigned and the rules table says so. Validated on simulated
-    cohorts with planted non-responders and ruptures (flagging rates and band coverage are in
-    the user guide).
+    without them it is not assigned and the rules table says so. No reference software
+    exists (the published systems are proprietary), so the signals are validated by an
+    independent re-computation of the rules with pandas and on simulated cohorts with
+    planted non-responders and ruptures (flagging rates with known truth; band coverage of
+    on-track patients at the nominal level), as described in the user guide.
 
     Examples
     --------
