@@ -4,7 +4,7 @@
   each session's signal as the marker colour, the expected-recovery curve and its tolerance
   band, and the alliance with its alerts on a second axis. Patients and clinicians preferred
   charts that show the expected trajectory as a line (Hooke, Sng, Cunningham & Page 2018,
-  Adm Policy Ment Health 45), so the expected curve is always drawn.
+  Cogn Ther Res 42(2)), so the expected curve is always drawn.
 * :func:`signal_overview` -- the clinic's view: the share of patients with each signal at
   every session (stacked bars, the number of judged patients above each bar).
 
