@@ -108,6 +108,9 @@ def feedback_chart(
 ) -> Axes:
     """One patient's feedback chart: scores, expected curve, tolerance band, signals, alerts.
 
+    Each observed score is a marker in its signal's colour; scores without a signal (the
+    intake, which starts the expected curve) are grey.
+
     Parameters
     ----------
     monitored : pandas.DataFrame
