@@ -122,9 +122,12 @@ def test_curve_for_a_new_patient_matches_predict(pooled):
 
 
 def test_linear_time_and_intake_columns(halves):
-    ref = halves[0].assign(severity=halves[0].groupby("patient")["symptoms"].transform("first"))
+    # a patient-level intake variable other than the first score (the first alliance rating)
+    ref = halves[0].assign(severity=halves[0].groupby("patient")["wai_sr"].transform("first"))
     er = expected_response(ref, "symptoms", intake="severity", time="linear")
     assert er.formula == "score ~ time * severity + (time | patient)"
+    assert not er.fit.singular
+    assert er.fit.nobs == ref.dropna(subset=["symptoms", "severity"]).shape[0]  # intake modelled
     p = er.predict(ref.head(20))
     assert (p.loc[p["phase"] != "no intake", "time"] == p.loc[p["phase"] != "no intake", "t"]
             - 1).all()
