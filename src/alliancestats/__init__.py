@@ -84,6 +84,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "trim_and_fill",
     ),
     "alliancestats.models": ("MixedResult", "gee", "glmm", "lmm", "lrt"),
+    "alliancestats.monitoring": (
+        "ExpectedResponse",
+        "evaluate_signals",
+        "expected_response",
+        "monitor",
+    ),
     "alliancestats.panel": (
         "PanelResult",
         "clpm",
