@@ -463,8 +463,13 @@ class PirlsProblem:
             and np.all((self.y == 0.0) | (self.y == 1.0))
         )
         self._ybool = self.y == 1.0
+        # binomial and Poisson: deviance and log-likelihood share one cheap kernel
+        self._kernel = family.name in ("binomial", "poisson")
+        # links whose inverse can leave the parameter space (e.g. a negative Poisson mean)
+        self._check_mu = family.link.name in ("identity", "inverse", "1/mu^2", "sqrt")
         self._setup_constants()
         self._u = np.zeros(re.q)
+        self.tol = 1e-11  # PIRLS: largest Newton step in u at convergence
         self._canonical = (family.name, family.link.name) in {
             ("binomial", "logit"),
             ("poisson", "log"),
@@ -492,10 +497,13 @@ class PirlsProblem:
     def _setup_constants(self) -> None:
         """Split deviance and -2 log-likelihood into a mu-free constant and a cheap kernel.
 
-        ``d_i(mu) = c_i - 2 k_i(mu)`` and ``-2 log p_i(mu) = l_i - 2 k_i(mu)`` with the kernel
-        ``k_i = w (y log mu + (1 - y) log(1 - mu))`` (binomial) or ``w (y log mu - mu)``
-        (Poisson); the constants depend on the data only and are computed once.
+        Binomial and Poisson only: ``d_i(mu) = c_i - 2 k_i(mu)`` and ``-2 log p_i(mu) = l_i -
+        2 k_i(mu)`` with the kernel ``k_i = w (y log mu + (1 - y) log(1 - mu))`` (binomial) or
+        ``w (y log mu - mu)`` (Poisson); the constants depend on the data only and are computed
+        once. Other families evaluate their deviance residuals and R's ``aic`` directly.
         """
+        if not self._kernel:
+            return
         y, w, fam = self.y, self.pw, self.family
         probe = np.full(self.n, 0.5)
         k0 = self._kernel_rows(probe)
@@ -514,13 +522,30 @@ class PirlsProblem:
 
     def dev_rows(self, mu: np.ndarray) -> np.ndarray:
         """Per-row deviance residual contributions ``d_i(mu)``."""
-        return self._dev_const_rows - 2.0 * self._kernel_rows(mu)
+        if self._kernel:
+            return self._dev_const_rows - 2.0 * self._kernel_rows(mu)
+        return self.family.dev_resids(self.y, mu, self.pw)
 
     def _devsum(self, mu: np.ndarray) -> float:
-        return self._dev_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        """Sum of the deviance residuals; infinite where ``mu`` leaves the parameter space."""
+        if self._check_mu and not self.family.valid_eta_mu(mu):
+            return np.inf
+        if self._kernel:
+            return self._dev_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        val = float(np.sum(self.family.dev_resids(self.y, mu, self.pw)))
+        return val if np.isfinite(val) else np.inf
 
-    def _m2sum(self, mu: np.ndarray) -> float:
-        return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+    def _m2sum(self, mu: np.ndarray, dev: float | None = None) -> float:
+        """R's ``family$aic`` at ``mu``: -2 log p(y | u), dispersion plugged in (lme4)."""
+        if self._kernel:
+            return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        dev = self._devsum(mu) if dev is None else dev
+        return self.family.aic(self.y, mu, self.pw, dev)
+
+    def _aic_correction(self, st: PirlsState, s: np.ndarray) -> np.ndarray:
+        """``d aic / d eta - d dev / d eta`` per row (zero without a dispersion parameter)."""
+        kappa = self.family.aic_dev_factor(self.y, st.mu, self.pw, st.dev_cond)
+        return -2.0 * (kappa - 1.0) * s
 
     def group_sum(self, v: np.ndarray) -> np.ndarray:
         """Per-group sums of a row vector (single scalar term only)."""
@@ -535,8 +560,13 @@ class PirlsProblem:
         self._u = np.zeros(self.re.q)
 
     # ------------------------------------------------------------------ PIRLS in u
-    def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float = 1e-11) -> PirlsState:
-        """Conditional modes ``u*`` for fixed ``(theta, beta)`` by PIRLS with step halving."""
+    def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float | None = None) -> PirlsState:
+        """Conditional modes ``u*`` for fixed ``(theta, beta)`` by PIRLS with step halving.
+
+        Iterates until the largest Newton step in ``u`` is below ``tol`` (default
+        :attr:`tol`, 1e-11: the Laplace approximation to full precision).
+        """
+        tol = self.tol if tol is None else tol
         eta0 = self.offset + self.X @ beta
         if self.is_scalar:
             return self._pirls_scalar(float(theta[0]), eta0, tol)
@@ -560,6 +590,16 @@ class PirlsProblem:
         eta = eta0 + linpred(u)
         mu, w, score = self._working(eta)
         pdev = self._devsum(mu) + u @ u
+        if not np.isfinite(pdev) and np.any(u):  # warm start outside the parameter space
+            u = np.zeros_like(u)
+            eta = eta0.copy()
+            mu, w, score = self._working(eta)
+            pdev = self._devsum(mu)
+        if not np.isfinite(pdev):
+            raise EstimationError(
+                "the fixed effects give fitted means outside the family's range (e.g. a "
+                "negative mean with an identity link)"
+            )
         it = 0
         for it in range(1, _MAX_ITER + 1):  # noqa: B007
             delta = newton_step(w, score, u)
@@ -601,8 +641,8 @@ class PirlsProblem:
             mu=mu,
             weights=w,
             logdet=float(np.sum(np.log(diag))),
-            minus2_cond=self._m2sum(mu),
-            dev_cond=self._devsum(mu),
+            minus2_cond=self._m2sum(mu, dev := self._devsum(mu)),
+            dev_cond=dev,
             iterations=it,
             diag=diag,
         )
@@ -621,8 +661,8 @@ class PirlsProblem:
             mu=mu,
             weights=w,
             logdet=ops.factor(mv, w).logdet,
-            minus2_cond=self._m2sum(mu),
-            dev_cond=self._devsum(mu),
+            minus2_cond=self._m2sum(mu, dev := self._devsum(mu)),
+            dev_cond=dev,
             iterations=it,
         )
 
@@ -682,6 +722,8 @@ class PirlsProblem:
         wz2 = self.group_sum(w * self.zv2)
         hz2 = self.group_sum(h * self.zv2)
         a = th * th * self.zv2 * dw / D[g]
+        if not self._kernel:  # R's aic differs from the deviance beyond a constant
+            a = a + self._aic_correction(st, s)
         c = th * self.group_sum(a * z)  # dL/du_j
         ug = u[g]
         # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum h z x / Dh_j
@@ -724,6 +766,8 @@ class PirlsProblem:
         Gm = np.einsum("iab,ib->ia", G, mv)
         d = np.einsum("ia,ia->i", mv, Gm)
         a = dw * d
+        if not self._kernel:
+            a = a + self._aic_correction(st, s)
         v = fac_h.solve(ops.rmatvec(mv, a))
         Mv = ops.matvec(mv, v)
         grad_beta = self.X.T @ (-2.0 * s + a - h * Mv)
@@ -766,19 +810,28 @@ class PirlsProblem:
         return self.ops.matvec(self.ops.values(theta), u)
 
     def joint_mode(
-        self, theta: np.ndarray, beta0: np.ndarray, tol: float = 1e-10
+        self, theta: np.ndarray, beta0: np.ndarray, tol: float | None = None
     ) -> tuple[np.ndarray, float]:
         """Joint conditional mode of ``(u, beta)`` for fixed ``theta`` (glmer's nAGQ = 0 step).
 
         Newton (Fisher scoring) iterations on the penalised deviance in ``(u, beta)`` jointly,
-        with step halving. Returns ``beta`` and the criterion ``sum d_i + |u|^2 + logdet``
-        minimised over ``theta`` in glmer's first optimisation stage.
+        with step halving. Returns ``beta`` and lme4's criterion at the joint mode, ``logdet +
+        |u|^2 + aic`` (R's ``family$aic``: -2 log p(y | u), the dispersion plugged in), which
+        glmer minimises over ``theta`` in its first stage and reports for ``nAGQ = 0``.
         """
+        tol = 10.0 * self.tol if tol is None else tol
         beta = np.array(beta0, dtype=float)
         u = self._u.copy()
         eta = self.offset + self.X @ beta + self._eta_u(theta, u)
         mu, w, score = self._working(eta)
         pdev = self._devsum(mu) + u @ u
+        if not np.isfinite(pdev) and np.any(u):  # warm start outside the parameter space
+            u = np.zeros_like(u)
+            eta = self.offset + self.X @ beta
+            mu, w, score = self._working(eta)
+            pdev = self._devsum(mu)
+        if not np.isfinite(pdev):
+            raise EstimationError("the fixed effects give fitted means outside the family's range")
         for _ in range(_MAX_ITER):
             AinvB, Ainv_ru, B, ru, _ld = self._schur_parts(theta, w, score, u)
             S = self.X.T @ (self.X * w[:, None]) - B.T @ AinvB
@@ -810,7 +863,7 @@ class PirlsProblem:
                 break
         self._u = u
         _a, _b, _c, _d, logdet = self._schur_parts(theta, w, score, u)
-        return beta, pdev + logdet
+        return beta, self._m2sum(mu) + float(u @ u) + logdet
 
     def fixed_info(self, theta: np.ndarray, st: PirlsState) -> np.ndarray:
         """``X'WX - B' A^{-1} B`` at a PIRLS state: inverse of lme4's RX-based ``vcov``."""
