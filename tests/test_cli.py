@@ -1,144 +1,149 @@
-"""Tests of the ``alliancestats`` command line: the demo's files, contents and extensibility."""
+"""The ``alliancestats`` command line: validate, init, report (demo: tests/report)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
+import tomllib
 
 import pandas as pd
 import pytest
 
-from alliancestats import read_sample
-from alliancestats.cli import DEMO_STEPS, DemoStep, build_parser, main, run_demo
+from alliancestats.cli import build_parser, main, mapping_from_args
+from alliancestats.datasets import sample_path
+from alliancestats.report import example_config_text
 
-TABLES = ["sessions", "validation_problems", "overview", "patients", "missingness", "by_session"]
-FIGURES = ["alliance_trajectories", "pain_trajectories", "odi_trajectories"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "results"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        status = main(["demo", "--out", str(out)])
-    return out, status, stdout.getvalue(), stderr.getvalue()
+MESSY_MAPPING = ["--patient", "patient_id", "--therapist", "therapist", "--layout", "wide",
+                 "--date", "date", "--instrument", "wai_sr=wai_{i}", "--outcome", "pain",
+                 "--outcome", "adhered", "--covariate", "arm"]
 
 
-def test_demo_exits_zero_and_writes_index(demo):
-    out, status, _, _ = demo
+@pytest.mark.parametrize("sample", ["physio_messy", "physio_messy_spss"])
+def test_validate_lists_every_problem_and_fails(sample, tmp_path, capsys):
+    status = main(["validate", str(sample_path(sample)), *MESSY_MAPPING,
+                   "--out", str(tmp_path)])
+    shown = capsys.readouterr().out
+    assert status == 1  # strict loading would stop
+    assert "6 problem(s)" in shown and "'7-8': not a number" in shown
+    assert "patients with gaps in session numbers: 18" in shown
+    problems = pd.read_csv(tmp_path / "validation_problems.csv")
+    assert len(problems) == 6 and {"row", "column", "value", "reason"} <= set(problems)
+    assert set(problems["kind"]) == {"invalid_item", "not_numeric", "future_date",
+                                     "missing_id", "duplicate_id"}
+    gaps = pd.read_csv(tmp_path / "validation_gaps.csv")
+    assert len(gaps) == 18
+    html = (tmp_path / "validation.html").read_text()
+    assert "6 problem(s) found" in html and "<td>7-8</td>" in html
+
+
+def test_validate_clean_file_with_a_config_exits_zero(tmp_path, capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(example_config_text(), encoding="utf-8")
+    assert main(["validate", "--config", str(config)]) == 0
+    shown = capsys.readouterr().out
+    assert "No problems: all 1413 rows pass validation." in shown
+
+
+def test_validate_unreadable_mapping_exits_two(capsys):
+    status = main(["validate", str(sample_path("physio_messy")), "--patient", "nope",
+                   "--layout", "wide"])
+    assert status == 2
+    assert "alliancestats validate:" in capsys.readouterr().err
+
+
+def test_init_writes_the_example_and_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    written = (tmp_path / "study.toml").read_text()
+    assert written == example_config_text()
+    assert tomllib.loads(written)["data"]["sample"] == "physio_cohort"
+    assert main(["init"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["init", "--force", "--data", "my data.csv"]) == 0
+    data = tomllib.loads((tmp_path / "study.toml").read_text())["data"]
+    assert data["file"] == str(tmp_path / "my data.csv") and "sample" not in data
+
+
+def test_report_command_end_to_end_on_the_spss_sample(tmp_path, capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(
+        '[report]\ntitle = "Pilot"\nstyle = "apa"\n'
+        '[data]\npatient = "patient_id"\ntherapist = "therapist"\nlayout = "wide"\n'
+        'date = "date"\ninstruments = { wai_sr = "wai_{i}" }\noutcomes = ["pain"]\n'
+        'covariates = ["arm"]\n'
+        '[trajectories]\nmeasures = ["pain"]\n'
+        '[[models]]\nname = "pain"\n'
+        'formula = "pain ~ session + alliance_within + alliance_between + (1 | patient)"\n'
+        '[effects]\neffect_plots = false\n', encoding="utf-8")
+    out = tmp_path / "report"
+    status = main(["report", str(sample_path("physio_messy_spss")), "--config", str(config),
+                   "--out", str(out), "--quiet"])
+    shown = capsys.readouterr().out
     assert status == 0
-    assert (out / "index.md").stat().st_size > 0
-    assert (out / "index.html").read_text().startswith("<!DOCTYPE html>")
-
-
-def test_demo_writes_every_table_and_figure(demo):
-    out = demo[0]
-    for name in TABLES:
-        assert (out / "tables" / f"{name}.csv").is_file(), name
-    for stem in FIGURES:
-        png = (out / "figures" / f"{stem}.png").read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
-        svg = (out / "figures" / f"{stem}.svg").read_text()
-        assert "<svg" in svg and "</svg>" in svg
-    assert "rows: 1413 read" in (out / "load_summary.txt").read_text()
-
-
-def test_index_links_every_file_and_every_link_exists(demo):
-    out = demo[0]
+    assert "Data and validation: 6 tables" in shown and str(out / "index.html") in shown
     md = (out / "index.md").read_text()
-    links = set(re.findall(r"\]\(([^)]+)\)", md))
-    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert written - {"index.md", "index.html"} == links
-    html = (out / "index.html").read_text()
-    for link in links:
-        assert f'href="{link}"' in html
-    assert "<table>" in html and "<code>physio_cohort</code>" in html
+    assert md.startswith("# Pilot") and "with `study.toml`" in md
+    # APA style: figures 6.5 inches wide (200 dpi)
+    from PIL import Image
+
+    with Image.open(out / "figures" / "trajectories_pain.png") as img:
+        assert img.size[0] == pytest.approx(6.5 * 200, abs=2)
 
 
-def test_stdout_reports_where_files_went_and_progress_goes_to_stderr(demo):
-    out, _, stdout, stderr = demo
-    n_files = sum(1 for path in out.rglob("*") if path.is_file())
-    assert f"wrote {n_files} files to {out}" in stdout
-    for name in TABLES:
-        assert str(out / "tables" / f"{name}.csv") in stdout
-    assert str(out / "index.md") in stdout
-    n_steps = len(DEMO_STEPS)
-    assert "alliancestats demo" in stderr and f"{n_steps}/{n_steps}" in stderr  # tqdm progress
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [('[ruptures]\nreliabilty = 0.9\n', "did you mean 'reliability'"),
+     ('[rupture]\n', "has no table 'rupture' (did you mean 'ruptures'?)"),
+     ('[report]\nstyle = "nature"\n', "style must be one of"),
+     ('[sudden_gains]\ncutoff = 2\n', "score is required"),
+     ('[lagged]\ny = 3\n', "y must be a text value"),
+     ('[report\n', "not valid TOML")],
+)
+def test_report_bad_configuration_exits_two_with_a_clear_message(text, message, tmp_path,
+                                                                 capsys):
+    config = tmp_path / "study.toml"
+    config.write_text(text, encoding="utf-8")
+    assert main(["report", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written for an invalid configuration
 
 
-def test_scored_sessions_match_the_sample_items(demo):
-    sessions = pd.read_csv(demo[0] / "tables" / "sessions.csv")
-    raw = read_sample("physio_cohort")
-    merged = sessions.merge(raw, on=["patient", "session"], suffixes=("", "_raw"))
-    assert len(merged) == len(raw) == 1413
-    wai = merged[[f"wai_{k}" for k in range(1, 13)]]
-    expected = wai.mean(axis=1).where(wai.notna().all(axis=1))
-    # atol: floating-point summation order only
-    pd.testing.assert_series_equal(merged["alliance"], expected, check_names=False, atol=1e-9)
-    # ODI percentage: sum / (5 x sections answered) x 100 (Fairbank & Pynsent 2000)
-    odi = merged[[f"odi_{k}" for k in range(1, 11)]]
-    odi_expected = odi.sum(axis=1, min_count=1) / (5 * odi.notna().sum(axis=1)) * 100
-    # atol: floating-point summation order only
-    pd.testing.assert_series_equal(merged["odi"], odi_expected, check_names=False, atol=1e-9)
+def test_report_missing_configuration_points_to_init(tmp_path, capsys):
+    assert main(["report", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "alliancestats init" in capsys.readouterr().err
 
 
-def test_descriptive_tables_contents(demo):
-    out = demo[0]
-    overview = pd.read_csv(out / "tables" / "overview.csv").set_index("quantity")["value"]
-    assert overview["patients"] == 182 and overview["therapists"] == 24
-    assert overview["session records"] == 1413
-    patients = pd.read_csv(out / "tables" / "patients.csv")
-    assert len(patients) == 182 and patients["patient"].is_unique
-    assert patients["sessions_recorded"].sum() == 1413
-    by_session = pd.read_csv(out / "tables" / "by_session.csv")
-    assert set(by_session["variable"]) == {"alliance", "pain", "odi", "rmdq", "adhered"}
-    pain1 = by_session.query("variable == 'pain' and session == 1").iloc[0]
-    raw = read_sample("physio_cohort")
-    assert pain1["n"] == raw.loc[raw["session"] == 1, "pain"].notna().sum()
-    # abs: by_session.csv rounds means to 4 decimals
-    assert pain1["mean"] == pytest.approx(raw.loc[raw["session"] == 1, "pain"].mean(), abs=1e-4)
-    assert (
-        by_session["ci_low"].dropna() <= by_session.loc[by_session["ci_low"].notna(), "mean"]
-    ).all()
-    miss = pd.read_csv(out / "tables" / "missingness.csv").set_index("variable")
-    assert miss.loc["pain", "n_missing"] == raw["pain"].isna().sum()
+def test_mapping_options_become_load_sessions_keywords():
+    args = build_parser().parse_args(
+        ["validate", "f.csv", "--patient", "id", "--alliance", "total=wai",
+         "--alliance", "bond=wai_bond", "--scale", "pain=nrs", "--na-value", "-99",
+         "--na-value", "missing", "--dayfirst", "--planned-sessions", "12"])
+    assert mapping_from_args(args) == {
+        "patient": "id", "planned_sessions": 12, "alliance": {"total": "wai", "bond": "wai_bond"},
+        "scales": {"pain": "nrs"}, "na_values": ["-99", "missing"], "dayfirst": True}
 
 
-def test_steps_are_a_list_that_later_features_extend(tmp_path):
-    assert [s.name for s in DEMO_STEPS][:3] == [
-        "load and validate the sample cohort",
-        "descriptive tables",
-        "trajectory figures",
-    ]
-
-    def model_step(ctx):
-        ctx.note("Models", "A model step would write its results here.")
-        ctx.write_table("Models", "Fixed effects", "models/fixed.csv", pd.DataFrame({"b": [1.0]}))
-
-    stream = io.StringIO()
-    ctx = run_demo(tmp_path, steps=[DemoStep("models", model_step)], progress=False, stream=stream)
-    assert (tmp_path / "models" / "fixed.csv").is_file()
-    md = (tmp_path / "index.md").read_text()
-    assert "## Models" in md and "[Fixed effects](models/fixed.csv)" in md
-    assert [a.title for a in ctx.artifacts] == ["Fixed effects"]
-    assert "wrote 3 files" in stream.getvalue()
+def test_mixed_name_forms_are_refused(capsys):
+    assert main(["validate", "f.csv", "--patient", "id", "--outcome", "pain=nrs",
+                 "--outcome", "odi"]) == 2
+    assert "NAME=COLUMN for every value" in capsys.readouterr().err
 
 
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
-    assert "demo" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert all(c in err for c in ("demo", "validate", "init", "report"))
 
 
 def test_unwritable_output_reports_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    assert main(["demo", "--out", str(blocker / "sub"), "--quiet"]) == 1
-    assert "cannot write to" in capsys.readouterr().err
+    assert main(["demo", "--out", str(blocker / "sub"), "--quiet"]) == 2
+    assert "alliancestats demo:" in capsys.readouterr().err
 
 
 def test_parser_defaults():
     args = build_parser().parse_args(["demo"])
     assert args.out == "alliancestats-demo" and args.quiet is False
+    assert build_parser().parse_args(["report", "--config", "s.toml"]).out == (
+        "alliancestats-report")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["nonsense"])

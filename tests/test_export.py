@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from alliancestats._export import neutralize, write_csv, write_excel
-from alliancestats.cli import DemoContext
+from alliancestats.report.config import load_config
+from alliancestats.report.content import SectionOutput
+from alliancestats.report.context import ReportContext
 
 HOSTILE = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"]
 
@@ -54,11 +56,11 @@ def test_write_excel_stores_text_not_formulas(tmp_path):
 
 
 @pytest.mark.parametrize("writer", ["csv"])
-def test_the_demo_tables_are_written_safely(writer, tmp_path):
+def test_the_report_tables_are_written_safely(writer, tmp_path):
     # the demo's CSV writer used to copy cells verbatim
-    ctx = DemoContext(out=tmp_path)
-    ctx.write_table("s", "t", "t.csv", pd.DataFrame({"patient": ["=1+1", "P2"]}))
-    assert (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines() == [
+    ctx = ReportContext(out=tmp_path, config=load_config({}))
+    ctx.table(SectionOutput("s", "S"), "t", "t", pd.DataFrame({"patient": ["=1+1", "P2"]}))
+    assert (tmp_path / "tables" / "t.csv").read_text(encoding="utf-8").splitlines() == [
         "patient",
         "'=1+1",
         "P2",

@@ -28,3 +28,15 @@ def test_public_names_resolve_on_first_use():
 
     assert callable(als.lmm) and "lmm" in dir(als)
     assert sorted(als.__all__) == als.__all__
+
+
+def test_importing_a_submodule_by_name_keeps_the_function():
+    # `from alliancestats.models.glmm import ...` binds the submodule on the package; the
+    # public functions of the same names must stay functions
+    code = ("from alliancestats.models.glmm import GlmmResult; "
+            "from alliancestats.models.lmm import fit_design; "
+            "import alliancestats as als; from alliancestats.models import glmm, lmm; "
+            "print(callable(glmm) and callable(lmm) and callable(als.glmm) and callable(als.lmm))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True)
+    assert out.stdout.strip().splitlines()[-1] == "True"

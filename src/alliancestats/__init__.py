@@ -45,6 +45,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "alliancestats.errors": (
         "AllianceStatsWarning",
+        "ConfigError",
         "ConvergenceWarning",
         "DataValidationError",
         "DroppedRowsWarning",

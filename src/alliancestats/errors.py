@@ -30,6 +30,7 @@ __all__ = [
     "MetaAnalysisError",
     "SampleNotFoundError",
     "ParameterError",
+    "ConfigError",
     "AllianceStatsWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -137,6 +138,13 @@ class ParameterError(AllianceStatsError, ValueError, TypeError):
 
     It is also a ``ValueError`` and a ``TypeError``, so code written against the built-in
     exceptions keeps working.
+    """
+
+
+class ConfigError(AllianceStatsError, ValueError):
+    """A study configuration (TOML) is invalid: unknown table or key, wrong type, missing value.
+
+    The message names the file, the table and the key, and lists what is allowed.
     """
 
 

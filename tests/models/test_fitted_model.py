@@ -116,3 +116,54 @@ def test_refit_to_own_response_on_every_path(sessions, random):
     assert r.deviance == pytest.approx(fit.deviance, rel=1e-9)
     np.testing.assert_allclose(r.beta, fit.fixed["estimate"], rtol=1e-6, atol=1e-8)
     assert np.isnan(r.df).all() and r.contrast_df is None
+
+
+def test_glmm_publishes_response_weights_and_offset(sessions):
+    d = sessions.assign(trials=np.where(np.arange(len(sessions)) % 2, 3.0, 1.0),
+                        exposure=np.log(np.arange(len(sessions)) % 3 + 1.0))
+    d["done"] = np.minimum(d["adhered"] * d["trials"], d["trials"])
+    fit = quiet(glmm, "done ~ session + offset(exposure) + (1 | patient)", d, trials="trials",
+                offset=np.full(len(d), 0.1))
+    m = fit.model
+    np.testing.assert_allclose(m.prior_weights, d["trials"].to_numpy())
+    np.testing.assert_allclose(m.response_values, (d["done"] / d["trials"]).to_numpy())
+    np.testing.assert_allclose(m.total_offset, d["exposure"].to_numpy() + 0.1)
+    with pytest.raises(ValueError):
+        m.prior_weights[0] = 2.0  # read-only
+
+
+def test_lmm_publishes_response_weights_and_offset(lin, sessions):
+    m = lin.model
+    np.testing.assert_allclose(m.response_values, sessions.loc[lin.fitted.index, "pain"])
+    np.testing.assert_array_equal(m.prior_weights, np.ones(lin.nobs))
+    np.testing.assert_array_equal(m.total_offset, np.zeros(lin.nobs))
+    with pytest.raises(ValueError):
+        m.response_values[0] = 0.0
+
+
+@pytest.mark.parametrize("engine", ["lmm", "glmm"])
+def test_refit_covariances_follow_the_refit(lin, gen, engine):
+    m = (lin if engine == "lmm" else gen).model
+    y = m.simulate(np.random.default_rng(3))
+    r = m.refit(y, ddf=False)
+    assert [c.group for c in r.covariances] == [c.group for c in m.covariances()]
+    # the refit's own θ and σ: a full fit to the same response gives the same matrices
+    full = (quiet(lmm, lin.formula, lin.design.data.assign(pain=y)) if engine == "lmm"
+            else quiet(glmm, gen.formula, gen.design.data.assign(adhered=y)))
+    for ours, theirs in zip(r.covariances, full.model.covariances(), strict=True):
+        np.testing.assert_allclose(ours.cov, theirs.cov, rtol=2e-3, atol=1e-6)
+
+
+def test_refit_null_keeps_random_effects_and_offsets(lin, gen, sessions):
+    null = lin.model.refit_null()
+    direct = quiet(lmm, "pain ~ 1 + (1 + session | patient) + (1 | therapist)",
+                   lin.design.data)
+    assert list(null.fixed.index) == ["(Intercept)"]
+    assert null.deviance == pytest.approx(direct.deviance, rel=1e-10)
+    gnull = gen.model.refit_null()
+    gdirect = quiet(glmm, "adhered ~ 1 + (1 | patient)", gen.design.data)
+    assert gnull.loglik == pytest.approx(gdirect.loglik, rel=1e-8)
+    y = gen.model.simulate(np.random.default_rng(4))
+    assert gen.model.refit_null(y).nobs == gen.nobs
+    with pytest.raises(ValueError, match="one value per fitted row"):
+        lin.model.refit_null(np.zeros(3))

@@ -14,6 +14,7 @@ from alliancestats.errors import (
     ParameterError,
 )
 from alliancestats.models.glmm import glmm
+from alliancestats.models.lmm import lmm
 
 
 @cache
@@ -83,3 +84,25 @@ def test_predict_matches_float_group_ids_to_integer_groups(small) -> None:
     )  # the same group, the same number
     pop_f = fit_f.predict(pd.DataFrame({"x": [0.1], "gi": [1]}), random=False)
     assert fit_f.predict(pd.DataFrame({"x": [0.1], "gi": [1]})).iloc[0] != pop_f.iloc[0]
+
+
+def test_predict_with_standard_errors_and_intervals():
+    from alliancestats.effects import predictions
+    from alliancestats.simulate import simulate_sessions
+
+    d = simulate_sessions(n_therapists=5, seed=8).dropna(subset=["pain", "adhered"])
+    fit = lmm("pain ~ session + (1 | patient)", d)
+    new = d.head(4)
+    plain = fit.predict(new)
+    assert isinstance(plain, pd.Series) and plain.name == "predicted"
+    with_se = fit.predict(new, se=True)
+    pd.testing.assert_frame_equal(with_se, predictions(fit, new, random=True, interval=None))
+    np.testing.assert_allclose(with_se["estimate"], plain)
+    ci = fit.predict(new, random=False, interval="confidence", level=0.9)
+    pd.testing.assert_frame_equal(ci, predictions(fit, new, interval="confidence", level=0.9))
+    pi = fit.predict(new, interval="prediction")
+    assert (pi["pi_high"] - pi["pi_low"] > ci["ci_high"] - ci["ci_low"]).all()
+    g = glmm("adhered ~ session + (1 | patient)", d)
+    gp = g.predict(new, type="response", interval="confidence")
+    pd.testing.assert_frame_equal(gp, predictions(g, new, random=True, type="response"))
+    assert ((gp["ci_low"] < gp["estimate"]) & (gp["estimate"] < gp["ci_high"])).all()

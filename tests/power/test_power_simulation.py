@@ -96,9 +96,15 @@ def test_lrt_test(small_spec):
     assert (rep["df"] == 1).all()
 
 
-def test_kenward_roger_is_refused_with_alternatives(small_spec):
-    with pytest.raises(ParameterError, match="Kenward-Roger df are not available"):
-        power_simulation(small_spec, test="kenward-roger", nsim=2)
+def test_kenward_roger_test_uses_adjusted_se_and_df(small_spec):
+    kr = power_simulation(small_spec, test="kr", nsim=4, seed=2, n_jobs=1)
+    satt = power_simulation(small_spec, test="satterthwaite", nsim=4, seed=2, n_jobs=1)
+    assert kr.test == "kenward-roger"
+    a, b = kr.replicates, satt.replicates
+    # same responses and refits: same estimates; Kenward-Roger's SE is never smaller
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-10)
+    assert (a["se"] >= b["se"] * (1 - 1e-10)).all()
+    assert (a["df"] > 0).all() and a["p"].between(0, 1).all()
 
 
 def test_lrt_needs_a_formula_term():

@@ -4,12 +4,9 @@ Everything after the fit (ICC, R², marginal means, predictions, bootstrap refit
 fitted-model interface that ``MixedResult.model`` holds
 (:class:`~alliancestats.models.fitted.FittedModel`: design, fixed effects and their
 covariance, term covariances, linear predictor, inverse link, contrast df, simulation and fast
-refits). A few things the interface does not (yet) publish are read here and only here:
-
-* the prepared GLMM response, prior weights and total offset (``model.inputs``), used for the
-  intercept-only null model of Poisson R² and for refits with a new response;
-* the covariance-parameter layout (``model.problem``), to turn the θ of a fast refit into term
-  covariance matrices.
+refits, Kenward-Roger inference, the prepared response, prior weights and total offset, and the
+intercept-only null model). This module gathers the reads effects need in one place, so that
+the rest of the subpackage does not depend on the shape of the interface.
 
 Functions accept a ``MixedResult`` or its fitted model.
 
@@ -35,12 +32,11 @@ import pandas as pd
 from alliancestats.errors import ModelSpecificationError
 from alliancestats.models.design import variables_in
 from alliancestats.models.families import Family, get_family
-from alliancestats.models.varcomp import term_covariances as layout_covariances
+from alliancestats.models.kenward_roger import KenwardRoger
 
 __all__ = [
     "RandomTermInfo",
     "RefitParts",
-    "RefitSpec",
     "contrast_df",
     "factor_levels",
     "family_of",
@@ -48,6 +44,7 @@ __all__ = [
     "fixed_matrix",
     "fixed_variables",
     "is_glmm",
+    "kenward_roger",
     "linear_predictor",
     "model_frame",
     "null_model",
@@ -57,16 +54,11 @@ __all__ = [
     "random_design",
     "random_terms",
     "refit_parts",
-    "refit_spec",
     "require_fit",
     "response_values",
     "simulate",
     "vcov_beta",
 ]
-
-#: column name used for a replaced response in formula refits
-REFIT_RESPONSE = "refit_response_"
-
 
 @dataclass(frozen=True)
 class RandomTermInfo:
@@ -142,9 +134,14 @@ def vcov_beta(obj: Any) -> np.ndarray:
     return np.asarray(fitted_model(obj).vcov_beta(), dtype=float)
 
 
-def contrast_df(obj: Any, L: np.ndarray) -> float:
-    """Satterthwaite df of ``L @ beta`` (LMM); infinite for GLMMs."""
-    return float(fitted_model(obj).contrast_df(np.asarray(L, dtype=float)))
+def contrast_df(obj: Any, L: np.ndarray, method: str = "satterthwaite") -> float:
+    """Satterthwaite (or Kenward-Roger) df of ``L @ beta`` (LMM); infinite for GLMMs."""
+    return float(fitted_model(obj).contrast_df(np.asarray(L, dtype=float), method))
+
+
+def kenward_roger(obj: Any) -> KenwardRoger:
+    """Kenward-Roger adjusted covariance and df of a linear mixed model fitted by REML."""
+    return fitted_model(obj).kenward_roger()
 
 
 def model_frame(obj: Any) -> pd.DataFrame:
@@ -208,26 +205,17 @@ def random_design(obj: Any, newdata: pd.DataFrame | None) -> list[tuple[np.ndarr
 
 def response_values(obj: Any) -> np.ndarray:
     """Response on the model scale (binomial: proportion of successes)."""
-    model = fitted_model(obj)
-    if model.family == "gaussian":
-        return np.asarray(model.design.y, dtype=float)
-    return np.asarray(model.inputs.y, dtype=float)
+    return np.asarray(fitted_model(obj).response_values, dtype=float)
 
 
 def prior_weights(obj: Any) -> np.ndarray:
     """Prior weights (binomial: number of trials); ones for linear mixed models."""
-    model = fitted_model(obj)
-    if model.family == "gaussian":
-        return np.ones(model.design.nobs)
-    return np.asarray(model.inputs.pw, dtype=float)
+    return np.asarray(fitted_model(obj).prior_weights, dtype=float)
 
 
 def offsets(obj: Any) -> np.ndarray:
     """Offset of every fitted row (formula ``offset()`` terms plus ``offset=``)."""
-    model = fitted_model(obj)
-    if model.family == "gaussian":
-        return np.asarray(model.design.offset, dtype=float)
-    return np.asarray(model.inputs.offset, dtype=float)
+    return np.asarray(fitted_model(obj).total_offset, dtype=float)
 
 
 def simulate(obj: Any, rng: np.random.Generator) -> np.ndarray:
@@ -237,59 +225,10 @@ def simulate(obj: Any, rng: np.random.Generator) -> np.ndarray:
 
 def refit_parts(obj: Any, y: np.ndarray) -> RefitParts:
     """Fast refit to a new response: fixed effects, term covariances, residual SD."""
-    model = fitted_model(obj)
-    refit = model.refit(np.asarray(y, dtype=float), ddf=False)
-    problem = model.problem
-    layout = getattr(problem, "layout", None) or problem.re.layout
-    covs = layout_covariances(layout, refit.theta, refit.sigma)
+    refit = fitted_model(obj).refit(np.asarray(y, dtype=float), ddf=False)
+    covs = [np.asarray(c.cov, dtype=float) for c in refit.covariances]
     return RefitParts(np.asarray(refit.beta, dtype=float), covs, float(refit.sigma),
                       bool(refit.converged))
-
-
-def _random_text(design: Any) -> str:
-    # label_vars keep the grouping variables of terms that lme4-style naming renamed "g.1"
-    return " + ".join(f"({b.lhs} | {':'.join(b.label_vars)})" for b in design.random)
-
-
-@dataclass(frozen=True)
-class RefitSpec:
-    """A formula refit of the model (picklable): new response and, optionally, fixed part."""
-
-    formula: str
-    frame: pd.DataFrame
-    family: str
-    link: str | None
-    reml: bool
-    weights: np.ndarray
-    offset: np.ndarray
-    nagq: int
-
-    def fit(self, y: np.ndarray) -> Any:
-        """Fit the model with response ``y`` (one value per row of ``frame``)."""
-        from alliancestats.models import glmm, lmm
-
-        frame = self.frame.copy()
-        frame[REFIT_RESPONSE] = np.asarray(y, dtype=float)
-        if self.family == "gaussian":
-            return lmm(self.formula, frame, reml=self.reml)
-        return glmm(self.formula, frame, family=self.family, link=self.link,
-                    weights=self.weights, offset=self.offset, nAGQ=self.nagq,
-                    check_separation=False)
-
-
-def refit_spec(obj: Any, fixed: str | None = None) -> RefitSpec:
-    """A :class:`RefitSpec` of the fit (``fixed`` replaces the fixed part, e.g. ``"1"``)."""
-    model = fitted_model(obj)
-    design = model.design
-    fixed = design.parsed.fixed if fixed is None else fixed
-    formula = f"{REFIT_RESPONSE} ~ {fixed} + {_random_text(design)}"
-    glmm = model.family != "gaussian"
-    if not glmm and design.parsed.offsets:
-        formula += "".join(f" + offset({o})" for o in design.parsed.offsets)
-    return RefitSpec(formula=formula, frame=design.data, family=model.family,
-                     link=model.link if glmm else None, reml=bool(model.reml),
-                     weights=prior_weights(model), offset=offsets(model),
-                     nagq=int(getattr(model, "nagq", 1)))
 
 
 def null_model(obj: Any, y: np.ndarray | None = None) -> Any:
@@ -298,6 +237,4 @@ def null_model(obj: Any, y: np.ndarray | None = None) -> Any:
     As ``insight::null_model`` for merMod fits (used by performance for the Poisson
     distribution-specific variance); ``y`` replaces the response (bootstrap replicates).
     """
-    spec = refit_spec(obj, fixed="1")
-    return spec.fit(response_values(obj) if y is None else y)
-
+    return fitted_model(obj).refit_null(y)

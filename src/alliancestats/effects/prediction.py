@@ -13,9 +13,9 @@ factor):
   saw are treated as new groups (``z' Sigma z``). Ignoring the covariance of the estimated
   fixed and random effects is the usual approximation (as in ggeffects and merTools).
 
-LMM intervals use t quantiles with the Satterthwaite df of ``x' beta``; GLMM intervals are
-Wald intervals on the link scale, back-transformed for ``type="response"`` (delta-method
-SEs). GLMMs have no prediction interval (the response distribution is discrete).
+LMM intervals use t quantiles with the Satterthwaite (or Kenward-Roger) df of ``x' beta``;
+GLMM intervals are Wald intervals on the link scale, back-transformed for
+``type="response"`` (delta-method SEs). GLMMs have no prediction interval (the response distribution is discrete).
 
 Examples
 --------
@@ -40,6 +40,7 @@ from scipy import stats
 from alliancestats._validation import check_bool, check_choice, check_level
 from alliancestats.effects import _model
 from alliancestats.errors import ModelSpecificationError
+from alliancestats.models.kenward_roger import check_ddf
 
 __all__ = ["predictions"]
 
@@ -64,12 +65,13 @@ def _random_variance(result: Any, newdata: pd.DataFrame | None, conditional: boo
     return np.zeros(0) if total is None else total
 
 
-def _row_df(result: Any, X: np.ndarray) -> np.ndarray:
-    """Satterthwaite df of ``x' beta`` for every row (computed once per distinct row)."""
-    if _model.is_glmm(result):
+def _row_df(result: Any, X: np.ndarray, ddf: str) -> np.ndarray:
+    """Satterthwaite or Kenward-Roger df of ``x' beta`` for every row (computed once per
+    distinct row); infinite for GLMMs and ``ddf="asymptotic"``."""
+    if _model.is_glmm(result) or ddf == "asymptotic":
         return np.full(len(X), np.inf)
     uniq, inverse = np.unique(np.round(X, 12), axis=0, return_inverse=True)
-    df = np.array([_model.contrast_df(result, row) for row in uniq])
+    df = np.array([_model.contrast_df(result, row, ddf) for row in uniq])
     return df[np.ravel(inverse)]
 
 
@@ -81,6 +83,7 @@ def predictions(
     interval: str | None = "confidence",
     level: float = 0.95,
     type: str = "response",  # noqa: A002 - lme4's argument name
+    ddf: str = "satterthwaite",
 ) -> pd.DataFrame:
     """Predictions with standard errors and intervals.
 
@@ -100,6 +103,9 @@ def predictions(
         Interval level.
     type : {"response", "link"}
         GLMMs: response scale (probabilities, rates) or link scale.
+    ddf : {"satterthwaite", "kenward-roger", "asymptotic"}
+        LMMs: df of the t quantiles. ``"kenward-roger"`` also takes the fixed-effects part of
+        the variance from Kenward & Roger's adjusted covariance (REML fits).
 
     Returns
     -------
@@ -135,6 +141,7 @@ def predictions(
     check_choice("interval", interval, ("confidence", "prediction", None))
     check_choice("type", type, ("response", "link"))
     level = check_level(level)
+    ddf = check_ddf(ddf, ("satterthwaite", "kenward-roger", "asymptotic"))
     family = _model.family_of(result)
     if interval == "prediction" and family is not None:
         raise ModelSpecificationError(
@@ -143,13 +150,15 @@ def predictions(
         )
     X = _model.fixed_matrix(result, newdata)
     eta = _model.linear_predictor(result, newdata, random)
-    var = np.einsum("ij,jk,ik->i", X, _model.vcov_beta(result), X)
+    kr = ddf == "kenward-roger" and family is None
+    V = _model.kenward_roger(result).vcov if kr else _model.vcov_beta(result)
+    var = np.einsum("ij,jk,ik->i", X, V, X)
     if random and interval != "prediction":
         var = var + _random_variance(result, newdata, conditional=True)
     if interval == "prediction":
         var = var + _random_variance(result, newdata, conditional=random) + result.sigma**2
     se = np.sqrt(var)
-    df = _row_df(result, X)
+    df = _row_df(result, X, ddf)
     index = result.fitted.index if newdata is None else newdata.index
     out = pd.DataFrame({"estimate": eta, "se": se, "df": df}, index=index)
     if interval is not None:

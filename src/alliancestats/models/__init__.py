@@ -15,6 +15,8 @@ True
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 _LAZY = {
@@ -33,6 +35,26 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from alliancestats.models.results import MixedResult  # noqa: F401
 
 __all__ = ["MixedResult", "gee", "glmm", "lmm", "lrt"]
+
+
+class _Package(types.ModuleType):
+    """This package's module object: a public function survives the import of the
+    same-named submodule.
+
+    Importing ``alliancestats.models.glmm`` by name (``from alliancestats.models.glmm import
+    GlmmResult``) makes the import system bind the submodule as the package attribute
+    ``glmm``, which would hide the function ``glmm`` from every later
+    ``from alliancestats.models import glmm`` (and ``alliancestats.glmm``).
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if (isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__
+                and hasattr(value, name)):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

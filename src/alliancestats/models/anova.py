@@ -14,7 +14,9 @@ The F statistic is ``(L b)' (L V L')^{-1} (L b) / q``; its denominator degrees o
 follow Satterthwaite's method as in lmerTest (Kuznetsova, Brockhoff & Christensen 2017,
 J Stat Softw 82(13), section 3.2): ``L V L'`` is eigen-decomposed, each of the ``q``
 orthogonal directions gets its own Satterthwaite df ``nu_m``, and the F test's df is
-``2 E / (E - q)`` with ``E = sum nu_m / (nu_m - 2)`` (Fai & Cornelius 1996).
+``2 E / (E - q)`` with ``E = sum nu_m / (nu_m - 2)`` (Fai & Cornelius 1996). With
+Kenward-Roger's method (:mod:`.kenward_roger`) the Wald statistic uses the adjusted
+covariance and is scaled, and the df follow Kenward & Roger (1997).
 
 Examples
 --------
@@ -39,8 +41,15 @@ from scipy import stats
 from alliancestats.errors import DataQualityWarning, ModelSpecificationError
 from alliancestats.models.design import Design
 from alliancestats.models.formula_eval import safe_model_matrix
+from alliancestats.models.kenward_roger import KenwardRoger
 
-__all__ = ["anova_table", "combine_ddf", "contrasts_type1", "contrasts_type3"]
+__all__ = [
+    "anova_table",
+    "combine_ddf",
+    "contrasts_type1",
+    "contrasts_type3",
+    "kenward_roger_f_test",
+]
 
 _EPS = float(np.sqrt(np.finfo(float).eps))
 
@@ -289,6 +298,19 @@ def f_test(
     return {"sum_sq": ms * q, "mean_sq": ms, "num_df": q, "den_df": ddf, "F": F, "p": p}
 
 
+def kenward_roger_f_test(L: np.ndarray, beta: np.ndarray, kr: KenwardRoger,
+                         sigma: float) -> dict[str, float]:
+    """F test of ``L beta = 0`` with Kenward-Roger's scaling and df (lmerTest's ``contestMD``
+    with ``ddf = "Kenward-Roger"``: ``sum_sq`` and ``mean_sq`` from the unscaled statistic).
+    """
+    if L.shape[0] == 0:
+        return f_test(L, beta, kr.vcov_unadjusted, lambda _: np.nan, sigma)
+    res = kr.f_test(L, beta)
+    ms = res["F_unscaled"] * sigma**2
+    return {"sum_sq": ms * res["num_df"], "mean_sq": ms, "num_df": res["num_df"],
+            "den_df": res["den_df"], "F": res["F"], "p": res["p"]}
+
+
 def anova_table(
     design: Design,
     beta: np.ndarray,
@@ -296,8 +318,13 @@ def anova_table(
     direction_df: Callable[[np.ndarray], float],
     sigma: float,
     type: int = 3,  # noqa: A002 - lmerTest's argument name
+    kenward_roger: KenwardRoger | None = None,
 ) -> pd.DataFrame:
-    """ANOVA table of the fixed-effect terms (see :meth:`MixedResult.anova`)."""
+    """ANOVA table of the fixed-effect terms (see :meth:`MixedResult.anova`).
+
+    With ``kenward_roger`` the F tests are Kenward-Roger's (:func:`kenward_roger_f_test`);
+    otherwise Satterthwaite's with ``direction_df`` giving the df of one contrast.
+    """
     if type in (3, "3", "III"):
         Ls = contrasts_type3(design)
     elif type in (1, "1", "I"):
@@ -308,7 +335,11 @@ def anova_table(
         )
     rows = []
     for term, L in Ls.items():
-        rows.append({"term": term, **f_test(L, beta, V, direction_df, sigma)})
+        if kenward_roger is not None:
+            test = kenward_roger_f_test(L, beta, kenward_roger, sigma)
+        else:
+            test = f_test(L, beta, V, direction_df, sigma)
+        rows.append({"term": term, **test})
     cols = ["sum_sq", "mean_sq", "num_df", "den_df", "F", "p"]
     if not rows:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="term"))

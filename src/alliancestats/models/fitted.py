@@ -24,11 +24,18 @@ The interface, in brief (``m = fit.model``):
 ``m.linear_predictor(newdata,    linear predictor (``X beta + offset`` plus ``Z b`` when
 random=True)``                   ``random``); fitted rows when ``newdata`` is None
 ``m.linkinv(eta)``               inverse link (identity for LMM)
-``m.contrast_df(L)``             Satterthwaite df of ``L' beta`` (LMM); ``inf`` for GLMM
+``m.contrast_df(L, method)``     Satterthwaite (default) or Kenward-Roger df of ``L' beta``
+                                 (LMM); ``inf`` for GLMM
+``m.kenward_roger()``            Kenward-Roger adjusted covariance and df (LMM fitted by REML)
+``m.response_values``            the response as fitted (GLMM binomial: proportions)
+``m.prior_weights``              prior weights (GLMM binomial: trials); ones without weights
+``m.total_offset``               offset of every row (formula ``offset()`` plus ``offset=``)
 ``m.varcomp_wald(level)``        Wald table of SDs, correlations and sigma (lme4 names)
 ``m.profile(level, progress)``   profile-likelihood intervals for every parameter
 ``m.refit_ml()``                 the same model fitted by ML, as a ``MixedResult``
 ``m.refit(y, ddf=True)``         a fast refit to a new response on the same design (:class:`Refit`)
+``m.refit_null(y=None)``         the intercept-only model with the same random effects, weights
+                                 and offsets (``y`` replaces the response)
 ``m.simulate(rng, beta=None)``   a new response drawn from the fitted model
 ===============================  ==============================================================
 
@@ -63,9 +70,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
     from alliancestats.models.design import Design
+    from alliancestats.models.kenward_roger import KenwardRoger
     from alliancestats.models.results import MixedResult
 
-__all__ = ["FittedModel", "Refit", "TermCovariance"]
+__all__ = ["FittedModel", "FittedModelBase", "Refit", "TermCovariance", "read_only"]
+
+#: column holding the response of a formula refit (a name no data set uses)
+REFIT_RESPONSE = "refit_response_"
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,9 @@ class Refit:
         Gradient check passed; a variance component on the boundary (lme4's ``isSingular``).
     contrast_df : callable or None
         ``contrast_df(L)`` gives the Satterthwaite df of ``L' beta`` (None without ``ddf``).
+    covariances : list of TermCovariance
+        Covariance matrix of every random-effects term at the refit's θ (response scale),
+        in ``design.random`` order, as :meth:`FittedModel.covariances` for the fit.
     """
 
     beta: np.ndarray
@@ -129,6 +143,7 @@ class Refit:
     converged: bool
     singular: bool
     contrast_df: Any = field(default=None, repr=False)
+    covariances: list[TermCovariance] = field(default_factory=list, repr=False)
 
     @property
     def statistic(self) -> np.ndarray:
@@ -181,8 +196,32 @@ class FittedModel(Protocol):
         """Inverse link: the mean response for a linear predictor."""
         ...
 
-    def contrast_df(self, L: np.ndarray) -> float:
-        """Denominator df of the Wald test of ``L @ beta`` (Satterthwaite; ``inf`` for GLMM)."""
+    def contrast_df(self, L: np.ndarray, method: str = "satterthwaite") -> float:
+        """Denominator df of the Wald test of ``L @ beta``: ``method`` ``"satterthwaite"`` or
+        ``"kenward-roger"`` (LMM); ``inf`` for GLMM."""
+        ...
+
+    def kenward_roger(self) -> KenwardRoger:
+        """Kenward-Roger adjusted covariance of ``beta`` and its df (LMM fitted by REML)."""
+        ...
+
+    @property
+    def response_values(self) -> np.ndarray:
+        """The response as fitted (GLMM binomial: proportion of successes); read-only."""
+        ...
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        """Prior weights of the fitted rows (GLMM binomial: trials); read-only."""
+        ...
+
+    @property
+    def total_offset(self) -> np.ndarray:
+        """Offset of every fitted row (formula ``offset()`` terms plus ``offset=``); read-only."""
+        ...
+
+    def refit_null(self, y: np.ndarray | None = None) -> MixedResult:
+        """The intercept-only model with the same random effects, weights and offsets."""
         ...
 
     def varcomp_wald(self, level: float) -> pd.DataFrame:
@@ -208,3 +247,85 @@ class FittedModel(Protocol):
         simulation, as simr's ``fixef<-``).
         """
         ...
+
+
+def read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only float view of ``values`` (what the interface's array properties return)."""
+    view = np.asarray(values, dtype=float).view()
+    view.flags.writeable = False
+    return view
+
+
+class FittedModelBase:
+    """Members of :class:`FittedModel` that follow from the others.
+
+    :class:`~alliancestats.models.lmm_fit.LmmFit` and
+    :class:`~alliancestats.models.glmm_fit.GlmmFit` inherit them; the defaults here are the
+    linear mixed model's (an engine with prior weights or extra offsets overrides the
+    properties).
+    """
+
+    design: Design
+    family: str
+    link: str
+    reml: bool
+
+    @property
+    def response_values(self) -> np.ndarray:
+        """The response as fitted; read-only."""
+        return read_only(self.design.y)
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        """Prior weights of the fitted rows (ones: the model has none); read-only."""
+        return read_only(np.ones(self.design.nobs))
+
+    @property
+    def total_offset(self) -> np.ndarray:
+        """Offset of every fitted row (the formula's ``offset()`` terms); read-only."""
+        return read_only(self.design.offset)
+
+    def kenward_roger(self) -> KenwardRoger:
+        """Kenward-Roger adjusted covariance of ``beta`` (computed once, then kept).
+
+        Raises :class:`~alliancestats.errors.ModelSpecificationError` for GLMMs and for
+        fits by maximum likelihood; see
+        :func:`~alliancestats.models.kenward_roger.kenward_roger`.
+        """
+        cached = self.__dict__.get("_kenward_roger")
+        if cached is None:
+            from alliancestats.models.kenward_roger import kenward_roger
+
+            cached = kenward_roger(self)
+            self.__dict__["_kenward_roger"] = cached
+        return cached
+
+    def refit_null(self, y: np.ndarray | None = None) -> MixedResult:
+        """The intercept-only model with the same random effects, weights and offsets.
+
+        As ``insight::null_model`` for lme4 fits (the fixed part replaced by ``~ 1``);
+        ``y`` replaces the response (one value per fitted row, on the scale of
+        :attr:`response_values`), e.g. for bootstrap replicates.
+        """
+        d = self.design
+        values = self.response_values if y is None else np.asarray(y, dtype=float)
+        if values.shape != (d.nobs,):
+            raise ValueError(f"y must have one value per fitted row ({d.nobs}), got "
+                             f"{values.shape}")
+        frame = d.data.copy()
+        frame[REFIT_RESPONSE] = values
+        # label_vars keep the grouping variables of terms that lme4-style naming renamed
+        random = " + ".join(f"({b.lhs} | {':'.join(b.label_vars)})" for b in d.random)
+        formula = f"{REFIT_RESPONSE} ~ 1 + {random}"
+        # from the submodules (already loaded by the fit): a package-level import could
+        # return the submodule where it was imported by name before the function
+        if self.family == "gaussian":
+            from alliancestats.models.lmm import lmm
+
+            formula += "".join(f" + offset({o})" for o in d.parsed.offsets)
+            return lmm(formula, frame, reml=bool(self.reml))
+        from alliancestats.models.glmm import glmm
+
+        return glmm(formula, frame, family=self.family, link=self.link,
+                    weights=np.asarray(self.prior_weights), offset=np.asarray(self.total_offset),
+                    nAGQ=int(getattr(self, "nagq", 1)), check_separation=False)

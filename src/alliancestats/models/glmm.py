@@ -80,7 +80,10 @@ class GlmmResult(MixedResult):
         newdata: pd.DataFrame | None = None,
         random: bool = True,
         type: str = "link",  # noqa: A002 - lme4's argument name
-    ) -> pd.Series:
+        se: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
         """Predictions on the link (default, as lme4) or response scale.
 
         Parameters
@@ -94,10 +97,14 @@ class GlmmResult(MixedResult):
             population-level predictions (``re.form = NA``).
         type : {"link", "response"}
             Scale of the predictions.
+        se, interval, level
+            Standard errors and a ``"confidence"`` interval (Wald on the link scale,
+            back-transformed for ``type="response"``), as
+            :meth:`MixedResult.predict <alliancestats.models.results.MixedResult.predict>`.
 
         Returns
         -------
-        pandas.Series
+        pandas.Series or pandas.DataFrame
 
         Examples
         --------
@@ -111,6 +118,11 @@ class GlmmResult(MixedResult):
         True
         """
         check_choice("type", type, ["link", "response"])
+        if se or interval is not None:
+            from alliancestats.effects.prediction import predictions
+
+            return predictions(self, newdata, random=random, interval=interval, level=level,
+                               type=type)
         eta = self.model.linear_predictor(newdata, random)
         values = eta if type == "link" else self.model.linkinv(eta)
         index = self.fitted.index if newdata is None else newdata.index

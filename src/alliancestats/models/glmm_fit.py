@@ -23,7 +23,7 @@ from alliancestats.models.convergence import (
     newton_step,
     single_threaded_blas,
 )
-from alliancestats.models.fitted import Refit, TermCovariance
+from alliancestats.models.fitted import FittedModelBase, Refit, TermCovariance, read_only
 from alliancestats.models.glmm_inputs import GlmmInputs
 from alliancestats.models.glmm_optim import GlmmOptimum, fit_two_stage, glm_start
 from alliancestats.models.glmm_profile import profile_glmm
@@ -44,7 +44,7 @@ __all__ = ["GlmmFit", "fit_glmm", "refit_glmm"]
 _CONDVAR_MAX_Q = 2000  # conditional variances for general designs need a dense A^-1
 
 
-class GlmmFit:
+class GlmmFit(FittedModelBase):
     """A fitted GLMM (see :mod:`alliancestats.models.fitted` for the interface)."""
 
     reml = False
@@ -164,8 +164,20 @@ class GlmmFit:
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
         return self.inputs.family.link.linkinv(np.asarray(eta, dtype=float))
 
-    def contrast_df(self, L: np.ndarray) -> float:
+    def contrast_df(self, L: np.ndarray, method: str = "satterthwaite") -> float:
         return np.inf
+
+    @property
+    def response_values(self) -> np.ndarray:
+        return read_only(self.inputs.y)
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        return read_only(self.inputs.pw)
+
+    @property
+    def total_offset(self) -> np.ndarray:
+        return read_only(self.inputs.offset)
 
     def varcomp_wald(self, level: float) -> pd.DataFrame:
         """Delta method on ``2 H^-1`` (θ block) for SDs and correlations."""
@@ -328,4 +340,5 @@ def refit_glmm(fit: GlmmFit, y: np.ndarray) -> Refit:
         converged=new.converged,
         singular=new.singular,
         contrast_df=new.contrast_df,
+        covariances=new.covariances(),
     )

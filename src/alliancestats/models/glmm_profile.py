@@ -5,7 +5,8 @@ fixed effect, the deviance is minimised over all other parameters with that one 
 fixed (L-BFGS-B, with the exact Laplace gradient where available); the interval ends are
 where the profiled deviance exceeds its minimum by the chi-square(1) quantile
 (:func:`~alliancestats.models.profile.interval_end`). A lower end of 0 for an SD means the
-interval reaches the boundary.
+interval reaches the boundary. Models with vector-valued terms (random slopes) are profiled
+on the SD/correlation scale by :func:`~alliancestats.models.profile_sdcor.profile_sdcor`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from alliancestats.errors import EstimationError, ModelSpecificationError
+from alliancestats.errors import EstimationError
 from alliancestats.models.agq import agq_deviance
 from alliancestats.models.convergence import fd_gradient, single_threaded_blas
 from alliancestats.models.profile import interval_end, progress_bar
@@ -99,11 +100,10 @@ def _one_parameter(prof: _Profiler, k: int, se: float, dev0: float, crit: float)
 def profile_glmm(fit: GlmmFit, level: float, progress: bool | None = None) -> pd.DataFrame:
     """Profile intervals of the random-effect SDs and fixed effects of a GLMM fit."""
     re = fit.problem.re
-    if any(t.q != 1 for t in re.terms):
-        raise ModelSpecificationError(
-            "profile intervals are implemented for models whose random-effect terms are "
-            "all scalar (random intercepts); use confint(method='wald')"
-        )
+    if any(t.q != 1 for t in re.terms):  # random slopes: profile SDs and correlations
+        from alliancestats.models.profile_sdcor import profile_sdcor
+
+        return profile_sdcor(fit, level, progress)
     prof = _Profiler(fit)
     crit = stats.chi2.ppf(level, 1)
     try:

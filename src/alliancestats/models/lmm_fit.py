@@ -25,7 +25,8 @@ from alliancestats.errors import (
 )
 from alliancestats.models.convergence import OptSummary, single_threaded_blas
 from alliancestats.models.design import Design
-from alliancestats.models.fitted import Refit, TermCovariance
+from alliancestats.models.fitted import FittedModelBase, Refit, TermCovariance
+from alliancestats.models.kenward_roger import check_ddf
 from alliancestats.models.lmm_core import LmmProblem
 from alliancestats.models.lmm_inference import (
     Satterthwaite,
@@ -55,7 +56,7 @@ class Rescaling:
     scales: list[np.ndarray]
 
 
-class LmmFit:
+class LmmFit(FittedModelBase):
     """A fitted LMM (see :mod:`alliancestats.models.fitted` for the interface)."""
 
     family = "gaussian"
@@ -145,7 +146,9 @@ class LmmFit:
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
         return np.asarray(eta, dtype=float)
 
-    def contrast_df(self, L: np.ndarray) -> float:
+    def contrast_df(self, L: np.ndarray, method: str = "satterthwaite") -> float:
+        if check_ddf(method) == "kenward-roger":
+            return self.kenward_roger().df(L)
         if self.satt is None:
             return np.nan
         return self.satt.df(np.asarray(L, dtype=float))

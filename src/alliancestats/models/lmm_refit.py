@@ -16,7 +16,7 @@ from alliancestats.models.convergence import single_threaded_blas
 from alliancestats.models.fitted import Refit
 from alliancestats.models.lmm_inference import satterthwaite
 from alliancestats.models.lmm_optim import finish_scaled_check, minimize_theta
-from alliancestats.models.varcomp import SINGULAR_TOL
+from alliancestats.models.varcomp import SINGULAR_TOL, term_covariance_list, term_covariances
 
 if TYPE_CHECKING:  # pragma: no cover
     from alliancestats.models.lmm_fit import LmmFit
@@ -58,4 +58,6 @@ def refit_lmm(fit: LmmFit, y: np.ndarray, ddf: bool) -> Refit:
         converged=bool(summary.converged),
         singular=problem.layout.is_singular(theta_o, SINGULAR_TOL),
         contrast_df=contrast,
+        covariances=term_covariance_list(d.random, term_covariances(fit.problem.layout, theta,
+                                                                    sigma)),
     )

@@ -4,7 +4,9 @@ Figure families: meta-analysis (``forest``, ``funnel``, ``baujat``, ``bubble``, 
 ``labbe``, ``radial``), session data (``trajectories``), events over sessions
 (``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``) and fitted models
 (``effect_plot``, ``caterpillar``, ``diagnostics``, ``residuals_vs_fitted``, ``qq_residuals``,
-``qq_ranef``).
+``qq_ranef``). One house style: ``apply_style(figure, "apa")`` resizes a drawn figure for a
+journal (``STYLES``: APA, single/one-and-a-half/double column) and ``figure_style()`` keeps
+saved SVG/PDF text editable.
 
 Examples
 --------
@@ -15,6 +17,7 @@ True
 
 from __future__ import annotations
 
+from alliancestats.plot._style import STYLES, apply_style, figure_style
 from alliancestats.plot.baujat import baujat
 from alliancestats.plot.bubble import bubble
 from alliancestats.plot.caterpillar import caterpillar
@@ -32,9 +35,11 @@ from alliancestats.plot.funnel import funnel
 from alliancestats.plot.gosh import gosh
 from alliancestats.plot.labbe import labbe
 from alliancestats.plot.radial import radial
-from alliancestats.plot.trajectories import trajectories
+from alliancestats.plot.trajectories import trajectories, trajectory_panels
 
 __all__ = [
+    "STYLES",
+    "apply_style",
     "baujat",
     "bubble",
     "caterpillar",
@@ -44,6 +49,7 @@ __all__ = [
     "event_profile",
     "event_series",
     "event_sessions",
+    "figure_style",
     "forest",
     "funnel",
     "gosh",
@@ -53,4 +59,5 @@ __all__ = [
     "radial",
     "residuals_vs_fitted",
     "trajectories",
+    "trajectory_panels",
 ]

@@ -33,12 +33,13 @@ from threadpoolctl import threadpool_limits
 
 from alliancestats.errors import ParameterError
 from alliancestats.models import lmm
+from alliancestats.models.kenward_roger import kenward_roger
 from alliancestats.power.spec import SimulationSpec, design_for
 
 __all__ = ["TESTS", "Template", "fit_replicate", "make_template", "run_chunk",
            "simulate_response"]
 
-TESTS = ("satterthwaite", "lrt")
+TESTS = ("satterthwaite", "kenward-roger", "lrt")
 
 
 @dataclass
@@ -46,8 +47,8 @@ class Template:
     """What every replicate of one design point shares (pickled once per worker task).
 
     ``models`` are the fitted models (``MixedResult.model``) whose ``refit`` each replicate
-    calls: the model itself (REML) for the Satterthwaite test; the full and the reduced model
-    (ML) for the likelihood-ratio test.
+    calls: the model itself (REML) for the Satterthwaite and Kenward-Roger tests; the full and
+    the reduced model (ML) for the likelihood-ratio test.
     """
 
     formula: str
@@ -83,7 +84,7 @@ def _initial_fits(formula: str, rows: pd.DataFrame, response: str, y: np.ndarray
     data[response] = y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if test == "satterthwaite":
+        if test in ("satterthwaite", "kenward-roger"):
             return [lmm(formula, data).model]
         full = lmm(formula, data, reml=False).model
         small = lmm(_reduced(formula, term), data, reml=False).model
@@ -132,6 +133,14 @@ def fit_replicate(t: Template, y: np.ndarray) -> dict:
     df, statistic, p, converged, singular``; exceptions propagate to :func:`run_chunk`.
     """
     i = t.index
+    if t.test == "kenward-roger":
+        r = t.models[0].refit(y, ddf=False)
+        kr = kenward_roger(t.models[0], refit=r)
+        se, df = float(np.sqrt(kr.vcov[i, i])), kr.df(np.eye(len(r.beta))[i])
+        stat = r.beta[i] / se
+        return {"estimate": r.beta[i], "se": se, "df": df, "statistic": stat,
+                "p": float(2 * stats.t.sf(abs(stat), df)),
+                "converged": bool(r.converged), "singular": bool(r.singular)}
     if t.test == "satterthwaite":
         r = t.models[0].refit(y)
         return {"estimate": r.beta[i], "se": r.se[i], "df": r.df[i],

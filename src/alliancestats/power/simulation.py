@@ -43,7 +43,7 @@ from alliancestats.power.spec import SimulationSpec, spec_from_fit
 
 __all__ = ["SimulationResult", "power_simulation", "prepare_spec", "replicate_seeds"]
 
-TEST_NAMES = (*TESTS, "kenward-roger")
+TEST_NAMES = (*TESTS, "kr")
 
 
 @dataclass
@@ -173,13 +173,9 @@ def prepare_spec(spec_or_fit: Any, term: str | None, effect: Mapping[str, float]
 
 
 def check_test(test: str) -> str:
-    """The test name, or a clear error for tests this engine cannot do."""
+    """The test name (``"kr"`` is short for ``"kenward-roger"``)."""
     value = check_choice("test", test, TEST_NAMES)
-    if value == "kenward-roger":
-        raise ParameterError(
-            "Kenward-Roger df are not available in alliancestats.lmm; use "
-            "test='satterthwaite' (simr's default) or test='lrt'")
-    return value
+    return "kenward-roger" if value == "kr" else value
 
 
 def summarise(records: list[dict], term: str, test: str, alpha: float, level: float,
@@ -237,10 +233,11 @@ def power_simulation(
     term : str, optional
         Coefficient to test (default: the specification's ``term``, or the only
         non-intercept coefficient).
-    test : {"satterthwaite", "lrt", "kenward-roger"}, default "satterthwaite"
-        Wald t test with Satterthwaite df (simr's default, via lmerTest's method), or a
-        likelihood-ratio test of the model without ``term`` (both fitted by ML).
-        Kenward-Roger is not available in this engine and raises.
+    test : {"satterthwaite", "kenward-roger", "kr", "lrt"}, default "satterthwaite"
+        Wald t test with Satterthwaite df (simr's default, via lmerTest's method); Wald t
+        test with Kenward-Roger's adjusted SE and df (``"kr"`` for short; pbkrtest's method,
+        recommended with few clusters); or a likelihood-ratio test of the model without
+        ``term`` (both fitted by ML).
     nsim : int, default 1000
         Number of replicates.
     alpha : float, default 0.05
@@ -270,7 +267,7 @@ def power_simulation(
     Raises
     ------
     ParameterError
-        Unknown term, test or backend; Kenward-Roger requested.
+        Unknown term, test or backend.
     EstimationError
         Every replicate failed.
 
