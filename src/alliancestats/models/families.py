@@ -46,7 +46,7 @@ from scipy import special, stats
 
 from alliancestats.errors import ModelSpecificationError
 
-__all__ = ["FAMILIES", "Family", "Link", "exp_wald_table", "get_family"]
+__all__ = ["FAMILIES", "Family", "Link", "exp_wald_table", "get_family", "simulate_response"]
 
 _EPS = np.finfo(float).eps
 _LOGIT_THRESH = -np.log(_EPS)  # |eta| beyond which R's logit inverse link saturates (~36)
@@ -169,6 +169,12 @@ class Family:
     def has_dispersion(self) -> bool:
         """Whether lme4 estimates a residual scale (``sigma``) for this family."""
         return self.name in _DISPERSION
+
+    @property
+    def result_name(self) -> str:
+        """The name a fitted model reports: the family, or ``"gaussian_<link>"`` for a
+        Gaussian GLMM, so that it is never mistaken for a linear mixed model."""
+        return f"gaussian_{self.link.name}" if self.name == "gaussian" else self.name
 
     @property
     def r_name(self) -> str:
@@ -346,6 +352,8 @@ _ALIASES = {
     "negative.binomial": "negative_binomial",
     "negativebinomial": "negative_binomial",
     "nbinom2": "negative_binomial",
+    "gaussian_log": "gaussian",
+    "gaussian_inverse": "gaussian",
 }
 
 
@@ -448,3 +456,25 @@ def exp_wald_table(fixed: pd.DataFrame, link: str, level: float) -> pd.DataFrame
         },
         index=fixed.index,
     )
+
+
+def simulate_response(
+    family: Family, mu: Array, pw: Array, sigma: float, rng: np.random.Generator
+) -> Array:
+    """Draw responses with means ``mu`` for the families with a dispersion or a shape.
+
+    ``sigma`` is lme4's residual scale (dispersion ``sigma^2``, divided by the prior weight);
+    the negative binomial uses its shape ``theta``.
+    """
+    name = family.name
+    if name == "negative_binomial":
+        th = family._theta()
+        return rng.negative_binomial(th, th / (th + mu)).astype(float)
+    phi = sigma**2 / pw
+    if name == "gamma":
+        return rng.gamma(1.0 / phi, mu * phi)
+    if name == "inverse_gaussian":
+        return rng.wald(mu, 1.0 / phi)
+    if name == "gaussian":
+        return rng.normal(mu, np.sqrt(phi))
+    raise ModelSpecificationError(f"cannot simulate responses of the {name} family")

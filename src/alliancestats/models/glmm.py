@@ -45,6 +45,7 @@ from alliancestats.errors import (
     SingularFitWarning,
 )
 from alliancestats.models.agq import MAX_NAGQ
+from alliancestats.models.control import Control, as_control
 from alliancestats.models.families import Family, exp_wald_table
 from alliancestats.models.glmm_fit import GlmmFit, fit_glmm
 from alliancestats.models.glmm_inputs import prepare_inputs
@@ -53,7 +54,7 @@ from alliancestats.models.pirls import PirlsProblem, ReStructure
 from alliancestats.models.results import MixedResult
 from alliancestats.models.separation import SeparationResult, detect_separation
 
-__all__ = ["GlmmResult", "glmm"]
+__all__ = ["GlmmResult", "glmm", "result_from_fit"]
 
 
 # ---------------------------------------------------------------------------- result class
@@ -146,7 +147,7 @@ class GlmmResult(MixedResult):
         ' Family: binomial ( logit )'
         """
         text = super().summary().split("\n")
-        text.insert(1, f" Family: {self.family} ( {self.link} )")
+        text.insert(1, f" Family: {self.model.inputs.family.r_name} ( {self.link} )")
         extra = []
         if self.overdispersion is not None:
             od = self.overdispersion
@@ -207,6 +208,7 @@ def glmm(
     nAGQ: int = 1,  # noqa: N803 - lme4's argument name
     level: float = 0.95,
     check_separation: bool = True,
+    control: Control | dict[str, Any] | None = None,
 ) -> GlmmResult:
     """Fit a generalised linear mixed model (binomial or Poisson) like ``lme4::glmer``.
 
@@ -334,12 +336,11 @@ def glmm(
     True
     """
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)):
-        raise ModelSpecificationError(f"nAGQ must be a whole number >= 1, got {nAGQ!r}")
+        raise ModelSpecificationError(f"nAGQ must be a whole number >= 0, got {nAGQ!r}")
     nagq = int(nAGQ)
-    if nagq < 1 or nagq > MAX_NAGQ:
-        raise ModelSpecificationError(
-            f"nAGQ must be between 1 and {MAX_NAGQ} (nAGQ = 0 is not supported), got {nagq}"
-        )
+    if nagq < 0 or nagq > MAX_NAGQ:
+        raise ModelSpecificationError(f"nAGQ must be between 0 and {MAX_NAGQ}, got {nagq}")
+    control = as_control(control)
     level = check_level(level)
     check_separation = check_bool("check_separation", check_separation)
     inputs = prepare_inputs(formula, data, family, link, trials, weights, offset)
@@ -365,11 +366,13 @@ def glmm(
         )
         if sep.separated:
             warnings.warn(sep.message(), SeparationWarning, stacklevel=2)
-    fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level)
-    return _result(formula, fit, sep)
+    fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level, control)
+    return result_from_fit(formula, fit, sep)
 
 
-def _result(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
+def result_from_fit(formula: str, fit: GlmmFit, sep: SeparationResult) -> GlmmResult:
+    """The :class:`GlmmResult` of a fitted model (warns as :func:`glmm` does)."""
+    fit.formula, fit.separation = formula, sep
     result = GlmmResult(fit, formula=formula, separation=sep, **fit.result_fields())
     if result.singular:
         warnings.warn(
