@@ -180,7 +180,7 @@ class Family:
     def r_name(self) -> str:
         """The family as R prints it (``"Gamma"``, ``"Negative Binomial(2.5)"``)."""
         if self.name == "negative_binomial":
-            th = "theta" if self.nb_theta is None else f"{self.nb_theta:.4g}"
+            th = "theta" if self.nb_theta is None else f"{round(self.nb_theta, 4):.10g}"
             return f"Negative Binomial({th})"
         return _R_NAMES.get(self.name, self.name)
 

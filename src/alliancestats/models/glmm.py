@@ -46,9 +46,10 @@ from alliancestats.errors import (
 )
 from alliancestats.models.agq import MAX_NAGQ
 from alliancestats.models.control import Control, as_control
-from alliancestats.models.families import Family, exp_wald_table
+from alliancestats.models.families import Family, exp_wald_table, get_family
 from alliancestats.models.glmm_fit import GlmmFit, fit_glmm
 from alliancestats.models.glmm_inputs import prepare_inputs
+from alliancestats.models.glmm_nb import fit_glmm_nb, nb_family_needs_shape
 from alliancestats.models.glmm_optim import glm_start
 from alliancestats.models.pirls import PirlsProblem, ReStructure
 from alliancestats.models.results import MixedResult
@@ -358,15 +359,21 @@ def glmm(
             "nAGQ > 1 is only available for a single scalar random-effects term such as "
             "(1 | patient), as in lme4::glmer; use nAGQ=1 (Laplace) for this model"
         )
-    beta0, certified = glm_start(design.X, inputs.y, inputs.pw, inputs.offset, inputs.family)
+    estimate_shape = nb_family_needs_shape(inputs.family)
+    # the negative binomial starts from the Poisson GLM (as glmer.nb) and separates as it
+    start_family = get_family("poisson", link) if estimate_shape else inputs.family
+    beta0, certified = glm_start(design.X, inputs.y, inputs.pw, inputs.offset, start_family)
     sep = SeparationResult(False, False)
-    if check_separation and not certified:
+    if check_separation and not certified and start_family.name in ("binomial", "poisson"):
         sep = detect_separation(
-            design.X, inputs.y, design.fixed_names, family=inputs.family.name, weights=inputs.pw
+            design.X, inputs.y, design.fixed_names, family=start_family.name, weights=inputs.pw
         )
         if sep.separated:
             warnings.warn(sep.message(), SeparationWarning, stacklevel=2)
-    fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level, control)
+    if estimate_shape:
+        fit = fit_glmm_nb(inputs, problem, beta0 * scale, scale, nagq, level, control)
+    else:
+        fit = fit_glmm(inputs, problem, beta0 * scale, scale, nagq, level, control)
     return result_from_fit(formula, fit, sep)
 
 

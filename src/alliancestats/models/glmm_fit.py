@@ -65,6 +65,7 @@ class GlmmFit(FittedModelBase):
         self.inputs, self.problem, self.nagq, self.level = inputs, problem, nagq, level
         self._pending_warnings = []
         self.formula, self.separation = "", None  # set by glmm.result_from_fit
+        self.nb_shape: pd.Series | None = None  # set by glmm_nb.fit_glmm_nb
         self.control = control if control is not None else Control()
         self.design = inputs.design
         self.family = inputs.family.result_name
@@ -97,8 +98,9 @@ class GlmmFit(FittedModelBase):
 
     @property
     def n_dispersion(self) -> int:
-        """1 when the family has a dispersion parameter (counted in lme4's ``npar``)."""
-        return int(self.inputs.family.has_dispersion)
+        """1 when the family has a dispersion parameter or an estimated negative binomial
+        shape (both counted in lme4's ``npar``)."""
+        return int(self.inputs.family.has_dispersion or self.nb_shape is not None)
 
     def _vcov(self) -> None:
         """lme4's default: 2 (inverse Hessian) of the deviance; the RX-based fallback.
@@ -361,7 +363,7 @@ class GlmmFit(FittedModelBase):
         fields = shared_fields(
             self, df=None, deviance=self.deviance, npar=self.beta.size + self.theta.size + self.n_dispersion,
             fitted=mu, residuals=dev_res, n_dropped=inp.n_dropped,
-            residual_row=bool(self.n_dispersion),
+            residual_row=self.inputs.family.has_dispersion,
         )
         return dict(
             method={0: "nAGQ=0", 1: "Laplace"}.get(self.nagq, f"AGQ({self.nagq})"),
@@ -374,6 +376,7 @@ class GlmmFit(FittedModelBase):
             beta=self.beta,
             messages=self.messages + ([coding.note] if (coding := inp.response_coding) else []),
             overdispersion=self.overdispersion(),
+            nb_theta=self.nb_shape,
             **fields,
         )
 
@@ -395,11 +398,15 @@ def _theta_scale(problem: PirlsProblem) -> np.ndarray:
 def fit_glmm(
     inputs: GlmmInputs, problem, beta0_scaled, scale, nagq: int, level: float,
     control: Control | None = None,
+    warm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GlmmFit:
-    """The two-stage optimisation and the fitted model (BLAS limited to one thread)."""
+    """The two-stage optimisation and the fitted model (BLAS limited to one thread).
+
+    ``warm`` = (θ, scaled β) of a nearby fit starts the second stage there.
+    """
     settings = StageSettings.from_control(control)
     with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        opt = fit_two_stage(problem, nagq, beta0_scaled, _theta_scale(problem), settings)
+        opt = fit_two_stage(problem, nagq, beta0_scaled, _theta_scale(problem), settings, warm)
         return GlmmFit(inputs, problem, opt, scale, nagq, level, control)
 
 

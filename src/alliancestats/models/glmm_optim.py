@@ -308,11 +308,14 @@ def fit_two_stage(
     beta0: np.ndarray,
     theta_scale: np.ndarray | None = None,
     settings: StageSettings | None = None,
+    warm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GlmmOptimum:
     """Two-stage fit from GLM starting values ``beta0`` (see the module docstring).
 
     ``theta_scale`` multiplies θ into the optimiser's coordinates (default: ones);
-    ``settings`` chooses the optimisers and tolerances (default: the engine's own).
+    ``settings`` chooses the optimisers and tolerances (default: the engine's own);
+    ``warm`` = (θ, β of the problem's columns) skips the first stage and starts the second
+    there (refits of a nearby model, e.g. the negative binomial at another shape).
     """
     t0 = time.perf_counter()
     settings = settings or StageSettings()
@@ -325,7 +328,11 @@ def fit_two_stage(
         theta1, x0 = x_theta, x_theta
         x = np.concatenate([x_theta, beta])
     else:
-        theta1, beta1 = _stage1(obj, beta0, settings)
+        if warm is None:
+            theta1, beta1 = _stage1(obj, beta0, settings)
+        else:
+            theta1 = np.asarray(warm[0], dtype=float) * s
+            beta1 = np.asarray(warm[1], dtype=float).copy()
         lower = np.concatenate([obj.lower_theta, np.full(beta1.size, -np.inf)])
         x0 = np.concatenate([theta1, beta1])
         res, x, fx = _stage2(obj, x0, lower, settings)
