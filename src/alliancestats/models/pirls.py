@@ -209,15 +209,23 @@ class _BlockFactor:
         self.nl, self.s, _ = blocks.shape
         self.q1 = self.nl * self.s
         self.q2 = A22.shape[0]
-        try:
-            chol = np.linalg.cholesky(blocks)
-        except np.linalg.LinAlgError as exc:
-            raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
-        ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
-        self.binv = np.linalg.inv(blocks)  # (nl, s, s)
+        if self.s == 1:  # scalar blocks (a random intercept first): no batched LAPACK calls
+            b = blocks[:, 0, 0]
+            if not np.all(b > 0):
+                raise EstimationError("PIRLS system is not positive definite")
+            ld = float(np.sum(np.log(b)))
+            self.binv = (1.0 / b)[:, None, None]
+        else:
+            try:
+                chol = np.linalg.cholesky(blocks)
+            except np.linalg.LinAlgError as exc:
+                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+            ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
+            self.binv = np.linalg.inv(blocks)  # (nl, s, s)
         self.C = C
+        self.K = None
         if self.q2:
-            K = self._apply_binv_sparse(C)
+            self.K = K = self._apply_binv_sparse(C)
             S = A22 - (C.T @ K).toarray()
             try:
                 self.c = linalg.cho_factor(S, lower=True, check_finite=False)
@@ -234,8 +242,10 @@ class _BlockFactor:
         return sparse.csr_matrix((self.binv.ravel(), (rows, cols)), shape=(self.q1, self.q1))
 
     def _apply_binv_sparse(self, C: sparse.csr_matrix) -> sparse.csr_matrix:
-        if self.s == 1:
-            return sparse.diags(self.binv[:, 0, 0]) @ C
+        if self.s == 1:  # same pattern and order as C (its data line up with C's slots)
+            row = np.repeat(np.arange(self.q1), np.diff(C.indptr))
+            return sparse.csr_matrix((C.data * self.binv[row, 0, 0], C.indices, C.indptr),
+                                     shape=C.shape)
         return self._binv_matrix() @ C
 
     def apply_binv(self, b1: np.ndarray) -> np.ndarray:
@@ -275,6 +285,9 @@ class _RowPattern:
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
+        self.pair_src = self.pair_dst = None
+        self.row_indptr = np.arange(0, self.n * self.r + 1, self.r, dtype=np.intp)
+        self._last_theta = self._last_mv = self._last_zlt = None
         s0 = re.terms[0].q
         q1 = re.terms[0].nlevels * s0
         q2 = self.q - q1
@@ -343,6 +356,8 @@ class _RowPattern:
         if self.mode == "dense":
             Ainv = fac.solve(np.eye(self.q))
             return Ainv[cols[:, :, None], cols[:, None, :]]
+        if self.mode == "block" and self.s0 == 1 and self.q2:
+            return self._selected_inverse_scalar_block(fac)
         if self.mode == "block":
             if self.q1 * self.q2 > 2e7:
                 return None
@@ -366,19 +381,80 @@ class _RowPattern:
             return G
         return None
 
+    def _selected_inverse_scalar_block(self, fac: _BlockFactor) -> np.ndarray:
+        """:meth:`selected_inverse` when the first term is a random intercept.
+
+        With ``K = A11^-1 C`` and ``S`` the Schur complement, ``A^-1`` has blocks
+        ``A11^-1 + K S^-1 K'``, ``-K S^-1`` and ``S^-1``; only entries on the non-zero
+        pattern of ``C`` are needed, and ``(K S^-1)[j, t] = sum_t' K[j, t'] S^-1[t', t]``
+        runs over the few non-zeros of row ``j`` (one for patients nested in therapists),
+        so no dense ``q1 x q2`` product is formed.
+        """
+        if self.pair_src is None:
+            self._pair_pattern()
+        Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
+        kdata = fac.K.data
+        src, dst = self.pair_src, self.pair_dst
+        ci = self.c_indices
+        ks = np.bincount(dst, weights=kdata[src] * Sinv[ci[src], ci[dst]], minlength=self.c_nnz)
+        b11 = fac.binv[:, 0, 0] + np.bincount(self.c_row, weights=ks * kdata, minlength=self.q1)
+        cols, s0, r = self.cols, 1, self.r
+        G = np.empty((self.n, r, r))
+        G[:, 0, 0] = b11[cols[:, 0]]
+        off = -ks[self.c_slot.reshape(self.n, r - 1)]
+        G[:, 0, 1:] = off
+        G[:, 1:, 0] = off
+        rest = cols[:, s0:] - self.q1
+        G[:, 1:, 1:] = Sinv[rest[:, :, None], rest[:, None, :]]
+        return G
+
+    def _pair_pattern(self) -> None:
+        """Pairs of non-zeros sharing a row of ``C`` (scalar first term), for the products
+        of :meth:`_selected_inverse_scalar_block`."""
+        counts = np.diff(self.c_indptr)
+        self.c_row = np.repeat(np.arange(self.q1), counts)
+        starts = self.c_indptr[:-1]
+        src, dst = [], []
+        for m in np.unique(counts[counts > 0]):
+            rows = np.flatnonzero(counts == m)
+            base = starts[rows][:, None, None]
+            a = np.arange(m)
+            src.append((base + a[None, :, None] + 0 * a[None, None, :]).ravel())
+            dst.append((base + 0 * a[None, :, None] + a[None, None, :]).ravel())
+        self.pair_src = np.concatenate(src).astype(np.intp)
+        self.pair_dst = np.concatenate(dst).astype(np.intp)
+
     def values(self, theta: np.ndarray) -> np.ndarray:
-        """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)``."""
+        """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)`` (the last one is kept:
+        PIRLS and the joint mode ask for the same θ many times)."""
+        theta = np.asarray(theta, dtype=float)
+        if self._last_theta is not None and np.array_equal(theta, self._last_theta):
+            return self._last_mv
         parts = [t.Z @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
-        return np.column_stack(parts)
+        mv = np.column_stack(parts)
+        mv.setflags(write=False)
+        self._last_theta, self._last_mv, self._last_zlt = theta.copy(), mv, None
+        return mv
+
+    def _transpose(self, mv: np.ndarray) -> sparse.csc_matrix:
+        """``(Z Lambda)'`` as a sparse matrix (kept with the last values)."""
+        if mv is self._last_mv and self._last_zlt is not None:
+            return self._last_zlt
+        zl = sparse.csr_matrix((mv.ravel(), self.cols_flat, self.row_indptr),
+                               shape=(self.n, self.q))
+        zlt = zl.T
+        if mv is self._last_mv:
+            self._last_zlt = zlt
+        return zlt
 
     def matvec(self, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", mv, u[self.cols])
 
     def rmatvec(self, mv: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return np.bincount(self.cols_flat, weights=(mv * v[:, None]).ravel(), minlength=self.q)
+        return self._transpose(mv) @ v
 
     def rmatmat(self, mv: np.ndarray, V: np.ndarray) -> np.ndarray:
-        return np.column_stack([self.rmatvec(mv, V[:, j]) for j in range(V.shape[1])])
+        return np.asarray(self._transpose(mv) @ V)
 
     def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor | _BlockFactor:
         """Factor ``A = (Z Lambda)' W (Z Lambda) + I`` for the current values."""
@@ -679,6 +755,8 @@ class PirlsProblem:
         if self.is_scalar:
             return True
         ops = self.ops
+        if ops.mode == "block" and ops.s0 == 1 and ops.q2:  # pattern-only selected inverse
+            return True
         return ops.mode == "dense" or (ops.mode == "block" and ops.q1 * ops.q2 <= 2e7)
 
     def _eta_derivatives(self, eta: np.ndarray, mu: np.ndarray):
