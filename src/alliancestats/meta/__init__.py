@@ -29,7 +29,9 @@ from alliancestats.meta.effect_sizes import (
 from alliancestats.meta.failsafe import fail_safe_n
 from alliancestats.meta.gosh import gosh
 from alliancestats.meta.mantel_haenszel import mantel_haenszel, peto
+from alliancestats.meta.pcurve import pcurve
 from alliancestats.meta.pet_peese import pet_peese
+from alliancestats.meta.puniform import puniform
 from alliancestats.meta.result import MetaResult
 from alliancestats.meta.rma import meta_analysis
 from alliancestats.meta.selection import selection_model
@@ -54,8 +56,10 @@ __all__ = [
     "meta_analysis",
     "meta_lrt",
     "odds_ratio_to_d",
+    "pcurve",
     "pet_peese",
     "peto",
+    "puniform",
     "r_to_d",
     "r_to_z",
     "ranef",

@@ -1,7 +1,7 @@
 """Publication-ready figures. Every function takes ``ax=None`` and returns the Axes it drew on.
 
 Figure families: meta-analysis (``forest``, ``funnel``, ``baujat``, ``bubble``, ``gosh``,
-``labbe``, ``radial``), session data (``trajectories``), events over sessions
+``labbe``, ``pcurve``, ``radial``), session data (``trajectories``), events over sessions
 (``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``) and fitted models
 (``effect_plot``, ``caterpillar``, ``diagnostics``, ``residuals_vs_fitted``, ``qq_residuals``,
 ``qq_ranef``). One house style: ``apply_style(figure, "apa")`` resizes a drawn figure for a
@@ -34,6 +34,7 @@ from alliancestats.plot.forest import forest
 from alliancestats.plot.funnel import funnel
 from alliancestats.plot.gosh import gosh
 from alliancestats.plot.labbe import labbe
+from alliancestats.plot.pcurve import pcurve
 from alliancestats.plot.radial import radial
 from alliancestats.plot.trajectories import trajectories, trajectory_panels
 
@@ -54,6 +55,7 @@ __all__ = [
     "funnel",
     "gosh",
     "labbe",
+    "pcurve",
     "qq_ranef",
     "qq_residuals",
     "radial",
