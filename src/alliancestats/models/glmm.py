@@ -77,7 +77,13 @@ class GlmmResult(MixedResult):
     separation : SeparationResult
         Result of the linear-programming separation check of the fixed part.
     vcov_method : str
-        ``"hessian"`` (lme4's default) or ``"rx"`` (fallback).
+        ``"hessian"`` (lme4's default) or ``"rx"`` (fallback; ``nAGQ = 0`` and
+        ``calc_derivs=False`` as lme4).
+    sigma : float
+        lme4's residual scale for Gamma, Gaussian and inverse Gaussian fits (1 otherwise).
+    nb_theta : pandas.Series or None
+        Negative binomial with an estimated shape: ``estimate, se, log_estimate, se_log,
+        ci_low, ci_high`` (Wald on the log scale), ``at_search_bound``, ``evaluations``.
     """
 
     def predict(  # type: ignore[override]
