@@ -128,3 +128,13 @@ def test_simulate_and_refit_keep_theta():
     assert y.shape == (f.nobs,) and np.all(y == np.rint(y)) and np.all(y >= 0)
     r = f.model.refit(y)
     assert r.beta.shape == (3,) and np.all(np.isfinite(r.se))
+
+
+def test_all_fit_keeps_the_estimated_shape():
+    from alliancestats.models.all_fit import all_fit
+
+    f = fit_case("nb_patient")
+    af = all_fit(f, ["bobyqa", "nelder_mead"])
+    # refits at the estimated theta reach the same optimum (1e-4, as test_glmm_control)
+    assert np.all(np.abs(af.table["loglik"] - f.loglik) < 1e-4)
+    assert af.table["ok"].all()

@@ -310,6 +310,7 @@ class GlmmFit(FittedModelBase):
         beta0, _ = glm_start(self.design.X, inp.y, inp.pw, inp.offset, inp.family)
         new = fit_glmm(inp, problem, beta0 * self.scale, self.scale, self.nagq, self.level,
                        as_control(control))
+        new.nb_shape = self.nb_shape  # a negative binomial keeps its estimated shape
         return result_from_fit(self.formula, new, self.separation)
 
     def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
