@@ -50,7 +50,18 @@ def _pairs(values: list[str] | None, flag: str) -> Any:
 
 
 def mapping_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The :func:`alliancestats.load_sessions` keywords given on the command line."""
+    """The :func:`alliancestats.load_sessions` keywords given on the command line.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of ``validate`` or ``report`` (from :func:`build_parser`).
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`alliancestats.load_sessions`.
+    """
     out: dict[str, Any] = {}
     for attr, key in _SINGLE.items():
         if getattr(args, attr, None) is not None:
@@ -210,6 +221,16 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alliancestats`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``alliancestats`` (default: the command line).
+
+    Returns
+    -------
+    int
+        Exit status: 0 success, 1 problems found or a section failed, 2 unusable input.
 
     Examples
     --------

@@ -33,7 +33,17 @@ __all__ = ["SAMPLES", "SampleInfo", "list_samples", "read_sample", "sample_path"
 
 @dataclass(frozen=True)
 class SampleInfo:
-    """One bundled data set: its registry name, file name and a one-line description."""
+    """One bundled data set: its registry name, file name and a one-line description.
+
+    Attributes
+    ----------
+    name : str
+        Name for :func:`read_sample`.
+    file : str
+        File name in the bundled data folder.
+    description : str
+        What the data set is, in one line.
+    """
 
     name: str
     file: str

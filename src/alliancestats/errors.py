@@ -71,6 +71,13 @@ class FileFormatError(DataValidationError):
     A :class:`DataValidationError`, so code catching that keeps working; the message names where
     in the file reading stopped (line and byte for text files) and what to pass instead (for
     example ``encoding=``).
+
+    Parameters
+    ----------
+    message : str
+        Where reading stopped and what to do about it.
+    problems : pandas.DataFrame, optional
+        One line per problem, as for :class:`DataValidationError`.
     """
 
 

@@ -835,6 +835,10 @@ def simulate_sessions(
         For arguments of the wrong type or outside their range (message names the argument);
         it subclasses both ``ValueError`` and ``TypeError``.
 
+    See Also
+    --------
+    simulate_studies : study-level correlations for meta-analysis.
+
     Notes
     -----
     The alliance and outcome models are the multilevel models of the field: random
@@ -845,10 +849,6 @@ def simulate_sessions(
     within/between and therapist-level alliance effects on pain and function (within-patient
     and patient-mean OLS fits), random-effect SDs, dropout hazard, adherence and exercise-count slopes and
     missingness rates, each within a few standard errors of the true value.
-
-    See Also
-    --------
-    simulate_studies : study-level correlations for meta-analysis.
 
     Examples
     --------

@@ -36,6 +36,23 @@ class RciCutoff:
 
     ``float(cutoff)`` is ``cutoff.value``, so the object can stand where a number is expected
     (e.g. ``sudden_gains(..., cutoff=rci_cutoff(...))``).
+
+    Attributes
+    ----------
+    value : float
+        The cut-off, ``z * se_difference``.
+    sd : float
+        Standard deviation of the scores.
+    reliability : float
+        Reliability of the scale.
+    sem : float
+        Standard error of measurement, ``sd * sqrt(1 - reliability)``.
+    se_difference : float
+        Standard error of a difference of two scores, ``sqrt(2) * sem``.
+    z : float
+        Critical value (1.96 for 95%).
+    sd_source, reliability_source : str
+        Where the SD and the reliability came from.
     """
 
     value: float

@@ -146,6 +146,16 @@ class ModelTable:
     def to_docx(self, path: Any = None) -> Any:
         """A Word document holding the table (python-docx); saved to ``path`` when given.
 
+        Parameters
+        ----------
+        path : str or pathlib.Path, optional
+            Where to save the document.
+
+        Returns
+        -------
+        docx.document.Document
+            The document (also when it was saved).
+
         Raises
         ------
         ImportError

@@ -184,7 +184,7 @@ def reliable_change(
     Jacobson, N. S., & Truax, P. (1991). Clinical significance: a statistical approach to
     defining meaningful change in psychotherapy research. *Journal of Consulting and
     Clinical Psychology*, 59(1), 12-19. ``se_diff = sqrt(2) * SD_pre * sqrt(1 - r_xx)``.
-    Validated against hand computation of the formula (tests/instruments, 1e-12).
+    Validated against hand computation of the formula (1e-12).
 
     Examples
     --------
@@ -326,10 +326,12 @@ def clinical_significance(
     cutoff : {"a", "b", "c"}, default "c"
         Which cut-off decides "functional". Jacobson & Truax recommend c when both norms exist
         and overlap; a without functional norms.
-    instrument, reliability, higher_is_better, criterion
+    instrument, reliability
         As in :func:`reliable_change`.
     sd_pre : float, optional
         SD for the RCI; default ``sd_dys`` (the clinical population's SD).
+    higher_is_better, criterion
+        As in :func:`reliable_change`.
 
     Returns
     -------
@@ -341,7 +343,7 @@ def clinical_significance(
     Notes
     -----
     Jacobson, N. S., & Truax, P. (1991), *JCCP* 59(1), 12-19. Validated against hand
-    computation (tests/instruments, 1e-12).
+    computation (1e-12).
 
     Examples
     --------

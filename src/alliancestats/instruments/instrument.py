@@ -236,6 +236,18 @@ class Instrument:
     ) -> Instrument:
         """Return a copy with a user-supplied key (validated like any instrument).
 
+        Parameters
+        ----------
+        reverse_items : iterable of int, optional
+            Item numbers (1-based) scored in reverse.
+        subscales : mapping of str to iterable of int, optional
+            Subscale name to its item numbers.
+
+        Returns
+        -------
+        Instrument
+            The keyed copy; the registered instrument is unchanged.
+
         Examples
         --------
         >>> from alliancestats.instruments import get_instrument
@@ -257,6 +269,20 @@ class Instrument:
         rci: float | None = None,
     ) -> Instrument:
         """Return a copy with your own clinical cut-off, cut-off rule or reliable change index.
+
+        Parameters
+        ----------
+        cutoff : float, optional
+            Clinical cut-off score.
+        cutoff_rule : str, optional
+            How a score is compared with the cut-off (``"<"`` or ``"<="``).
+        rci : float, optional
+            Reliable change index in score points.
+
+        Returns
+        -------
+        Instrument
+            The copy; the registered instrument is unchanged.
 
         Examples
         --------

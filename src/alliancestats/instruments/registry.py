@@ -170,6 +170,11 @@ def register_instrument(
 def unregister_instrument(id: str) -> None:
     """Remove a user-registered instrument; built-ins are restored, not deleted.
 
+    Parameters
+    ----------
+    id : str
+        The instrument's id.
+
     Examples
     --------
     >>> from alliancestats.instruments.registry import unregister_instrument

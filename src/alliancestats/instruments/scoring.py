@@ -588,7 +588,7 @@ def score(
     - Reverse-keyed items are reversed as ``item_min + item_max - x``.
 
     Validated against the worked examples of the sources above (hand computation; exact to
-    1e-12 in tests/instruments).
+    1e-12).
 
     Examples
     --------

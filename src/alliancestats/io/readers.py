@@ -147,7 +147,20 @@ class RawTable:
     line_cells: Any = None
 
     def cell_text(self, column: Any, positions: np.ndarray) -> np.ndarray | None:
-        """The cells of a typed text-file column as written (``None`` for other columns)."""
+        """The cells of a typed text-file column as written (``None`` for other columns).
+
+        Parameters
+        ----------
+        column : object
+            Column label in :attr:`frame`.
+        positions : numpy.ndarray
+            Row positions in :attr:`frame`.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The cell texts, or ``None`` when the column was not typed from a text file.
+        """
         if column not in self.typed_columns or self.line_cells is None:
             return None
         j = list(self.frame.columns).index(column)

@@ -258,6 +258,16 @@ class SessionData:
     def columns_of(self, kind: str) -> list[str]:
         """Standard columns of one kind: ``"alliance"``, ``"outcome"`` or ``"covariate"``.
 
+        Parameters
+        ----------
+        kind : {"alliance", "outcome", "covariate"}
+            The role the columns were given in :func:`~alliancestats.load_sessions`.
+
+        Returns
+        -------
+        list of str
+            Their names in :attr:`data`.
+
         Examples
         --------
         >>> import pandas as pd

@@ -12,7 +12,8 @@ trim_and_fill
     Duval & Tweedie (2000) nonparametric trim-and-fill with the L0 or R0 estimator.
 
 All three take a fitted :class:`~alliancestats.meta.MetaResult` and were validated against
-metafor 3.8-1 (``regtest``, ``ranktest``, ``trimfill``); see ``tests/reference/meta/bias.R``.
+metafor 3.8-1 (``regtest``, ``ranktest``, ``trimfill``); see the validation page of the
+documentation.
 """
 
 from __future__ import annotations

@@ -407,27 +407,36 @@ def effect_sizes(
         Group sizes (metafor's ``n1i``, ``n2i``).
     t, df : column name or array-like
         t statistics and their degrees of freedom, converted to r (n defaults to ``df + 2``).
-    f, chi2, direction : column name or array-like
-        F(1, df) and χ²(1) statistics converted to r; ``direction`` gives their sign (+1/−1).
+    f, chi2 : column name or array-like
+        F(1, df) and χ²(1) statistics converted to r (signed by ``direction``).
     odds_ratio : column name or array-like
         Odds ratios turned into r through d (logit method) -- only with ``convert=True``.
     beta : column name or array-like
         Standardised regression coefficients, converted with Peterson & Brown (2005); such
         rows are flagged ``approximate=True`` and an ApproximationWarning is issued.
+    direction : column name or array-like
+        Sign (+1/−1) of the correlations converted from ``f`` and ``chi2``.
     ai, bi, ci, di : column name or array-like
         2×2 counts (treated events, treated non-events, control events, control non-events);
         ``bi``/``di`` may be replaced by ``n1i``/``n2i``. For ``measure="SMD"``, ``di`` is
         the d value, as in metafor.
+    n1i, n2i : column name or array-like
+        Group sizes: of the two arms of a 2×2 table (in place of ``bi``/``di``), or of the two
+        groups of a mean difference.
     x1i, x2i, t1i, t2i : column name or array-like
         Events and person-times of two groups (IRR, IRD); ``xi``, ``ti`` for one group.
     m1i, m2i, sd1i, sd2i : column name or array-like
         Means and standard deviations of two groups, or post/pre of one group (change).
-    xi, mi, ni : column name or array-like
-        Events and non-events (or sample size ``ni``) of a proportion; ``mi`` is the number of
-        predictors for partial correlations.
+    xi, mi : column name or array-like
+        Events and non-events of a proportion; ``mi`` is the number of predictors for partial
+        correlations.
+    ri : column name or array-like
+        Correlations (metafor's name for ``r``).
     ti, r2i : column name or array-like
         t statistics of SMD or of a regression coefficient (PCOR, SPCOR), person-time of an
         incidence rate; ``r2i`` the model R² for SPCOR.
+    ni : column name or array-like
+        Total sample sizes (metafor's name for ``n``), or the sample size of a proportion.
     yi, vi : column name or array-like
         Ready-made effect sizes and variances (``measure="GEN"``).
     rxx, ryy : column name, array-like or float, optional
@@ -544,7 +553,7 @@ def combine_dependent(
 
     Notes
     -----
-    Checked in ``tests/meta/test_effect_sizes.py`` against a hand computation of Borenstein
+    Checked against a hand computation of Borenstein
     et al.'s eq. 24.6 (1e-12 relative). With ``rho = 1`` the composite variance equals the
     variance of one effect when all variances are equal (no information gained).
 

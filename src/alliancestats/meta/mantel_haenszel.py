@@ -210,6 +210,12 @@ def mantel_haenszel(
     measure : {"OR", "RR", "RD", "IRR", "IRD"}
         Odds ratio, risk ratio, risk difference (2×2 counts ``ai, bi, ci, di`` or ``ai, n1i,
         ci, n2i``), incidence rate ratio or difference (``x1i, t1i, x2i, t2i``).
+    ai, bi, ci, di : column name or array-like
+        2×2 counts: treated events and non-events, control events and non-events.
+    n1i, n2i : column name or array-like
+        Arm sizes, in place of ``bi`` and ``di``.
+    x1i, x2i, t1i, t2i : column name or array-like
+        Events and person-times of the two groups (``IRR``, ``IRD``).
     correct : bool, default True
         Continuity correction of the Cochran-Mantel-Haenszel test.
     level : float

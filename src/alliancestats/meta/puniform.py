@@ -261,6 +261,8 @@ def puniform(
         Means, SDs and sizes of two independent groups; or ``ti`` with ``n1i, n2i``.
         Analysed as Hedges' g with each study's two-sample t test (as puniform's ``MD`` and
         ``MDT`` inputs).
+    ti : str or array-like, optional
+        Two-sample t statistics, given with ``n1i, n2i`` in place of the means and SDs.
     slab : str or sequence, optional
         Study labels (a column of ``data`` or one label per study).
     alpha : float, default 0.05

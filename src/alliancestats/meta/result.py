@@ -293,6 +293,16 @@ class MetaResult:
     def coef(self, term: str | None = None) -> pd.Series | float:
         """Coefficients (all, or the one named ``term``; ``"intrcpt"`` means the intercept).
 
+        Parameters
+        ----------
+        term : str, optional
+            One coefficient's name; all coefficients when omitted.
+
+        Returns
+        -------
+        pandas.Series or float
+            All coefficients indexed by term, or the one asked for.
+
         Examples
         --------
         >>> from alliancestats.meta import meta_analysis

@@ -16,7 +16,8 @@ baujat_values
     :func:`alliancestats.plot.baujat`.
 
 Every refit uses :meth:`MetaResult.refit`, i.e. the same τ² estimator, test and level as the
-model passed in. Validated against metafor 3.8-1 (``tests/reference/meta/bias.R``).
+model passed in. Validated against metafor 3.8-1 (see the validation page of the
+documentation).
 """
 
 from __future__ import annotations

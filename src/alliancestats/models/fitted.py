@@ -166,6 +166,21 @@ class FittedModel(Protocol):
 
     Implemented by :class:`~alliancestats.models.lmm_fit.LmmFit` and
     :class:`~alliancestats.models.glmm_fit.GlmmFit`.
+
+    Attributes
+    ----------
+    design : Design
+        Response, fixed-effects matrix and random-effect terms of the fitted rows.
+    family, link : str
+        ``"gaussian"`` / ``"identity"`` for linear mixed models.
+    reml : bool
+        Whether the fit maximised the REML criterion.
+    beta : numpy.ndarray
+        Fixed effects.
+    theta : numpy.ndarray
+        lme4's relative covariance parameters.
+    sigma : float
+        Residual SD (1 for binomial and Poisson).
     """
 
     design: Design
@@ -189,16 +204,47 @@ class FittedModel(Protocol):
 
         Groups not seen in the fit contribute zero random effects (lme4's
         ``allow.new.levels = TRUE``).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict for; the fitted rows when omitted.
+        random : bool, default True
+            Include the conditional modes of the random effects.
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per row, on the link scale.
         """
         ...
 
     def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        """Inverse link: the mean response for a linear predictor."""
+        """Inverse link: the mean response for a linear predictor.
+
+        Parameters
+        ----------
+        eta : numpy.ndarray
+            Values of the linear predictor.
+
+        Returns
+        -------
+        numpy.ndarray
+            Means on the response scale.
+        """
         ...
 
     def contrast_df(self, L: np.ndarray, method: str = "satterthwaite") -> float:
         """Denominator df of the Wald test of ``L @ beta``: ``method`` ``"satterthwaite"`` or
-        ``"kenward-roger"`` (LMM); ``inf`` for GLMM."""
+        ``"kenward-roger"`` (LMM); ``inf`` for GLMM.
+
+        Parameters
+        ----------
+        L : numpy.ndarray
+            Contrast vector (length p) or matrix (rows of length p).
+        method : {"satterthwaite", "kenward-roger"}
+            Degrees-of-freedom method.
+        """
         ...
 
     def kenward_roger(self) -> KenwardRoger:
@@ -221,15 +267,45 @@ class FittedModel(Protocol):
         ...
 
     def refit_null(self, y: np.ndarray | None = None) -> MixedResult:
-        """The intercept-only model with the same random effects, weights and offsets."""
+        """The intercept-only model with the same random effects, weights and offsets.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, optional
+            A response to use instead of the fitted one (one value per fitted row).
+        """
         ...
 
     def varcomp_wald(self, level: float) -> pd.DataFrame:
-        """Wald intervals of SDs, correlations (and sigma): ``estimate, ci_low, ci_high``."""
+        """Wald intervals of SDs, correlations (and sigma): ``estimate, ci_low, ci_high``.
+
+        Parameters
+        ----------
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per variance parameter.
+        """
         ...
 
     def profile(self, level: float, progress: bool | None = None) -> pd.DataFrame:
-        """Profile-likelihood intervals of every parameter (lme4's ``confint`` rows)."""
+        """Profile-likelihood intervals of every parameter (lme4's ``confint`` rows).
+
+        Parameters
+        ----------
+        level : float
+            Confidence level.
+        progress : bool, optional
+            Show a progress bar (default: only in a terminal).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter with ``ci_low, ci_high``.
+        """
         ...
 
     def refit_ml(self) -> MixedResult:
@@ -237,14 +313,37 @@ class FittedModel(Protocol):
         ...
 
     def refit(self, y: np.ndarray, ddf: bool = True) -> Refit:
-        """Refit to a new response on the same rows and design (fast; see :class:`Refit`)."""
+        """Refit to a new response on the same rows and design (fast; see :class:`Refit`).
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            The new response, one value per fitted row.
+        ddf : bool, default True
+            Compute Satterthwaite degrees of freedom (LMM).
+
+        Returns
+        -------
+        Refit
+            Estimates, standard errors, df and convergence of the refit.
+        """
         ...
 
     def simulate(self, rng: np.random.Generator, beta: np.ndarray | None = None) -> np.ndarray:
         """A response drawn from the fitted model (new random effects and residuals).
 
-        ``beta`` replaces the fixed effects (e.g. an effect size of interest for a power
-        simulation, as simr's ``fixef<-``).
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of the random draws.
+        beta : numpy.ndarray, optional
+            Fixed effects to simulate with instead of the fitted ones (e.g. an effect size of
+            interest for a power simulation, as simr's ``fixef<-``).
+
+        Returns
+        -------
+        numpy.ndarray
+            One simulated response per fitted row.
         """
         ...
 

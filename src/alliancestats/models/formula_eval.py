@@ -457,6 +457,20 @@ def evaluate_expression(expr: str, data: pd.DataFrame, *, where: str = "expressi
 
     The expression is read as an expression, not as formula algebra (``n - k`` subtracts).
 
+    Parameters
+    ----------
+    expr : str
+        The expression, in R or Python spelling (see the formulas page).
+    data : pandas.DataFrame
+        The columns the expression may use.
+    where : str, default "expression"
+        What the expression is, for error messages (``"response"``, ``"offset"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One float per row of ``data``.
+
     Raises
     ------
     FormulaError

@@ -65,8 +65,8 @@ __all__ = ["GlmmResult", "glmm", "result_from_fit"]
 class GlmmResult(MixedResult):
     """A fitted GLMM: :class:`~alliancestats.models.results.MixedResult` plus GLMM extras.
 
-    Extra attributes
-    ----------------
+    Attributes
+    ----------
     link : str
         Link function name.
     nagq : int

@@ -146,6 +146,11 @@ class KenwardRoger:
         """Kenward-Roger denominator df of ``L @ beta`` (one row, or the rows of a matrix).
 
         pbkrtest's ``Lb_ddf`` (the number of rows is the numerator df).
+
+        Parameters
+        ----------
+        L : array-like
+            Contrast vector or matrix (columns = fixed effects).
         """
         L = np.atleast_2d(np.asarray(L, dtype=float))
         if not np.any(L):
@@ -153,7 +158,13 @@ class KenwardRoger:
         return self._df_scaling(L, L.shape[0])[0]
 
     def se(self, L: Any) -> float:
-        """Standard error of ``L @ beta`` from the adjusted covariance."""
+        """Standard error of ``L @ beta`` from the adjusted covariance.
+
+        Parameters
+        ----------
+        L : array-like
+            Contrast vector (one weight per fixed effect).
+        """
         L = np.asarray(L, dtype=float).ravel()
         return float(np.sqrt(L @ self.vcov @ L))
 
@@ -163,6 +174,15 @@ class KenwardRoger:
         Rows of ``L`` that are linearly dependent are replaced by an orthonormal basis of
         its row space. Returns ``num_df, den_df, F`` (scaled), ``F_unscaled`` (the Wald
         statistic over ``q`` with ``Phi_A``), ``scaling`` and ``p``.
+
+        Parameters
+        ----------
+        L : array-like
+            Contrast matrix (rows = hypotheses, columns = fixed effects).
+        beta : numpy.ndarray
+            Fixed-effect estimates.
+        rhs : float or array-like, default 0
+            Hypothesised value of each row of ``L beta``.
         """
         L = np.atleast_2d(np.asarray(L, dtype=float))
         beta = np.asarray(beta, dtype=float)

@@ -600,7 +600,18 @@ class MixedResult:
     # ------------------------------------------------------------------ printing
     # -- after the fit (logic in alliancestats.effects; imported on first use) --------------
     def tidy(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """broom.mixed-style parameter table; see :func:`alliancestats.effects.tidy`."""
+        """broom.mixed-style parameter table; see :func:`alliancestats.effects.tidy`.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Passed to :func:`alliancestats.effects.tidy` after the fit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter.
+        """
         from alliancestats.effects import tidy
 
         return tidy(self, *args, **kwargs)
@@ -612,20 +623,52 @@ class MixedResult:
         return glance(self)
 
     def apa(self, **kwargs: Any) -> pd.Series:
-        """One APA-style sentence per fixed effect; see :func:`alliancestats.effects.apa`."""
+        """One APA-style sentence per fixed effect; see :func:`alliancestats.effects.apa`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`alliancestats.effects.apa` (``digits=``, ``level=``).
+
+        Returns
+        -------
+        pandas.Series
+            One sentence per fixed effect.
+        """
         from alliancestats.effects import apa
 
         return apa(self, **kwargs)
 
     def icc(self, by_level: bool = False) -> Any:
-        """Intraclass correlations; see :func:`alliancestats.effects.icc`."""
+        """Intraclass correlations; see :func:`alliancestats.effects.icc`.
+
+        Parameters
+        ----------
+        by_level : bool, default False
+            Add one row per grouping factor (and the nested correlations).
+
+        Returns
+        -------
+        IccResult
+            Adjusted and unadjusted ICC with the variance components.
+        """
         from alliancestats.effects import icc
 
         return icc(self, by_level=by_level)
 
     def r2(self, **kwargs: Any) -> Any:
-        """Marginal and conditional R² (Nakagawa & Schielzeth); see
-        :func:`alliancestats.effects.r2`."""
+        """Marginal and conditional R² (Nakagawa & Schielzeth); see :func:`alliancestats.effects.r2`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`alliancestats.effects.r2`.
+
+        Returns
+        -------
+        R2Result
+            Marginal and conditional R² with the variance components they rest on.
+        """
         from alliancestats.effects import r2
 
         return r2(self, **kwargs)

@@ -142,11 +142,14 @@ def plot_lagged_effects(comparison: pd.DataFrame, *, ax: Axes | None = None,
         The ``"comparison"`` table of :class:`LaggedEffectsReport` (columns ``effect,
         ci_low, ci_high``; index = model names).
     ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure sized to the number of models otherwise.
     xlabel : str
+        Horizontal-axis label.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The Axes drawn on.
     """
     ax = new_axes(ax, (5.0, 0.5 + 0.45 * len(comparison)))
     ypos = np.arange(len(comparison))[::-1]

@@ -371,11 +371,13 @@ def clpm(
 
     Parameters
     ----------
-    data, x, y, patient, session, constraints, group, waves, information, se, level
+    data, x, y, patient, session, constraints
         As :func:`riclpm`.
     covariates : str or list of str, optional
         Time-invariant predictors of the observed scores (one effect per variable, equal over
         waves).
+    group, waves, information, se, level
+        As :func:`riclpm`.
 
     Returns
     -------

@@ -102,6 +102,7 @@ def simulate_riclpm(
     x, y, patient, session : str
         Column names.
     seed : int or numpy.random.Generator, optional
+        Seed of the random draws (the same seed gives the same data).
 
     Returns
     -------

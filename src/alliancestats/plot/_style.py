@@ -281,6 +281,16 @@ def figure_style(style: str | FigureStyle | None = "default") -> Iterator[Figure
     embed TrueType fonts (Type 42), so labels stay editable in Illustrator or Inkscape; the
     colour cycle is :data:`PALETTE`; with a non-default style, text uses its font family.
 
+    Parameters
+    ----------
+    style : str or FigureStyle, default "default"
+        A name from :data:`STYLES` or a :class:`FigureStyle`.
+
+    Yields
+    ------
+    FigureStyle
+        The style in force inside the block.
+
     Examples
     --------
     >>> import matplotlib as mpl

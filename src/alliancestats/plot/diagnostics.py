@@ -120,6 +120,18 @@ def residuals_vs_fitted(result: Any, *, smooth: bool = True, ax: Axes | None = N
 def qq_residuals(result: Any, *, ax: Axes | None = None) -> Axes:
     """Normal QQ plot of the residuals (scaled by sigma for linear mixed models).
 
+    Parameters
+    ----------
+    result : MixedResult
+        A fitted mixed model (deviance residuals for a GLMM).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new 3.4 x 3.2 inch figure otherwise.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
     Examples
     --------
     >>> import alliancestats as als
@@ -142,6 +154,22 @@ def qq_residuals(result: Any, *, ax: Axes | None = None) -> Axes:
 def qq_ranef(result: Any, group: str | None = None, term: str = "(Intercept)", *,
              ax: Axes | None = None) -> Axes:
     """Normal QQ plot of the conditional modes of one random effect.
+
+    Parameters
+    ----------
+    result : MixedResult
+        A fitted mixed model.
+    group : str, optional
+        Grouping factor (default: the first in ``result.ranef``).
+    term : str, default "(Intercept)"
+        Random effect to show (e.g. ``"session"`` for random slopes).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure otherwise.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
 
     Raises
     ------

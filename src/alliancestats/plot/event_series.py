@@ -214,17 +214,21 @@ def event_panels(
 
     Parameters
     ----------
+    data, score
+        As for :func:`event_series`.
     patients : sequence, optional
         Patients to draw; default the first ``max_patients`` patients with an event (or the
         first patients when there are no events).
+    patient, session, events, band
+        As for :func:`event_series`.
     max_patients : int, default 12
         Most panels drawn when ``patients`` is not given.
     ncols : int, default 4
         Panels per row of a new figure.
+    wide_pattern, ylabel
+        As for :func:`event_series`.
     ax : array of Axes, optional
         Axes to draw on (at least one per patient); a new figure otherwise.
-    data, score, patient, session, events, band, wide_pattern, ylabel
-        As for :func:`event_series`.
 
     Returns
     -------

@@ -179,9 +179,33 @@ def event_profile(
 ) -> Axes:
     """Average scores around the event session, with intervals and n per point.
 
-    Arguments as for :func:`event_profile_table`; ``show_n`` writes the number of scores
-    under each point, ``color`` sets the colour, ``ax`` the Axes (a new 4.5 x 3 inch figure
-    otherwise). Start and End are joined to the aligned window by dotted lines.
+    The values are those of :func:`event_profile_table`. Start and End are joined to the
+    aligned window by dotted lines.
+
+    Parameters
+    ----------
+    events : SuddenChangeResult or DataFrame
+        A sudden-gain/loss result or a :func:`~alliancestats.ruptures` table.
+    data, score : optional
+        The session data and score, for a ruptures table.
+    at : str, optional
+        Column of ``events`` holding the anchor session (ruptures: default the trough).
+    offsets : sequence of int, optional
+        Sessions relative to the anchor (default -2..3 for sudden changes, -3..3 for ruptures).
+    ends : bool, default True
+        Add the "Start" and "End" points.
+    level : float, default 0.95
+        Coverage of the intervals.
+    show_n : bool, default True
+        Write the number of scores under each point.
+    ylabel : str, optional
+        Y-axis label.
+    color : str
+        Colour of the line and intervals.
+    patient, session, wide_pattern : str
+        Column names of ``data`` (ruptures table only).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new 4.5 x 3 inch figure otherwise.
 
     Returns
     -------

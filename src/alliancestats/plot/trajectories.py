@@ -509,8 +509,9 @@ def trajectory_panels(
         Panels per row (default: up to three).
     ax : array of Axes, optional
         At least one Axes per group; a new figure with shared axes otherwise.
-    patient, session, mean, level, seed, ylabel, xlabel, model, counts, attrition, min_n,
-    legend_title, style
+    patient, session, mean, level, seed, ylabel, xlabel
+        As in :func:`trajectories`.
+    model, counts, attrition, min_n, legend_title, style
         As in :func:`trajectories`.
 
     Returns

@@ -65,7 +65,20 @@ class PowerCurve:
                 + self.table[cols].round(3).to_string(index=False))
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Draw the curve with :func:`~alliancestats.power.plot_power_curve`."""
+        """Draw the curve with :func:`~alliancestats.power.plot_power_curve`.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure otherwise.
+        **kwargs
+            Passed to :func:`~alliancestats.power.plot_power_curve` (``label=``, ``color=``).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         from alliancestats.power.plot import plot_power_curve
 
         return plot_power_curve(self, ax=ax, **kwargs)

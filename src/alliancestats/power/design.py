@@ -83,6 +83,19 @@ def per_arm(control: Any, treatment: Any) -> PerArm:
     Works for ``n_patients`` (patients per therapist, caseload lists or random caseloads),
     ``n_therapists`` and ``dropout`` (powerlmm's ``per_treatment``).
 
+    Parameters
+    ----------
+    control : object
+        The setting in the control arm (a number, a caseload list, random caseloads or a
+        dropout).
+    treatment : object
+        The setting in the treatment arm.
+
+    Returns
+    -------
+    PerArm
+        The pair, accepted wherever the setting is.
+
     Examples
     --------
     >>> from alliancestats.power import per_arm, longitudinal_power

@@ -106,7 +106,18 @@ class SimulationSpec:
         return {"therapists": therapists, "patients": patients, "sessions": sessions}
 
     def with_effect(self, effect: Mapping[str, float]) -> SimulationSpec:
-        """A copy with some fixed effects replaced (simr's ``fixef<-``)."""
+        """A copy with some fixed effects replaced (simr's ``fixef<-``).
+
+        Parameters
+        ----------
+        effect : mapping of str to float
+            Fixed-effect name to its new value.
+
+        Returns
+        -------
+        SimulationSpec
+            The copy; this specification is unchanged.
+        """
         fixed = dict(self.fixed)
         for name, value in effect.items():
             if name not in fixed:

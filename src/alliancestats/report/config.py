@@ -102,7 +102,13 @@ class StudyConfig:
         return self.path.parent if self.path is not None else Path.cwd()
 
     def resolve(self, value: str | Path) -> Path:
-        """A path from the configuration, relative to the configuration's folder."""
+        """A path from the configuration, relative to the configuration's folder.
+
+        Parameters
+        ----------
+        value : str or pathlib.Path
+            The path as written in the configuration.
+        """
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
 
@@ -110,6 +116,11 @@ class StudyConfig:
         """The data to load: ``override`` (a path or frame), else ``file``, else ``sample``.
 
         A bundled sample is returned by name (a str); a file as an absolute path.
+
+        Parameters
+        ----------
+        override : str, pathlib.Path or pandas.DataFrame, optional
+            Data given on the command line or by the caller.
         """
         if override is not None:
             return Path(override) if isinstance(override, str) else override
@@ -127,7 +138,13 @@ class StudyConfig:
         return {k: v for k, v in self.data.items() if k not in ("file", "sample")}
 
     def label(self, column: str) -> str:
-        """Readable name of a column (from [labels], else the column name)."""
+        """Readable name of a column (from [labels], else the column name).
+
+        Parameters
+        ----------
+        column : str
+            Column name in the data.
+        """
         return str(self.labels.get(column, column))
 
 

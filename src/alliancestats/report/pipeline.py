@@ -56,7 +56,13 @@ class Report:
         return [s for s in self.sections if s.status == "failed"]
 
     def section(self, key: str) -> SectionOutput:
-        """The output of the section with configuration key ``key``."""
+        """The output of the section with configuration key ``key``.
+
+        Parameters
+        ----------
+        key : str
+            The section's key in the configuration (e.g. ``"models"``).
+        """
         for s in self.sections:
             if s.key == key:
                 return s

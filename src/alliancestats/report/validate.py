@@ -86,7 +86,18 @@ class ValidationReport:
         return "\n".join(lines)
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write ``validation_<table>.csv`` files and ``validation.html`` to ``out``."""
+        """Write ``validation_<table>.csv`` files and ``validation.html`` to ``out``.
+
+        Parameters
+        ----------
+        out : str or pathlib.Path
+            Folder to write to (created when missing).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
         from alliancestats import __version__
         from alliancestats.report.render import environment
 
