@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_load.py                  # 100,000 rows, 7 repetitions
-    python benchmarks/bench_load.py --rows 20000 100000 --repeat 5
+    python benchmarks/bench_load.py --rows 100000 1000000 --repeat 5
+    python benchmarks/bench_load.py --folder /tmp/bench_load   # keep the files between runs
 
 For each size the script simulates a session file with
 :func:`alliancestats.simulate.simulate_sessions` (16 columns: therapist and patient IDs,
@@ -16,12 +17,18 @@ counts, planned sessions, dropout flag), writes it as CSV and times, in the same
   keeping the undeclared columns (the default ``keep="all"``) and once with
   ``keep="declared"``.
 
-Times are medians of ``--repeat`` runs after one warm-up. Memory is measured in a fresh
-subprocess per reader: the peak resident memory added by the call, after a warm-up on a
-2,000-row file of the same shape (lazy imports, thread pools), next to the size of the resulting
-frame (``memory_usage(deep=True)``); the high-water mark is reset through
-``/proc/self/clear_refs`` just before the call (Linux). It prints one Markdown table. Timings are wall-clock on
-whatever machine runs the script: state its load when quoting them.
+The three readers take turns (pandas, keep="all", keep="declared", pandas, ...) for
+``--repeat`` rounds after one warm-up each, so that a change in the machine's load affects
+them alike; the table gives the median wall-clock time of each and the ratio of the medians,
+and the same for CPU time (user + system time of the process, which other jobs on a shared
+machine disturb less than wall-clock time). Every reader here runs on one thread.
+
+Memory is measured in a fresh subprocess per reader: the peak resident memory added by the
+call, after a warm-up on a 2,000-row file of the same shape (lazy imports, thread pools),
+next to the size of the frames (``memory_usage(deep=True)``) of pandas and of
+``load_sessions``; the high-water mark is reset through ``/proc/self/clear_refs`` just before
+the call (Linux). It prints one Markdown table. State the machine and its load when quoting
+the numbers.
 """
 
 from __future__ import annotations
@@ -29,10 +36,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +62,9 @@ def make_file(rows: int, folder: Path, seed: int = 20261130) -> Path:
     """A simulated session file of ``rows`` rows, written by pandas (as most exports are)."""
     from alliancestats.simulate import simulate_sessions
 
+    path = folder / f"sessions_{rows}.csv"
+    if path.exists():
+        return path
     n_ther = max(2, round(rows / ROWS_PER_THERAPIST))
     data = simulate_sessions(
         n_therapists=n_ther, patients_per_therapist=(8, 14), sessions=(6, 12), seed=seed
@@ -66,21 +79,29 @@ def make_file(rows: int, folder: Path, seed: int = 20261130) -> Path:
         more["therapist"] = "X" + more["therapist"]
         more["patient"] = "X" + more["patient"]
         data = pd.concat([data, more], ignore_index=True)
-    path = folder / f"sessions_{rows}.csv"
-    if path.exists():
-        return path
     data.iloc[:rows].to_csv(path, index=False)
     return path
 
 
-def _median_time(call, repeat: int) -> float:
-    call()  # warm-up: imports, page cache
-    times = []
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _interleaved(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple]:
+    """Median (wall, CPU) seconds of each call, the calls taking turns ``repeat`` times."""
+    for call in calls.values():
+        call()  # warm-up: imports, page cache
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
     for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        for name, call in calls.items():
+            cpu, start = _cpu_seconds(), time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - start, _cpu_seconds() - cpu))
+    return {
+        name: tuple(statistics.median(t[k] for t in got) for k in (0, 1))
+        for name, got in times.items()
+    }
 
 
 _MEMORY_CHILD = r"""
@@ -137,56 +158,68 @@ def run(rows: int, repeat: int, folder: Path) -> dict[str, float]:
     path = make_file(rows, folder)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean file must load without any warning
-        t_pandas = _median_time(lambda: pd.read_csv(path), repeat)
-        t_all = _median_time(lambda: load_sessions(path, **MAPPING), repeat)
-        t_declared = _median_time(lambda: load_sessions(path, keep="declared", **MAPPING), repeat)
-        t_pandas_again = _median_time(lambda: pd.read_csv(path), repeat)
-    t_pandas = min(t_pandas, t_pandas_again)  # the faster of two rounds: conservative ratio
+        t = _interleaved(
+            {
+                "pandas": lambda: pd.read_csv(path),
+                "all": lambda: load_sessions(path, **MAPPING),
+                "declared": lambda: load_sessions(path, keep="declared", **MAPPING),
+            },
+            repeat,
+        )
     small = make_file(2_000, folder)
     mem_pandas = memory(path, small, "pandas")
     mem_all = memory(path, small, "all")
     return {
         "rows": rows,
-        "columns": 16,
         "mb": path.stat().st_size / 2**20,
-        "pandas_s": t_pandas,
-        "load_all_s": t_all,
-        "load_declared_s": t_declared,
-        "ratio_all": t_all / t_pandas,
-        "ratio_declared": t_declared / t_pandas,
+        **{f"{k}_{w}": t[k][i] for k in t for i, w in enumerate(("wall", "cpu"))},
         "pandas_frame_mb": mem_pandas["frame_mb"],
         "pandas_peak_mb": mem_pandas["peak_mb"],
         "load_frame_mb": mem_all["frame_mb"],
         "load_peak_mb": mem_all["peak_mb"],
-        "memory_ratio": mem_all["peak_mb"] / mem_pandas["frame_mb"],
     }
+
+
+def _row(r: dict[str, float]) -> str:
+    def ratio(kind: str, clock: str) -> str:
+        return f"{r[f'{kind}_{clock}'] / r[f'pandas_{clock}']:.2f}×"
+
+    cells = [f"{r['rows']:,}", f"{r['mb']:.1f}"]
+    for clock in ("wall", "cpu"):
+        cells += [f"{r[f'pandas_{clock}']:.3f}", f"{r[f'all_{clock}']:.3f}"]
+        cells += [ratio("all", clock), ratio("declared", clock)]
+    cells += [f"{r[k]:.1f}" for k in ("pandas_frame_mb", "load_frame_mb", "load_peak_mb")]
+    cells += [
+        f"{r['load_peak_mb'] / r['load_frame_mb']:.2f}×",
+        f"{r['load_peak_mb'] / r['pandas_frame_mb']:.2f}×",
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=7, help="rounds of the three readers")
+    parser.add_argument("--folder", help="where to write (and reuse) the CSV files")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.folder or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         for rows in args.rows:
-            results.append(run(rows, args.repeat, Path(tmp)))
+            results.append(run(rows, args.repeat, folder))
     print(f"load average before the run: {load:.2f}; after: {os.getloadavg()[0]:.2f}")
     print()
     print(
-        "| rows | file (MB) | pandas.read_csv (s) | load_sessions (s) | ratio | "
-        "keep='declared' (s) | ratio | pandas frame (MB) | pandas peak (MB) | "
-        "load_sessions peak (MB) | peak / frame |"
+        "| rows | file (MB) | pandas wall (s) | load_sessions wall (s) | ratio | "
+        "keep='declared' ratio | pandas CPU (s) | load_sessions CPU (s) | ratio | "
+        "keep='declared' ratio | pandas frame (MB) | load_sessions frame (MB) | "
+        "load_sessions peak (MB) | peak / own frame | peak / pandas frame |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:" * 15 + "|")
     for r in results:
-        print(
-            f"| {r['rows']:,} | {r['mb']:.1f} | {r['pandas_s']:.3f} | {r['load_all_s']:.3f} | "
-            f"{r['ratio_all']:.2f}× | {r['load_declared_s']:.3f} | {r['ratio_declared']:.2f}× | "
-            f"{r['pandas_frame_mb']:.1f} | {r['pandas_peak_mb']:.1f} | {r['load_peak_mb']:.1f} | "
-            f"{r['memory_ratio']:.2f}× |"
-        )
+        print(_row(r))
 
 
 if __name__ == "__main__":

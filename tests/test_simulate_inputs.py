@@ -96,6 +96,8 @@ def test_studies_invalid_arguments(kwargs, match):
         ({"rupture_depth": -1.0}, "rupture_depth is a drop"),
         ({"rupture_decline": 0}, "rupture_decline must be at least 1"),
         ({"sudden_gain_size": np.inf}, "sudden_gain_size must be a finite number"),
+        ({"nonresponder_rate": 1.5}, "nonresponder_rate is a probability"),
+        ({"nonresponder_change": np.nan}, "nonresponder_change must be a finite number"),
         ({"items": "yes"}, "items must be True or False"),
     ],
 )

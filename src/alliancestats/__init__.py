@@ -86,6 +86,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "alliancestats.models": ("MixedResult", "gee", "glmm", "lmm", "lrt"),
     "alliancestats.models.all_fit": ("all_fit",),
     "alliancestats.models.control": ("Control",),
+    "alliancestats.monitoring": (
+        "ExpectedResponse",
+        "evaluate_signals",
+        "expected_response",
+        "monitor",
+    ),
     "alliancestats.panel": (
         "PanelResult",
         "clpm",

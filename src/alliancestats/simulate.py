@@ -128,11 +128,13 @@ _REAL_ARGS = (
     "function_slope", "function_within", "function_between", "function_therapist_alliance",
     "arm_effect_pain", "arm_effect_function", "adherence_intercept", "adherence_alliance",
     "exercises_intercept", "exercises_alliance", "dropout_alliance", "sudden_gain_size",
+    "nonresponder_change",
 )
 _RATE_ARGS = (
     "dropout_rate", "missed_session_rate", "missing_alliance_rate", "missing_outcome_rate",
 )
-_RATE_ARGS_TO_ONE = ("telehealth_rate", "sudden_gain_rate", "rupture_rate", "rupture_repair_rate")
+_RATE_ARGS_TO_ONE = ("telehealth_rate", "sudden_gain_rate", "rupture_rate", "rupture_repair_rate",
+                     "nonresponder_rate")
 
 
 @dataclass(frozen=True)
@@ -440,11 +442,12 @@ def _draw_adherence(
 # ----------------------------------------------------------------------------------------------
 @dataclass
 class _Planted:
-    """Per-patient sessions of planted events (-1 = none)."""
+    """Per-patient sessions of planted events (-1 = none) and planted non-responders."""
 
     gain: np.ndarray
     rupture: np.ndarray
     repair: np.ndarray
+    nonresponder: np.ndarray | None = None  # bool per patient, None when not planted
 
 
 def _plant_sessions(
@@ -471,7 +474,18 @@ def _plant_sessions(
         rupture[chosen] = rng.integers(3, planned[chosen] - span + 1)
         repaired = chosen & (rng.random(n) < spec.rupture_repair_rate)
         repair[repaired] = rupture[repaired] + span
-    return _Planted(gain, rupture, repair)
+    nonresponder = None
+    if spec.nonresponder_rate > 0:  # drawn last: earlier draws match runs without it
+        nonresponder = rng.random(n) < spec.nonresponder_rate
+    return _Planted(gain, rupture, repair, nonresponder)
+
+
+def _nonresponder_shift(spec: _SessionSpec, planted: _Planted, rows: _Sessions) -> np.ndarray:
+    """Pain shift of every row: ``nonresponder_change`` per session since the first, for
+    planted non-responders (0 elsewhere)."""
+    if planted.nonresponder is None:
+        return np.zeros(rows.patient.size)
+    return spec.nonresponder_change * rows.x * planted.nonresponder[rows.patient]
 
 
 def _rupture_shift(spec: _SessionSpec, planted: _Planted, rows: _Sessions) -> np.ndarray:
@@ -499,6 +513,8 @@ def _planted_columns(planted: _Planted, spec: _SessionSpec, pat: np.ndarray) -> 
     for name, values in wanted:
         v = pd.Series(values[pat])
         out[name] = v.where(v > 0).astype("Int64").array
+    if planted.nonresponder is not None:
+        out["planted_nonresponder"] = planted.nonresponder[pat]
     return out
 
 
@@ -622,6 +638,8 @@ def simulate_sessions(
     rupture_decline: int = 1,
     rupture_duration: int = 1,
     rupture_repair_rate: float = 0.7,
+    nonresponder_rate: float = 0.0,
+    nonresponder_change: float = 0.4,
     items: bool = False,
     item_sd: float = 0.35,
     start_date: str = "2024-01-08",
@@ -682,9 +700,13 @@ def simulate_sessions(
     ``R + rupture_decline - 1``), stays there for ``rupture_duration`` sessions and, with
     probability ``rupture_repair_rate``, returns at the repair session
     ``R + rupture_decline - 1 + rupture_duration``; unrepaired ruptures stay at the bottom. The lowered alliance enters everything downstream (dropout,
-    outcomes, adherence). Event sessions come from a separate random stream, so a seed draws
-    the same therapists, patients, random effects and alliance series with and without planted
-    events (later draws differ once a rupture changes who drops out).
+    outcomes, adherence). With ``nonresponder_rate > 0`` a patient is, with that probability,
+    a planted non-responder: ``nonresponder_change * x`` is added to pain at every session
+    (the pain slope moves by ``nonresponder_change``), the not-on-track course that routine
+    outcome monitoring should flag (Lambert et al.'s expected treatment response; Lutz et al.
+    2006). Event sessions and non-responders come from a separate random stream, so a seed
+    draws the same therapists, patients, random effects and alliance series with and without
+    planted events (later draws differ once a rupture changes who drops out).
 
     **Dropout, attendance and missing values.** Before each session ``s >= 2`` the patient drops
     out with probability ``expit(logit(dropout_rate) + dropout_alliance * (alliance_{s-1} -
@@ -788,6 +810,11 @@ def simulate_sessions(
     rupture_repair_rate : float, default 0.7
         Probability that a planted rupture is repaired (alliance back on the patient's
         trajectory at the session after the bottom); otherwise it stays low to the end.
+    nonresponder_rate : float, default 0.0
+        Probability that a patient is a planted non-responder (see Planted events).
+    nonresponder_change : float, default 0.4
+        Change per session added to the pain slope of a planted non-responder (pain points;
+        positive = less improvement than other patients, or worsening).
     items : bool, default False
         Add WAI-SR item responses ``wai_1`` ... ``wai_12`` (integers 1-5) whose mean equals
         ``round(12 * clip(alliance, 1, 5)) / 12``.
@@ -820,7 +847,8 @@ def simulate_sessions(
         patient left before the planned last session), and with planted events
         ``planted_gain_session`` (the pre-gain session ``N``), ``planted_rupture_session``,
         ``planted_repair_session`` (nullable integers repeated on the patient's rows; missing
-        when the patient has no such event or the rupture stays unrepaired). Planted sessions
+        when the patient has no such event or the rupture stays unrepaired) and
+        ``planted_nonresponder`` (bool, with ``nonresponder_rate > 0``). Planted sessions
         refer to the plan: dropout or a missed session can hide them.
 
         Missing values are NaN. ``df.attrs["truth"]`` holds every argument value plus
@@ -868,7 +896,7 @@ def simulate_sessions(
     patients = _draw_patients(rng, spec)
     effects = _draw_effects(rng, spec, patients.n)
     rows = _draw_alliance(rng, spec, patients, effects)
-    planting = spec.sudden_gain_rate > 0 or spec.rupture_rate > 0
+    planting = spec.sudden_gain_rate > 0 or spec.rupture_rate > 0 or spec.nonresponder_rate > 0
     # planted events come from a child generator: the draws above are the same with and
     # without them
     planted = _plant_sessions(rng.spawn(1)[0] if planting else rng, spec, patients.planned)
@@ -883,7 +911,7 @@ def simulate_sessions(
     gain_at = planted.gain[rows.patient]
     outcomes["pain"] = outcomes["pain"] - spec.sudden_gain_size * (
         (gain_at > 0) & (rows.session > gain_at)
-    )
+    ) + _nonresponder_shift(spec, planted, rows)
     outcomes["adherence"] = _draw_adherence(rng, spec, patients, rows, effects)
     item_values = _wai_sr_items(rows.alliance, item_sd, rng) if items else None
     df = _assemble(spec, patients, rows, seen, outcomes, dropped, planted, item_values)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alliancestats.errors import AllianceStatsWarning, DataValidationError, FileFormatError
 from alliancestats.io import load_sessions
+from alliancestats.io.convert import keep_column
+from alliancestats.io.missing import MissingCodes
+from alliancestats.io.numbers import NumberFormat
+from alliancestats.io.textops import dictionary
 
 # cells a messy export can contain: valid numbers, junk text, blanks, codes, dates, symbols
 CELL = st.one_of(
@@ -219,3 +225,43 @@ def test_huge_integer_ids_are_exact_from_csv_and_dataframe(tmp_path_factory, ids
         sd = load_sessions(source, patient="id", session="s")
         assert sorted(sd.data["patient"].tolist()) == sorted(ids)
         assert sd.n_patients == len(ids)
+
+
+NUMBER_LIKE = st.one_of(
+    st.integers(-5, 15).map(str),
+    st.sampled_from(["007", "0", "00", "0.5", "01.5", " 012 ", "9007199254740993", "-99", "+3"]),
+    st.sampled_from(["", " ", "NA", ".", "2.50", "1e3"]),
+)
+# mostly number-like columns (where leading zeros and huge integers decide), sometimes anything
+KEPT_CELLS = st.one_of(
+    st.lists(NUMBER_LIKE, min_size=1, max_size=10),
+    st.lists(st.one_of(NUMBER_LIKE, CELL), min_size=1, max_size=10),
+)
+
+
+@settings(max_examples=60)  # cheap: no file is written
+@given(KEPT_CELLS, st.sampled_from([None, [-99]]))
+def test_kept_columns_read_per_distinct_value_match_the_cell_by_cell_reading(cells, na_values):
+    codes = MissingCodes.from_user(na_values)
+    column = pd.Series(cells * 3, dtype="str")  # repeated values, as in a real kept column
+    seen_value: dict[str, int] = {}
+    seen_cell: dict[str, int] = {}
+    by_value = keep_column(column, NumberFormat(), codes, seen=seen_value, by_value=True)
+    by_cell = keep_column(column, NumberFormat(), codes, seen=seen_cell, by_value=False)
+    pd.testing.assert_series_equal(by_value, by_cell)
+    assert seen_value == seen_cell
+
+
+@settings(max_examples=60)  # cheap: arrays only
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", " a", "b", "NA", "", "7 "])), max_size=20),
+    st.data(),
+)
+def test_flags_of_distinct_values_reach_exactly_their_cells(cells, data):
+    text = pa.large_string()  # two pieces, as the reader gives them
+    d = dictionary(pa.chunked_array([pa.array(cells[:5], text), pa.array(cells[5:], text)]))
+    shown = [None if i < 0 else d.values[i] for i in d.indices.tolist()]
+    assert shown == [None if c is None else c.strip() for c in cells]
+    flags = np.array(data.draw(st.lists(st.booleans(), min_size=len(d), max_size=len(d))), bool)
+    expected = [True if i < 0 else bool(flags[i]) for i in d.indices.tolist()]
+    assert d.per_cell(flags).tolist() == expected

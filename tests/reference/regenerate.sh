@@ -3,7 +3,7 @@
 #
 # Installs R and the reference packages from Debian (bookworm: R 4.2.2, lme4 1.1-31,
 # lmerTest 3.1-3, metafor 3.8-1, metadat 1.2-0, mlmRev 1.0-8, performance 0.10.2, emmeans 1.8.4, lavaan 0.6-14, psych 2.2.9,
-# glmmTMB 1.1.5, ...), then runs each R script in the subfolders. Every script writes its JSON next to itself and records the R and package
+# glmmTMB 1.1.5, pROC 1.18.0, ...), then runs each R script in the subfolders. Every script writes its JSON next to itself and records the R and package
 # versions it used. CI never needs R: the JSON files are committed.
 #
 # Usage: bash tests/reference/regenerate.sh [subfolder ...]   (default: all subfolders)
@@ -30,6 +30,7 @@ packages=(
     r-cran-pbkrtest
     r-cran-performance
     r-cran-plm
+    r-cran-proc
     r-cran-psych
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then

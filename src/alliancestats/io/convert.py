@@ -267,6 +267,7 @@ def keep_column(
     codes: MissingCodes,
     value_labels: dict | None = None,
     seen: dict[str, int] | None = None,
+    by_value: bool | None = None,
 ) -> pd.Series:
     """An undeclared column as kept by the loader, with as little change as possible.
 
@@ -275,6 +276,9 @@ def keep_column(
     a whole number above 2**53 (digits would be lost) keeps the column as text. Booleans become
     ``boolean``, SPSS/Stata value labels become categoricals of the labels, anything else stays
     text as written (surrounding spaces removed, missing codes NA).
+
+    A text column is looked at once per distinct value when its first cells repeat few
+    values (``by_value=None``); ``True``/``False`` force either way, with the same result.
     """
     if value_labels:
         labelled = _labelled(series, fmt, codes, value_labels)
@@ -289,6 +293,10 @@ def keep_column(
         return parse_numeric(series, fmt, codes).values if codes.numbers else series.copy()
     if pd.api.types.is_object_dtype(dtype) and _is_bool_objects(series):
         return series.astype("boolean")
+    if by_value is None:
+        by_value = is_text_dtype(dtype) and _few_values(text_array(series))
+    if by_value and is_text_dtype(dtype):
+        return _keep_by_value(series, fmt, codes, seen)
     met: dict[str, int] = {}
     numbers = _as_numbers(series, fmt, codes, met)
     if numbers is not None and not _written_differently(series, numbers):
@@ -298,6 +306,40 @@ def keep_column(
         return numbers
     t, missing = text_cells(series, codes, seen)
     return as_text_series(null_where(t, missing), series.index)
+
+
+#: Cells looked at to guess whether a column repeats few values.
+_PEEK = 4096
+
+
+def _few_values(arr: pa.Array) -> bool:
+    """Whether the first cells of a column repeat few distinct values (so that looking at
+    each distinct value once is cheaper than converting every cell)."""
+    head = arr.slice(0, _PEEK)
+    return len(head) > 0 and pc.count_distinct(head).as_py() <= len(head) // 4
+
+
+def _keep_by_value(
+    series: pd.Series, fmt: NumberFormat | str, codes: MissingCodes, seen: dict | None
+) -> pd.Series:
+    """:func:`keep_column` for a text column, deciding once per distinct (stripped) value.
+
+    Every rule looks at one cell's text alone, so classifying the distinct values and
+    spreading the answer to the cells gives exactly the per-cell result.
+    """
+    d = dictionary(text_array(series))
+    uniques = as_text_series(d.value_array())
+    num = parse_numeric(uniques, fmt, codes) if _could_be_all_numbers(uniques, fmt, codes) else None
+    if num is not None and not num.bad.any() and not _written_differently(uniques, num.values):
+        if seen is not None and num.codes:
+            counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d))
+            for k, code in num.codes.items():
+                seen[code] = seen.get(code, 0) + int(counts[k])
+        spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
+        return pd.Series(spread, index=series.index, dtype="float64", copy=False)
+    flags = _missing_values(d, codes)
+    _count(d, flags, seen)
+    return as_text_series(null_where(d.texts(), d.per_cell(flags)), series.index)
 
 
 _DIGITS = np.zeros(256, dtype=bool)

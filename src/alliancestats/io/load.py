@@ -47,9 +47,13 @@ from alliancestats.io.stages import (
 )
 from alliancestats.io.stages import covariates as covariate_columns
 from alliancestats.io.text import TypeHints
+from alliancestats.io.textops import system_allocator
 from alliancestats.io.validation import PROBLEM_COLUMNS
 
 __all__ = ["load_sessions"]
+
+#: Roles whose source cells the checks across rows still show (duplicates, therapist changes).
+_ROW_KEYS = ("patient", "therapist", "session", "session_date")
 
 
 def load_sessions(
@@ -265,83 +269,85 @@ def load_sessions(
     1        1        2       4.1           0
     2        2        1       2.9           1
     """
-    _check_arguments(layout, session_type, session, date, strict, warn, keep_default_na)
-    codes = MissingCodes.from_user(na_values, keep_default_na)
-    if layout == "long" and session is None:  # only a date column: number sessions by date
-        session, date, session_type = date, None, "date"
-    roles = build_roles(
-        patient=patient,
-        session=session,
-        therapist=therapist,
-        date=date,
-        alliance=alliance,
-        outcomes=outcomes,
-        covariates=covariates,
-        alliance_rater=alliance_rater,
-        scales=scales,
-    )
-    table = read_table(
-        source,
-        sheet=sheet,
-        delimiter=delimiter,
-        decimal=decimal,
-        thousands=thousands,
-        encoding=encoding,
-        header_row=header_row,
-        types=_type_hints(roles, instruments) if layout == "long" else None,
-    )
-    where = _describe_source(table)
-    plan = plan_records(
-        table,
-        roles,
-        instruments,
-        wide_pattern,
-        codes,
-        where,
-        _keep_rule(keep, keep_other_columns),
-        layout,
-    )
-    options = LoadOptions(
-        session_type=session_type,
-        dayfirst=dayfirst,
-        date_format=date_format,
-        today=pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize(),
-        earliest=pd.Timestamp(earliest_date),
-        normalize_ids=check_bool("normalize_ids", normalize_ids),
-        allow_therapist_change=allow_therapist_change,
-        alliance_rater=alliance_rater,
-    )
-    ctx = LoadContext(table, plan.records, codes, table.number_format, options)
-    by_name = {r.name: r for r in plan.roles}
-    ids = identifiers(ctx, by_name)
-    info = sessions(ctx, by_name, ~ids["patient"].missing)
-    numeric_roles(ctx, plan.roles)
-    scored_roles, scored = scored_items(ctx, plan.specs)
-    covariate_columns(ctx, plan.roles, plan.kept)
-    orphans = read_problems(ctx, plan.used_columns)
-    changes = row_groups(ctx, by_name, ids, info)
-    problems = ctx.log.frame(plan.records.rows, table.file, plan.records.order)
-    if strict and len(problems):
-        raise DataValidationError(_message(problems, table, where), problems)
-    sd = SessionData(
-        data=_assemble(ctx, plan, info, scored_roles, keep_items),
-        dropped=problems,
-        mapping=_mapping(plan, scored_roles, table, layout),
-        source=where,
-        file_format=table.format,
-        layout=layout,
-        row_note=table.row_note,
-        n_read=ctx.n,
-        n_blank=table.n_blank,
-        instruments=scored,
-        therapist_changes=changes if allow_therapist_change else None,
-        planned_sessions=planned_sessions,
-        **_records_report(ctx, plan, by_name, orphans),
-    )
-    sd.notes = _notes(ctx, plan, sd)
-    if warn:
-        _warn(sd, table, plan)
-    return sd
+    with system_allocator():  # see alliancestats.io.textops.system_allocator
+        _check_arguments(layout, session_type, session, date, strict, warn, keep_default_na)
+        codes = MissingCodes.from_user(na_values, keep_default_na)
+        if layout == "long" and session is None:  # only a date column: number sessions by date
+            session, date, session_type = date, None, "date"
+        roles = build_roles(
+            patient=patient,
+            session=session,
+            therapist=therapist,
+            date=date,
+            alliance=alliance,
+            outcomes=outcomes,
+            covariates=covariates,
+            alliance_rater=alliance_rater,
+            scales=scales,
+        )
+        table = read_table(
+            source,
+            sheet=sheet,
+            delimiter=delimiter,
+            decimal=decimal,
+            thousands=thousands,
+            encoding=encoding,
+            header_row=header_row,
+            types=_type_hints(roles, instruments) if layout == "long" else None,
+        )
+        where = _describe_source(table)
+        plan = plan_records(
+            table,
+            roles,
+            instruments,
+            wide_pattern,
+            codes,
+            where,
+            _keep_rule(keep, keep_other_columns),
+            layout,
+        )
+        options = LoadOptions(
+            session_type=session_type,
+            dayfirst=dayfirst,
+            date_format=date_format,
+            today=pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize(),
+            earliest=pd.Timestamp(earliest_date),
+            normalize_ids=check_bool("normalize_ids", normalize_ids),
+            allow_therapist_change=allow_therapist_change,
+            alliance_rater=alliance_rater,
+        )
+        ctx = LoadContext(table, plan.records, codes, table.number_format, options)
+        by_name = {r.name: r for r in plan.roles}
+        ids = identifiers(ctx, by_name)
+        info = sessions(ctx, by_name, ~ids["patient"].missing)
+        numeric_roles(ctx, plan.roles)
+        scored_roles, scored = scored_items(ctx, plan.specs)
+        covariate_columns(ctx, plan.roles, plan.kept)
+        ctx.release(set(plan.used_columns) - {by_name[k].column for k in _ROW_KEYS if k in by_name})
+        orphans = read_problems(ctx, plan.used_columns)
+        changes = row_groups(ctx, by_name, ids, info)
+        problems = ctx.log.frame(plan.records.rows, table.file, plan.records.order)
+        if strict and len(problems):
+            raise DataValidationError(_message(problems, table, where), problems)
+        sd = SessionData(
+            data=_assemble(ctx, plan, info, scored_roles, keep_items),
+            dropped=problems,
+            mapping=_mapping(plan, scored_roles, table, layout),
+            source=where,
+            file_format=table.format,
+            layout=layout,
+            row_note=table.row_note,
+            n_read=ctx.n,
+            n_blank=table.n_blank,
+            instruments=scored,
+            therapist_changes=changes if allow_therapist_change else None,
+            planned_sessions=planned_sessions,
+            **_records_report(ctx, plan, by_name, orphans),
+        )
+        sd.notes = _notes(ctx, plan, sd)
+        if warn:
+            _warn(sd, table, plan)
+        return sd
 
 
 # ============================================================================= helpers
@@ -438,8 +444,8 @@ def _sorted_positions(ctx: LoadContext, keep: np.ndarray) -> np.ndarray:
 
 def _source_rows(rows: np.ndarray) -> pd.Series:
     if rows.dtype == object and len(rows) and pd.api.types.infer_dtype(rows) == "integer":
-        return pd.Series(rows.astype(np.int64))
-    return pd.Series(rows)
+        return pd.Series(rows.astype(np.int64), copy=False)
+    return pd.Series(rows, copy=False)
 
 
 def _assemble(

@@ -47,7 +47,9 @@ from alliancestats.io.parsed import Parsed
 from alliancestats.io.textops import (
     cast_float,
     contains_byte,
+    encode,
     first_bytes,
+    is_text_dtype,
     lengths,
     null_where,
     plain_number_cells,
@@ -215,11 +217,6 @@ def classify_number(
     return math.nan, "bad", _numeric_reason(s, fmt)
 
 
-def is_text_dtype(dtype: Any) -> bool:
-    """Whether a column uses pandas' string dtype (vectorised text operations)."""
-    return isinstance(dtype, pd.StringDtype)
-
-
 # ----------------------------------------------------------------------------- detection
 
 
@@ -298,9 +295,8 @@ def _classify_unique(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Classify the cells at ``idx`` once per distinct text; returns per-cell results
     ``(values, status, reasons, stripped texts)``."""
-    encoded = arr.take(pa.array(idx)).dictionary_encode()
-    texts = encoded.dictionary.to_pylist()
-    where = encoded.indices.to_numpy(zero_copy_only=False)
+    where, dictionary = encode(arr.take(pa.array(idx)))
+    texts = dictionary.to_pylist()
     results = [classify_number(t, fmt, codes) for t in texts]
     values = np.array([r[0] for r in results], dtype=float)[where]
     status = np.array([r[1] for r in results], dtype=object)[where]
@@ -437,7 +433,7 @@ def parse_numeric(
         values[~missing] = series[~missing].astype(float).to_numpy()
         bad = np.zeros(n, dtype=bool)
     elif pd.api.types.is_numeric_dtype(dtype):
-        values = series.to_numpy(dtype=float, na_value=np.nan).copy()
+        values = series.to_numpy(dtype=float, na_value=np.nan)  # may be a read-only view
         missing = np.isnan(values)
         bad = np.isinf(values)
         reasons = dict.fromkeys(np.flatnonzero(bad).tolist(), "not a finite number")
@@ -451,9 +447,12 @@ def parse_numeric(
         )
     if codes.numbers:
         missing |= np.isin(values, np.asarray(codes.numbers)) & ~bad
-    values[bad | missing] = np.nan
+    clear = (bad | missing) & ~np.isnan(values)
+    if clear.any():
+        values = np.array(values, dtype=float)  # a copy: never write into the caller's data
+        values[clear] = np.nan
     return Parsed(
-        pd.Series(values, index=series.index, dtype="float64"),
+        pd.Series(values, index=series.index, dtype="float64", copy=False),
         missing,
         bad,
         reasons,

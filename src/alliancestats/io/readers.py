@@ -334,7 +334,7 @@ def _dedupe(columns: list[Any]) -> tuple[list[Any], dict[Any, list[str]]]:
     return out, repeated
 
 
-def _column_series(arr: pa.Array) -> pd.Series:
+def _column_series(arr: pa.ChunkedArray) -> pd.Series:
     """A column read by pyarrow as a pandas Series (text as ``str``)."""
     t = arr.type
     if pa.types.is_large_string(t) or pa.types.is_string(t):
@@ -342,7 +342,7 @@ def _column_series(arr: pa.Array) -> pd.Series:
     if pa.types.is_null(t):
         return as_text_series(pa.array([""] * len(arr), type=pa.large_string()))
     if pa.types.is_floating(t) or (pa.types.is_integer(t) and not arr.null_count):
-        return pd.Series(arr.to_numpy(zero_copy_only=False))
+        return pd.Series(arr.to_numpy(zero_copy_only=False), copy=False)
     if pa.types.is_integer(t):
         return pd.Series(pd.array(arr.to_pandas(), dtype="Int64"))
     if pa.types.is_boolean(t):
@@ -369,9 +369,11 @@ def _read_text(
     )
     names, repeated = _dedupe(_name_blank_headers(cells.header))
     if cells.columns is not None:
-        frame = pd.DataFrame(
-            {j: _column_series(col) for j, col in enumerate(cells.columns)}, copy=False
-        )
+        series = {}
+        for j in range(len(cells.columns)):  # each column converted, the pieces let go
+            series[j] = _column_series(cells.columns[j])
+            cells.columns[j] = None
+        frame = pd.DataFrame(series, copy=False)
         frame.columns = pd.Index(names, dtype=object)
     else:
         records = cells.records or []

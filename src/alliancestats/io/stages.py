@@ -49,7 +49,7 @@ from alliancestats.io.parsed import Parsed
 from alliancestats.io.readers import RawTable
 from alliancestats.io.records import SESSION_COLUMN, Records
 from alliancestats.io.reshape import session_order_from_dates
-from alliancestats.io.textops import sorted_codes
+from alliancestats.io.textops import release_memory, sorted_codes
 from alliancestats.io.validation import (
     ProblemLog,
     check_duplicate_sessions,
@@ -71,6 +71,10 @@ __all__ = [
     "row_groups",
     "record_order",
 ]
+
+#: Bytes of source columns let go between two returns of freed memory to the system
+#: (see :meth:`LoadContext.release`).
+RELEASE_BYTES = 4 << 20
 
 #: Larger session "numbers" are typing errors (or dates typed as numbers).
 MAX_SESSION = 100_000
@@ -108,6 +112,7 @@ class LoadContext:
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
     order: np.ndarray | None = None
+    _freed: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log = ProblemLog(len(self.records))
@@ -120,6 +125,22 @@ class LoadContext:
     def column(self, name: Any) -> pd.Series:
         """The records' cells of a source column."""
         return self.records.frame[name]
+
+    def release(self, columns: Any = (), memory: bool | None = True) -> None:
+        """Let go of source columns no later stage reads (their cells are converted, and
+        every problem found in them is logged with its value), and of temporary memory.
+
+        ``memory=None`` returns freed memory to the system only once the columns let go
+        since the last return add up to :data:`RELEASE_BYTES` (each return costs the pages
+        being mapped again when memory is next used).
+        """
+        gone = [c for c in columns if c in self.records.frame.columns]
+        for c in gone:
+            self._freed += int(self.records.frame[c].memory_usage(index=False, deep=False))
+            del self.records.frame[c]
+        if memory or (memory is None and self._freed >= RELEASE_BYTES):
+            release_memory()
+            self._freed = 0
 
     def seen(self, column: Any) -> dict[str, int]:
         """Missing-value codes met in ``column`` (code -> cells), filled by the stages."""
@@ -181,6 +202,7 @@ def identifiers(ctx: LoadContext, by_name: dict[str, Role]) -> dict[str, Parsed]
         ids[name] = p
         ctx.out[name] = p.values.reset_index(drop=True)
         ctx.id_codes[name] = p.order if p.order is not None else sorted_codes(ctx.out[name])
+    ctx.release()
     return ids
 
 
@@ -277,9 +299,8 @@ def _session_numbers(ctx: LoadContext, column: Any, s: pd.Series) -> np.ndarray:
         "bad_session",
     )
     ok = ~(p.missing | p.bad | not_whole)
-    sess = pd.Series(v, dtype="float64")
-    sess[~ok] = np.nan
-    ctx.out["session"] = sess
+    sess = np.where(ok, v, np.nan)
+    ctx.out["session"] = pd.Series(sess, dtype="float64", copy=False)
     return ok
 
 
@@ -457,6 +478,7 @@ def covariates(ctx: LoadContext, roles: list[Role], kept: list[Any]) -> None:
         ctx.kept[c] = keep_column(
             ctx.column(c), ctx.fmt, ctx.codes, _labels_for(ctx.table, c, origin), ctx.seen(c)
         ).reset_index(drop=True)
+        ctx.release([c], memory=None)  # an undeclared column is read by no other stage
 
 
 # ----------------------------------------------------------------------------- 6. read problems

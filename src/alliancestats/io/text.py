@@ -38,8 +38,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from alliancestats.errors import FileFormatError, ParameterError
-from alliancestats.io.textops import first_bytes, to_bool_array
-from alliancestats.io.typed import LineCells, read_arrow_table, unsafe_reason
+from alliancestats.io.textops import first_bytes, release_memory, to_bool_array
+from alliancestats.io.typed import (
+    LineCells,
+    column_types,
+    failed_column,
+    read_arrow_table,
+    unsafe_reason,
+)
 
 __all__ = [
     "FileInput",
@@ -64,6 +70,8 @@ _BLANK_START[[0, 9, 10, 13, 32, 0xC2, 0xE2, 0xE3]] = (
 #: Fields spanning more lines than this, or continuing with what looks like whole records, are
 #: reported as probably swallowed by an unmatched quote.
 SWALLOW_LINES = 3
+#: Bytes at the start of a file used to find the delimiter, the header and column types.
+HEAD_BYTES = 65536
 
 
 @dataclass
@@ -71,7 +79,7 @@ class TextCells:
     """Cells of a text file as read, before any interpretation."""
 
     header: list[str]
-    columns: list[pa.Array] | None  # fast path: one string array per header field
+    columns: list[pa.ChunkedArray] | None  # fast path: one column per header field
     records: list[list[str]] | None  # exact path: one list per record (padded/truncated)
     rows: np.ndarray  # user-visible row number of each record
     n_blank: int
@@ -90,10 +98,10 @@ class TypeHints:
 
     numbers: frozenset[str] = frozenset()
 
-    def text_positions(self, header: list[str]) -> set[int]:
-        """Positions in ``header`` of the columns to keep as text (names compared folded)."""
+    def positions(self, header: list[str]) -> set[int]:
+        """Positions in ``header`` of the columns read as numbers (names compared folded)."""
         wanted = {str(t).strip().casefold() for t in self.numbers}
-        return {j for j, h in enumerate(header) if h.strip().casefold() not in wanted}
+        return {j for j, h in enumerate(header) if h.strip().casefold() in wanted}
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -233,12 +241,13 @@ class FileInput:
     never held in memory at once.
     """
 
-    BLOCK = 1 << 22
+    BLOCK = 1 << 20
 
     def __init__(self, raw: bytes | None = None, path: Path | None = None) -> None:
         self._raw = raw
         self._path = path
         self._scanned: tuple[int, int, bool] | None = None
+        self._quoted: bool | None = None
 
     def head(self, n: int) -> bytes:
         """The first ``n`` bytes."""
@@ -250,6 +259,20 @@ class FileInput:
     def read_all(self) -> bytes:
         """All bytes (for the exact reader and for looking up single cells)."""
         return self._raw if self._raw is not None else self._path.read_bytes()
+
+    def has_quote(self) -> bool:
+        """Whether the file holds a quote character (searched block by block)."""
+        if self._raw is not None:
+            return b'"' in self._raw
+        if self._quoted is None:
+            block = bytearray(self.BLOCK)
+            self._quoted = False
+            with open(self._path, "rb", buffering=0) as fh:
+                while n := fh.readinto(block):
+                    if block.find(b'"', 0, n) >= 0:
+                        self._quoted = True
+                        break
+        return self._quoted
 
     def scan(self) -> tuple[int, int, bool]:
         """Numbers of quote characters and of line feeds, and whether the last byte is one."""
@@ -275,34 +298,63 @@ class FileInput:
         return str(self._path)
 
 
+def _typed_table(
+    source: FileInput, delim: str, width: int, types: dict[int, Any] | None, quoted: bool
+) -> pa.Table:
+    """Read the file with ``types`` (see :mod:`.typed`); a column that does not convert, or
+    whose typed values would lose something, is read again as text (at most three reads)."""
+    failures = 0
+    while True:
+        try:
+            table = read_arrow_table(source.arrow(), delim, width, types, quoted)
+        except pa.ArrowInvalid as exc:
+            failed = failed_column(exc, types) if types is not None else set()
+            if not failed:
+                raise
+            failures += 1
+            if failures > 1:  # several columns fail late: give up typing numbers at all
+                failed |= {j for j, t in types.items() if t == pa.float64()}
+            types = {**types, **dict.fromkeys(failed, pa.large_string())}
+            continue
+        if types is None:
+            return table
+        redo = {
+            j for j, t in types.items() if t != pa.large_string() and unsafe_reason(table.column(j))
+        }
+        if not redo:
+            return table
+        types = {**types, **dict.fromkeys(redo, pa.large_string())}
+
+
 def _fast_columns(
-    source: FileInput, delim: str, width: int, text_columns: set[int] | None = None
-) -> tuple[list[pa.Array], set[int]] | None:
+    source: FileInput, delim: str, width: int, wanted: set[int] | None = None, head: bytes = b""
+) -> tuple[list[pa.ChunkedArray], set[int]] | None:
     """Cells via pyarrow, and the columns typed (not text); ``None`` if the file is irregular.
 
     Without any quote character every line is one record; with quotes the lines are counted to
-    make sure no record spans several. ``text_columns=None`` reads every column as text;
-    otherwise the other columns are typed where :mod:`.typed` finds that exact.
+    make sure no record spans several. ``wanted=None`` reads every column as text; otherwise
+    the columns in ``wanted`` are typed where :mod:`.typed` finds that exact, with types
+    chosen from ``head`` (the first bytes of the file).
     """
-    quotes, feeds, ends_in_feed = source.scan()
-    if width == 0 or quotes % 2:
+    quoted = source.has_quote()
+    if width == 0:
         return None
-    n_lines = feeds + (0 if ends_in_feed else 1)
+    n_lines = 0
+    if quoted:
+        quotes, feeds, ends_in_feed = source.scan()
+        if quotes % 2:
+            return None
+        n_lines = feeds + (0 if ends_in_feed else 1)
+    types = None
+    if wanted is not None:
+        types = column_types(head, delim, width, wanted, quoted)
     try:
-        table = read_arrow_table(source.arrow(), delim, width, text_columns, quotes > 0)
-        if text_columns is not None:
-            redo = {j for j in range(width) if unsafe_reason(table.column(j))}
-            if redo:
-                texts = set(text_columns) | redo
-                table = read_arrow_table(source.arrow(), delim, width, texts, quotes > 0)
+        table = _typed_table(source, delim, width, types, quoted)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if quotes and table.num_rows + 1 != n_lines:
+    if quoted and table.num_rows + 1 != n_lines:
         return None  # a record spans lines: read it exactly instead
-    columns = []
-    while table.num_columns:  # join each column's chunks, freeing the chunks as we go
-        columns.append(_one(table.column(0)))
-        table = table.drop_columns([table.column_names[0]])
+    columns = table.columns  # kept in the reader's pieces: joining them would copy the file
     typed = {
         j
         for j, c in enumerate(columns)
@@ -311,11 +363,7 @@ def _fast_columns(
     return columns, typed
 
 
-def _one(col: pa.ChunkedArray) -> pa.Array:
-    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-
-
-def _blank_rows(columns: list[pa.Array], n: int, typed: set[int]) -> np.ndarray:
+def _blank_rows(columns: list[pa.ChunkedArray], n: int, typed: set[int]) -> np.ndarray:
     """Rows whose every cell is empty or white space (null in typed columns)."""
     cand = np.ones(n, dtype=bool)
     for j, col in enumerate(columns):
@@ -366,7 +414,7 @@ def _header(head: bytes, delimiter: str | None) -> tuple[str, list[str]] | None:
         text = codecs.getincrementaldecoder("utf-8")().decode(head[start:], final=False)
     except UnicodeDecodeError:
         return None
-    if "\n" not in text and len(head) >= 65536:
+    if "\n" not in text and len(head) >= HEAD_BYTES:
         return None
     delim = delimiter or sniff_delimiter(text)
     header = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=delim), [])
@@ -377,15 +425,15 @@ def _fast_cells(
     source: FileInput, delimiter: str | None, encoding: str | None, types: TypeHints | None
 ) -> TextCells | None:
     """Cells of a regular UTF-8 file read by pyarrow (which also checks the UTF-8)."""
-    head = source.head(65536)
+    head = source.head(HEAD_BYTES)
     if not _utf8_candidate(head, encoding):
         return None
     found = _header(head, delimiter)
     if found is None:
         return None
     delim, header = found
-    text_cols = types.text_positions(header) if types is not None else None
-    read = _fast_columns(source, delim, len(header), text_cols)
+    wanted = types.positions(header) if types is not None else None
+    read = _fast_columns(source, delim, len(header), wanted, head)
     if read is None:
         return None
     columns, typed = read
@@ -400,9 +448,10 @@ def _fast_cells(
     start = 3 if head.startswith(codecs.BOM_UTF8) else 0
     enc = "utf-8-sig" if start else "utf-8"
     cells = TextCells(header, columns, None, rows, n_blank, enc, None, delim)
-    cells.quoted = source.scan()[0] > 0
+    cells.quoted = source.has_quote()
     cells.typed = typed
     cells.line_cells = LineCells(source.read_all, start, delim) if typed else None
+    release_memory()  # the reader's working buffers
     return cells
 
 

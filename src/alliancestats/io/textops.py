@@ -20,6 +20,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,10 @@ import pyarrow.compute as pc
 
 __all__ = [
     "text_array",
+    "is_text_dtype",
+    "release_memory",
+    "system_allocator",
+    "encode",
     "as_text_series",
     "trimmed",
     "folded",
@@ -62,23 +68,51 @@ _SPACE_BYTE[[9, 10, 11, 12, 13, 32, 0xA0, 0xC2, 0xE2, 0xE3]] = True  # incl. UTF
 PIECE = 4096
 
 
-def text_array(values: Any) -> pa.Array:
-    """Strings of a text column as one pyarrow string array (nulls for missing cells).
+_TEXT_TYPES = (pa.string(), pa.large_string())
+
+
+def text_array(values: Any) -> pa.Array | pa.ChunkedArray:
+    """Strings of a text column as a pyarrow string array (nulls for missing cells).
 
     Accepts a pandas Series of string dtype, a list or object array of ``str``/``None``, or a
-    pyarrow (chunked) array. Chunks are joined so that every kernel runs once per column.
+    pyarrow (chunked) array. Arrow-backed text is used as it is, without a copy: a column read
+    from a file stays in the pieces the reader made (joining them would copy the column), and
+    the helpers of this module work piece by piece.
     """
-    if isinstance(values, pa.Array) and values.type in (pa.string(), pa.large_string()):
+    if isinstance(values, pa.Array) and values.type in _TEXT_TYPES:
         return values
     if isinstance(values, pd.Series):
         values = values.array
     if not isinstance(values, pa.Array | pa.ChunkedArray):
-        values = pa.array(values, type=pa.string(), from_pandas=True)
+        if hasattr(values, "__arrow_array__") and is_text_dtype(values.dtype):
+            values = pa.array(values)  # arrow-backed text: the same buffers
+        else:
+            values = pa.array(values, type=pa.large_string(), from_pandas=True)
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    if values.type not in (pa.string(), pa.large_string()):
-        values = values.cast(pa.string())
+        if values.num_chunks == 1:
+            values = values.chunk(0)
+        elif values.num_chunks == 0:
+            values = pa.array([], type=pa.large_string())
+    if values.type not in _TEXT_TYPES:
+        values = values.cast(pa.large_string())
     return values
+
+
+def is_text_dtype(dtype: Any) -> bool:
+    """Whether a column uses pandas' string dtype (vectorised text operations)."""
+    return isinstance(dtype, pd.StringDtype)
+
+
+def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
+def _per_chunk(arr: Any, one: Any, dtype: Any, *shape: int) -> np.ndarray:
+    """``one`` applied to each non-empty piece of a text column, results joined."""
+    parts = [one(c) for c in _chunks(text_array(arr)) if len(c)]
+    if not parts:
+        return np.zeros((0, *shape), dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:
@@ -90,6 +124,38 @@ def _offsets(arr: pa.Array) -> np.ndarray:
 def as_text_series(arr: pa.ChunkedArray | pa.Array, index: Any = None) -> pd.Series:
     """A pandas Series of the default text dtype (``str``) over ``arr`` (no copy)."""
     return pd.Series(pd.array(arr, dtype="str"), index=index)
+
+
+def release_memory() -> None:
+    """Return memory that the allocators hold but no array uses to the system.
+
+    Allocators keep freed blocks for reuse; after a step that built and dropped large
+    temporary arrays (parsing, encoding a column) handing them back keeps the process's
+    resident memory close to what the loaded data need (it takes well under a millisecond;
+    for the C library's allocator arrow calls ``malloc_trim`` where it exists).
+    """
+    pa.system_memory_pool().release_unused()
+    pa.default_memory_pool().release_unused()
+
+
+@contextmanager
+def system_allocator() -> Iterator[None]:
+    """Let arrow allocate from the C library's allocator inside the block.
+
+    arrow's default pool (mimalloc) keeps several times the memory a load's temporary arrays
+    need resident (measured: 5 MB of resident memory to encode a 100,000-cell ID column whose
+    arrays take 2 MB), and memory it frees serves only arrow; with the C library's allocator,
+    freed memory is reused by numpy's arrays and returned by :func:`release_memory`. Every
+    buffer remembers the pool it came from, so switching is safe for arrays made before or
+    after.
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+        release_memory()
 
 
 def trimmed(arr: pa.Array) -> pa.Array:
@@ -118,12 +184,6 @@ def _mask(x: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(x, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _one_array(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(arr, pa.ChunkedArray):
-        return arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    return arr
-
-
 def _cast_pieces(arr: pa.Array, target: pa.DataType) -> list[tuple[int, pa.Array]]:
     """Cast the whole array, or, when some cell does not parse, each piece that does."""
     try:
@@ -146,7 +206,7 @@ def try_float(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     the others (nulls, cells spelling ``nan``, and every cell of a piece of :data:`PIECE` rows
     that holds something else) are NaN and left to the caller. Cells must already be trimmed.
     """
-    a = _one_array(arr)
+    a = arr
     values = np.full(len(a), np.nan)
     for s, conv in _cast_pieces(a, pa.float64()):
         values[s : s + len(conv)] = conv.to_numpy(zero_copy_only=False)
@@ -155,7 +215,7 @@ def try_float(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def try_int(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`try_float` for 64-bit integers (``"007"`` and ``"+7"`` convert too)."""
-    a = _one_array(arr)
+    a = arr
     values = np.zeros(len(a), dtype=np.int64)
     done = np.zeros(len(a), dtype=bool)
     for s, conv in _cast_pieces(a, pa.int64()):
@@ -181,10 +241,16 @@ class Dictionary:
         Position of each cell's value in the distinct values (-1 for null cells).
     values : list of str or pyarrow.Array
         The distinct values.
+    source : pyarrow.Array, optional
+        The column encoded, when its cells are exactly the distinct values (nothing was
+        stripped): :meth:`texts` then gives it back without building a copy.
     """
 
-    def __init__(self, indices: np.ndarray, values: list[str] | pa.Array) -> None:
+    def __init__(
+        self, indices: np.ndarray, values: list[str] | pa.Array, source: Any = None
+    ) -> None:
         self.indices = indices
+        self._source = source
         if isinstance(values, pa.Array):
             self._array, self._list = values, None
         else:
@@ -211,10 +277,17 @@ class Dictionary:
         flags = np.asarray(flags, dtype=bool)
         if not len(flags):
             return np.ones(len(self.indices), dtype=bool)
-        return np.where(self.indices >= 0, flags[np.maximum(self.indices, 0)], True)
+        null = self.indices < 0
+        if not flags.any():  # the common case: no value flagged, one pass over the cells
+            return null
+        if not null.any():
+            return flags.take(self.indices)
+        return np.where(null, True, flags.take(np.maximum(self.indices, 0)))
 
     def texts(self) -> pa.Array:
         """The stripped text of every cell (null where the cell was null)."""
+        if self._source is not None:
+            return self._source
         idx = pa.array(self.indices, mask=self.indices < 0)
         return pc.take(self.value_array(), idx)
 
@@ -226,15 +299,33 @@ class Dictionary:
         return rank
 
 
+def encode(arr: Any) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary-encode a text column: ``(index of each cell's value or -1 for null,
+    distinct values)``, in order of first appearance.
+
+    The indices keep arrow's integer type (32 bits below 2**31 distinct values): widening
+    them would cost a pass and twice the memory for every column encoded.
+    """
+    enc = pc.dictionary_encode(text_array(arr))
+    pieces = _chunks(enc)
+    if not pieces:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=pa.large_string())
+    indices = pa.chunked_array([c.indices for c in pieces], type=pieces[0].indices.type)
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    joined = indices.to_numpy(zero_copy_only=False)
+    # the pieces of a chunked column share one dictionary, complete in the last piece
+    return joined, pieces[-1].dictionary
+
+
 def dictionary(arr: pa.Array) -> Dictionary:
     """Dictionary-encode a text column once; the distinct values are stripped of white space.
 
     Looking at each distinct value (missing codes, numbers, categories) and spreading the
     answer to the cells costs one pass over the column whatever its length.
     """
-    enc = pc.dictionary_encode(text_array(arr))
-    indices = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    uniques = enc.dictionary
+    arr = text_array(arr)
+    indices, uniques = encode(arr)
     if len(uniques) and edge_space(uniques):
         uniques = pc.utf8_trim_whitespace(uniques)
         stripped = uniques.to_pylist()
@@ -244,18 +335,18 @@ def dictionary(arr: pa.Array) -> Dictionary:
             indices = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
             return Dictionary(indices, list(first))
         return Dictionary(indices, stripped)
-    return Dictionary(indices, uniques)
+    return Dictionary(indices, uniques, source=arr)
 
 
 def lengths(arr: pa.Array) -> np.ndarray:
-    """Byte length of every cell (0 for nulls), from the offsets buffer."""
+    """Byte length of every cell (0 for nulls)."""
     arr = text_array(arr)
     if not len(arr):
         return np.zeros(0, dtype=np.int64)
-    out = np.diff(_offsets(arr)).astype(np.int64)
+    n = pc.binary_length(arr)
     if arr.null_count:
-        out[_mask(pc.is_null(arr))] = 0
-    return out
+        n = pc.fill_null(n, 0)
+    return n.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def edge_space(arr: pa.Array) -> bool:
@@ -266,12 +357,13 @@ def edge_space(arr: pa.Array) -> bool:
 
 def plain_number_cells(arr: pa.Array) -> np.ndarray:
     """Non-empty cells made only of digits, ``.``, ``e``/``E`` and signs (a numpy scan)."""
-    arr = text_array(arr)
-    n = len(arr)
-    out = np.zeros(n, dtype=bool)
-    data_buf = arr.buffers()[2] if n else None
+    return _per_chunk(arr, _plain_one, bool)
+
+
+def _plain_one(arr: pa.Array) -> np.ndarray:
+    data_buf = arr.buffers()[2]
     if data_buf is None:
-        return out
+        return np.zeros(len(arr), dtype=bool)
     offsets = _offsets(arr)
     seg = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
     bad = np.concatenate([[0], np.cumsum(~_NUMBER_BYTE[seg], dtype=np.int64)])
@@ -291,10 +383,13 @@ def cast_float(arr: pa.Array) -> np.ndarray | None:
 
 
 def _edge_bytes(arr: pa.Array, last: bool) -> np.ndarray:
-    arr = text_array(arr)
+    return _per_chunk(arr, lambda c: _edge_one(c, last), np.uint8)
+
+
+def _edge_one(arr: pa.Array, last: bool) -> np.ndarray:
     k = len(arr)
-    validity, _, data_buf = arr.buffers() if k else (None, None, None)
-    if data_buf is None or not k:
+    validity, _, data_buf = arr.buffers()
+    if data_buf is None:
         return np.zeros(k, dtype=np.uint8)
     offsets = _offsets(arr)
     start, end = offsets[:-1], offsets[1:]
@@ -311,10 +406,13 @@ def _edge_bytes(arr: pa.Array, last: bool) -> np.ndarray:
 
 def second_bytes(arr: pa.Array) -> np.ndarray:
     """The second byte of every cell (``0`` when a cell has fewer than two bytes)."""
-    arr = text_array(arr)
+    return _per_chunk(arr, _second_one, np.uint8)
+
+
+def _second_one(arr: pa.Array) -> np.ndarray:
     k = len(arr)
-    data_buf = arr.buffers()[2] if k else None
-    if data_buf is None:
+    data_buf = arr.buffers()[2]
+    if data_buf is None or not data_buf.size:
         return np.zeros(k, dtype=np.uint8)
     offsets = _offsets(arr)
     data = np.frombuffer(data_buf, dtype=np.uint8)
@@ -336,15 +434,15 @@ def first_bytes(arr: pa.Array) -> np.ndarray:
 
 def contains_byte(arr: pa.Array, char: str) -> bool:
     """Whether any cell contains the ASCII character ``char`` (a scan of the data buffer)."""
-    arr = text_array(arr)
-    if not len(arr):
-        return False
-    data_buf = arr.buffers()[2]
-    if data_buf is None:
-        return False
-    offsets = _offsets(arr)
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return bool(np.any(data == ord(char)))
+    for piece in _chunks(text_array(arr)):
+        data_buf = piece.buffers()[2] if len(piece) else None
+        if data_buf is None:
+            continue
+        offsets = _offsets(piece)
+        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if np.any(data == ord(char)):
+            return True
+    return False
 
 
 def sample(arr: pa.Array, k: int = 32) -> list[str]:
@@ -354,8 +452,8 @@ def sample(arr: pa.Array, k: int = 32) -> list[str]:
     if not n:
         return []
     step = max(1, n // k)
-    picked = arr.take(pa.array(np.arange(0, n, step, dtype=np.int64)[:k]))
-    return [t for t in picked.to_pylist() if t is not None]
+    picked = (arr[i].as_py() for i in range(0, n, step)[:k])  # no gather over the pieces
+    return [t for t in picked if t is not None]
 
 
 def sorted_codes(values: pd.Series) -> np.ndarray:
@@ -367,11 +465,10 @@ def sorted_codes(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.StringDtype) and values.array.__class__.__name__.startswith(
         "Arrow"
     ):
-        enc = pc.dictionary_encode(text_array(values))
-        uniques = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+        idx, dictionary = encode(values)
+        uniques = np.asarray(dictionary.to_pylist(), dtype=object)
         rank = np.empty(len(uniques), dtype=np.int64)
         rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
-        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return np.where(idx >= 0, rank[np.maximum(idx, 0)] if len(uniques) else 0, len(uniques))
     codes = pd.factorize(values, sort=True)[0].astype(np.int64)
     return np.where(codes >= 0, codes, codes.max(initial=-1) + 1)
@@ -393,13 +490,14 @@ def changes(values: pd.Series) -> np.ndarray:
 
 def last_bytes(arr: pa.Array, k: int) -> np.ndarray:
     """The last ``k`` bytes of every cell as an ``(n, k)`` array (left-padded with zeros)."""
-    arr = text_array(arr)
+    return _per_chunk(arr, lambda c: _last_one(c, k), np.uint8, k)
+
+
+def _last_one(arr: pa.Array, k: int) -> np.ndarray:
     n = len(arr)
     out = np.zeros((n, k), dtype=np.uint8)
-    if not n:
-        return out
     validity, _, data_buf = arr.buffers()
-    if data_buf is None:
+    if data_buf is None or not data_buf.size:
         return out
     offsets = _offsets(arr)
     start, end = offsets[:-1], offsets[1:]

@@ -4,9 +4,10 @@ Figure families: meta-analysis (``forest``, ``funnel``, ``baujat``, ``bubble``, 
 ``labbe``, ``pcurve``, ``radial``), session data (``trajectories``), events over sessions
 (``event_series``, ``event_panels``, ``event_profile``, ``event_sessions``) and fitted models
 (``effect_plot``, ``caterpillar``, ``diagnostics``, ``residuals_vs_fitted``, ``qq_residuals``,
-``qq_ranef``). One house style: ``apply_style(figure, "apa")`` resizes a drawn figure for a
-journal (``STYLES``: APA, single/one-and-a-half/double column) and ``figure_style()`` keeps
-saved SVG/PDF text editable.
+``qq_ranef``), routine outcome monitoring (``feedback_chart``, ``signal_overview``). One
+house style: ``apply_style(figure, "apa")`` resizes a drawn figure for a journal
+(``STYLES``: APA, single/one-and-a-half/double column) and ``figure_style()`` keeps saved
+SVG/PDF text editable.
 
 Examples
 --------
@@ -30,6 +31,7 @@ from alliancestats.plot.diagnostics import (
 from alliancestats.plot.effects import effect_plot
 from alliancestats.plot.event_series import event_panels, event_series
 from alliancestats.plot.event_summary import event_profile, event_sessions
+from alliancestats.plot.feedback import feedback_chart, signal_overview
 from alliancestats.plot.forest import forest
 from alliancestats.plot.funnel import funnel
 from alliancestats.plot.gosh import gosh
@@ -50,6 +52,7 @@ __all__ = [
     "event_profile",
     "event_series",
     "event_sessions",
+    "feedback_chart",
     "figure_style",
     "forest",
     "funnel",
@@ -60,6 +63,7 @@ __all__ = [
     "qq_residuals",
     "radial",
     "residuals_vs_fitted",
+    "signal_overview",
     "trajectories",
     "trajectory_panels",
 ]

@@ -72,6 +72,7 @@ SECTION_MODULES = (
     "effects",
     "sudden_gains",
     "ruptures",
+    "monitoring",
     "lagged",
     "meta",
 )
