@@ -12,11 +12,14 @@ inside R (``system.time``), not R's start-up or reading the file. Both fits are 
 before and after, since the timings depend on what else runs.
 
 With ``--extra`` two further models are timed on the same rows: patient and therapist random
-intercepts, and a correlated random slope for session.
+intercepts, and a correlated random slope for session. With ``--nested`` only the nested
+patient + therapist intercept models are timed, for the binary adherence (binomial) and for
+the exercises done per session (Poisson, offset log(prescribed)).
 
 Usage::
 
     /work/venv/bin/python benchmarks/bench_glmm.py [--rows 100000] [--repeat 1] [--extra]
+    /work/venv/bin/python benchmarks/bench_glmm.py --nested [--rows 100000]
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ import numpy as np
 import pandas as pd
 
 FORMULA = "adhered ~ session + alliance_within + alliance_between + (1 | patient)"
+NESTED = [
+    ("binomial",
+     "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)"),
+    ("poisson",
+     "exercises_done ~ session + alliance_within + alliance_between + "
+     "offset(log(exercises_prescribed)) + (1 | patient) + (1 | therapist)"),
+]
 EXTRA = [
     "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)",
     "adhered ~ session + alliance_within + (1 + session | patient)",
@@ -47,9 +57,10 @@ d$patient <- factor(d$patient)
 d$therapist <- factor(d$therapist)
 reps <- as.integer(args[2])
 form <- as.formula(args[3])
+fam <- get(if (length(args) >= 4) args[4] else "binomial")
 times <- numeric(reps)
 for (i in seq_len(reps)) {
-  tm <- system.time(fit <- glmer(form, data = d, family = binomial))
+  tm <- system.time(fit <- glmer(form, data = d, family = fam))
   times[i] <- tm[["elapsed"]]
 }
 out <- list(seconds = min(times), loglik = as.numeric(logLik(fit)),
@@ -59,21 +70,25 @@ cat(toJSON(out, auto_unbox = TRUE, digits = NA))
 """
 
 
-def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
+def make_data(rows: int, seed: int = 2024, exercises_family: str = "binomial") -> pd.DataFrame:
     from alliancestats.simulate import simulate_sessions
 
     n_ther = int(np.ceil(rows / 400)) + 10  # about 60 patients and 7 sessions each
     raw = simulate_sessions(
-        n_therapists=n_ther, patients_per_therapist=(40, 80), sessions=(6, 12), seed=seed
+        n_therapists=n_ther, patients_per_therapist=(40, 80), sessions=(6, 12), seed=seed,
+        exercises_family=exercises_family,
     )
-    cols = ["therapist", "patient", "session", "alliance", "adhered"]
-    d = raw.dropna(subset=["adhered", "alliance"])[cols]
+    cols = ["therapist", "patient", "session", "alliance", "adhered", "exercises_done",
+            "exercises_prescribed"]
+    keep_rows = raw.dropna(subset=["adhered", "alliance"])
+    if exercises_family == "poisson":  # counts need a positive exposure for the offset
+        keep_rows = keep_rows[keep_rows["exercises_prescribed"] > 0]
+    d = keep_rows[cols]
     sizes = d.groupby("patient", sort=False).size()
     keep = sizes.index[np.cumsum(sizes.to_numpy()) <= rows]
     d = d[d["patient"].isin(keep)].reset_index(drop=True)
     if len(d) < rows:  # top up with part of the next patient so the row count is exact
-        extra = raw.dropna(subset=["adhered", "alliance"])
-        extra = extra[~extra["patient"].isin(keep)][d.columns].head(rows - len(d))
+        extra = keep_rows[~keep_rows["patient"].isin(keep)][d.columns].head(rows - len(d))
         d = pd.concat([d, extra], ignore_index=True)
     pmean = d.groupby("patient")["alliance"].transform("mean")
     d["alliance_within"] = d["alliance"] - pmean
@@ -82,7 +97,7 @@ def make_data(rows: int, seed: int = 2024) -> pd.DataFrame:
     return d
 
 
-def run_python(d: pd.DataFrame, repeat: int, formula: str = FORMULA):
+def run_python(d: pd.DataFrame, repeat: int, formula: str = FORMULA, family: str = "binomial"):
     from alliancestats.models.glmm import glmm
 
     best, fit = np.inf, None
@@ -90,12 +105,12 @@ def run_python(d: pd.DataFrame, repeat: int, formula: str = FORMULA):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = glmm(formula, d, family="binomial")
+            fit = glmm(formula, d, family=family)
         best = min(best, time.perf_counter() - t0)
     return best, fit
 
 
-def run_r(csv: str, repeat: int, formula: str = FORMULA):
+def run_r(csv: str, repeat: int, formula: str = FORMULA, family: str = "binomial"):
     if shutil.which("Rscript") is None:
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
@@ -103,7 +118,7 @@ def run_r(csv: str, repeat: int, formula: str = FORMULA):
         script = fh.name
     try:
         out = subprocess.run(
-            ["Rscript", "--vanilla", script, csv, str(repeat), formula],
+            ["Rscript", "--vanilla", script, csv, str(repeat), formula, family],
             check=True,
             capture_output=True,
             text=True,
@@ -113,10 +128,11 @@ def run_r(csv: str, repeat: int, formula: str = FORMULA):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compare(d: pd.DataFrame, csv: str, repeat: int, formula: str) -> str | None:
-    py_s, fit = run_python(d, repeat, formula)
-    r = run_r(csv, repeat, formula)
-    print(f"\n{formula}")
+def compare(d: pd.DataFrame, csv: str, repeat: int, formula: str,
+            family: str = "binomial") -> str | None:
+    py_s, fit = run_python(d, repeat, formula, family)
+    r = run_r(csv, repeat, formula, family)
+    print(f"\n{family}: {formula}")
     print(f"  alliancestats glmm: {py_s:8.2f} s  logLik {fit.loglik:.6f}  theta {fit.theta}")
     if r is None:
         print("  Rscript not found: glmer not run")
@@ -134,7 +150,7 @@ def compare(d: pd.DataFrame, csv: str, repeat: int, formula: str) -> str | None:
     )
     rhs = formula.split("~", 1)[1].strip().replace("|", "\\|")  # escaped for markdown tables
     return (
-        f"| `{rhs}` | {len(d):,} | {r['seconds']:.2f} | "
+        f"| {family} | `{rhs}` | {len(d):,} | {r['seconds']:.2f} | "
         f"{py_s:.2f} | {r['seconds'] / py_s:.1f}x | {rel:.1e} | {dbeta:.1e} |"
     )
 
@@ -144,10 +160,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--extra", action="store_true", help="also time two further models")
+    ap.add_argument("--nested", action="store_true",
+                    help="only the nested patient + therapist models (binomial and Poisson)")
     args = ap.parse_args()
 
     load0 = os.getloadavg()
-    d = make_data(args.rows)
+    d = make_data(args.rows, exercises_family="poisson" if args.nested else "binomial")
     print(
         f"rows: {len(d)}, patients: {d['patient'].nunique()}, "
         f"therapists: {d['therapist'].nunique()}"
@@ -156,8 +174,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv = os.path.join(tmp, "bench_glmm.csv")
         d.to_csv(csv, index=False)
-        for formula in [FORMULA, *(EXTRA if args.extra else [])]:
-            rows.append(compare(d, csv, args.repeat, formula))
+        if args.nested:
+            models = NESTED
+        else:
+            models = [("binomial", f) for f in [FORMULA, *(EXTRA if args.extra else [])]]
+        for family, formula in models:
+            rows.append(compare(d, csv, args.repeat, formula, family))
     load1 = os.getloadavg()
     print(
         f"\nload average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; "
@@ -165,10 +187,10 @@ def main() -> None:
     )
     if all(rows):
         print(
-            "\n| model (adhered ~ ...) | rows | glmer (s) | glmm (s) | speed-up "
+            "\n| family | model | rows | glmer (s) | glmm (s) | speed-up "
             "| logLik rel. diff | max abs. diff beta |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
 
 

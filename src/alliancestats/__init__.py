@@ -84,6 +84,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "trim_and_fill",
     ),
     "alliancestats.models": ("MixedResult", "gee", "glmm", "lmm", "lrt"),
+    "alliancestats.models.all_fit": ("all_fit",),
+    "alliancestats.models.control": ("Control",),
     "alliancestats.monitoring": (
         "ExpectedResponse",
         "evaluate_signals",

@@ -232,9 +232,8 @@ def test_lrt_between_nested_glmms(adherence):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"family": "gamma"}, ModelSpecificationError, "family"),
+        ({"family": "weibull"}, ModelSpecificationError, "family"),
         ({"link": "log"}, ModelSpecificationError, "link"),
-        ({"nAGQ": 0}, ModelSpecificationError, "nAGQ"),
         ({"nAGQ": 2.5}, ModelSpecificationError, "nAGQ"),
         (
             {"family": "poisson", "trials": "exercises_prescribed"},
@@ -350,8 +349,8 @@ def test_search_that_lands_on_zero_variance_is_restarted(monkeypatch, cbpp):
     optim_module = importlib.import_module("alliancestats.models.glmm_optim")
     real = optim_module._stage1
 
-    def zero_stage1(obj, beta0):
-        theta, beta = real(obj, beta0)
+    def zero_stage1(obj, beta0, *args, **kwargs):
+        theta, beta = real(obj, beta0, *args, **kwargs)
         return np.zeros_like(theta), beta
 
     monkeypatch.setattr(optim_module, "_stage1", zero_stage1)

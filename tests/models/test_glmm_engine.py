@@ -71,7 +71,7 @@ def test_unknown_family_and_link():
     with pytest.raises(ModelSpecificationError, match="family"):
         get_family("negbin")
     with pytest.raises(ModelSpecificationError, match="link"):
-        get_family("poisson", "identity")
+        get_family("poisson", "logit")
     fam = get_family("binomial")
     assert get_family(fam, "cloglog").link.name == "cloglog"
 

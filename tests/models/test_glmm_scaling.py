@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from alliancestats.errors import AllianceStatsWarning
-from alliancestats.models import glmm
+from alliancestats.models.glmm import glmm
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "glmm"
 REF = json.loads((REF_DIR / "glmm_scaling.json").read_text())["cases"]

@@ -147,6 +147,11 @@ class GeeResult:
         return f"<GeeResult {self.cov_struct} {self.formula!r}: nobs={self.nobs}>"
 
 
+_GEE_LINKS = frozenset(
+    {("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("poisson", "log")}
+)
+
+
 def _sm_family(name: str, link: str):
     import statsmodels.api as sm
 
@@ -179,7 +184,13 @@ def _check_arguments(formula, data, groups, family, link, cov_struct, time, offs
         if link_name != "identity":
             raise ModelSpecificationError("the gaussian family is fitted with the identity link")
     else:
-        link_name = get_family(family, link).link.name
+        fam_obj = get_family(family, link)
+        family, link_name = fam_obj.name, fam_obj.link.name
+        if (family, link_name) not in _GEE_LINKS:
+            raise ModelSpecificationError(
+                f"gee() fits binomial (logit, probit, cloglog), poisson (log) and gaussian "
+                f"(identity) models; got family={family!r} with the {link_name} link"
+            )
     level = check_level(level)
     data = as_frame(data, "gee")
     if cov_struct == "ar1" and time is None:

@@ -205,8 +205,28 @@ def _check_support(design: Design, label: str, fam: Family, y: np.ndarray, pw: n
                 f"binomial response {label!r} implies non-integer numbers of successes; check "
                 "the trials/weights"
             )
-    elif np.any(y < 0) or np.any(np.abs(y - np.rint(y)) > 1e-7):
-        raise DataValidationError(f"Poisson response {label!r} must hold non-negative whole counts")
+    elif fam.name in ("poisson", "negative_binomial"):
+        if np.any(y < 0) or np.any(np.abs(y - np.rint(y)) > 1e-7):
+            what = "Poisson" if fam.name == "poisson" else "negative binomial"
+            raise DataValidationError(
+                f"{what} response {label!r} must hold non-negative whole counts"
+            )
+    else:
+        _check_continuous(label, fam, y, pw)
+
+
+def _check_continuous(label: str, fam: Family, y: np.ndarray, pw: np.ndarray) -> None:
+    """Gamma and inverse Gaussian responses are positive; dispersion families need weights > 0."""
+    if fam.name in ("gamma", "inverse_gaussian") and np.any(y <= 0):
+        raise DataValidationError(
+            f"the {fam.r_name} family needs a positive response; {label!r} has "
+            f"{int(np.sum(y <= 0))} value(s) <= 0"
+        )
+    if np.any(pw <= 0):
+        raise DataValidationError(
+            f"the {fam.r_name} family needs positive weights (R's log-likelihood uses "
+            "log(weights)); drop the rows with zero weight"
+        )
 
 
 def prepare_inputs(
@@ -220,6 +240,11 @@ def prepare_inputs(
 ) -> GlmmInputs:
     """Check and align everything :func:`~alliancestats.models.glmm` fits (see module docs)."""
     fam = get_family(family, link)
+    if fam.name == "gaussian" and fam.link.name == "identity":
+        raise ModelSpecificationError(
+            "a Gaussian response with the identity link is a linear mixed model: use lmm() "
+            "(glmer likewise hands it to lmer), or give link='log' or 'inverse'"
+        )
     data = as_frame(data, "glmm")
     if not data.index.is_unique:
         data = data.reset_index(drop=True)

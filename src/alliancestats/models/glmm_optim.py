@@ -18,17 +18,17 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 from alliancestats.errors import EstimationError
 from alliancestats.models.agq import agq_deviance
-from alliancestats.models.convergence import deriv12, fd_gradient, hessian_from_gradient
+from alliancestats.models.control import Control
+from alliancestats.models.convergence import deriv12, hessian_from_gradient
 from alliancestats.models.families import Family
-from alliancestats.models.optimize import minimize_bounded
+from alliancestats.models.glmm_optimizers import run_optimizer
 from alliancestats.models.pirls import PirlsProblem
 from alliancestats.models.varcomp import SINGULAR_TOL
 
-__all__ = ["GlmmOptimum", "fit_two_stage", "glm_start"]
+__all__ = ["GlmmOptimum", "StageSettings", "fit_two_stage", "glm_start"]
 
 
 # ---------------------------------------------------------------------------- GLM start
@@ -72,25 +72,39 @@ def glm_start(X, y, pw, offset, fam: Family, maxit: int = 30) -> tuple[np.ndarra
     return beta, converged and interior
 
 
-# ---------------------------------------------------------------------------- optimisation
-def _lbfgs_fd(fun, x0: np.ndarray, lower: np.ndarray, ftol: float, maxiter: int = 500):
-    """Bounded quasi-Newton minimisation (L-BFGS-B) with finite-difference gradients."""
+# ---------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class StageSettings:
+    """What :class:`~alliancestats.models.control.Control` asks of the two stages."""
 
-    def fg(x):
-        f = fun(x)
-        return f, fd_gradient(fun, x, lower, f)
+    stage1: str = "bobyqa"
+    stage2: str = "lbfgsb"
+    maxfun: int = 10_000
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    ftol_rel: float = 1e-12
+    calc_derivs: bool = True
+    restart_edge: bool = True
 
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    x0 = np.maximum(x0, np.where(np.isfinite(lower), lower, -np.inf))
-    res = optimize.minimize(
-        fg,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxcor": 20},
-    )
-    return res
+    @classmethod
+    def from_control(cls, control: Control | None) -> StageSettings:
+        """Stages from a :class:`Control` (None: the engine's defaults).
+
+        A single optimiser name sets both stages, as ``glmerControl``, except lme4's default
+        name ``"bobyqa"``, which keeps the exact-gradient L-BFGS-B second stage; give a pair
+        such as ``("bobyqa", "bobyqa")`` to run BOBYQA in both.
+        """
+        if control is None:
+            return cls()
+        s1, s2 = control.stage_optimizers()
+        if control.optimizer == "bobyqa":
+            s2 = "lbfgsb"
+        return cls(s1, s2, control.maxfun, control.xtol_abs, control.ftol_abs,
+                   control.ftol_rel, control.calc_derivs, control.restart_edge)
+
+    @property
+    def method(self) -> str:
+        return f"stage 1 (theta): {self.stage1}; stage 2 (theta, beta): {self.stage2}"
 
 
 @dataclass
@@ -99,14 +113,15 @@ class GlmmOptimum:
 
     ``theta`` is in the units of the design's random-effect columns and ``beta`` belongs to
     the problem's (scaled) fixed-effect columns; ``grad`` and ``hess`` are in the
-    optimiser's coordinates ``(theta * theta_scale, beta)``.
+    optimiser's coordinates ``(theta * theta_scale, beta)`` -- θ only for ``nAGQ = 0``, and
+    None when derivatives were not computed (``calc_derivs=False``).
     """
 
     theta: np.ndarray
     beta: np.ndarray
     deviance: float
-    grad: np.ndarray
-    hess: np.ndarray
+    grad: np.ndarray | None
+    hess: np.ndarray | None
     nfev: int
     stage1_theta: np.ndarray
     theta_scale: np.ndarray
@@ -117,6 +132,7 @@ class GlmmOptimum:
     restarts: int = 0
     seconds: float = 0.0
     start: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    method: str = ""
 
 
 _BIG = 1e100  # stands in for a deviance that cannot be evaluated
@@ -136,20 +152,21 @@ class _Objective:
         self.nt = theta_scale.size
         self.count = 0
         self.analytic = nagq == 1 and problem.has_gradient
-        self.lower_theta = problem.re.theta_lower
+        self.lower_theta = problem.re.theta_lower * theta_scale
+        self.state = {"beta": np.zeros(problem.p)}
 
     def theta(self, th_s: np.ndarray) -> np.ndarray:
         return th_s / self.s
 
-    def stage1(self, th_s: np.ndarray, state: dict) -> float:
+    def stage1(self, th_s: np.ndarray) -> float:
         """glmer's nAGQ = 0 criterion: β at the joint conditional mode of (u, β)."""
         self.count += 1
         try:
-            b, crit = self.problem.joint_mode(self.theta(th_s), state["beta"])
+            b, crit = self.problem.joint_mode(self.theta(th_s), self.state["beta"])
         except EstimationError:
             return _BIG
         if np.all(np.isfinite(b)):
-            state["beta"] = b
+            self.state["beta"] = b
         return crit if np.isfinite(crit) else _BIG
 
     def dev(self, x: np.ndarray) -> float:
@@ -177,53 +194,59 @@ class _Objective:
         return val, gr
 
     def derivs(self, x: np.ndarray, fx: float, lower: np.ndarray):
+        if self.nagq == 0:
+            return deriv12(self.stage1, x, lower, fx)
         if not self.analytic:
             return deriv12(self.dev, x, lower, fx)
         return hessian_from_gradient(self.dev_grad, x, lower)
 
 
-def _stage1(obj: _Objective, beta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """θ (optimiser's coordinates) and β from glmer's first stage, by BOBYQA."""
+def _stage1(obj: _Objective, beta0: np.ndarray, settings: StageSettings = StageSettings(),
+            final: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """θ (optimiser's coordinates) and β from glmer's first stage (BOBYQA by default).
+
+    As a start for stage 2 a moderate final step (1e-4) suffices; for ``nAGQ = 0``
+    (``final``) the stage runs to ``xtol_abs``.
+    """
     problem = obj.problem
-    state = {"beta": beta0.copy()}
+    obj.state = {"beta": beta0.copy()}
     problem.reset()
-    # stage 1 only supplies starting values, so a moderate final radius suffices
-    res = minimize_bounded(
-        lambda th: obj.stage1(th, state), problem.re.theta_start, obj.lower_theta,
-        rhobeg=0.2, rhoend=1e-4, maxfev=200 * obj.nt + 200,
+    start = problem.re.theta_start * obj.s
+    res = run_optimizer(
+        settings.stage1, obj.stage1, start, obj.lower_theta, rhobeg=0.2,
+        rhoend=settings.xtol_abs if final else 1e-4,
+        maxfun=min(settings.maxfun, 200 * obj.nt + 200) if not final else settings.maxfun,
+        ftol=settings.ftol_abs,
     )
+    obj.stage1_run = res
     problem.reset()
     try:
-        beta1, _ = problem.joint_mode(obj.theta(res.x), state["beta"])
+        beta1, _ = problem.joint_mode(obj.theta(res.x), obj.state["beta"])
     except EstimationError:  # keep the best fixed effects seen in stage 1
-        beta1 = state["beta"].copy()
+        beta1 = obj.state["beta"].copy()
         problem.reset()
     return res.x, beta1
 
 
-def _stage2(obj: _Objective, start: np.ndarray, lower: np.ndarray):
-    """(θ, β) on the Laplace or AGQ deviance: L-BFGS-B, exact gradient where available."""
-    x0 = np.maximum(start, np.where(np.isfinite(lower), lower, -np.inf))
-    if obj.analytic:
-        bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-        res = optimize.minimize(
-            obj.dev_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8, "maxcor": 20},
-        )
-    else:
-        res = _lbfgs_fd(obj.dev, x0, lower, ftol=1e-11)
-    x = np.asarray(res.x, dtype=float)
+def _stage2(obj: _Objective, start: np.ndarray, lower: np.ndarray, settings: StageSettings):
+    """(θ, β) on the Laplace or AGQ deviance with the second-stage optimiser."""
+    res = run_optimizer(
+        settings.stage2, obj.dev, start, lower, rhobeg=0.02, rhoend=settings.xtol_abs,
+        maxfun=settings.maxfun, ftol=settings.ftol_rel / 10.0 if settings.stage2 == "lbfgsb"
+        else settings.ftol_abs, grad=obj.dev_grad if obj.analytic else None,
+    )
+    x = np.maximum(res.x, np.where(np.isfinite(lower), lower, -np.inf))
     return res, x, obj.dev(x)
 
 
-def _interior_restarts(obj, res, x, fx, theta1, lower):
+def _interior_restarts(obj, res, x, fx, theta1, lower, settings):
     """Restart a search that ended with a variance on its bound from inside the parameter
     space (a zero SD is a stationary point of the deviance by symmetry, so a search that
     lands there cannot leave it); keep the lowest deviance."""
     nt = obj.nt
     restarts = 0
     on_edge = np.isfinite(lower[:nt]) & (x[:nt] - lower[:nt] < SINGULAR_TOL)
-    if not np.any(on_edge):
+    if not (settings.restart_edge and np.any(on_edge)):
         return res, x, fx, restarts
     starts = []
     for value in (np.maximum(theta1, 0.5), np.full(nt, 0.25)):
@@ -231,7 +254,7 @@ def _interior_restarts(obj, res, x, fx, theta1, lower):
         s[:nt][on_edge] = value[on_edge]
         starts.append(s)
     for s in starts:
-        res_r, x_r, f_r = _stage2(obj, s, lower)
+        res_r, x_r, f_r = _stage2(obj, s, lower, settings)
         restarts += 1
         if f_r < fx - 1e-10 * abs(fx):
             res, x, fx = res_r, x_r, f_r
@@ -241,6 +264,7 @@ def _interior_restarts(obj, res, x, fx, theta1, lower):
 def _polish(obj: _Objective, x, fx, lower):
     """Newton steps from the finite-difference (or exact-gradient) derivatives."""
     g, H = obj.derivs(x, fx, lower)
+    crit = obj.stage1 if obj.nagq == 0 else obj.dev
     for _ in range(4):
         free = ~(np.isfinite(lower) & (x - lower < 1e-8) & (g > 0))
         try:
@@ -251,7 +275,7 @@ def _polish(obj: _Objective, x, fx, lower):
         if not np.all(np.isfinite(step)) or np.max(np.abs(step)) < 1e-7:
             break
         cand = np.maximum(x + step, np.where(np.isfinite(lower), lower, -np.inf))
-        fc = obj.dev(cand)
+        fc = crit(cand)
         if not fc < fx:
             break
         x, fx = cand, fc
@@ -264,24 +288,59 @@ def _polish(obj: _Objective, x, fx, lower):
     return x, fx, g, H
 
 
+def _fit_nagq0(obj: _Objective, beta0: np.ndarray, settings: StageSettings):
+    """glmer(nAGQ = 0): θ by the first stage only, β at the joint conditional mode."""
+    theta1, beta1 = _stage1(obj, beta0, settings, final=True)
+    res = obj.stage1_run
+    lower = obj.lower_theta
+    fx = obj.stage1(theta1)
+    g = H = None
+    if settings.calc_derivs:
+        theta1, fx, g, H = _polish(obj, theta1, fx, lower)
+    obj.problem.reset()
+    beta1, fx = obj.problem.joint_mode(obj.theta(theta1), beta1)
+    return res, theta1, beta1, fx, g, H
+
+
 def fit_two_stage(
-    problem: PirlsProblem, nagq: int, beta0: np.ndarray, theta_scale: np.ndarray | None = None
+    problem: PirlsProblem,
+    nagq: int,
+    beta0: np.ndarray,
+    theta_scale: np.ndarray | None = None,
+    settings: StageSettings | None = None,
+    warm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GlmmOptimum:
     """Two-stage fit from GLM starting values ``beta0`` (see the module docstring).
 
-    ``theta_scale`` multiplies θ into the optimiser's coordinates (default: ones).
+    ``theta_scale`` multiplies θ into the optimiser's coordinates (default: ones);
+    ``settings`` chooses the optimisers and tolerances (default: the engine's own);
+    ``warm`` = (θ, β of the problem's columns) skips the first stage and starts the second
+    there (refits of a nearby model, e.g. the negative binomial at another shape).
     """
     t0 = time.perf_counter()
+    settings = settings or StageSettings()
     nt = problem.re.theta_start.size
     s = np.ones(nt) if theta_scale is None else np.asarray(theta_scale, dtype=float)
     obj = _Objective(problem, nagq, s)
-    theta1, beta1 = _stage1(obj, beta0)
-    lower = np.concatenate([obj.lower_theta, np.full(beta1.size, -np.inf)])
-    x0 = np.concatenate([theta1, beta1])
-    res, x, fx = _stage2(obj, x0, lower)
-    res, x, fx, restarts = _interior_restarts(obj, res, x, fx, theta1, lower)
-    x, fx, g, H = _polish(obj, x, fx, lower)
-    obj.dev(x)  # leave the PIRLS state at the optimum
+    restarts = 0
+    if nagq == 0:
+        res, x_theta, beta, fx, g, H = _fit_nagq0(obj, beta0, settings)
+        theta1, x0 = x_theta, x_theta
+        x = np.concatenate([x_theta, beta])
+    else:
+        if warm is None:
+            theta1, beta1 = _stage1(obj, beta0, settings)
+        else:
+            theta1 = np.asarray(warm[0], dtype=float) * s
+            beta1 = np.asarray(warm[1], dtype=float).copy()
+        lower = np.concatenate([obj.lower_theta, np.full(beta1.size, -np.inf)])
+        x0 = np.concatenate([theta1, beta1])
+        res, x, fx = _stage2(obj, x0, lower, settings)
+        res, x, fx, restarts = _interior_restarts(obj, res, x, fx, theta1, lower, settings)
+        g = H = None
+        if settings.calc_derivs:
+            x, fx, g, H = _polish(obj, x, fx, lower)
+        obj.dev(x)  # leave the PIRLS state at the optimum
     return GlmmOptimum(
         theta=obj.theta(x[:nt]),
         beta=x[nt:],
@@ -293,8 +352,9 @@ def fit_two_stage(
         theta_scale=s,
         optimizer_ok=bool(res.success),
         optimizer_message=str(res.message),
-        gradient_method="analytic" if obj.analytic else "finite differences",
+        gradient_method="analytic" if obj.analytic and nagq == 1 else "finite differences",
         restarts=restarts,
         seconds=time.perf_counter() - t0,
         start=x0,
+        method=settings.method if nagq else f"stage 1 (theta) only, nAGQ = 0: {settings.stage1}",
     )

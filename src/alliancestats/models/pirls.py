@@ -209,15 +209,23 @@ class _BlockFactor:
         self.nl, self.s, _ = blocks.shape
         self.q1 = self.nl * self.s
         self.q2 = A22.shape[0]
-        try:
-            chol = np.linalg.cholesky(blocks)
-        except np.linalg.LinAlgError as exc:
-            raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
-        ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
-        self.binv = np.linalg.inv(blocks)  # (nl, s, s)
+        if self.s == 1:  # scalar blocks (a random intercept first): no batched LAPACK calls
+            b = blocks[:, 0, 0]
+            if not np.all(b > 0):
+                raise EstimationError("PIRLS system is not positive definite")
+            ld = float(np.sum(np.log(b)))
+            self.binv = (1.0 / b)[:, None, None]
+        else:
+            try:
+                chol = np.linalg.cholesky(blocks)
+            except np.linalg.LinAlgError as exc:
+                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
+            ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
+            self.binv = np.linalg.inv(blocks)  # (nl, s, s)
         self.C = C
+        self.K = None
         if self.q2:
-            K = self._apply_binv_sparse(C)
+            self.K = K = self._apply_binv_sparse(C)
             S = A22 - (C.T @ K).toarray()
             try:
                 self.c = linalg.cho_factor(S, lower=True, check_finite=False)
@@ -234,8 +242,10 @@ class _BlockFactor:
         return sparse.csr_matrix((self.binv.ravel(), (rows, cols)), shape=(self.q1, self.q1))
 
     def _apply_binv_sparse(self, C: sparse.csr_matrix) -> sparse.csr_matrix:
-        if self.s == 1:
-            return sparse.diags(self.binv[:, 0, 0]) @ C
+        if self.s == 1:  # same pattern and order as C (its data line up with C's slots)
+            row = np.repeat(np.arange(self.q1), np.diff(C.indptr))
+            return sparse.csr_matrix((C.data * self.binv[row, 0, 0], C.indices, C.indptr),
+                                     shape=C.shape)
         return self._binv_matrix() @ C
 
     def apply_binv(self, b1: np.ndarray) -> np.ndarray:
@@ -275,6 +285,9 @@ class _RowPattern:
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
+        self.pair_src = self.pair_dst = None
+        self.row_indptr = np.arange(0, self.n * self.r + 1, self.r, dtype=np.intp)
+        self._last_theta = self._last_mv = self._last_zlt = None
         s0 = re.terms[0].q
         q1 = re.terms[0].nlevels * s0
         q2 = self.q - q1
@@ -343,6 +356,8 @@ class _RowPattern:
         if self.mode == "dense":
             Ainv = fac.solve(np.eye(self.q))
             return Ainv[cols[:, :, None], cols[:, None, :]]
+        if self.mode == "block" and self.s0 == 1 and self.q2:
+            return self._selected_inverse_scalar_block(fac)
         if self.mode == "block":
             if self.q1 * self.q2 > 2e7:
                 return None
@@ -366,19 +381,80 @@ class _RowPattern:
             return G
         return None
 
+    def _selected_inverse_scalar_block(self, fac: _BlockFactor) -> np.ndarray:
+        """:meth:`selected_inverse` when the first term is a random intercept.
+
+        With ``K = A11^-1 C`` and ``S`` the Schur complement, ``A^-1`` has blocks
+        ``A11^-1 + K S^-1 K'``, ``-K S^-1`` and ``S^-1``; only entries on the non-zero
+        pattern of ``C`` are needed, and ``(K S^-1)[j, t] = sum_t' K[j, t'] S^-1[t', t]``
+        runs over the few non-zeros of row ``j`` (one for patients nested in therapists),
+        so no dense ``q1 x q2`` product is formed.
+        """
+        if self.pair_src is None:
+            self._pair_pattern()
+        Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
+        kdata = fac.K.data
+        src, dst = self.pair_src, self.pair_dst
+        ci = self.c_indices
+        ks = np.bincount(dst, weights=kdata[src] * Sinv[ci[src], ci[dst]], minlength=self.c_nnz)
+        b11 = fac.binv[:, 0, 0] + np.bincount(self.c_row, weights=ks * kdata, minlength=self.q1)
+        cols, s0, r = self.cols, 1, self.r
+        G = np.empty((self.n, r, r))
+        G[:, 0, 0] = b11[cols[:, 0]]
+        off = -ks[self.c_slot.reshape(self.n, r - 1)]
+        G[:, 0, 1:] = off
+        G[:, 1:, 0] = off
+        rest = cols[:, s0:] - self.q1
+        G[:, 1:, 1:] = Sinv[rest[:, :, None], rest[:, None, :]]
+        return G
+
+    def _pair_pattern(self) -> None:
+        """Pairs of non-zeros sharing a row of ``C`` (scalar first term), for the products
+        of :meth:`_selected_inverse_scalar_block`."""
+        counts = np.diff(self.c_indptr)
+        self.c_row = np.repeat(np.arange(self.q1), counts)
+        starts = self.c_indptr[:-1]
+        src, dst = [], []
+        for m in np.unique(counts[counts > 0]):
+            rows = np.flatnonzero(counts == m)
+            base = starts[rows][:, None, None]
+            a = np.arange(m)
+            src.append((base + a[None, :, None] + 0 * a[None, None, :]).ravel())
+            dst.append((base + 0 * a[None, :, None] + a[None, None, :]).ravel())
+        self.pair_src = np.concatenate(src).astype(np.intp)
+        self.pair_dst = np.concatenate(dst).astype(np.intp)
+
     def values(self, theta: np.ndarray) -> np.ndarray:
-        """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)``."""
+        """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)`` (the last one is kept:
+        PIRLS and the joint mode ask for the same θ many times)."""
+        theta = np.asarray(theta, dtype=float)
+        if self._last_theta is not None and np.array_equal(theta, self._last_theta):
+            return self._last_mv
         parts = [t.Z @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
-        return np.column_stack(parts)
+        mv = np.column_stack(parts)
+        mv.setflags(write=False)
+        self._last_theta, self._last_mv, self._last_zlt = theta.copy(), mv, None
+        return mv
+
+    def _transpose(self, mv: np.ndarray) -> sparse.csc_matrix:
+        """``(Z Lambda)'`` as a sparse matrix (kept with the last values)."""
+        if mv is self._last_mv and self._last_zlt is not None:
+            return self._last_zlt
+        zl = sparse.csr_matrix((mv.ravel(), self.cols_flat, self.row_indptr),
+                               shape=(self.n, self.q))
+        zlt = zl.T
+        if mv is self._last_mv:
+            self._last_zlt = zlt
+        return zlt
 
     def matvec(self, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", mv, u[self.cols])
 
     def rmatvec(self, mv: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return np.bincount(self.cols_flat, weights=(mv * v[:, None]).ravel(), minlength=self.q)
+        return self._transpose(mv) @ v
 
     def rmatmat(self, mv: np.ndarray, V: np.ndarray) -> np.ndarray:
-        return np.column_stack([self.rmatvec(mv, V[:, j]) for j in range(V.shape[1])])
+        return np.asarray(self._transpose(mv) @ V)
 
     def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor | _BlockFactor:
         """Factor ``A = (Z Lambda)' W (Z Lambda) + I`` for the current values."""
@@ -463,8 +539,13 @@ class PirlsProblem:
             and np.all((self.y == 0.0) | (self.y == 1.0))
         )
         self._ybool = self.y == 1.0
+        # binomial and Poisson: deviance and log-likelihood share one cheap kernel
+        self._kernel = family.name in ("binomial", "poisson")
+        # links whose inverse can leave the parameter space (e.g. a negative Poisson mean)
+        self._check_mu = family.link.name in ("identity", "inverse", "1/mu^2", "sqrt")
         self._setup_constants()
         self._u = np.zeros(re.q)
+        self.tol = 1e-11  # PIRLS: largest Newton step in u at convergence
         self._canonical = (family.name, family.link.name) in {
             ("binomial", "logit"),
             ("poisson", "log"),
@@ -492,10 +573,13 @@ class PirlsProblem:
     def _setup_constants(self) -> None:
         """Split deviance and -2 log-likelihood into a mu-free constant and a cheap kernel.
 
-        ``d_i(mu) = c_i - 2 k_i(mu)`` and ``-2 log p_i(mu) = l_i - 2 k_i(mu)`` with the kernel
-        ``k_i = w (y log mu + (1 - y) log(1 - mu))`` (binomial) or ``w (y log mu - mu)``
-        (Poisson); the constants depend on the data only and are computed once.
+        Binomial and Poisson only: ``d_i(mu) = c_i - 2 k_i(mu)`` and ``-2 log p_i(mu) = l_i -
+        2 k_i(mu)`` with the kernel ``k_i = w (y log mu + (1 - y) log(1 - mu))`` (binomial) or
+        ``w (y log mu - mu)`` (Poisson); the constants depend on the data only and are computed
+        once. Other families evaluate their deviance residuals and R's ``aic`` directly.
         """
+        if not self._kernel:
+            return
         y, w, fam = self.y, self.pw, self.family
         probe = np.full(self.n, 0.5)
         k0 = self._kernel_rows(probe)
@@ -514,13 +598,30 @@ class PirlsProblem:
 
     def dev_rows(self, mu: np.ndarray) -> np.ndarray:
         """Per-row deviance residual contributions ``d_i(mu)``."""
-        return self._dev_const_rows - 2.0 * self._kernel_rows(mu)
+        if self._kernel:
+            return self._dev_const_rows - 2.0 * self._kernel_rows(mu)
+        return self.family.dev_resids(self.y, mu, self.pw)
 
     def _devsum(self, mu: np.ndarray) -> float:
-        return self._dev_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        """Sum of the deviance residuals; infinite where ``mu`` leaves the parameter space."""
+        if self._check_mu and not self.family.valid_eta_mu(mu):
+            return np.inf
+        if self._kernel:
+            return self._dev_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        val = float(np.sum(self.family.dev_resids(self.y, mu, self.pw)))
+        return val if np.isfinite(val) else np.inf
 
-    def _m2sum(self, mu: np.ndarray) -> float:
-        return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+    def _m2sum(self, mu: np.ndarray, dev: float | None = None) -> float:
+        """R's ``family$aic`` at ``mu``: -2 log p(y | u), dispersion plugged in (lme4)."""
+        if self._kernel:
+            return self._ll_const - 2.0 * float(np.sum(self._kernel_rows(mu)))
+        dev = self._devsum(mu) if dev is None else dev
+        return self.family.aic(self.y, mu, self.pw, dev)
+
+    def _aic_correction(self, st: PirlsState, s: np.ndarray) -> np.ndarray:
+        """``d aic / d eta - d dev / d eta`` per row (zero without a dispersion parameter)."""
+        kappa = self.family.aic_dev_factor(self.y, st.mu, self.pw, st.dev_cond)
+        return -2.0 * (kappa - 1.0) * s
 
     def group_sum(self, v: np.ndarray) -> np.ndarray:
         """Per-group sums of a row vector (single scalar term only)."""
@@ -535,8 +636,13 @@ class PirlsProblem:
         self._u = np.zeros(self.re.q)
 
     # ------------------------------------------------------------------ PIRLS in u
-    def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float = 1e-11) -> PirlsState:
-        """Conditional modes ``u*`` for fixed ``(theta, beta)`` by PIRLS with step halving."""
+    def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float | None = None) -> PirlsState:
+        """Conditional modes ``u*`` for fixed ``(theta, beta)`` by PIRLS with step halving.
+
+        Iterates until the largest Newton step in ``u`` is below ``tol`` (default
+        :attr:`tol`, 1e-11: the Laplace approximation to full precision).
+        """
+        tol = self.tol if tol is None else tol
         eta0 = self.offset + self.X @ beta
         if self.is_scalar:
             return self._pirls_scalar(float(theta[0]), eta0, tol)
@@ -560,6 +666,16 @@ class PirlsProblem:
         eta = eta0 + linpred(u)
         mu, w, score = self._working(eta)
         pdev = self._devsum(mu) + u @ u
+        if not np.isfinite(pdev) and np.any(u):  # warm start outside the parameter space
+            u = np.zeros_like(u)
+            eta = eta0.copy()
+            mu, w, score = self._working(eta)
+            pdev = self._devsum(mu)
+        if not np.isfinite(pdev):
+            raise EstimationError(
+                "the fixed effects give fitted means outside the family's range (e.g. a "
+                "negative mean with an identity link)"
+            )
         it = 0
         for it in range(1, _MAX_ITER + 1):  # noqa: B007
             delta = newton_step(w, score, u)
@@ -601,8 +717,8 @@ class PirlsProblem:
             mu=mu,
             weights=w,
             logdet=float(np.sum(np.log(diag))),
-            minus2_cond=self._m2sum(mu),
-            dev_cond=self._devsum(mu),
+            minus2_cond=self._m2sum(mu, dev := self._devsum(mu)),
+            dev_cond=dev,
             iterations=it,
             diag=diag,
         )
@@ -621,8 +737,8 @@ class PirlsProblem:
             mu=mu,
             weights=w,
             logdet=ops.factor(mv, w).logdet,
-            minus2_cond=self._m2sum(mu),
-            dev_cond=self._devsum(mu),
+            minus2_cond=self._m2sum(mu, dev := self._devsum(mu)),
+            dev_cond=dev,
             iterations=it,
         )
 
@@ -639,6 +755,8 @@ class PirlsProblem:
         if self.is_scalar:
             return True
         ops = self.ops
+        if ops.mode == "block" and ops.s0 == 1 and ops.q2:  # pattern-only selected inverse
+            return True
         return ops.mode == "dense" or (ops.mode == "block" and ops.q1 * ops.q2 <= 2e7)
 
     def _eta_derivatives(self, eta: np.ndarray, mu: np.ndarray):
@@ -682,6 +800,8 @@ class PirlsProblem:
         wz2 = self.group_sum(w * self.zv2)
         hz2 = self.group_sum(h * self.zv2)
         a = th * th * self.zv2 * dw / D[g]
+        if not self._kernel:  # R's aic differs from the deviance beyond a constant
+            a = a + self._aic_correction(st, s)
         c = th * self.group_sum(a * z)  # dL/du_j
         ug = u[g]
         # d/d beta: X'(-2 s + a) + sum_j c_j du_j/dbeta, du_j/dbeta = -theta sum h z x / Dh_j
@@ -724,6 +844,8 @@ class PirlsProblem:
         Gm = np.einsum("iab,ib->ia", G, mv)
         d = np.einsum("ia,ia->i", mv, Gm)
         a = dw * d
+        if not self._kernel:
+            a = a + self._aic_correction(st, s)
         v = fac_h.solve(ops.rmatvec(mv, a))
         Mv = ops.matvec(mv, v)
         grad_beta = self.X.T @ (-2.0 * s + a - h * Mv)
@@ -766,19 +888,28 @@ class PirlsProblem:
         return self.ops.matvec(self.ops.values(theta), u)
 
     def joint_mode(
-        self, theta: np.ndarray, beta0: np.ndarray, tol: float = 1e-10
+        self, theta: np.ndarray, beta0: np.ndarray, tol: float | None = None
     ) -> tuple[np.ndarray, float]:
         """Joint conditional mode of ``(u, beta)`` for fixed ``theta`` (glmer's nAGQ = 0 step).
 
         Newton (Fisher scoring) iterations on the penalised deviance in ``(u, beta)`` jointly,
-        with step halving. Returns ``beta`` and the criterion ``sum d_i + |u|^2 + logdet``
-        minimised over ``theta`` in glmer's first optimisation stage.
+        with step halving. Returns ``beta`` and lme4's criterion at the joint mode, ``logdet +
+        |u|^2 + aic`` (R's ``family$aic``: -2 log p(y | u), the dispersion plugged in), which
+        glmer minimises over ``theta`` in its first stage and reports for ``nAGQ = 0``.
         """
+        tol = 10.0 * self.tol if tol is None else tol
         beta = np.array(beta0, dtype=float)
         u = self._u.copy()
         eta = self.offset + self.X @ beta + self._eta_u(theta, u)
         mu, w, score = self._working(eta)
         pdev = self._devsum(mu) + u @ u
+        if not np.isfinite(pdev) and np.any(u):  # warm start outside the parameter space
+            u = np.zeros_like(u)
+            eta = self.offset + self.X @ beta
+            mu, w, score = self._working(eta)
+            pdev = self._devsum(mu)
+        if not np.isfinite(pdev):
+            raise EstimationError("the fixed effects give fitted means outside the family's range")
         for _ in range(_MAX_ITER):
             AinvB, Ainv_ru, B, ru, _ld = self._schur_parts(theta, w, score, u)
             S = self.X.T @ (self.X * w[:, None]) - B.T @ AinvB
@@ -810,7 +941,7 @@ class PirlsProblem:
                 break
         self._u = u
         _a, _b, _c, _d, logdet = self._schur_parts(theta, w, score, u)
-        return beta, pdev + logdet
+        return beta, self._m2sum(mu) + float(u @ u) + logdet
 
     def fixed_info(self, theta: np.ndarray, st: PirlsState) -> np.ndarray:
         """``X'WX - B' A^{-1} B`` at a PIRLS state: inverse of lme4's RX-based ``vcov``."""

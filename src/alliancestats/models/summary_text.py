@@ -282,7 +282,7 @@ def _title(result: Any, ddf: str) -> str:
         method = "Kenward-Roger's" if ddf == "kenward-roger" else "Satterthwaite's"
         return f"Linear mixed model fit by {how}. t-tests use {method} method"
     nagq = int(getattr(result, "nagq", 1))
-    approx = ("Laplace Approximation" if nagq <= 1
+    approx = ("Laplace Approximation" if nagq == 1
               else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {nagq}")
     return f"Generalized linear mixed model fit by maximum likelihood ({approx})"
 
@@ -304,9 +304,11 @@ def _scaled_residuals(result: Any) -> np.ndarray:
                 / result.sigma)
     from alliancestats.models.families import get_family
 
-    fam = get_family(model.family, model.link)
+    fam = getattr(getattr(model, "inputs", None), "family", None) or get_family(
+        model.family, model.link)
+    # lme4: Pearson residuals over sigma (1 for families without a dispersion)
     return fam.pearson_resid(model.response_values, result.fitted.to_numpy(float),
-                             model.prior_weights)
+                             model.prior_weights) / result.sigma
 
 
 def _residual_lines(r: np.ndarray, digits: int = 4) -> list[str]:
@@ -324,7 +326,9 @@ def _fixed_table(result: Any) -> pd.DataFrame:
         cols = {"estimate": "Estimate", "se": "Std. Error", "df": "df", "t": "t value",
                 "p": "Pr(>|t|)"}
     else:
-        cols = {"estimate": "Estimate", "se": "Std. Error", "z": "z value", "p": "Pr(>|z|)"}
+        # lme4 heads the statistic "t value" for GLMMs with a residual scale (Gamma, ...)
+        stat = "t value" if "Residual" in set(result.varcorr["grp"]) else "z value"
+        cols = {"estimate": "Estimate", "se": "Std. Error", "z": stat, "p": "Pr(>|z|)"}
     return fx[list(cols)].rename(columns=cols)
 
 
