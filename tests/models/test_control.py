@@ -24,7 +24,7 @@ def test_two_stage_optimizers():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"optimizer": "nloptwrap"}, {"optimizer": ("a", "b", "c")}, {"maxfun": 0},
+    [{"optimizer": "nlminbwrap"}, {"optimizer": ("a", "b", "c")}, {"maxfun": 0},
      {"check_conv_grad": "loud"}, {"tol_pwrss": -1.0}, {"calc_derivs": "yes"},
      {"ftol_rel": -1.0}],
 )
@@ -40,6 +40,13 @@ def test_as_control_from_dict_names_unknown_options():
         as_control({"optimiser": "cobyqa"})
     with pytest.raises(ParameterError):
         as_control("bobyqa")
+
+
+def test_lme4_optimizer_spellings_are_synonyms():
+    assert Control(optimizer="nloptwrap").optimizer == "bobyqa"
+    assert Control(optimizer="Nelder_Mead").optimizer == "nelder_mead"
+    assert Control(optimizer=("Nelder_Mead", "nloptwrap")).stage_optimizers() == (
+        "nelder_mead", "bobyqa")
 
 
 def test_documented_choices():

@@ -17,13 +17,15 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from alliancestats._validation import check_choice, check_int, check_positive
-from alliancestats.errors import ParameterError
+from alliancestats.errors import EstimationError, ParameterError
 
-__all__ = ["CHECK_LEVELS", "OPTIMIZERS", "Control", "as_control"]
+__all__ = ["CHECK_LEVELS", "OPTIMIZERS", "R_OPTIMIZER_NAMES", "Control", "as_control",
+           "report_check"]
 
 #: Optimisers for the covariance parameters: NLopt's compiled BOBYQA (lme4's default for
 #: ``lmer`` and the second ``glmer`` stage), scipy's COBYQA, Nelder–Mead (lme4's
@@ -34,6 +36,10 @@ OPTIMIZERS: tuple[str, ...] = ("bobyqa", "cobyqa", "nelder_mead", "lbfgsb")
 #: its summary), ``"warning"`` (an :class:`~alliancestats.AllianceStatsWarning` subclass) or
 #: ``"stop"`` (an :class:`~alliancestats.errors.EstimationError`).
 CHECK_LEVELS: tuple[str, ...] = ("ignore", "message", "warning", "stop")
+
+#: lme4's spellings of the optimisers, accepted as synonyms (``"nloptwrap"`` is lme4's
+#: default for ``lmer``: NLopt's BOBYQA, as ``"bobyqa"`` here).
+R_OPTIMIZER_NAMES: dict[str, str] = {"nloptwrap": "bobyqa", "Nelder_Mead": "nelder_mead"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,12 @@ class Control:
     restart_edge : bool
         Restart a fit that ends on the boundary from an interior point before calling it
         singular (lme4's ``restart_edge``).
+    check_nobs_vs_nlev : str
+        Level of the check that every grouping factor has fewer levels than observations
+        (``check.nobs.vs.nlev``; default ``"stop"``).
+    check_nobs_vs_nRE : str
+        Level of the check that there are more observations than random effects
+        (``check.nobs.vs.nRE``; default ``"stop"``).
     tol_pwrss : float
         Convergence tolerance of the penalised iteratively reweighted least squares of a GLMM
         (``glmerControl(tolPwrss = 1e-7)``).
@@ -88,11 +100,18 @@ class Control:
     check_conv_hess_tol: float = 1e-6
     calc_derivs: bool = True
     restart_edge: bool = True
+    check_nobs_vs_nlev: str = "stop"
+    check_nobs_vs_nRE: str = "stop"
     tol_pwrss: float = 1e-7
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         opt = self.optimizer
+        if isinstance(opt, str):
+            opt = R_OPTIMIZER_NAMES.get(opt, opt)
+        elif isinstance(opt, (tuple, list)):
+            opt = tuple(R_OPTIMIZER_NAMES.get(o, o) for o in opt)
+        object.__setattr__(self, "optimizer", opt)
         stages = (opt,) if isinstance(opt, str) else tuple(opt)
         if not 1 <= len(stages) <= 2:
             raise ParameterError(f"optimizer must be a name or a pair of names, got {opt!r}")
@@ -104,7 +123,8 @@ class Control:
             check_positive(name, getattr(self, name))
         if self.ftol_rel < 0:
             raise ParameterError(f"ftol_rel must be >= 0, got {self.ftol_rel}")
-        for name in ("check_conv_grad", "check_conv_singular", "check_conv_hess"):
+        for name in ("check_conv_grad", "check_conv_singular", "check_conv_hess",
+                     "check_nobs_vs_nlev", "check_nobs_vs_nRE"):
             check_choice(name, getattr(self, name), CHECK_LEVELS)
         for name in ("calc_derivs", "restart_edge"):
             if not isinstance(getattr(self, name), bool):
@@ -157,3 +177,39 @@ def as_control(control: Control | dict[str, Any] | None) -> Control:
     raise ParameterError(
         f"control must be a Control, a dict of options or None, got {type(control).__name__}"
     )
+
+
+def report_check(
+    level: str,
+    text: str,
+    category: type[Warning],
+    messages: list[str] | None = None,
+    *,
+    stacklevel: int = 2,
+) -> None:
+    """Act on a failed check at ``level``, as lme4's ``checkConv`` does.
+
+    ``"ignore"`` does nothing; ``"message"`` and ``"warning"`` add ``text`` to ``messages``
+    (when given; ``summary()`` prints them) and issue it as a ``category`` warning (Python
+    has no separate channel for R's messages, so both are warnings of the check's own
+    :class:`~alliancestats.AllianceStatsWarning` subclass, which users can filter);
+    ``"stop"`` raises :class:`~alliancestats.errors.EstimationError`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from alliancestats.errors import ConvergenceWarning
+    >>> notes = []
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     report_check("warning", "Model failed to converge", ConvergenceWarning, notes)
+    >>> notes, caught[0].category.__name__
+    (['Model failed to converge'], 'ConvergenceWarning')
+    """
+    if level == "ignore":
+        return
+    if level == "stop":
+        raise EstimationError(text)
+    if messages is not None:
+        messages.append(text)
+    warnings.warn(text, category, stacklevel=stacklevel + 1)

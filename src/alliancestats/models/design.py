@@ -318,12 +318,58 @@ def _as_factors(sub: pd.DataFrame, skip: list[str]) -> tuple[pd.DataFrame, dict[
     return out, levels
 
 
+class _DeferredSpec:
+    """The formulaic model spec of ``rhs``, built on first use (new data, anova terms).
+
+    A fit whose matrix was assembled directly from plain numeric columns (see
+    :func:`_plain_columns`) needs the spec only for predictions and tests of terms.
+    """
+
+    def __init__(self, rhs: str, data: pd.DataFrame, where: str) -> None:
+        self._rhs, self._data, self._where, self._spec = rhs, data, where, None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # keeps copy/pickle from recursing into the spec
+            raise AttributeError(name)
+        if self._spec is None:
+            self._spec = safe_model_matrix(self._rhs, self._data, where=self._where).spec
+        return getattr(self._spec, name)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain_columns(rhs: str, data: pd.DataFrame) -> list[str] | None:
+    """The columns of a right-hand side made only of distinct numeric column names (with an
+    intercept, ``1 + a + b``), or None. Such a model matrix is the columns themselves, so
+    formula evaluation (a few milliseconds per fit) can be skipped."""
+    terms = [t.strip() for t in rhs.split("+")]
+    names = [t for t in terms if t != "1"]
+    if not names or len(set(names)) != len(names):
+        return None
+    for t in names:
+        if not _NAME.fullmatch(t) or t not in data.columns:
+            return None
+        dtype = data[t].dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":
+            return None
+    return names
+
+
 def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
     """Model matrix of ``rhs`` (checked against the formula allow-list and evaluated in a
     restricted context), its R-style column names and a spec that rebuilds it for new data."""
-    matrix = safe_model_matrix(rhs, data, where=where)
-    names = matrix.names
-    arr = np.asarray(matrix.frame, dtype=float)
+    plain = _plain_columns(rhs, data)
+    if plain is not None:
+        arr = np.empty((len(data), len(plain) + 1))
+        arr[:, 0] = 1.0
+        for j, col in enumerate(plain, start=1):
+            arr[:, j] = data[col].to_numpy(dtype=float)
+        names, spec = ["(Intercept)", *plain], _DeferredSpec(rhs, data, where)
+    else:
+        matrix = safe_model_matrix(rhs, data, where=where)
+        names, spec = matrix.names, matrix.spec
+        arr = np.asarray(matrix.frame, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
     bad = ~np.isfinite(arr).all(axis=0)
@@ -333,7 +379,7 @@ def _model_matrix(rhs: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
             f"{[n for n, b in zip(names, bad, strict=True) if b]}, e.g. log of a zero; "
             "transform or filter the data first"
         )
-    return arr, names, matrix.spec
+    return arr, names, spec
 
 
 def _response(expr: str, data: pd.DataFrame) -> np.ndarray:
@@ -479,7 +525,9 @@ def _used_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
     for term in parsed.random:
         add(variables_in(term.lhs), f"random term {term.source}")
         add(list(term.group_vars), f"grouping factor of {term.source}")
-    duplicated = [c for c in used if int((data.columns == c).sum()) > 1]
+    duplicated = [] if data.columns.is_unique else [
+        c for c in used if int((data.columns == c).sum()) > 1
+    ]
     if duplicated:
         raise FormulaError(
             f"column name(s) {duplicated} occur more than once in the data; rename the "

@@ -422,7 +422,9 @@ class FittedModelBase:
             from alliancestats.models.lmm import lmm
 
             formula += "".join(f" + offset({o})" for o in d.parsed.offsets)
-            return lmm(formula, frame, reml=bool(self.reml))
+            return lmm(formula, frame, reml=bool(self.reml),
+                       weights=np.asarray(self.prior_weights),
+                       control=getattr(self, "control", None))
         from alliancestats.models.glmm import glmm
 
         return glmm(formula, frame, family=self.family, link=self.link,

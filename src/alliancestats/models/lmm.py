@@ -12,16 +12,32 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import Any
 
+import numpy as np
+
 from alliancestats._validation import as_frame, check_bool, check_level
-from alliancestats.models.design import build_design
+from alliancestats.errors import DroppedRowsWarning
+from alliancestats.models.control import Control, as_control
+from alliancestats.models.design import Design, build_design
 from alliancestats.models.lmm_fit import fit_design
+from alliancestats.models.lmm_weights import lmm_prior_weights
 from alliancestats.models.results import MixedResult
 
 __all__ = ["fit_design", "lmm"]
 
-def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> MixedResult:
+
+def lmm(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool = True,
+    level: float = 0.95,
+    weights: Any = None,
+    control: Control | dict[str, Any] | None = None,
+) -> MixedResult:
     """Fit a linear mixed-effects model with lme4 formula syntax.
 
     Parameters
@@ -41,6 +57,18 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
         Restricted maximum likelihood (default, as lme4) or maximum likelihood.
     level : float, default 0.95
         Confidence level of ``ci_low`` / ``ci_high`` in the fixed-effects table.
+    weights : str or array-like, optional
+        Prior weights (lme4's ``weights=``): a column name or one value per row of ``data``.
+        Row ``i`` then has residual variance ``sigma^2 / w_i``. Weights must be positive and
+        finite; rows with a missing weight are dropped like rows with missing values.
+    control : Control or dict, optional
+        Fitting options (lme4's ``lmerControl``): ``optimizer`` (``"bobyqa"``, lme4's
+        ``"nloptwrap"``/``"bobyqa"``; ``"nelder_mead"``, lme4's ``"Nelder_Mead"``;
+        ``"cobyqa"``; ``"lbfgsb"``), ``maxfun``, ``xtol_abs``, ``ftol_abs``, ``ftol_rel``,
+        the ``check_conv_*`` levels and tolerances, ``check_nobs_vs_nlev``,
+        ``check_nobs_vs_nRE``, ``calc_derivs`` and ``restart_edge``; see
+        :class:`~alliancestats.models.control.Control`. GLMM-only options (a pair of
+        optimisers, ``tol_pwrss``) and optimiser ``options`` are refused.
 
     Returns
     -------
@@ -55,6 +83,10 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
     FormulaError
         Unknown or duplicated columns (close names are suggested), malformed formula,
         non-numeric response, date/time predictors, no random-effects term.
+    DataValidationError
+        Weights that are not positive finite numbers, or not one per row.
+    ParameterError
+        A ``control`` option that ``lmm`` does not use, or an invalid one.
     ModelSpecificationError
         A grouping factor with one level, as many random effects as observations, no rows
         left after dropping missing values, a response reproduced exactly by the fixed effects,
@@ -85,6 +117,13 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
     deeper nesting (patients in therapists in clinics) is eliminated level by level at the
     same cost; other designs (crossed factors) use an exact general path with a dense Schur
     complement over the smaller factors.
+
+    Prior weights enter as lme4's do: rows of X, Z and y are multiplied by ``sqrt(w)`` and the
+    criterion gains ``-sum(log w)``. Validated against lme4 1.1-31 / lmerTest 3.1-3 with
+    weights 0.5-2.5 (sleepstudy, Penicillin, a therapist/patient model with missing weights;
+    REML and ML): criterion within 3e-10 (ours never higher), fixed effects 7e-6, SEs 9e-5,
+    SDs 1.8e-4, Satterthwaite df 2.2e-4 (relative). Kenward-Roger df are not available for
+    weighted fits (pbkrtest ignores prior weights).
 
     Text predictors of any dtype (object, ``str``, ``string``, ``string[pyarrow]``,
     categorical) are factors with treatment contrasts; levels without rows are dropped, as
@@ -121,5 +160,29 @@ def lmm(formula: str, data: Any, *, reml: bool = True, level: float = 0.95) -> M
     """
     reml = check_bool("reml", reml)
     level = check_level(level)
-    design = build_design(formula, as_frame(data, "lmm"))
-    return fit_design(design, reml=reml, level=level)
+    control = as_control(control)
+    frame = as_frame(data, "lmm")
+    if weights is None:
+        return fit_design(build_design(formula, frame), reml=reml, level=level, control=control)
+    design, w = _weighted_design(formula, frame, weights)
+    if np.all(w == 1.0):  # unit weights are no weights (as in lme4)
+        w = None
+    return fit_design(design, reml=reml, level=level, control=control, weights=w)
+
+
+def _weighted_design(formula: str, frame, weights: Any) -> tuple[Design, np.ndarray]:
+    """The design of the rows with a weight, and their weights; missing weights are dropped
+    and reported together with the rows dropped for missing model variables."""
+    kept, w = lmm_prior_weights(frame, weights)
+    n_missing = len(frame) - len(kept)
+    design = build_design(formula, kept, warn_dropped=n_missing == 0)
+    if n_missing:
+        total = n_missing + design.n_dropped
+        warnings.warn(
+            f"{total} of {len(frame)} rows dropped because of missing values ({n_missing} "
+            f"with a missing weight); the fit uses {design.nobs} rows",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+        design = dataclasses.replace(design, n_dropped=total)
+    return design, w.loc[design.rows].to_numpy(dtype=float)

@@ -32,6 +32,7 @@ All data enter once, through per-level sums (``Z'Z``, ``Z'X``, ``Z'y``, ``X'X``,
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,13 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
-from alliancestats.models.lmm_kernels import crossed_kernel, group_first, nested_kernel
+from alliancestats.models.lmm_kernels import (
+    crossed_kernel,
+    group_first,
+    nested_criterion,
+    nested_deviance_parts,
+    nested_kernel,
+)
 
 __all__ = ["Factorization", "LmmProblem"]
 
@@ -192,10 +199,26 @@ class LmmProblem:
     """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, blocks: list[RandomBlock], allow_chain: bool = True
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        blocks: list[RandomBlock],
+        allow_chain: bool = True,
+        weights: np.ndarray | None = None,
     ) -> None:
         n, p = X.shape
         self.n, self.p = n, p
+        # prior weights (residual variance sigma^2 / w_i): every row of X, Z and y is
+        # multiplied by sqrt(w_i), and the criterion gains -sum(log w_i) (lme4's ldW)
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        self.log_w_sum = 0.0
+        self._sqrt_w = None
+        self.raw_blocks = blocks
+        if self.weights is not None:
+            self._sqrt_w = np.sqrt(self.weights)
+            self.log_w_sum = float(np.log(self.weights).sum())
+            X = X * self._sqrt_w[:, None]
+            blocks = [dataclasses.replace(b, Z=b.Z * self._sqrt_w[:, None]) for b in blocks]
         self.X = X
         self.blocks = blocks
         self.layout = ThetaLayout.from_sizes([b.q for b in blocks])
@@ -212,9 +235,10 @@ class LmmProblem:
         self.chain = False
         if rest:
             self._setup_rest(allow_chain)
-        self._kernel = None
+        self._kernel = self._criterion_kernel = None
         if not rest or self.nested:
             self._kernel = nested_kernel()
+            self._criterion_kernel = nested_criterion()
             self._aa_g = group_first(self.aa)
             if self.nested:
                 self._eb_g = group_first(self.ent_b[0])
@@ -230,6 +254,8 @@ class LmmProblem:
     def _set_response(self, y: np.ndarray) -> None:
         """Sums involving the response: X'y, Z'y (per level) and y'y."""
         X, p = self.X, self.p
+        if self._sqrt_w is not None:
+            y = y * self._sqrt_w
         # residualise y on X (exactly compensated in beta) to avoid cancellation in y'y
         self.beta_shift = self._x_pinv @ y
         if p:
@@ -579,6 +605,8 @@ class LmmProblem:
 
     def criterion(self, theta: np.ndarray, reml: bool) -> float:
         """Profiled deviance: REML criterion or -2 log-likelihood."""
+        if self._criterion_kernel is not None:
+            return self._compiled_criterion(np.asarray(theta, dtype=float), reml)
         try:
             with np.errstate(invalid="raise", divide="raise"):
                 f = self.factorize(theta)
@@ -586,13 +614,47 @@ class LmmProblem:
             return np.inf
         return self.criterion_from(f, reml)
 
+    def _compiled_args(self) -> tuple:
+        """The arrays the compiled kernels take after θ (one or two nested terms)."""
+        lay = self.layout
+        if self.nested:
+            rows_r, cols_r = lay.rows[1], lay.cols[1]
+            rr, rxy, eb, parent = self._rr_g, self._rxy_g, self._eb_g, self.ent_j[0]
+        else:
+            rows_r = cols_r = _EMPTY_INT
+            rr, rxy, eb, parent = _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY_INT
+        return (lay.rows[0], lay.cols[0], rows_r, cols_r, self._aa_g, self._axy_g,
+                self.xy_xy, rr, rxy, eb, parent)
+
+    def _compiled_criterion(self, theta: np.ndarray, reml: bool) -> float:
+        """The criterion in one compiled call (one or two nested terms): no Python work
+        per evaluation besides the call itself."""
+        return float(self._criterion_kernel(theta, *self._compiled_args(), self.n, reml,
+                                            self.log_w_sum))
+
+    def deviance_parts(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
+        """``(log|L|^2 [+ log|R_X|^2 under REML], r^2, (R_X'R_X)^{-1})`` at θ: what the
+        deviance at any σ and Var(β) need (the Satterthwaite derivatives)."""
+        theta = np.asarray(theta, dtype=float)
+        if self._criterion_kernel is not None:
+            logdet, r2, cov = nested_deviance_parts()(theta, *self._compiled_args(), reml)
+            if not np.isfinite(logdet):
+                raise np.linalg.LinAlgError("a random-effects block is not positive definite")
+            return float(logdet), float(r2), cov
+        f = self.factorize(theta)
+        p = self.p
+        lx_inv = np.linalg.inv(f.chol_t[:p, :p])
+        logdet = f.logdet_l + (f.logdet_x if reml else 0.0)
+        return logdet, f.pwrss, lx_inv.T @ lx_inv
+
     def criterion_from(self, f: Factorization, reml: bool) -> float:
         n, p = self.n, self.p
         r2 = f.pwrss
         if reml:
             nmp = n - p
-            return float(f.logdet_l + f.logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)))
-        return float(f.logdet_l + n * (1.0 + np.log(2.0 * np.pi * r2 / n)))
+            return float(f.logdet_l + f.logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp))
+                         - self.log_w_sum)
+        return float(f.logdet_l + n * (1.0 + np.log(2.0 * np.pi * r2 / n)) - self.log_w_sum)
 
     def deviance_vp(self, theta: np.ndarray, sigma: float, reml: bool) -> float:
         """Deviance at (θ, σ) without profiling σ out (lmerTest's ``devfun_vp``)."""
@@ -600,8 +662,9 @@ class LmmProblem:
         n, p = self.n, self.p
         s2 = sigma * sigma
         if reml:
-            return float(f.logdet_l + f.logdet_x + (n - p) * np.log(2 * np.pi * s2) + f.pwrss / s2)
-        return float(f.logdet_l + n * np.log(2 * np.pi * s2) + f.pwrss / s2)
+            return float(f.logdet_l + f.logdet_x + (n - p) * np.log(2 * np.pi * s2) + f.pwrss / s2
+                         - self.log_w_sum)
+        return float(f.logdet_l + n * np.log(2 * np.pi * s2) + f.pwrss / s2 - self.log_w_sum)
 
     def beta_cov_unscaled(self, theta: np.ndarray) -> np.ndarray:
         """(R_X' R_X)^{-1} at θ; Var(beta) = sigma^2 times this."""

@@ -19,10 +19,12 @@ import pandas as pd
 
 from alliancestats.errors import (
     ConvergenceWarning,
+    DataQualityWarning,
     FormulaError,
     ModelSpecificationError,
     SingularFitWarning,
 )
+from alliancestats.models.control import Control, report_check
 from alliancestats.models.convergence import OptSummary, single_threaded_blas
 from alliancestats.models.design import Design
 from alliancestats.models.fitted import FittedModelBase, Refit, TermCovariance
@@ -34,7 +36,11 @@ from alliancestats.models.lmm_inference import (
     satterthwaite,
     wald_varcomp,
 )
-from alliancestats.models.lmm_optim import finish_scaled_check, minimize_theta
+from alliancestats.models.lmm_optim import (
+    check_lmm_control,
+    finish_scaled_check,
+    minimize_theta,
+)
 from alliancestats.models.lmm_refit import refit_lmm
 from alliancestats.models.predict import linear_predictor
 from alliancestats.models.results import MixedResult, shared_fields
@@ -71,8 +77,11 @@ class LmmFit(FittedModelBase):
         reml: bool,
         level: float,
         rescaling: Rescaling | None = None,
+        control: Control | None = None,
     ) -> None:
         self.design, self.problem, self.reml, self.level = design, problem, reml, level
+        self.control = Control() if control is None else control
+        self.weights = problem.weights
         self.rescaling = rescaling
         self.opt_problem = problem if rescaling is None else rescaling.problem
         self.theta_opt = np.asarray(theta_opt, dtype=float)
@@ -89,6 +98,13 @@ class LmmFit(FittedModelBase):
         )
         self._finish_check()
         self._modes(f)
+
+    @property
+    def prior_weights(self) -> np.ndarray:
+        """Prior weights of the fitted rows (ones without ``weights=``); read-only."""
+        w = np.ones(self.design.nobs) if self.weights is None else self.weights.copy()
+        w.flags.writeable = False
+        return w
 
     def to_original_theta(self, theta_opt: np.ndarray) -> np.ndarray:
         """θ of the original random-effect columns from the optimiser's θ."""
@@ -166,11 +182,12 @@ class LmmFit(FittedModelBase):
         y = d.y - d.offset
         with single_threaded_blas():
             theta_ml = (
-                minimize_theta(self.opt_problem, False, start=self.theta_opt)[0]
+                minimize_theta(self.opt_problem, False, start=self.theta_opt,
+                               control=self.control)[0]
                 if self.reml
                 else self.theta_opt
             )
-            blocks = list(d.random if self.rescaling is None else self.opt_problem.blocks)
+            blocks = list(d.random if self.rescaling is None else self.opt_problem.raw_blocks)
             tab = profile_intervals(
                 self.opt_problem, blocks, d.X, d.fixed_names, y, theta_ml, level, progress
             )
@@ -188,12 +205,16 @@ class LmmFit(FittedModelBase):
     def refit_ml(self) -> MixedResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularFitWarning)
-            return fit_design(self.design, reml=False, level=self.level)
+            return fit_design(self.design, reml=False, level=self.level, control=self.control,
+                              weights=self.weights)
 
     def simulate(self, rng: np.random.Generator, beta: np.ndarray | None = None) -> np.ndarray:
         d = self.design
         b = self.beta if beta is None else np.asarray(beta, dtype=float)
-        y = d.X @ b + d.offset + self.sigma * rng.standard_normal(d.nobs)
+        e = self.sigma * rng.standard_normal(d.nobs)
+        if self.weights is not None:  # residual variance sigma^2 / w
+            e = e / np.sqrt(self.weights)
+        y = d.X @ b + d.offset + e
         for blk, T in zip(d.random, self.problem.layout.factors(self.theta), strict=True):
             u = rng.standard_normal((blk.nlevels, blk.q)) @ (self.sigma * T).T
             y = y + np.einsum("nq,nq->n", blk.Z, u[blk.codes])
@@ -203,11 +224,12 @@ class LmmFit(FittedModelBase):
         return refit_lmm(self, np.asarray(y, dtype=float), ddf)
 
     # ------------------------------------------------------------------ result
-    def result(self) -> MixedResult:
-        """The :class:`MixedResult` of this fit."""
+    def result(self, messages: list[str] | None = None) -> MixedResult:
+        """The :class:`MixedResult` of this fit (``messages``: notes of the convergence
+        checks, printed by its ``summary()``)."""
         d, p = self.design, self.problem.p
         df = self.satt.df_all() if self.satt is not None else np.zeros(0)
-        messages = []
+        messages = list(messages or [])
         if self.satt is not None and np.any(self.satt.evals < -1e-8):
             messages.append(
                 "Hessian of the deviance in (theta, sigma) has negative eigenvalues; "
@@ -232,7 +254,7 @@ class LmmFit(FittedModelBase):
 
 
 # ---------------------------------------------------------------------------- checks
-def _check_design(design: Design) -> None:
+def _check_design(design: Design, control: Control) -> None:
     if not design.random:
         raise FormulaError(
             f"formula {design.parsed.formula!r} has no random-effects term such as (1 | patient); "
@@ -253,12 +275,14 @@ def _check_design(design: Design) -> None:
                 )
     for b in design.random:
         if b.nlevels >= n:
-            raise ModelSpecificationError(
+            _nobs_check(
+                control.check_nobs_vs_nlev, "check_nobs_vs_nlev",
                 f"number of levels of grouping factor {b.group!r} ({b.nlevels}) must be smaller "
                 f"than the number of observations ({n})"
             )
         if n <= b.nlevels * b.q:
-            raise ModelSpecificationError(
+            _nobs_check(
+                control.check_nobs_vs_nRE, "check_nobs_vs_nRE",
                 f"number of observations ({n}) <= number of random effects "
                 f"({b.nlevels * b.q}) for term ({' + '.join(b.colnames)} | {b.group}); the "
                 "random-effects parameters and the residual variance are probably unidentifiable"
@@ -269,32 +293,48 @@ def _check_design(design: Design) -> None:
         )
 
 
-def fit_design(design: Design, *, reml: bool = True, level: float = 0.95) -> MixedResult:
+def _nobs_check(level: str, option: str, text: str) -> None:
+    if level == "stop":
+        raise ModelSpecificationError(f"{text} (control option {option})")
+    report_check(level, text, DataQualityWarning, stacklevel=4)
+
+
+def fit_design(
+    design: Design,
+    *,
+    reml: bool = True,
+    level: float = 0.95,
+    control: Control | None = None,
+    weights: np.ndarray | None = None,
+) -> MixedResult:
     """Fit an LMM to a prepared :class:`~alliancestats.models.design.Design`.
 
     The work behind :func:`lmm` once the formula has been turned into matrices: checks,
     sufficient statistics, optimisation (restarted once if the optimum fails the scaled
-    gradient check), inference and the :class:`MixedResult`.
+    gradient check), inference and the :class:`MixedResult`. ``weights`` are prior weights
+    of the design's rows (already checked).
     """
-    _check_design(design)
+    control = check_lmm_control(Control() if control is None else control)
+    _check_design(design, control)
     y = design.y - design.offset
     # the criterion works on many tiny matrices: BLAS threading only adds contention there
     with single_threaded_blas():
-        problem = LmmProblem(design.X, y, design.random)
+        problem = LmmProblem(design.X, y, design.random, weights=weights)
         _check_not_exact(problem, y)
-        rescaling = _rescaled_problem(design, y)
+        rescaling = _rescaled_problem(design, y, weights)
         opt_problem = problem if rescaling is None else rescaling.problem
         defer = design.X.shape[1] > 0
-        theta, summary = minimize_theta(opt_problem, reml, defer_scaled_check=defer)
-        fit = LmmFit(design, problem, theta, summary, reml, level, rescaling)
-        if not fit.converged:
+        theta, summary = minimize_theta(opt_problem, reml, defer_scaled_check=defer,
+                                        control=control)
+        fit = LmmFit(design, problem, theta, summary, reml, level, rescaling, control)
+        if not fit.converged and control.calc_derivs:
             # the Hessian-scaled gradient is too large: restart from the point reached
-            theta, summary2 = minimize_theta(opt_problem, reml, start=theta)
+            theta, summary2 = minimize_theta(opt_problem, reml, start=theta, control=control)
             summary2.evaluations += summary.evaluations
             summary2.restarts += summary.restarts + 1
-            fit = LmmFit(design, problem, theta, summary2, reml, level, rescaling)
-        result = fit.result()
-    _warn_fit(result)
+            fit = LmmFit(design, problem, theta, summary2, reml, level, rescaling, control)
+        messages = _check_fit(fit, control)
+        result = fit.result(messages)
     return result
 
 
@@ -312,7 +352,7 @@ def _check_not_exact(problem: LmmProblem, y: np.ndarray) -> None:
         )
 
 
-def _rescaled_problem(design: Design, y: np.ndarray) -> Rescaling | None:
+def _rescaled_problem(design: Design, y: np.ndarray, weights: np.ndarray | None) -> Rescaling | None:
     """The problem with every random-effect column divided by its RMS, when some column is
     badly scaled (e.g. a slope on time in seconds); ``None`` otherwise.
 
@@ -329,22 +369,38 @@ def _rescaled_problem(design: Design, y: np.ndarray) -> Rescaling | None:
     if not any(np.any((s < lo) | (s > hi)) for s in scales):
         return None
     blocks = [dataclasses.replace(b, Z=b.Z / s) for b, s in zip(design.random, scales, strict=True)]
-    return Rescaling(LmmProblem(design.X, y, blocks), scales)
+    return Rescaling(LmmProblem(design.X, y, blocks, weights=weights), scales)
 
 
-def _warn_fit(result: MixedResult) -> None:
-    if result.singular:
-        warnings.warn(
+def _check_fit(fit: LmmFit, control: Control) -> list[str]:
+    """lme4's ``checkConv`` on the final fit, at the levels set in ``control``: warnings are
+    issued, ``"stop"`` raises; returns the notes for ``summary()`` that it does not print
+    from ``singular`` / ``converged`` itself."""
+    messages: list[str] = []
+    if fit.singular:
+        report_check(
+            control.check_conv_singular,
             "boundary (singular) fit: a variance is estimated as (near) zero or a correlation "
             "as +-1; consider simplifying the random effects",
-            SingularFitWarning,
-            stacklevel=4,
+            SingularFitWarning, stacklevel=5,  # summary() notes a singular fit itself
         )
-    elif not result.converged:
-        warnings.warn(
-            f"optimizer did not reach a verified optimum (max |scaled gradient| = "
-            f"{result.optimizer['max_scaled_gradient']:.2g}); check the model or rescale "
-            "predictors",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
+        return messages
+    if not fit.converged:
+        s = fit.summary
+        budget = s.message.startswith("maximum")
+        text = (f"optimizer stopped at its evaluation budget (maxfun = {control.maxfun})"
+                if budget else
+                f"optimizer did not reach a verified optimum (max |scaled gradient| = "
+                f"{s.max_scaled_gradient:.2g}, tolerance {control.check_conv_grad_tol:g})")
+        # summary() notes a failed gradient check itself; the budget is worth its own note
+        report_check(control.check_conv_grad, text + "; check the model or rescale predictors",
+                     ConvergenceWarning, messages if budget else None, stacklevel=5)
+    if control.calc_derivs and fit.satt is not None:
+        neg = int(np.sum(fit.satt.evals < -control.check_conv_hess_tol))
+        if neg:
+            report_check(
+                control.check_conv_hess,
+                f"Model failed to converge: degenerate Hessian with {neg} negative "
+                "eigenvalue(s)", ConvergenceWarning, messages, stacklevel=5,
+            )
+    return messages

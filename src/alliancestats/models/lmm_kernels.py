@@ -28,7 +28,13 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["crossed_kernel", "group_first", "nested_kernel"]
+__all__ = [
+    "crossed_kernel",
+    "group_first",
+    "nested_criterion",
+    "nested_deviance_parts",
+    "nested_kernel",
+]
 
 
 def _source():
@@ -61,6 +67,15 @@ def _source():
                 for k in range(i):
                     s -= L[i, k] * B[k, c]
                 B[i, c] = s / L[i, i]
+
+    @numba.njit(cache=True, inline="always")
+    def forward_recip(L, dinv, B, q, m):  # forward() with the reciprocals of L's diagonal
+        for c in range(m):
+            for i in range(q):
+                s = B[i, c]
+                for k in range(i):
+                    s -= L[i, k] * B[k, c]
+                B[i, c] = s * dinv[i]
 
     @numba.njit(cache=True, inline="always")
     def lt_mat(lam, S, i, q, m, out):  # out[:q, :m] <- lam' S[i]   (lam lower triangular)
@@ -97,18 +112,22 @@ def _source():
         W = np.empty((qA, max(qR, 1)))
         D = np.zeros((max(nR, 1), max(qR, 1), max(qR, 1)))
         rhs = np.zeros((max(nR, 1), max(qR, 1), P))
+        dinv = np.empty(qA)
+        running = 1.0  # product of diagonal elements (each >= 1), logged before it overflows
         for i in range(nA):
             quad(lamA, aa, i, lamA, qA, qA, M)
             for a in range(qA):
                 M[a, a] += 1.0
             if not chol_inplace(M, qA):
                 return np.nan, T
-            prod = 1.0
             for a in range(qA):
-                prod *= M[a, a]
-            logdet += 2.0 * np.log(prod)  # each diagonal element >= 1: no underflow
+                running *= M[a, a]
+                dinv[a] = 1.0 / M[a, a]
+            if running > 1e200:
+                logdet += 2.0 * np.log(running)
+                running = 1.0
             lt_mat(lamA, axy, i, qA, P, R)
-            forward(M, R, qA, P)
+            forward_recip(M, dinv, R, qA, P)
             for c1 in range(P):
                 for c2 in range(c1 + 1):
                     acc = 0.0
@@ -118,7 +137,7 @@ def _source():
             if nR > 0:
                 j = parent[i]
                 quad(lamA, eb, i, lamR, qA, qR, W)  # W = L^{-1} lamA' eb_i lamR
-                forward(M, W, qA, qR)
+                forward_recip(M, dinv, W, qA, qR)
                 for b1 in range(qR):
                     for b2 in range(qR):
                         acc = 0.0
@@ -130,6 +149,7 @@ def _source():
                         for a in range(qA):
                             acc += W[a, b1] * R[a, c]
                         rhs[j, b1, c] -= acc
+        logdet += 2.0 * np.log(running)
         if nR > 0:
             Ms = np.empty((qR, qR))
             R2 = np.empty((qR, P))
@@ -161,7 +181,78 @@ def _source():
                 T[c2, c1] = T[c1, c2]
         return logdet, T
 
-    return kernel
+    @numba.njit(cache=True, inline="always")
+    def fill_factor(theta, rows, cols, start, q):  # lower-triangular factor of one term
+        lam = np.zeros((q, q))
+        for k in range(rows.size):
+            lam[rows[k], cols[k]] = theta[start + k]
+        return lam
+
+    @numba.njit(cache=True)
+    def factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent):
+        """(logdet_l, lower Cholesky factor of the [X y] Schur complement, ok) at ``theta``;
+        ``ok`` is False where a block is not positive definite."""
+        qA = aa.shape[1]
+        lam_a = fill_factor(theta, rows_a, cols_a, 0, qA)
+        qR = rr.shape[1] if rr.shape[0] > 0 else 1
+        lam_r = fill_factor(theta, rows_r, cols_r, rows_a.size, qR)
+        logdet, T = kernel(lam_a, aa, axy, xyxy, lam_r, rr, rxy, eb, parent)
+        if not np.isfinite(logdet):
+            return logdet, T, False
+        P = T.shape[0]
+        T0 = T.copy()
+        if not chol_inplace(T, P):  # a numerically perfect fit: r^2 is rounding noise
+            T = T0
+            T[P - 1, P - 1] += 1e-300 + 1e-14 * abs(T[P - 1, P - 1])
+            if not chol_inplace(T, P):
+                return logdet, T, False
+        return logdet, T, T[P - 1, P - 1] > 0.0
+
+    @numba.njit(cache=True)
+    def criterion(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb, parent,
+                  nobs, reml, log_w_sum):
+        """Profiled REML criterion (``reml``) or -2 log-likelihood at ``theta``; inf where
+        a block is not positive definite (the numpy path's ``criterion``, compiled)."""
+        logdet, T, ok = factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr,
+                                     rxy, eb, parent)
+        if not ok:
+            return np.inf
+        p = T.shape[0] - 1
+        r2 = T[p, p] * T[p, p]
+        if reml:
+            logdet_x = 0.0
+            for j in range(p):
+                logdet_x += 2.0 * np.log(T[j, j])
+            nmp = nobs - p
+            return logdet + logdet_x + nmp * (1.0 + np.log(2.0 * np.pi * r2 / nmp)) - log_w_sum
+        return logdet + nobs * (1.0 + np.log(2.0 * np.pi * r2 / nobs)) - log_w_sum
+
+    @numba.njit(cache=True)
+    def deviance_parts(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr, rxy, eb,
+                       parent, reml):
+        """(log determinants, r^2, (R_X' R_X)^{-1}) at ``theta`` for the Satterthwaite
+        derivatives; NaN log determinant where a block is not positive definite."""
+        logdet, T, ok = factor_schur(theta, rows_a, cols_a, rows_r, cols_r, aa, axy, xyxy, rr,
+                                     rxy, eb, parent)
+        p = T.shape[0] - 1
+        cov = np.zeros((p, p))
+        if not ok:
+            return np.nan, np.nan, cov
+        if reml:
+            for j in range(p):
+                logdet += 2.0 * np.log(T[j, j])
+        inv = np.eye(p)  # R_X^{-1} (lower) by forward substitution
+        forward(T, inv, p, p)
+        for a in range(p):
+            for b in range(a + 1):
+                acc = 0.0
+                for k in range(a, p):
+                    acc += inv[k, a] * inv[k, b]
+                cov[a, b] = acc
+                cov[b, a] = acc
+        return logdet, T[p, p] * T[p, p], cov
+
+    return kernel, criterion, deviance_parts
 
 
 def _crossed_source():
@@ -197,12 +288,26 @@ def crossed_kernel():
 
 
 @cache
-def nested_kernel():
-    """The compiled kernel, or None when numba is not available."""
+def _compiled():
     try:
         return _source()
     except ImportError:  # pragma: no cover - numba is a declared dependency
-        return None
+        return None, None, None
+
+
+def nested_kernel():
+    """The compiled kernel, or None when numba is not available."""
+    return _compiled()[0]
+
+
+def nested_criterion():
+    """The compiled criterion on top of :func:`nested_kernel`, or None without numba."""
+    return _compiled()[1]
+
+
+def nested_deviance_parts():
+    """Compiled log determinants, r^2 and unscaled Var(beta), or None without numba."""
+    return _compiled()[2]
 
 
 def group_first(a: np.ndarray) -> np.ndarray:
