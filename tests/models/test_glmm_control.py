@@ -23,8 +23,8 @@ from alliancestats.errors import (
 )
 from alliancestats.models.all_fit import all_fit
 from alliancestats.models.control import OPTIMIZERS, Control
+from alliancestats.models.gee import gee
 from alliancestats.models.glmm import glmm
-from alliancestats.models.lmm import lmm
 
 REF_DIR = pathlib.Path(__file__).resolve().parents[1] / "reference" / "glmm"
 CASES = json.loads((REF_DIR / "glmm_families.json").read_text())["cases"]
@@ -124,7 +124,7 @@ def test_all_fit_records_a_failed_refit():
 
 def test_all_fit_refuses_what_it_cannot_refit():
     d = case_data("gaussian_log")
-    with pytest.raises(ModelSpecificationError, match="glmm"):
-        all_fit(lmm("pain ~ session + (1 | patient)", d))
+    with pytest.raises(ModelSpecificationError, match="refits linear and generalised"):
+        all_fit(gee("pain ~ session", d, groups="patient", family="gaussian"))
     with pytest.raises(ParameterError, match="optimizer"):
         all_fit(fit_case("poisson_sqrt"), ["newuoa"])

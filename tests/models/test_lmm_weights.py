@@ -168,3 +168,21 @@ def test_no_warning_on_a_clean_weighted_fit(sleep):
     with warnings.catch_warnings():
         warnings.simplefilter("error", AllianceStatsWarning)
         lmm(SLEEP, sleep, weights="w")
+
+
+def test_all_fit_of_a_weighted_lmm_reaches_lmer_with_every_optimizer():
+    from alliancestats.models.all_fit import all_fit
+    from alliancestats.models.control import OPTIMIZERS
+
+    ref = REF["fits"]["sleepstudy_REML"]
+    fit = lmm(ref["formula"], case_data(ref), reml=True, weights="w")
+    af = all_fit(fit)
+    assert af.table.index.tolist() == list(OPTIMIZERS)
+    assert af.table["ok"].all()
+    # every optimiser keeps REML and the weights: lmer's REML log-likelihood (1e-6 relative,
+    # the criterion tolerance above) and fixed effects (1e-4 relative, as above)
+    np.testing.assert_allclose(af.table["loglik"], ref["loglik"], rtol=1e-6)
+    np.testing.assert_allclose(af.fixef[ref["fixed"]["term"]].to_numpy(),
+                               np.tile(ref["fixed"]["estimate"], (len(OPTIMIZERS), 1)),
+                               rtol=1e-4)
+    assert af.loglik_range() < 1e-4

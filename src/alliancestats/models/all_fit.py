@@ -3,8 +3,9 @@
 When a fit warns (failed gradient check, near-singular Hessian), the standard diagnostic is
 to refit with other optimisers: if they all reach the same log-likelihood, fixed effects and
 variance components, the warning is a false alarm (Bolker's advice in ``?lme4::convergence``
-and the ``allFit`` help page). :func:`all_fit` does this for a fitted GLMM, with each
-optimiser of :data:`~alliancestats.models.control.OPTIMIZERS` used in both stages.
+and the ``allFit`` help page). :func:`all_fit` does this for a fitted LMM (keeping REML/ML and prior weights) or
+GLMM, with each optimiser of :data:`~alliancestats.models.control.OPTIMIZERS` (in both stages
+of a GLMM fit).
 
 Examples
 --------
@@ -119,7 +120,8 @@ def all_fit(
     Parameters
     ----------
     result : MixedResult
-        A fitted :func:`~alliancestats.models.glmm` model.
+        A fitted :func:`~alliancestats.models.lmm` or :func:`~alliancestats.models.glmm`
+        model; an LMM keeps its REML/ML choice and prior weights.
     optimizers : sequence of str, optional
         Names from :data:`~alliancestats.models.control.OPTIMIZERS` (default: all). Each is
         used for both stages of the GLMM fit (as ``allFit`` sets ``glmerControl(optimizer=)``).
@@ -136,8 +138,8 @@ def all_fit(
     Raises
     ------
     ModelSpecificationError
-        The model cannot be refitted with a chosen optimiser (linear mixed models choose
-        their optimiser in :func:`~alliancestats.models.lmm`), or an unknown optimiser name.
+        The result holds no refittable model (e.g. :func:`~alliancestats.models.gee`), or an
+        unknown optimiser name.
 
     Notes
     -----
@@ -158,8 +160,8 @@ def all_fit(
     model = getattr(result, "model", None)
     if not hasattr(model, "refit_control"):
         raise ModelSpecificationError(
-            "all_fit() refits generalised linear mixed models (glmm); this fit does not "
-            "support refitting with another optimiser"
+            "all_fit() refits linear and generalised linear mixed models (lmm, glmm); this "
+            "result does not support refitting with another optimiser"
         )
     names = list(OPTIMIZERS) if optimizers is None else list(optimizers)
     if not names:

@@ -24,7 +24,7 @@ from alliancestats.errors import (
     ModelSpecificationError,
     SingularFitWarning,
 )
-from alliancestats.models.control import Control, report_check
+from alliancestats.models.control import Control, as_control, report_check
 from alliancestats.models.convergence import OptSummary, single_threaded_blas
 from alliancestats.models.design import Design
 from alliancestats.models.fitted import FittedModelBase, Refit, TermCovariance
@@ -207,6 +207,18 @@ class LmmFit(FittedModelBase):
             warnings.simplefilter("ignore", SingularFitWarning)
             return fit_design(self.design, reml=False, level=self.level, control=self.control,
                               weights=self.weights)
+
+    def refit_control(self, control: Control | dict | None) -> MixedResult:
+        """The same model refitted with other fitting options (used by ``all_fit``).
+
+        A pair of identical optimiser names (``all_fit`` names both GLMM stages) is one
+        optimiser here; the fit keeps its REML/ML choice and prior weights.
+        """
+        new = as_control(control)
+        if isinstance(new.optimizer, tuple) and len(set(new.optimizer)) == 1:
+            new = new.with_(optimizer=new.optimizer[0])
+        return fit_design(self.design, reml=self.reml, level=self.level, control=new,
+                          weights=self.weights)
 
     def simulate(self, rng: np.random.Generator, beta: np.ndarray | None = None) -> np.ndarray:
         d = self.design
