@@ -146,6 +146,16 @@ class Control:
     def with_(self, **changes: Any) -> Control:
         """A copy with some options changed.
 
+        Parameters
+        ----------
+        **changes
+            Option names of :class:`Control` and their new values.
+
+        Returns
+        -------
+        Control
+            A new options object; this one is left unchanged.
+
         Examples
         --------
         >>> Control().with_(optimizer="cobyqa").optimizer

@@ -38,6 +38,35 @@ def theta_ml(y: np.ndarray, mu: np.ndarray, w: np.ndarray, limit: int = 20,
              eps: float = 1e-4) -> float:
     """Maximum-likelihood NB shape for fixed means (``MASS::theta.ml``: Newton scoring).
 
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Observed counts.
+    mu : numpy.ndarray
+        Fitted means of the counts (held fixed).
+    w : numpy.ndarray
+        Prior weights of the observations.
+    limit : int, default 20
+        Largest number of scoring steps.
+    eps : float, default 1e-4
+        The iteration stops once a step changes the shape by no more than this.
+
+    Returns
+    -------
+    float
+        The shape (``theta``, size) maximising the weighted negative binomial likelihood.
+
+    Raises
+    ------
+    EstimationError
+        The scoring iteration ends at a non-positive or non-finite shape (no overdispersion).
+
+    Notes
+    -----
+    The scoring iteration and starting value of Venables & Ripley's ``MASS::theta.ml``, which
+    ``lme4::glmer.nb`` calls between its GLMM fits; validated through the glmer.nb
+    reference fits of the negative binomial GLMM (shape within 7.5e-6 relative).
+
     Examples
     --------
     >>> import numpy as np

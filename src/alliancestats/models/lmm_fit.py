@@ -211,8 +211,16 @@ class LmmFit(FittedModelBase):
     def refit_control(self, control: Control | dict | None) -> MixedResult:
         """The same model refitted with other fitting options (used by ``all_fit``).
 
-        A pair of identical optimiser names (``all_fit`` names both GLMM stages) is one
-        optimiser here; the fit keeps its REML/ML choice and prior weights.
+        Parameters
+        ----------
+        control : Control or dict or None
+            The fitting options of the refit (``None``: the defaults). A pair of identical
+            optimiser names (``all_fit`` names both GLMM stages) is one optimiser here.
+
+        Returns
+        -------
+        MixedResult
+            The refit, with the same REML/ML choice and prior weights.
         """
         new = as_control(control)
         if isinstance(new.optimizer, tuple) and len(set(new.optimizer)) == 1:
