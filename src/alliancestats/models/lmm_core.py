@@ -41,6 +41,7 @@ import scipy.sparse as sp
 
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
+from alliancestats.models.lmm_gradient import nested_gradient
 from alliancestats.models.lmm_kernels import (
     crossed_kernel,
     group_first,
@@ -631,6 +632,30 @@ class LmmProblem:
         per evaluation besides the call itself."""
         return float(self._criterion_kernel(theta, *self._compiled_args(), self.n, reml,
                                             self.log_w_sum))
+
+    @property
+    def has_gradient(self) -> bool:
+        """Whether :meth:`criterion_gradient` is available (one or two nested terms)."""
+        return self._criterion_kernel is not None and nested_gradient() is not None
+
+    def gradient_parts(self, theta: np.ndarray, reml: bool, want_cov: bool = False) -> tuple:
+        """``(log det, r^2, d log det, d r^2, (R_X'R_X)^{-1}, its Jacobian)`` at θ from the
+        compiled gradient kernel (log det as in :meth:`deviance_parts`); ``None`` where a
+        block is not positive definite."""
+        out = nested_gradient()(np.asarray(theta, dtype=float), *self._compiled_args(), reml,
+                                want_cov)
+        return out[1:] if out[0] else None
+
+    def criterion_gradient(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+        """The profiled criterion and its exact gradient in θ (``inf`` and zeros outside
+        the feasible region); needs :attr:`has_gradient`."""
+        parts = self.gradient_parts(theta, reml)
+        if parts is None or not parts[1] > 0.0:
+            return np.inf, np.zeros(len(theta))
+        logdet, r2, g_ld, g_r2 = parts[:4]
+        nu = self.n - self.p if reml else self.n
+        value = logdet + nu * (1.0 + np.log(2.0 * np.pi * r2 / nu)) - self.log_w_sum
+        return float(value), g_ld + (nu / r2) * g_r2
 
     def deviance_parts(self, theta: np.ndarray, reml: bool) -> tuple[float, float, np.ndarray]:
         """``(log|L|^2 [+ log|R_X|^2 under REML], r^2, (R_X'R_X)^{-1})`` at θ: what the
