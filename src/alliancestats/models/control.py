@@ -42,6 +42,26 @@ CHECK_LEVELS: tuple[str, ...] = ("ignore", "message", "warning", "stop")
 R_OPTIMIZER_NAMES: dict[str, str] = {"nloptwrap": "bobyqa", "Nelder_Mead": "nelder_mead"}
 
 
+class DefaultOptimizer(str):
+    """The default optimiser name, ``"bobyqa"``, told apart from the same name given
+    explicitly: an engine with an exact gradient of its criterion (the LMM on nested
+    designs) may use a gradient-based optimiser unless BOBYQA is asked for.
+
+    Examples
+    --------
+    >>> is_default_optimizer(Control()), is_default_optimizer(Control(optimizer="bobyqa"))
+    (True, False)
+    """
+
+
+DEFAULT_OPTIMIZER = DefaultOptimizer("bobyqa")
+
+
+def is_default_optimizer(control: Control) -> bool:
+    """Whether ``control.optimizer`` was left at its default (see :class:`DefaultOptimizer`)."""
+    return isinstance(control.optimizer, DefaultOptimizer)
+
+
 @dataclass(frozen=True)
 class Control:
     """Options of one mixed-model fit (lme4's ``lmerControl`` / ``glmerControl``).
@@ -87,7 +107,7 @@ class Control:
         Extra optimiser-specific options passed through unchanged.
     """
 
-    optimizer: str | tuple[str, str] = "bobyqa"
+    optimizer: str | tuple[str, str] = DEFAULT_OPTIMIZER
     maxfun: int = 10_000
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-8

@@ -642,8 +642,8 @@ class LmmProblem:
         """``(log det, r^2, d log det, d r^2, (R_X'R_X)^{-1}, its Jacobian)`` at θ from the
         compiled gradient kernel (log det as in :meth:`deviance_parts`); ``None`` where a
         block is not positive definite."""
-        out = nested_gradient()(np.asarray(theta, dtype=float), *self._compiled_args(), reml,
-                                want_cov)
+        out = nested_gradient()(np.ascontiguousarray(theta, dtype=float), *self._compiled_args(), bool(reml),
+                                bool(want_cov))
         return out[1:] if out[0] else None
 
     def criterion_gradient(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:

@@ -40,6 +40,7 @@ from alliancestats.models.lmm_optim import (
     check_lmm_control,
     finish_scaled_check,
     minimize_theta,
+    profiled_hessian,
 )
 from alliancestats.models.lmm_refit import refit_lmm
 from alliancestats.models.predict import linear_predictor
@@ -98,6 +99,14 @@ class LmmFit(FittedModelBase):
         )
         self._finish_check()
         self._modes(f)
+
+    @property
+    def refit_curvature(self) -> np.ndarray | None:
+        """Hessian in θ of the profiled criterion at the optimum (from the Satterthwaite
+        computation), which preconditions the search of :meth:`refit`; None without one."""
+        if self.satt is None or not np.all(np.isfinite(self.satt.H)):
+            return None
+        return profiled_hessian(self.satt.H)
 
     @property
     def prior_weights(self) -> np.ndarray:

@@ -74,15 +74,6 @@ def _source():  # noqa: C901 - one compiled kernel, written out
                 out[i, j] = s
 
     @numba.njit(cache=True, inline="always")
-    def mmt(A, B, out):  # out = A @ B'
-        for i in range(out.shape[0]):
-            for j in range(out.shape[1]):
-                s = 0.0
-                for k in range(A.shape[1]):
-                    s += A[i, k] * B[j, k]
-                out[i, j] = s
-
-    @numba.njit(cache=True, inline="always")
     def tmm(A, B, out):  # out = A' @ B
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):

@@ -66,6 +66,10 @@ def satterthwaite(
     problem: LmmProblem, theta: np.ndarray, sigma: float, reml: bool, V: np.ndarray
 ) -> Satterthwaite:
     """Hessian of the deviance in (θ, σ/σ̂) and Jacobian of Var(β) at the optimum."""
+    if problem.has_gradient:
+        parts = problem.gradient_parts(theta, reml, want_cov=True)
+        if parts is not None:
+            return _satterthwaite_exact(problem, theta, sigma, reml, V, parts)
     # sigma enters relative to its estimate: numDeriv-style steps switch to an absolute step
     # (1e-4) for values near zero, which would swamp a residual SD of e.g. 1e-6 (a response
     # in small units); the df are invariant to this reparametrisation (g'Ag is)
@@ -98,6 +102,40 @@ def satterthwaite(
     pos = evals > 1e-8  # lmerTest keeps eigenvalues above 1e-8
     A = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     J = jacobian(covbeta, vp, d=1e-2, r=2).reshape(p, p, vp.size)
+    return Satterthwaite(V, A, J, evals, H)
+
+
+def _satterthwaite_exact(problem, theta, sigma, reml, V, parts) -> Satterthwaite:
+    """lmerTest's ingredients from the exact gradient: the Jacobian of Var(β) is exact, the
+    (θ, θ) block of the Hessian comes from central differences of the exact gradient
+    (relative step 1e-4: truncation error ~1e-8, rounding error ~1e-12), the σ rows are exact.
+    """
+    _, r2, _, g_r2, cov, dcov = parts
+    nu = problem.n - problem.p if reml else problem.n
+    s2 = sigma * sigma
+    k = theta.size
+
+    def grad(th: np.ndarray) -> np.ndarray:
+        out = problem.gradient_parts(th, reml)
+        if out is None:
+            raise np.linalg.LinAlgError("the criterion is not defined next to the optimum")
+        return out[2] + out[3] / s2
+
+    H = np.empty((k + 1, k + 1))
+    for i in range(k):
+        h = 1e-4 * max(abs(theta[i]), 1e-2)
+        e = np.zeros(k)
+        e[i] = h
+        H[:k, i] = (grad(theta + e) - grad(theta - e)) / (2.0 * h)
+    H[:k, :k] = 0.5 * (H[:k, :k] + H[:k, :k].T)
+    H[:k, k] = H[k, :k] = -2.0 * g_r2 / s2
+    H[k, k] = -2.0 * nu + 6.0 * r2 / s2
+    evals, evecs = np.linalg.eigh(H)
+    pos = evals > 1e-8  # lmerTest keeps eigenvalues above 1e-8
+    A = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    J = np.empty((problem.p, problem.p, k + 1))
+    J[:, :, :k] = s2 * np.moveaxis(dcov, 0, 2)
+    J[:, :, k] = 2.0 * s2 * cov
     return Satterthwaite(V, A, J, evals, H)
 
 

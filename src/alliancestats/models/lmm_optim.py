@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 from alliancestats.errors import EstimationError, ParameterError
-from alliancestats.models.control import Control
+from alliancestats.models.control import Control, is_default_optimizer
 from alliancestats.models.convergence import GRAD_TOL, OptSummary, fd_gradient, scaled_gradient
 from alliancestats.models.lmm_core import LmmProblem
-from alliancestats.models.optimize import minimize_bounded
+from alliancestats.models.optimize import BoundedResult, minimize_bounded, minimize_smooth
 from alliancestats.models.varcomp import SINGULAR_TOL
 
 __all__ = [
@@ -89,6 +89,79 @@ def scale_free(g: np.ndarray, H: np.ndarray, free: np.ndarray) -> np.ndarray:
     return out
 
 
+def canonical_signs(layout, theta: np.ndarray) -> np.ndarray:
+    """θ with every factor column's diagonal made non-negative (``Lambda D`` with ``D`` a
+    diagonal of signs gives the same ``Lambda Lambda'``, so the criterion is unchanged)."""
+    out = np.array(theta, dtype=float)
+    for k in range(len(layout.rows)):
+        sl = layout.slice(k)
+        rows, cols = layout.rows[k], layout.cols[k]
+        block = out[sl]
+        for c in np.unique(cols):
+            diag = np.flatnonzero((rows == c) & (cols == c))
+            if diag.size and block[diag[0]] < 0:
+                block[cols == c] *= -1.0
+        out[sl] = block
+    return out
+
+
+def gradient_run(problem: LmmProblem, reml: bool, x_start: np.ndarray, control: Control,
+                 count: list[int], curvature: np.ndarray | None = None) -> BoundedResult:
+    """Quasi-Newton minimisation with the exact gradient, diagonal elements unbounded.
+
+    The criterion is even in each factor column's sign, so a diagonal element at zero is
+    a stationary point that traps bounded gradient methods; without bounds the search
+    passes through zero and signs are restored afterwards. Diagonal elements that end
+    near zero (a boundary optimum) are then polished with the bounds in place, starting
+    from zero, and the polished point is kept unless it is worse. ``curvature`` (a Hessian
+    of the criterion near the optimum, e.g. the fitted model's for a refit) preconditions
+    the unbounded search: it runs in ``z`` with ``theta = x_start + C z`` and
+    ``C' curvature C = I``, where a quasi-Newton method needs few steps.
+    """
+    lower = problem.layout.lower
+    free_lower = np.where(lower == 0, -np.inf, lower)
+    ftol_abs, ftol_rel = stopping_ftol(control)
+
+    def vg(th: np.ndarray):
+        count[0] += 1
+        return problem.criterion_gradient(th, reml)
+
+    if curvature is None or np.isfinite(free_lower).any():
+        res = minimize_smooth(vg, x_start, free_lower, xtol_abs=control.xtol_abs,
+                              ftol_abs=ftol_abs, ftol_rel=ftol_rel, maxfev=control.maxfun)
+    else:
+        C = preconditioner(curvature)
+
+        def vg_z(z: np.ndarray):
+            val, g = vg(x_start + C @ z)
+            return val, C.T @ g
+
+        res = minimize_smooth(vg_z, np.zeros(x_start.size), free_lower,
+                              xtol_abs=control.xtol_abs, ftol_abs=ftol_abs, ftol_rel=ftol_rel,
+                              maxfev=control.maxfun)
+        res.x = x_start + C @ res.x
+    x = canonical_signs(problem.layout, res.x)
+    near = (lower == 0) & (x < 1e-3)
+    if near.any() and not res.message.startswith("maximum"):
+        x0 = np.where(near, 0.0, x)
+        polish = minimize_smooth(vg, x0, lower, xtol_abs=control.xtol_abs, ftol_abs=ftol_abs,
+                                 ftol_rel=ftol_rel,
+                                 maxfev=max(1, control.maxfun - res.nfev))
+        if polish.fun <= res.fun + 1e-11 * abs(res.fun):
+            message = res.message if polish.message.startswith("stopped") else polish.message
+            x, res = polish.x, BoundedResult(polish.x, polish.fun, 0, message, res.method)
+    return BoundedResult(x, res.fun, count[0], res.message, res.method)
+
+
+def preconditioner(curvature: np.ndarray) -> np.ndarray:
+    """``C`` with ``C' H C = I`` for the Hessian ``H`` (eigenvalues below 1e-3 of the largest
+    raised to that level, so that a singular or indefinite ``H`` still gives a usable map)."""
+    H = 0.5 * (curvature + curvature.T)
+    evals, evecs = np.linalg.eigh(H)
+    floor = 1e-3 * max(float(np.max(np.abs(evals))), 1e-12)
+    return evecs / np.sqrt(np.maximum(evals, floor))
+
+
 def lmm_method(control: Control) -> str:
     """The one optimiser of an LMM fit (a GLMM-style pair of stages is refused)."""
     if not isinstance(control.optimizer, str):
@@ -139,6 +212,7 @@ def minimize_theta(
     defer_scaled_check: bool = False,
     check: bool = True,
     control: Control | None = None,
+    curvature: np.ndarray | None = None,
 ) -> tuple[np.ndarray, OptSummary]:
     """Minimise the profiled criterion over θ and verify the optimum.
 
@@ -148,7 +222,9 @@ def minimize_theta(
     boundary restarts (used inside profiles, whose optimum is checked by its neighbours).
     ``control`` (:class:`~alliancestats.models.control.Control`) chooses the optimiser, its
     budget and tolerances, whether derivatives are checked (``calc_derivs``) and whether a
-    boundary optimum is restarted (``restart_edge``).
+    boundary optimum is restarted (``restart_edge``). ``curvature``, a Hessian of the
+    criterion near the optimum (a refit passes its fitted model's), preconditions the
+    gradient-based search that the default optimiser uses where the exact gradient exists.
     """
     control = Control() if control is None else control
     method = lmm_method(control)
@@ -162,8 +238,12 @@ def minimize_theta(
         return problem.criterion(th, reml)
 
     ftol_abs, ftol_rel = stopping_ftol(control)
+    use_gradient = problem.has_gradient and is_default_optimizer(control)
 
     def run(x_start: np.ndarray, rhobeg: float, xtol: float):
+        if use_gradient:
+            return gradient_run(problem, reml, x_start, control.with_(xtol_abs=xtol), nfev,
+                                curvature)
         return minimize_bounded(
             f, x_start, lower, rhobeg=rhobeg, rhoend=xtol, maxfev=control.maxfun,
             ftol_abs=ftol_abs, ftol_rel=ftol_rel, method=method,

@@ -35,7 +35,7 @@ def refit_lmm(fit: LmmFit, y: np.ndarray, ddf: bool) -> Refit:
         problem = fit.opt_problem.with_response(y)
         theta_o, summary = minimize_theta(
             problem, fit.reml, start=fit.theta_opt, defer_scaled_check=ddf and p > 0,
-            control=fit.control,
+            control=fit.control, curvature=fit.refit_curvature,
         )
         f = problem.factorize(theta_o)
         sigma = float(np.sqrt(f.pwrss / (d.nobs - p if fit.reml else d.nobs)))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["METHODS", "BoundedResult", "central_gradient", "minimize_bounded"]
+__all__ = ["METHODS", "BoundedResult", "central_gradient", "minimize_bounded", "minimize_smooth"]
 
 _BIG = 1e300  # stands in for a non-finite criterion (outside the feasible region)
 
@@ -212,3 +212,65 @@ def minimize_bounded(
             tol = (rhoend, ftol_abs, ftol_rel)
             return _nlopt_run(method, f, x0, lower, upper, rhobeg, tol, maxfev)
     return _scipy_cobyqa(f, x0, lower, upper, rhobeg, rhoend, maxfev)
+
+
+def minimize_smooth(
+    value_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    lower: np.ndarray,
+    *,
+    xtol_abs: float = 1e-8,
+    ftol_abs: float = 0.0,
+    ftol_rel: float = 0.0,
+    maxfev: int | None = None,
+) -> BoundedResult:
+    """Minimise a smooth function with its exact gradient (limited-memory BFGS).
+
+    NLopt's LD_LBFGS (compiled; Nocedal 1980, Liu & Nocedal 1989) with the bounds
+    ``lower`` (``-inf`` for none); scipy's L-BFGS-B when NLopt is not installed. Every
+    call of ``value_grad`` counts as one evaluation.
+    """
+    x0 = np.asarray(x0, dtype=float)
+    lower = np.asarray(lower, dtype=float)
+    maxfev = maxfev or 1000 * x0.size + 1000
+    try:
+        import nlopt
+    except ImportError:  # pragma: no cover - nlopt is a declared dependency
+        return _scipy_lbfgsb(None, x0, lower, np.full(x0.size, np.inf), maxfev, ftol_rel,
+                             value_grad)
+    count = [0]
+    best = [np.inf, x0.copy()]
+
+    def obj(x, grad):
+        count[0] += 1
+        val, g = value_grad(x)
+        if not (math.isfinite(val) and np.all(np.isfinite(g))):
+            if grad.size:
+                grad[:] = 0.0
+            return _BIG
+        if grad.size:
+            grad[:] = g
+        if val < best[0]:
+            best[0], best[1] = val, x.copy()
+        return val
+
+    opt = nlopt.opt(nlopt.LD_LBFGS, x0.size)
+    opt.set_min_objective(obj)
+    if np.isfinite(lower).any():
+        opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
+    opt.set_xtol_abs(np.full(x0.size, xtol_abs))
+    if ftol_abs:
+        opt.set_ftol_abs(ftol_abs)
+    if ftol_rel:
+        opt.set_ftol_rel(ftol_rel)
+    opt.set_maxeval(int(maxfev))
+    try:
+        x = opt.optimize(np.maximum(x0, lower))
+        fx = opt.last_optimum_value()
+        msg = _NLOPT_STATUS.get(opt.last_optimize_result(), "stopped")
+    except Exception as exc:  # noqa: BLE001 - NLopt raises its own classes (runtime_error)
+        x, fx, msg = best[1], best[0], f"stopped: {type(exc).__name__}"
+    if best[0] < fx:
+        x, fx = best[1], best[0]
+    return BoundedResult(np.asarray(x, float), float(fx), count[0], msg,
+                         "L-BFGS (NLopt, exact gradient)")
