@@ -104,9 +104,14 @@ def lmm(
     Notes
     -----
     The criterion is lme4's profiled REML / ML deviance in the relative covariance factor θ
-    (Bates, Maechler, Bolker & Walker 2015, J Stat Softw 67(1)), minimised with a bounded
-    derivative-free trust-region method (BOBYQA through NLopt, as lme4) from lme4's start
-    (identity factors).
+    (Bates, Maechler, Bolker & Walker 2015, J Stat Softw 67(1)), minimised from lme4's start
+    (identity factors). For one term or two nested terms the default optimiser is a
+    limited-memory BFGS (NLopt's L-BFGS) with the exact gradient of the criterion (log
+    determinant through the block selected inverse, residual part by the envelope theorem);
+    diagonal elements of θ are left unbounded during that search (the criterion is even in
+    each factor column's sign), then a boundary optimum is polished with the bounds in place.
+    Other designs, and ``control={"optimizer": "bobyqa"}``, use the bounded derivative-free
+    trust-region method BOBYQA through NLopt, as lme4.
     The optimum is verified as lme4's ``checkConv`` does (finite-difference gradient scaled by
     the Cholesky factor of the Hessian, tolerance 2e-3) and restarted if the check fails;
     fits ending on the boundary are restarted from inside the parameter space, because a
@@ -132,8 +137,9 @@ def lmm(
     the results are unchanged; lme4 does not rescale and can stop far from the optimum).
 
     Degrees of freedom are Satterthwaite's as computed by lmerTest (Kuznetsova, Brockhoff &
-    Christensen 2017, J Stat Softw 82(13)): numerical Hessian of the deviance in (θ, σ)
-    and Jacobian of Var(β), both by Richardson extrapolation, with σ taken relative to its
+    Christensen 2017, J Stat Softw 82(13)): Hessian of the deviance in (θ, σ) and Jacobian
+    of Var(β) -- exact Jacobian and central differences of the exact gradient where the
+    gradient exists, otherwise both by Richardson extrapolation -- with σ taken relative to its
     estimate so that the df do not depend on the response's units (lmerTest 3.1-3's df
     collapse for a response in micro-units does not occur).
 

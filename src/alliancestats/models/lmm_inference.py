@@ -1,8 +1,9 @@
 """Inference for linear mixed models: Satterthwaite df, Wald and profile intervals.
 
 * Satterthwaite degrees of freedom as lmerTest computes them (Kuznetsova, Brockhoff &
-  Christensen 2017, J Stat Softw 82(13)): numerical Hessian of the deviance in (θ, σ) and
-  Jacobian of Var(β), both by Richardson extrapolation (:mod:`.numderiv`), with σ taken
+  Christensen 2017, J Stat Softw 82(13)): Hessian of the deviance in (θ, σ) and Jacobian of
+  Var(β) -- exact Jacobian and differences of the exact gradient (:mod:`.lmm_gradient`) on
+  nested designs, otherwise both by Richardson extrapolation (:mod:`.numderiv`) -- with σ taken
   relative to its estimate so that the df do not depend on the response's units.
 * Wald intervals of SDs and correlations from the Hessian of the deviance on that scale.
 * Profile-likelihood intervals on the ML deviance, as lme4's

@@ -1,6 +1,7 @@
 """Optimisation of the LMM's profiled criterion over θ, verified as lme4's ``checkConv``.
 
-BOBYQA (:mod:`.optimize`) from lme4's start (identity factors) or a given θ; the optimum's
+L-BFGS with the exact gradient where it exists (:func:`gradient_run`), otherwise BOBYQA
+(:mod:`.optimize`), from lme4's start (identity factors) or a given θ; the optimum's
 gradient is then checked -- scaled by the Hessian, lme4's measure -- and a failed check
 restarts the search from the optimum with a small trust region. The criterion is not
 convex and a boundary optimum may be a local one, so a fit that ends with a variance at
