@@ -23,6 +23,7 @@ from alliancestats.errors import DroppedRowsWarning
 from alliancestats.models.control import Control, as_control
 from alliancestats.models.design import Design, build_design
 from alliancestats.models.lmm_fit import fit_design
+from alliancestats.models.lmm_dask import is_dask_frame
 from alliancestats.models.lmm_weights import lmm_prior_weights
 from alliancestats.models.results import MixedResult
 
@@ -161,6 +162,11 @@ def lmm(
     reml = check_bool("reml", reml)
     level = check_level(level)
     control = as_control(control)
+    if is_dask_frame(data):
+        from alliancestats.models.lmm_dask import fit_dask_frame
+
+        return fit_dask_frame(formula, data, reml=reml, level=level, control=control,
+                              weights=weights)
     frame = as_frame(data, "lmm")
     if weights is None:
         return fit_design(build_design(formula, frame), reml=reml, level=level, control=control)
