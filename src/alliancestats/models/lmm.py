@@ -22,8 +22,8 @@ from alliancestats._validation import as_frame, check_bool, check_level
 from alliancestats.errors import DroppedRowsWarning
 from alliancestats.models.control import Control, as_control
 from alliancestats.models.design import Design, build_design
-from alliancestats.models.lmm_fit import fit_design
 from alliancestats.models.lmm_dask import is_dask_frame
+from alliancestats.models.lmm_fit import fit_design
 from alliancestats.models.lmm_weights import lmm_prior_weights
 from alliancestats.models.results import MixedResult
 
