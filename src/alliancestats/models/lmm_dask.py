@@ -86,6 +86,7 @@ class RowModel:
     template: Design
     label_vars: list[tuple[str, ...]]
     centre: float
+    placeholder_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -240,10 +241,10 @@ def _ordered_levels(meta: pd.DataFrame, col: str, present: set[str]) -> list[str
 
 
 def _template(formula: str, scan: dict[str, Any], meta: pd.DataFrame, used: list[str],
-              text_cols: list[str]) -> tuple[Design, list[str]]:
+              text_cols: list[str]) -> tuple[Design, list[str], tuple[str, ...]]:
     """A design on a small made-up frame holding every level of every text predictor, with all
-    fixed-effect columns kept (aliasing is decided later on the whole data); and the names of
-    all its fixed-effect columns."""
+    fixed-effect columns kept (aliasing is decided later on the whole data); the names of
+    all its fixed-effect columns; the grouping columns replaced by 0/1 in the frame."""
     sample = scan["sample"].reset_index(drop=True)
     levels = {c: _ordered_levels(meta, c, scan["levels"][c]) for c in text_cols}
     size = max([len(sample), 4] + [len(v) for v in levels.values()])
@@ -256,10 +257,12 @@ def _template(formula: str, scan: dict[str, Any], meta: pd.DataFrame, used: list
     preds = set(variables_in(parsed.fixed))
     for term in parsed.random:
         preds |= set(variables_in(term.lhs))
+    placeholders = []
     for term in parsed.random:  # two levels per factor keeps lme4's term order as written
         for g in term.group_vars:
             if g not in preds and g not in variables_in(parsed.response):
                 frame[g] = np.arange(size) % 2
+                placeholders.append(g)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficiencyWarning)
         design = build_design(formula, frame, warn_dropped=False)
@@ -268,7 +271,7 @@ def _template(formula: str, scan: dict[str, Any], meta: pd.DataFrame, used: list
     names = [next(kept) if j in design.kept_columns else next(dropped) for j in range(width)]
     design = dataclasses.replace(design, kept_columns=list(range(width)), fixed_names=names,
                                  aliased=[])
-    return design, names
+    return design, names, tuple(dict.fromkeys(placeholders))
 
 
 # ---------------------------------------------------------------------------- pass 2
@@ -298,7 +301,11 @@ def model_columns(frame: pd.DataFrame, model: RowModel) -> tuple[pd.DataFrame, n
         raise ModelSpecificationError(f"response {model.response!r} has infinite values")
     if t.offset_specs:
         y = y - t.offset_vector(sub)
-    Z = [t.random_matrix(k, sub)[0] for k in range(len(t.random))]
+    # the template's group codes are not needed (cells are keyed by label): grouping columns
+    # that the template replaced by 0/1 get a template level, which keeps the lookup cheap
+    plain = sub.assign(**dict.fromkeys(model.placeholder_groups, 0))
+    Z = [np.ones((len(sub), 1)) if b.spec is None else t.random_matrix(k, plain)[0]
+         for k, b in enumerate(t.random)]
     return sub, X, Z, y
 
 
@@ -418,10 +425,10 @@ def fit_dask_frame(
             f"{scan['missing_cols']}; the fit uses {scan['complete']} rows",
             DroppedRowsWarning, stacklevel=3,
         )
-    template, names = _template(formula, scan, meta, used, text_cols)
+    template, names, placeholders = _template(formula, scan, meta, used, text_cols)
     centre = scan["ysum"] / scan["complete"] if "(Intercept)" in names else 0.0
     model = RowModel(used, template.response, template,
-                     [b.label_vars for b in template.random], centre)
+                     [b.label_vars for b in template.random], centre, placeholders)
     cells = _cell_sums(ddf, model)
     design = _sufficient_design(cells, model, names, scan, ddf)
     return fit_design(design, reml=reml, level=level, control=control)
