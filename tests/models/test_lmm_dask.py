@@ -26,7 +26,7 @@ from alliancestats.errors import (
     OutOfCoreError,
     RankDeficiencyWarning,
 )
-from alliancestats.models import lmm
+from alliancestats.models import lmm, lrt
 from alliancestats.simulate import simulate_sessions
 
 FORMULAS = [
@@ -164,6 +164,25 @@ def test_fitted_values_and_residuals_are_lazy_and_match(client, sessions):
     new = sessions.dropna(subset=["pain", "alliance"]).head(5)
     assert _rel(out.predict(new), mem.predict(new)) < EST_RTOL
     assert "Random effects:" in out.summary()
+
+
+def test_tests_after_the_fit(client, sessions):
+    """Sequential F tests, contrasts and likelihood-ratio tests come from the sums; type III
+    hypotheses need the rows and are refused."""
+    formula = "pain ~ session + arm + (1 + session | patient) + (1 | therapist)"
+    small = "pain ~ session + (1 + session | patient) + (1 | therapist)"
+    ddf = dd.from_pandas(sessions, npartitions=3, sort=False)
+    mem, out = _fit(formula, sessions), _fit(formula, ddf)
+    a, b = mem.anova(type=1), out.anova(type=1)
+    assert _rel(b.select_dtypes("number"), a.select_dtypes("number")) < DF_RTOL
+    assert _rel(out.contrast({"session": 1}), mem.contrast({"session": 1})) < DF_RTOL
+    lrt_mem = lrt(mem.refit_ml(), _fit(small, sessions, reml=False))
+    lrt_out = lrt(out.refit_ml(), _fit(small, ddf, reml=False))
+    assert _rel(lrt_out["chisq"].iloc[1], lrt_mem["chisq"].iloc[1]) < EST_RTOL
+    with pytest.raises(OutOfCoreError, match="type=1"):
+        out.anova()
+    with pytest.raises(ModelSpecificationError, match="different data"):
+        lrt(out.refit_ml(), _fit(small, ddf.assign(pain=ddf["pain"] + 1.0), reml=False))
 
 
 def test_categorical_dtype_and_rank_deficiency(client, sessions):

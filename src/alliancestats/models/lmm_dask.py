@@ -106,6 +106,11 @@ class SufficientDesign(Design):
     def fit_type(self) -> type:
         return DaskLmmFit
 
+    @property
+    def rows_in_memory(self) -> bool:
+        """False: ``X``, ``y`` and ``Z`` are compressed rows, not the data's rows."""
+        return False
+
 
 # ---------------------------------------------------------------------------- checks
 def _check_supported(formula: str, columns: list[str], weights: Any) -> list[str]:

@@ -176,16 +176,11 @@ def independent_columns_from_gram(xx: np.ndarray, tol: float = 1e-7) -> list[int
     d[zero] = 1.0
     S = xx / np.outer(d, d)
     kept: list[int] = []
-    L = np.zeros((p, p))
+    L = np.zeros((p, p))  # Cholesky factor of the kept columns' Gram matrix
     for j in range(p):
         if zero[j]:
             continue
-        row = S[j, kept] if kept else np.zeros(0)
-        if kept:
-            sub = L[np.ix_(kept, kept)]
-            coef = np.linalg.solve(sub, row) if len(kept) else row
-        else:
-            coef = row
+        coef = np.linalg.solve(L[np.ix_(kept, kept)], S[kept, j]) if kept else np.zeros(0)
         resid2 = S[j, j] - float(coef @ coef)
         if resid2 > tol * tol:
             L[j, kept] = coef
