@@ -18,7 +18,8 @@ with the true number of observations: the same criterion, optimiser, Satterthwai
 conditional modes as the in-memory fit. Fitted values and residuals are lazy Dask Series;
 what needs the raw rows in memory raises :class:`~alliancestats.errors.OutOfCoreError`.
 
-Dask is imported only here, on first use.
+What a worker runs on a partition is in :mod:`alliancestats.models.dask_partitions`. Dask
+is imported only here, on first use.
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ from alliancestats.errors import (
     RankDeficiencyWarning,
 )
 from alliancestats.models.control import Control
+from alliancestats.models.dask_partitions import (
+    RowModel,
+    partition_cells,
+    partition_fitted,
+    partition_scan,
+)
 from alliancestats.models.design import Design, RandomBlock, build_design, variables_in
 from alliancestats.models.formula import parse_formula
-from alliancestats.models.formula_eval import evaluate_expression
 from alliancestats.models.lmm_fit import LmmFit, fit_design
 from alliancestats.models.results import MixedResult
 from alliancestats.models.sufficient_stats import (
-    cell_gram_frame,
     combine_cell_frames,
     compressed_rows,
     gram_from_frame,
@@ -59,7 +64,6 @@ __all__ = ["DaskLmmFit", "SufficientDesign", "fit_dask_frame", "is_dask_frame"]
 # functions whose value for a row depends on the whole column (or which define factor
 # levels from the values): a partition would compute them from its own rows only
 WHOLE_COLUMN_FUNCTIONS = ("scale", "center", "poly", "bs", "factor", "as.factor", "relevel")
-SAMPLE_PER_PARTITION = 20
 SAMPLE_ROWS = 500
 FAN_IN = 8  # partial sums added per reduction task
 
@@ -75,18 +79,6 @@ def is_dask_frame(data: Any) -> bool:
     """
     module = type(data).__module__.split(".")[0]
     return module in {"dask", "dask_expr"} and hasattr(data, "npartitions")
-
-
-@dataclass(frozen=True)
-class RowModel:
-    """What a partition needs to turn its rows into model columns (sent to the workers)."""
-
-    used: list[str]
-    response: str
-    template: Design
-    label_vars: list[tuple[str, ...]]
-    centre: float
-    placeholder_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -179,40 +171,6 @@ def _text_columns(meta: pd.DataFrame, formula: str, used: list[str]) -> list[str
 
 
 # ---------------------------------------------------------------------------- pass 1
-def _response_values(frame: pd.DataFrame, response: str) -> np.ndarray:
-    if response in frame.columns:
-        col = frame[response]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            raise FormulaError(
-                f"response {response!r} must be numeric, but its dtype is {col.dtype}; "
-                "convert it (e.g. with dd.to_numeric) before fitting"
-            )
-        return col.to_numpy(dtype=float)
-    with np.errstate(all="ignore"):  # non-finite values are reported by the caller
-        return evaluate_expression(response, frame, where="response")
-
-
-def _complete(frame: pd.DataFrame, used: list[str]) -> pd.DataFrame:
-    sub = frame.loc[:, used]
-    return sub.loc[~sub.isna().any(axis=1).to_numpy()]
-
-
-def partition_scan(frame: pd.DataFrame, used: list[str], response: str,
-                   text_cols: list[str]) -> dict[str, Any]:
-    """Pass 1 on one partition: counts, levels of text predictors, response sum, a sample."""
-    sub = _complete(frame, used)
-    y = _response_values(sub, response)
-    return {
-        "rows": len(frame),
-        "complete": len(sub),
-        "missing_cols": [c for c in used if frame[c].isna().any()],
-        "levels": {c: set(sub[c].astype(str).unique()) for c in text_cols},
-        "ysum": float(y.sum()),
-        "yfinite": bool(np.isfinite(y).all()),
-        "sample": sub.head(SAMPLE_PER_PARTITION),
-    }
-
-
 def _scan(ddf: Any, used: list[str], response: str, text_cols: list[str]) -> dict[str, Any]:
     import dask
 
@@ -280,48 +238,6 @@ def _template(formula: str, scan: dict[str, Any], meta: pd.DataFrame, used: list
 
 
 # ---------------------------------------------------------------------------- pass 2
-def _labels(frame: pd.DataFrame, vars_: tuple[str, ...]) -> np.ndarray:
-    if len(vars_) == 1:
-        return frame[vars_[0]].to_numpy()
-    labels = frame[vars_[0]].astype(str)
-    for v in vars_[1:]:
-        labels = labels + ":" + frame[v].astype(str)
-    return labels.to_numpy()
-
-
-def model_columns(frame: pd.DataFrame, model: RowModel) -> tuple[pd.DataFrame, np.ndarray,
-                                                                 list[np.ndarray], np.ndarray]:
-    """Complete rows of a partition, their fixed-effects matrix (all columns), random-effect
-    columns per term, and response minus offsets."""
-    sub = _complete(frame, model.used)
-    t = model.template
-    X = t.fixed_matrix(sub)
-    if not np.isfinite(X).all():
-        raise ModelSpecificationError(
-            "the fixed-effects matrix has non-finite values (NaN/Inf), e.g. log of a zero; "
-            "transform or filter the data first"
-        )
-    y = _response_values(sub, model.response)
-    if not np.isfinite(y).all():
-        raise ModelSpecificationError(f"response {model.response!r} has infinite values")
-    if t.offset_specs:
-        y = y - t.offset_vector(sub)
-    # the template's group codes are not needed (cells are keyed by label): grouping columns
-    # that the template replaced by 0/1 get a template level, which keeps the lookup cheap
-    plain = sub.assign(**dict.fromkeys(model.placeholder_groups, 0))
-    Z = [np.ones((len(sub), 1)) if b.spec is None else t.random_matrix(k, plain)[0]
-         for k, b in enumerate(t.random)]
-    return sub, X, Z, y
-
-
-def partition_cells(frame: pd.DataFrame, model: RowModel) -> pd.DataFrame:
-    """Pass 2 on one partition: cross-products of ``[Z_1 ... Z_K, X, y - centre]`` per cell."""
-    sub, X, Z, y = model_columns(frame, model)
-    M = np.column_stack([*Z, X, y - model.centre])
-    keys = {f"t{k}": _labels(sub, v) for k, v in enumerate(model.label_vars)}
-    return cell_gram_frame(M, keys)
-
-
 def _cell_sums(ddf: Any, model: RowModel) -> pd.DataFrame:
     import dask
 
@@ -440,23 +356,6 @@ def fit_dask_frame(
 
 
 # ---------------------------------------------------------------------------- the fit
-def partition_fitted(frame: pd.DataFrame, model: RowModel, kept: list[int], beta: np.ndarray,
-                     modes: list[np.ndarray], levels: list[pd.Index],
-                     what: str) -> pd.Series:
-    """Fitted values (``X beta + offset + Z b``) or residuals of a partition's complete rows."""
-    sub, X, Z, y = model_columns(frame, model)
-    t = model.template
-    eta = X[:, kept] @ beta
-    for z, b, lv, vars_ in zip(Z, modes, levels, model.label_vars, strict=True):
-        codes = lv.get_indexer(pd.Index(_labels(sub, vars_)).astype(str))
-        eta = eta + np.einsum("nq,nq->n", z, b[codes])
-    if what == "fitted":
-        if t.offset_specs:
-            eta = eta + t.offset_vector(sub)
-        return pd.Series(eta, index=sub.index, name="fitted")
-    return pd.Series(y - eta, index=sub.index, name="residuals")
-
-
 class DaskLmmFit(LmmFit):
     """An LMM fitted from per-cell sums of a Dask DataFrame.
 
