@@ -30,6 +30,7 @@ __all__ = [
     "MetaAnalysisError",
     "SampleNotFoundError",
     "ParameterError",
+    "OutOfCoreError",
     "ConfigError",
     "AllianceStatsWarning",
     "ConvergenceWarning",
@@ -91,6 +92,11 @@ class FormulaError(AllianceStatsError, ValueError):
 
 class ModelSpecificationError(AllianceStatsError, ValueError):
     """The model cannot be estimated from these data as specified (e.g. too few groups)."""
+
+
+class OutOfCoreError(AllianceStatsError, NotImplementedError):
+    """What a fit to a Dask DataFrame (out of core) cannot do: a formula feature that needs
+    the whole column in one place, or a quantity that needs the individual rows in memory."""
 
 
 class EstimationError(AllianceStatsError, RuntimeError):

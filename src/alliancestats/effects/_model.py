@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliancestats.errors import ModelSpecificationError
+from alliancestats.errors import ModelSpecificationError, OutOfCoreError
 from alliancestats.models.design import variables_in
 from alliancestats.models.families import Family, get_family
 from alliancestats.models.kenward_roger import KenwardRoger
@@ -120,6 +120,11 @@ def fixed_matrix(obj: Any, newdata: pd.DataFrame | None = None) -> np.ndarray:
     """Fixed-effects model matrix of the fitted rows, or of ``newdata`` with the fit's coding."""
     design = fitted_model(obj).design
     if newdata is None:
+        if not getattr(design, "rows_in_memory", True):  # a fit to a Dask DataFrame
+            raise OutOfCoreError(
+                "this needs the fixed-effects matrix of the fitted rows, which a fit to a "
+                "Dask DataFrame does not hold; fit ddf.compute() if the data fit in memory"
+            )
         return np.asarray(design.X, dtype=float)
     return design.fixed_matrix(newdata)
 

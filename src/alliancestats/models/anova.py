@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alliancestats.errors import DataQualityWarning, ModelSpecificationError
+from alliancestats.errors import DataQualityWarning, ModelSpecificationError, OutOfCoreError
 from alliancestats.models.design import Design
 from alliancestats.models.formula_eval import safe_model_matrix
 from alliancestats.models.kenward_roger import KenwardRoger
@@ -163,6 +163,12 @@ def contrasts_type3(design: Design) -> dict[str, np.ndarray]:
     >>> L["x"].tolist()
     [[0.0, 0.0, 0.0, 1.0]]
     """
+    if not getattr(design, "rows_in_memory", True):
+        raise OutOfCoreError(
+            "type III tests build their hypotheses on the rows of the data, which a fit to a "
+            "Dask DataFrame does not hold; use anova(type=1), contrast() or lrt(), or fit "
+            "ddf.compute() if the data fit in memory"
+        )
     if not _contrasts_are_treatment(design):
         raise ModelSpecificationError(
             "type III tests are implemented for treatment contrasts (the default); refit "

@@ -197,6 +197,9 @@ class LmmProblem:
     y : ndarray (n,)
     blocks : list of RandomBlock
         Random terms in lme4's order; the first has the most levels.
+    nobs : int, optional
+        Number of observations when the rows are a compression with the same per-level
+        cross-products (default: the number of rows).
     """
 
     def __init__(
@@ -206,9 +209,11 @@ class LmmProblem:
         blocks: list[RandomBlock],
         allow_chain: bool = True,
         weights: np.ndarray | None = None,
+        nobs: int | None = None,
     ) -> None:
         n, p = X.shape
-        self.n, self.p = n, p
+        # nobs: observations the rows stand for (compressed per-cell rows, lmm_dask)
+        self.n, self.p = (n if nobs is None else int(nobs)), p
         # prior weights (residual variance sigma^2 / w_i): every row of X, Z and y is
         # multiplied by sqrt(w_i), and the criterion gains -sum(log w_i) (lme4's ldW)
         self.weights = None if weights is None else np.asarray(weights, dtype=float)

@@ -346,22 +346,23 @@ def fit_design(
     control = check_lmm_control(Control() if control is None else control)
     _check_design(design, control)
     y = design.y - design.offset
+    fit_type = getattr(design, "fit_type", LmmFit)  # a Dask fit's design names its own
     # the criterion works on many tiny matrices: BLAS threading only adds contention there
     with single_threaded_blas():
-        problem = LmmProblem(design.X, y, design.random, weights=weights)
+        problem = LmmProblem(design.X, y, design.random, weights=weights, nobs=design.nobs)
         _check_not_exact(problem, y)
         rescaling = _rescaled_problem(design, y, weights)
         opt_problem = problem if rescaling is None else rescaling.problem
         defer = design.X.shape[1] > 0
         theta, summary = minimize_theta(opt_problem, reml, defer_scaled_check=defer,
                                         control=control)
-        fit = LmmFit(design, problem, theta, summary, reml, level, rescaling, control)
+        fit = fit_type(design, problem, theta, summary, reml, level, rescaling, control)
         if not fit.converged and control.calc_derivs:
             # the Hessian-scaled gradient is too large: restart from the point reached
             theta, summary2 = minimize_theta(opt_problem, reml, start=theta, control=control)
             summary2.evaluations += summary.evaluations
             summary2.restarts += summary.restarts + 1
-            fit = LmmFit(design, problem, theta, summary2, reml, level, rescaling, control)
+            fit = fit_type(design, problem, theta, summary2, reml, level, rescaling, control)
         messages = _check_fit(fit, control)
         result = fit.result(messages)
     return result
@@ -392,13 +393,13 @@ def _rescaled_problem(design: Design, y: np.ndarray, weights: np.ndarray | None)
     """
     scales = []
     for b in design.random:
-        rms = np.sqrt(np.mean(b.Z**2, axis=0))
+        rms = np.sqrt(np.sum(b.Z**2, axis=0) / design.nobs)
         scales.append(np.where(rms > 0, rms, 1.0))
     lo, hi = SCALE_RANGE
     if not any(np.any((s < lo) | (s > hi)) for s in scales):
         return None
     blocks = [dataclasses.replace(b, Z=b.Z / s) for b, s in zip(design.random, scales, strict=True)]
-    return Rescaling(LmmProblem(design.X, y, blocks, weights=weights), scales)
+    return Rescaling(LmmProblem(design.X, y, blocks, weights=weights, nobs=design.nobs), scales)
 
 
 def _check_fit(fit: LmmFit, control: Control) -> list[str]:

@@ -30,6 +30,15 @@ def _check_same_rows(models: tuple[MixedResult, ...]) -> None:
     ys = []
     for m in models:
         ys.append(np.asarray(m.model.design.y, dtype=float))
+    if not all(getattr(m.model.design, "rows_in_memory", True) for m in models):
+        # a fit to a Dask DataFrame holds compressed rows: compare n and the sum of squares
+        ys = [np.array([m.nobs, y @ y]) for m, y in zip(models, ys, strict=True)]
+        if not all(np.allclose(y, ys[0], rtol=1e-9, atol=0.0) for y in ys[1:]):
+            raise ModelSpecificationError(
+                "models were fitted to different data (numbers of rows or responses differ); "
+                "a likelihood-ratio test needs the same rows for every model"
+            )
+        return
     first = ys[0]
     for y in ys[1:]:
         if y.shape != first.shape or not np.allclose(y, first, rtol=1e-12, atol=0.0):

@@ -348,7 +348,7 @@ def summary_text(result: Any, ddf: str = "satterthwaite") -> str:
     """The whole summary of a :class:`~alliancestats.models.results.MixedResult`."""
     lines = [_title(result, ddf), f"Formula: {result.formula}", "", *_criterion_lines(result),
              ""]
-    if hasattr(result, "residuals"):
+    if isinstance(getattr(result, "residuals", None), pd.Series):  # not a lazy Dask Series
         lines += [*_residual_lines(_scaled_residuals(result)), ""]
     lines += ["Random effects:", *varcorr_lines(result.varcorr)]
     groups = "; ".join(f"{k}, {v}" for k, v in result.ngroups.items())
