@@ -137,6 +137,7 @@ class GlmmOptimum:
 
 _BIG = 1e100  # stands in for a deviance that cannot be evaluated
 _STAGE1_START_TOL = 1e-7  # joint-mode step tolerance while stage 1 only seeks a start
+_STAGE1_START_RHOEND = 1e-3  # final BOBYQA step of stage 1 when it only seeks a start
 
 
 class _Objective:
@@ -220,7 +221,7 @@ def _stage1(obj: _Objective, beta0: np.ndarray, settings: StageSettings = StageS
     obj.stage1_tol = None if final else _STAGE1_START_TOL
     res = run_optimizer(
         settings.stage1, obj.stage1, start, obj.lower_theta, rhobeg=0.2,
-        rhoend=settings.xtol_abs if final else 1e-4,
+        rhoend=settings.xtol_abs if final else _STAGE1_START_RHOEND,
         maxfun=min(settings.maxfun, 200 * obj.nt + 200) if not final else settings.maxfun,
         ftol=settings.ftol_abs,
     )

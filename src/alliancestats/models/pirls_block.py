@@ -58,6 +58,7 @@ class CrossPattern:
         self.one_per_row = bool(np.all(counts == 1))  # then slot e is row e
         self.diagonal = self.single_rest and self.one_per_row  # S diagonal (nested)
         self.rest = rest
+        self.rest_flat = np.ascontiguousarray(rest[:, 0]) if self.single_rest else None
         if not self.single_rest:
             self.a22_index = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
         a = self.row % s

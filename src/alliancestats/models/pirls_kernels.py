@@ -71,33 +71,37 @@ def _kernels():
         return out
 
     @numba.njit(cache=True)
-    def block_gram(mv, w, level, s0, nl, slot, nnz, rest, q2, single):
-        n, r = mv.shape
-        nr = r - s0
-        blocks = np.zeros((nl, s0, s0))
-        cdata = np.zeros(nnz)
-        a22d = np.zeros(q2 if single else 0)
-        a22 = np.zeros((0, 0) if single else (q2, q2))
-        for i in range(n):
+    def gram_intercept_pair(mv, w, level, rest, nl, q2):
+        # first term a scalar intercept-like effect, one other scalar effect per row
+        b = np.zeros(nl)
+        c = np.zeros(nl)
+        a22 = np.zeros(q2)
+        for i in range(mv.shape[0]):
             wi = w[i]
-            j = level[i]
-            for a in range(s0):
-                wa = wi * mv[i, a]
-                for b in range(s0):
-                    blocks[j, a, b] += wa * mv[i, b]
-                for c in range(nr):
-                    cdata[slot[i, a, c]] += wa * mv[i, s0 + c]
-            if nr > 0:
-                if single:
-                    a22d[rest[i, 0]] += wi * mv[i, s0] * mv[i, s0]
-                else:
-                    for c in range(nr):
-                        wc = wi * mv[i, s0 + c]
-                        for d in range(nr):
-                            a22[rest[i, c], rest[i, d]] += wc * mv[i, s0 + d]
-        return blocks, cdata, a22d, a22
+            m0 = mv[i, 0]
+            m1 = mv[i, 1]
+            b[level[i]] += wi * m0 * m0
+            c[level[i]] += wi * m0 * m1
+            a22[rest[i]] += wi * m1 * m1
+        return b, c, a22
 
-    return matvec, rmatvec, rmatmat, block_gram
+    @numba.njit(cache=True)
+    def gram_pairs(mv, w, level, nl):
+        # a single term with two effects per level: the 2 x 2 blocks
+        out = np.zeros((nl, 2, 2))
+        for i in range(mv.shape[0]):
+            wi = w[i]
+            m0 = mv[i, 0]
+            m1 = mv[i, 1]
+            j = level[i]
+            out[j, 0, 0] += wi * m0 * m0
+            off = wi * m0 * m1
+            out[j, 0, 1] += off
+            out[j, 1, 0] += off
+            out[j, 1, 1] += wi * m1 * m1
+        return out
+
+    return matvec, rmatvec, rmatmat, gram_intercept_pair, gram_pairs
 
 
 def row_matvec(cols: np.ndarray, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -125,22 +129,26 @@ def row_rmatmat(cols: np.ndarray, mv: np.ndarray, V: np.ndarray, q: int) -> np.n
 
 
 def block_gram(mv: np.ndarray, w: np.ndarray, level: np.ndarray, s0: int, nl: int, cross=None):
-    """Weighted cross-products of ``Z Lambda``'s rows for the block elimination, or None
-    without numba.
+    """Weighted cross-products of ``Z Lambda``'s rows for the block elimination, or None.
 
-    Returns the ``(nl, s0, s0)`` first-term blocks of ``(Z Lambda)' W (Z Lambda)``, the
-    values of the cross block on ``cross``'s slots and the other terms' block (its diagonal
-    when ``cross.single_rest``), all without the identity; ``cross`` is a
+    Covers the two layouts the benchmarks and most alliance models have: a scalar first term
+    with one other scalar effect per row whose cross block has one non-zero per row
+    (patients nested in therapists), and a single term with two effects per level (a random
+    intercept and slope). Returns the ``(nl, s0, s0)`` first-term blocks of
+    ``(Z Lambda)' W (Z Lambda)``, the values of the cross block on ``cross``'s slots and the
+    diagonal of the other term's block (all without the identity); None for other layouts
+    (the caller's ``bincount`` path) or without numba. ``cross`` is a
     :class:`~alliancestats.models.pirls_block.CrossPattern` or None (one term).
     """
     k = _kernels()
     if k is None:  # pragma: no cover
         return None
     w = np.ascontiguousarray(w, dtype=float)
-    if cross is None:
-        empty = np.zeros((mv.shape[0], s0, 0), dtype=np.intp)
-        out = k[3](mv, w, level, s0, nl, empty, 0, np.zeros((mv.shape[0], 0), np.intp), 0, True)
-        return out[0], None, None
-    blocks, cdata, a22d, a22 = k[3](mv, w, level, s0, nl, cross.slot, cross.nnz, cross.rest,
-                                    cross.q2, cross.single_rest)
-    return blocks, cdata, a22d if cross.single_rest else a22
+    if cross is None and s0 == 2 and mv.shape[1] == 2:
+        return k[4](mv, w, level, nl), None, None
+    if (cross is not None and s0 == 1 and mv.shape[1] == 2 and cross.one_per_row
+            and cross.single_rest):
+        # one non-zero per row of C: slot j is row j, so C's values are per level
+        b, c, a22 = k[3](mv, w, level, cross.rest_flat, nl, cross.q2)
+        return b[:, None, None], c, a22
+    return None
