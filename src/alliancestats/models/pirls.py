@@ -19,8 +19,9 @@ Two code paths share one interface, :class:`PirlsProblem`:
 * a *general* path for any number of (vector-valued, crossed or nested) terms. ``Z Lambda``
   is stored row-wise (every row has the same number of non-zeros), and the system
   ``A = Lambda'Z'WZ Lambda + I`` is factorised densely when small, by eliminating the first
-  (largest) term's block-diagonal part and a dense Schur complement for the other terms
-  (nested designs such as patients within therapists), or with a sparse LU otherwise.
+  (largest) term's block-diagonal part and factorising the Schur complement of the other
+  terms (:mod:`.pirls_block`; diagonal for patients nested in therapists), or with a sparse
+  LU otherwise. The row-wise products are compiled loops (:mod:`.pirls_kernels`).
 
 :meth:`PirlsProblem.laplace_gradient` returns the exact gradient of the Laplace deviance in
 ``(theta, beta)``, using the implicit derivatives of the conditional modes and the entries of
