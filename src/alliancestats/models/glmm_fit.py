@@ -191,18 +191,23 @@ class GlmmFit(FittedModelBase):
         """Conditional modes ``b = Lambda u`` and covariances (blocks of ``Lambda A^-1 Lambda'``)."""
         re, problem, theta = self.problem.re, self.problem, self.theta
         b = re.lambda_matrix(theta) @ self.state.u
-        V = None
-        if not problem.is_scalar and re.q <= _CONDVAR_MAX_Q:
+        V = blocks = None
+        if not problem.is_scalar:
             ops = problem.ops
-            fac = ops.factor(ops.values(theta), self.state.weights)
-            lam = re.lambda_matrix(theta)
-            V = np.asarray(lam @ (lam @ fac.solve(np.eye(re.q)).T).T)
+            fac = self.state.factor
+            blocks = ops.inverse_diagonal_blocks(fac)
+            if blocks is None and re.q <= _CONDVAR_MAX_Q:
+                lam = re.lambda_matrix(theta)
+                V = np.asarray(lam @ (lam @ fac.solve(np.eye(re.q)).T).T)
         self.b, self.cond_var = [], {}
         for k, t in enumerate(re.terms):
             off, s = re.offsets[k], t.q
             self.b.append(b[off : off + s * t.nlevels].reshape(t.nlevels, s))
             if problem.is_scalar:
                 self.cond_var[t.group] = (theta[0] ** 2 / self.state.diag).reshape(-1, 1, 1)
+            elif blocks is not None:  # Lambda A^-1 Lambda' per level: T_k G_j T_k'
+                T = re.term_factor(theta, k)
+                self.cond_var[t.group] = np.einsum("ab,jbc,dc->jad", T, blocks[k], T)
             elif V is not None:
                 idx = off + np.arange(t.nlevels)[:, None] * s + np.arange(s)[None, :]
                 self.cond_var[t.group] = V[idx[:, :, None], idx[:, None, :]]

@@ -136,6 +136,8 @@ class GlmmOptimum:
 
 
 _BIG = 1e100  # stands in for a deviance that cannot be evaluated
+_STAGE1_START_TOL = 1e-7  # joint-mode step tolerance while stage 1 only seeks a start
+_STAGE1_START_RHOEND = 1e-3  # final BOBYQA step of stage 1 when it only seeks a start
 
 
 class _Objective:
@@ -154,6 +156,7 @@ class _Objective:
         self.analytic = nagq == 1 and problem.has_gradient
         self.lower_theta = problem.re.theta_lower * theta_scale
         self.state = {"beta": np.zeros(problem.p)}
+        self.stage1_tol: float | None = None  # joint-mode tolerance (None: the problem's)
 
     def theta(self, th_s: np.ndarray) -> np.ndarray:
         return th_s / self.s
@@ -162,7 +165,8 @@ class _Objective:
         """glmer's nAGQ = 0 criterion: β at the joint conditional mode of (u, β)."""
         self.count += 1
         try:
-            b, crit = self.problem.joint_mode(self.theta(th_s), self.state["beta"])
+            b, crit = self.problem.joint_mode(self.theta(th_s), self.state["beta"],
+                                              tol=self.stage1_tol)
         except EstimationError:
             return _BIG
         if np.all(np.isfinite(b)):
@@ -212,13 +216,17 @@ def _stage1(obj: _Objective, beta0: np.ndarray, settings: StageSettings = StageS
     obj.state = {"beta": beta0.copy()}
     problem.reset()
     start = problem.re.theta_start * obj.s
+    # only a start for stage 2: the joint modes need not be exact to 1e-10 (the criterion's
+    # error is of the order of the squared step, far below what a 1e-4 final step resolves)
+    obj.stage1_tol = None if final else _STAGE1_START_TOL
     res = run_optimizer(
         settings.stage1, obj.stage1, start, obj.lower_theta, rhobeg=0.2,
-        rhoend=settings.xtol_abs if final else 1e-4,
+        rhoend=settings.xtol_abs if final else _STAGE1_START_RHOEND,
         maxfun=min(settings.maxfun, 200 * obj.nt + 200) if not final else settings.maxfun,
         ftol=settings.ftol_abs,
     )
     obj.stage1_run = res
+    obj.stage1_tol = None
     problem.reset()
     try:
         beta1, _ = problem.joint_mode(obj.theta(res.x), obj.state["beta"])

@@ -19,8 +19,9 @@ Two code paths share one interface, :class:`PirlsProblem`:
 * a *general* path for any number of (vector-valued, crossed or nested) terms. ``Z Lambda``
   is stored row-wise (every row has the same number of non-zeros), and the system
   ``A = Lambda'Z'WZ Lambda + I`` is factorised densely when small, by eliminating the first
-  (largest) term's block-diagonal part and a dense Schur complement for the other terms
-  (nested designs such as patients within therapists), or with a sparse LU otherwise.
+  (largest) term's block-diagonal part and factorising the Schur complement of the other
+  terms (:mod:`.pirls_block`; diagonal for patients nested in therapists), or with a sparse
+  LU otherwise. The row-wise products are compiled loops (:mod:`.pirls_kernels`).
 
 :meth:`PirlsProblem.laplace_gradient` returns the exact gradient of the Laplace deviance in
 ``(theta, beta)``, using the implicit derivatives of the conditional modes and the entries of
@@ -62,6 +63,13 @@ from alliancestats.errors import EstimationError
 from alliancestats.models.covariance import ThetaLayout
 from alliancestats.models.design import RandomBlock
 from alliancestats.models.families import Family
+from alliancestats.models.pirls_block import BlockFactor, CrossPattern
+from alliancestats.models.pirls_kernels import (
+    block_gram,
+    row_matvec,
+    row_rmatmat,
+    row_rmatvec,
+)
 
 __all__ = ["ReStructure", "PirlsProblem", "PirlsState"]
 
@@ -157,6 +165,7 @@ class PirlsState:
     dev_cond: float
     iterations: int
     diag: np.ndarray | None = None  # scalar path: diagonal of L L'
+    factor: object | None = field(default=None, repr=False)  # general path: A at the weights
 
 
 _DENSE_MAX_Q = 1500  # largest dense factorisation (whole system or Schur complement)
@@ -191,81 +200,6 @@ class _Factor:
         return self.lu.solve(b)
 
 
-class _BlockFactor:
-    """Factor of ``A = [[A11, C], [C', A22]]`` with ``A11`` block diagonal (first term).
-
-    The first (largest) term contributes one ``s x s`` block per level (``s`` = its number of
-    random effects, 1 for a random intercept); the remaining ``q2`` effects are eliminated
-    through the dense Schur complement ``S = A22 - C' A11^-1 C``. For nested designs
-    (patients in therapists) ``C`` has few non-zeros per patient, so building ``S`` costs
-    O(patients) and factorising it O(q2^3) with ``q2`` the number of therapists.
-    """
-
-    dense = False
-
-    def __init__(self, blocks: np.ndarray, C: sparse.csr_matrix, A22: np.ndarray) -> None:
-        if not (np.all(np.isfinite(blocks)) and np.all(np.isfinite(A22))):
-            raise EstimationError("non-finite values in the PIRLS system (extreme parameters)")
-        self.nl, self.s, _ = blocks.shape
-        self.q1 = self.nl * self.s
-        self.q2 = A22.shape[0]
-        if self.s == 1:  # scalar blocks (a random intercept first): no batched LAPACK calls
-            b = blocks[:, 0, 0]
-            if not np.all(b > 0):
-                raise EstimationError("PIRLS system is not positive definite")
-            ld = float(np.sum(np.log(b)))
-            self.binv = (1.0 / b)[:, None, None]
-        else:
-            try:
-                chol = np.linalg.cholesky(blocks)
-            except np.linalg.LinAlgError as exc:
-                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
-            ld = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
-            self.binv = np.linalg.inv(blocks)  # (nl, s, s)
-        self.C = C
-        self.K = None
-        if self.q2:
-            self.K = K = self._apply_binv_sparse(C)
-            S = A22 - (C.T @ K).toarray()
-            try:
-                self.c = linalg.cho_factor(S, lower=True, check_finite=False)
-            except linalg.LinAlgError as exc:
-                raise EstimationError(f"PIRLS system is not positive definite: {exc}") from exc
-            ld += 2.0 * float(np.sum(np.log(np.diag(self.c[0]))))
-        self.logdet = ld
-
-    def _binv_matrix(self) -> sparse.csr_matrix:
-        nl, s = self.nl, self.s
-        base = (np.arange(nl) * s)[:, None, None]
-        rows = np.broadcast_to(base + np.arange(s)[None, :, None], (nl, s, s)).ravel()
-        cols = np.broadcast_to(base + np.arange(s)[None, None, :], (nl, s, s)).ravel()
-        return sparse.csr_matrix((self.binv.ravel(), (rows, cols)), shape=(self.q1, self.q1))
-
-    def _apply_binv_sparse(self, C: sparse.csr_matrix) -> sparse.csr_matrix:
-        if self.s == 1:  # same pattern and order as C (its data line up with C's slots)
-            row = np.repeat(np.arange(self.q1), np.diff(C.indptr))
-            return sparse.csr_matrix((C.data * self.binv[row, 0, 0], C.indices, C.indptr),
-                                     shape=C.shape)
-        return self._binv_matrix() @ C
-
-    def apply_binv(self, b1: np.ndarray) -> np.ndarray:
-        """``A11^-1 b1`` for a vector or a matrix of right-hand sides."""
-        if b1.ndim == 1:
-            return np.einsum("jab,jb->ja", self.binv, b1.reshape(self.nl, self.s)).ravel()
-        k = b1.shape[1]
-        out = np.einsum("jab,jbk->jak", self.binv, b1.reshape(self.nl, self.s, k))
-        return out.reshape(self.q1, k)
-
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        b1, b2 = b[: self.q1], b[self.q1 :]
-        y1 = self.apply_binv(b1)
-        if not self.q2:
-            return y1
-        x2 = linalg.cho_solve(self.c, b2 - self.C.T @ y1, check_finite=False)
-        x1 = y1 - self.apply_binv(np.asarray(self.C @ x2))
-        return np.concatenate([x1, x2], axis=0)
-
-
 class _RowPattern:
     """``Z Lambda`` stored row-wise: each row has the same number ``r`` of non-zeros.
 
@@ -285,35 +219,28 @@ class _RowPattern:
         ).astype(np.intp)
         self.n, self.r = self.cols.shape
         self.cols_flat = self.cols.ravel()
-        self.pair_src = self.pair_dst = None
-        self.row_indptr = np.arange(0, self.n * self.r + 1, self.r, dtype=np.intp)
-        self._last_theta = self._last_mv = self._last_zlt = None
+        self._last_theta = self._last_mv = None
         s0 = re.terms[0].q
         q1 = re.terms[0].nlevels * s0
         q2 = self.q - q1
         small = self.q <= min(_DENSE_MAX_Q, _BLOCK_MIN_Q)
-        if small or (q2 > _DENSE_MAX_Q and self.q <= _DENSE_MAX_Q):
+        self.cross = None
+        if not small and 0 < q2 <= _DENSE_MAX_Q:
+            first = self.cols[:, :s0]
+            self.cross = CrossPattern(first, self.cols[:, s0:] - q1, q1, q2)
+        if small:
             self.mode = "dense"
             self.pair_index = (self.cols[:, :, None] * self.q + self.cols[:, None, :]).ravel()
         elif q2 <= _DENSE_MAX_Q:
             self.mode = "block"
             self.s0, self.q1, self.q2 = s0, q1, q2
-            first = self.cols[:, :s0]
-            level = first[:, 0] // s0
+            level = self.cols[:, 0] // s0
+            self.level = level
             self.b11_index = (
                 level[:, None, None] * s0 * s0
                 + np.arange(s0)[None, :, None] * s0
                 + np.arange(s0)[None, None, :]
             ).ravel()
-            if q2:
-                rest = self.cols[:, s0:] - q1
-                keys = (first[:, :, None] * q2 + rest[:, None, :]).ravel()
-                ukeys, self.c_slot = np.unique(keys, return_inverse=True)
-                crow, ccol = np.divmod(ukeys, q2)
-                self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(crow, minlength=q1))])
-                self.c_indices = ccol.astype(np.intp)
-                self.c_nnz = ukeys.size
-                self.a22_index = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
         else:
             self.mode = "sparse"
             rows = np.repeat(self.cols, self.r, axis=1).ravel()
@@ -349,80 +276,57 @@ class _RowPattern:
     def selected_inverse(self, fac) -> np.ndarray | None:
         """Entries of ``A^-1`` on each row's column pairs, shape ``(n, r, r)``.
 
-        Returns None when too costly (sparse mode, or a block design whose ``q1 x q2``
-        off-diagonal inverse would not fit comfortably in memory).
+        Returns None in sparse mode (too costly).
         """
         cols = self.cols
         if self.mode == "dense":
             Ainv = fac.solve(np.eye(self.q))
             return Ainv[cols[:, :, None], cols[:, None, :]]
-        if self.mode == "block" and self.s0 == 1 and self.q2:
-            return self._selected_inverse_scalar_block(fac)
         if self.mode == "block":
-            if self.q1 * self.q2 > 2e7:
-                return None
-            s0, nl = self.s0, self.q1 // self.s0
-            level = cols[:, 0] // s0
-            G = np.empty((self.n, self.r, self.r))
-            B11 = fac.binv.copy()  # (nl, s0, s0): A11^-1 blocks
-            if self.q2:
-                Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
-                K = fac.apply_binv(fac.C.toarray())  # A11^-1 C, (q1, q2)
-                KS = K @ Sinv
-                B11 += np.einsum(
-                    "jat,jbt->jab", KS.reshape(nl, s0, self.q2), K.reshape(nl, s0, self.q2)
-                )
-                rest = cols[:, s0:] - self.q1
-                off = -KS[cols[:, :s0, None], rest[:, None, :]]  # (n, s0, r - s0)
-                G[:, :s0, s0:] = off
-                G[:, s0:, :s0] = np.transpose(off, (0, 2, 1))
-                G[:, s0:, s0:] = Sinv[rest[:, :, None], rest[:, None, :]]
-            G[:, :s0, :s0] = B11[level]
-            return G
+            return self._selected_inverse_block(fac)
         return None
 
-    def _selected_inverse_scalar_block(self, fac: _BlockFactor) -> np.ndarray:
-        """:meth:`selected_inverse` when the first term is a random intercept.
+    def inverse_diagonal_blocks(self, fac) -> list[np.ndarray] | None:
+        """Per term, the ``(nlevels, s, s)`` diagonal blocks of ``A^-1`` (block mode only:
+        None otherwise), without forming ``A^-1``."""
+        if self.mode != "block":
+            return None
+        out = [fac.diagonal_blocks()]
+        if not self.q2:
+            return out
+        if fac.sdiag is not None:  # a single nested term after the first
+            return [*out, (1.0 / fac.sdiag)[:, None, None]]
+        Sinv = fac.schur_inverse()
+        for k, t in enumerate(self.re.terms[1:], start=1):
+            idx = (self.re.offsets[k] - self.q1 + np.arange(t.nlevels)[:, None] * t.q
+                   + np.arange(t.q)[None, :])
+            out.append(Sinv[idx[:, :, None], idx[:, None, :]])
+        return out
 
-        With ``K = A11^-1 C`` and ``S`` the Schur complement, ``A^-1`` has blocks
-        ``A11^-1 + K S^-1 K'``, ``-K S^-1`` and ``S^-1``; only entries on the non-zero
-        pattern of ``C`` are needed, and ``(K S^-1)[j, t] = sum_t' K[j, t'] S^-1[t', t]``
-        runs over the few non-zeros of row ``j`` (one for patients nested in therapists),
-        so no dense ``q1 x q2`` product is formed.
+    def _selected_inverse_block(self, fac: BlockFactor) -> np.ndarray:
+        """:meth:`selected_inverse` from the block elimination.
+
+        ``A^-1`` has blocks ``A11^-1 + K S^-1 K'``, ``-K S^-1`` and ``S^-1`` (``K = A11^-1
+        C``, ``S`` the Schur complement); only entries on each row's own columns are needed,
+        all of them on the non-zero pattern of ``C``.
         """
-        if self.pair_src is None:
-            self._pair_pattern()
-        Sinv = linalg.cho_solve(fac.c, np.eye(self.q2), check_finite=False)
-        kdata = fac.K.data
-        src, dst = self.pair_src, self.pair_dst
-        ci = self.c_indices
-        ks = np.bincount(dst, weights=kdata[src] * Sinv[ci[src], ci[dst]], minlength=self.c_nnz)
-        b11 = fac.binv[:, 0, 0] + np.bincount(self.c_row, weights=ks * kdata, minlength=self.q1)
-        cols, s0, r = self.cols, 1, self.r
+        s0, r = self.s0, self.r
         G = np.empty((self.n, r, r))
-        G[:, 0, 0] = b11[cols[:, 0]]
-        off = -ks[self.c_slot.reshape(self.n, r - 1)]
-        G[:, 0, 1:] = off
-        G[:, 1:, 0] = off
-        rest = cols[:, s0:] - self.q1
-        G[:, 1:, 1:] = Sinv[rest[:, :, None], rest[:, None, :]]
+        if not self.q2:
+            G[:] = fac.binv[self.level]
+            return G
+        ks = fac.ks()
+        G[:, :s0, :s0] = fac.diagonal_blocks(ks)[self.level]
+        off = -ks[self.cross.slot]  # (n, s0, r - s0)
+        G[:, :s0, s0:] = off
+        G[:, s0:, :s0] = np.transpose(off, (0, 2, 1))
+        rest = self.cols[:, s0:] - self.q1
+        if fac.sdiag is not None:
+            G[:, s0:, s0:] = (1.0 / fac.sdiag[rest[:, 0]])[:, None, None]
+        else:
+            Sinv = fac.schur_inverse()
+            G[:, s0:, s0:] = Sinv[rest[:, :, None], rest[:, None, :]]
         return G
-
-    def _pair_pattern(self) -> None:
-        """Pairs of non-zeros sharing a row of ``C`` (scalar first term), for the products
-        of :meth:`_selected_inverse_scalar_block`."""
-        counts = np.diff(self.c_indptr)
-        self.c_row = np.repeat(np.arange(self.q1), counts)
-        starts = self.c_indptr[:-1]
-        src, dst = [], []
-        for m in np.unique(counts[counts > 0]):
-            rows = np.flatnonzero(counts == m)
-            base = starts[rows][:, None, None]
-            a = np.arange(m)
-            src.append((base + a[None, :, None] + 0 * a[None, None, :]).ravel())
-            dst.append((base + 0 * a[None, :, None] + a[None, None, :]).ravel())
-        self.pair_src = np.concatenate(src).astype(np.intp)
-        self.pair_dst = np.concatenate(dst).astype(np.intp)
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         """Non-zero values of ``Z Lambda(theta)``, shape ``(n, r)`` (the last one is kept:
@@ -433,30 +337,22 @@ class _RowPattern:
         parts = [t.Z @ self.re.term_factor(theta, k) for k, t in enumerate(self.re.terms)]
         mv = np.column_stack(parts)
         mv.setflags(write=False)
-        self._last_theta, self._last_mv, self._last_zlt = theta.copy(), mv, None
+        self._last_theta, self._last_mv = theta.copy(), mv
         return mv
 
-    def _transpose(self, mv: np.ndarray) -> sparse.csc_matrix:
-        """``(Z Lambda)'`` as a sparse matrix (kept with the last values)."""
-        if mv is self._last_mv and self._last_zlt is not None:
-            return self._last_zlt
-        zl = sparse.csr_matrix((mv.ravel(), self.cols_flat, self.row_indptr),
-                               shape=(self.n, self.q))
-        zlt = zl.T
-        if mv is self._last_mv:
-            self._last_zlt = zlt
-        return zlt
-
     def matvec(self, mv: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return np.einsum("ij,ij->i", mv, u[self.cols])
+        """``(Z Lambda) u``."""
+        return row_matvec(self.cols, mv, u)
 
     def rmatvec(self, mv: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self._transpose(mv) @ v
+        """``(Z Lambda)' v``."""
+        return row_rmatvec(self.cols, mv, v, self.q)
 
     def rmatmat(self, mv: np.ndarray, V: np.ndarray) -> np.ndarray:
-        return np.asarray(self._transpose(mv) @ V)
+        """``(Z Lambda)' V`` for an ``(n, k)`` matrix."""
+        return row_rmatmat(self.cols, mv, V, self.q)
 
-    def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor | _BlockFactor:
+    def factor(self, mv: np.ndarray, w: np.ndarray) -> _Factor | BlockFactor:
         """Factor ``A = (Z Lambda)' W (Z Lambda) + I`` for the current values."""
         if self.mode == "dense":
             prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
@@ -466,22 +362,31 @@ class _RowPattern:
             return _Factor(A, True)
         if self.mode == "block":
             s0 = self.s0
-            m1 = mv[:, :s0]
-            prod1 = (w[:, None, None] * m1[:, :, None] * m1[:, None, :]).ravel()
             nl = self.q1 // s0
-            blocks = np.bincount(self.b11_index, weights=prod1, minlength=nl * s0 * s0)
-            blocks = blocks.reshape(nl, s0, s0) + np.eye(s0)[None, :, :]
+            parts = block_gram(mv, w, self.level, s0, nl, self.cross)
+            if parts is not None:
+                blocks, cdata, a22 = parts
+                blocks += np.eye(s0)[None, :, :]
+                if not self.q2:
+                    return BlockFactor(blocks)
+                if a22.ndim == 1:
+                    a22 += 1.0
+                else:
+                    a22[np.diag_indices(self.q2)] += 1.0
+                return BlockFactor(blocks, self.cross, cdata, a22)
+            m1 = mv[:, :s0]
+            if s0 == 1:
+                blocks = np.bincount(self.level, weights=w * m1[:, 0] ** 2, minlength=nl)
+                blocks = (blocks + 1.0)[:, None, None]
+            else:
+                prod1 = (w[:, None, None] * m1[:, :, None] * m1[:, None, :]).ravel()
+                blocks = np.bincount(self.b11_index, weights=prod1, minlength=nl * s0 * s0)
+                blocks = blocks.reshape(nl, s0, s0) + np.eye(s0)[None, :, :]
             if not self.q2:
-                return _BlockFactor(blocks, sparse.csr_matrix((self.q1, 0)), np.zeros((0, 0)))
+                return BlockFactor(blocks)
             rest = mv[:, s0:]
-            cprod = (w[:, None, None] * m1[:, :, None] * rest[:, None, :]).ravel()
-            cdata = np.bincount(self.c_slot, weights=cprod, minlength=self.c_nnz)
-            C = sparse.csr_matrix((cdata, self.c_indices, self.c_indptr), shape=(self.q1, self.q2))
-            prod = (w[:, None, None] * rest[:, :, None] * rest[:, None, :]).ravel()
-            A22 = np.bincount(self.a22_index, weights=prod, minlength=self.q2 * self.q2)
-            A22 = A22.reshape(self.q2, self.q2)
-            A22[np.diag_indices(self.q2)] += 1.0
-            return _BlockFactor(blocks, C, A22)
+            cross = self.cross
+            return BlockFactor(blocks, cross, cross.cross_data(w, m1, rest), cross.a22(w, rest))
         prod = (w[:, None, None] * mv[:, :, None] * mv[:, None, :]).ravel()
         data = np.bincount(self.sp_slot, weights=prod, minlength=self.sp_nnz)
         data[self.sp_diag_slot] += 1.0
@@ -545,6 +450,7 @@ class PirlsProblem:
         self._check_mu = family.link.name in ("identity", "inverse", "1/mu^2", "sqrt")
         self._setup_constants()
         self._u = np.zeros(re.q)
+        self._u_theta: np.ndarray | None = None  # theta at which the warm start was found
         self.tol = 1e-11  # PIRLS: largest Newton step in u at convergence
         self._canonical = (family.name, family.link.name) in {
             ("binomial", "logit"),
@@ -630,10 +536,37 @@ class PirlsProblem:
     def set_u(self, u: np.ndarray) -> None:
         """Set the starting value of the conditional modes (warm start)."""
         self._u = np.array(u, dtype=float)
+        self._u_theta = None
 
     def reset(self) -> None:
         """Restart PIRLS from ``u = 0``."""
         self._u = np.zeros(self.re.q)
+        self._u_theta = None
+
+    def _warm_start(self, theta: np.ndarray) -> None:
+        """Carry the warm start ``u`` over to a new ``theta`` keeping ``b = Lambda u`` fixed.
+
+        The conditional modes on the data scale (``b``) move little between nearby θ, whereas
+        ``u = Lambda^-1 b`` scales inversely with θ; starting PIRLS from the old ``b`` saves
+        Newton steps. Only scalar terms are carried over (a vector term's factor can be
+        nearly singular, where the transformation would amplify rounding), and a term whose
+        θ shrinks by more than a factor 4 keeps its ``u`` (for small θ the modes shrink with
+        it).
+        """
+        old = self._u_theta
+        self._u_theta = theta = np.array(theta, dtype=float)
+        if old is None or np.array_equal(old, theta) or not np.any(self._u):
+            return
+        u = self._u.copy()
+        re = self.re
+        for k, t in enumerate(re.terms):
+            if t.q != 1:
+                continue
+            ratio = re.term_factor(old, k)[0, 0] / re.term_factor(theta, k)[0, 0]
+            if np.isfinite(ratio) and 0.0 < ratio <= 4.0:
+                sl = slice(re.offsets[k], re.offsets[k] + t.nlevels)
+                u[sl] *= ratio
+        self._u = u
 
     # ------------------------------------------------------------------ PIRLS in u
     def pirls(self, theta: np.ndarray, beta: np.ndarray, tol: float | None = None) -> PirlsState:
@@ -643,6 +576,7 @@ class PirlsProblem:
         :attr:`tol`, 1e-11: the Laplace approximation to full precision).
         """
         tol = self.tol if tol is None else tol
+        self._warm_start(theta)
         eta0 = self.offset + self.X @ beta
         if self.is_scalar:
             return self._pirls_scalar(float(theta[0]), eta0, tol)
@@ -731,15 +665,17 @@ class PirlsProblem:
             return ops.factor(mv, w).solve(ops.rmatvec(mv, score) - u)
 
         u, eta, mu, w, it = self._pirls_iterate(eta0, lambda u: ops.matvec(mv, u), newton_step, tol)
+        fac = ops.factor(mv, w)
         return PirlsState(
             u=u,
             eta=eta,
             mu=mu,
             weights=w,
-            logdet=ops.factor(mv, w).logdet,
+            logdet=fac.logdet,
             minus2_cond=self._m2sum(mu, dev := self._devsum(mu)),
             dev_cond=dev,
             iterations=it,
+            factor=fac,
         )
 
     # ------------------------------------------------------------------ objectives
@@ -755,9 +691,7 @@ class PirlsProblem:
         if self.is_scalar:
             return True
         ops = self.ops
-        if ops.mode == "block" and ops.s0 == 1 and ops.q2:  # pattern-only selected inverse
-            return True
-        return ops.mode == "dense" or (ops.mode == "block" and ops.q1 * ops.q2 <= 2e7)
+        return ops.mode in ("dense", "block")
 
     def _eta_derivatives(self, eta: np.ndarray, mu: np.ndarray):
         """Score ``s``, Fisher weights ``w``, observed information ``h`` and ``dw/d eta``.
@@ -835,7 +769,7 @@ class PirlsProblem:
         u = st.u
         s, w, h, dw = self._eta_derivatives(st.eta, st.mu)
         mv = ops.values(theta)
-        fac = ops.factor(mv, w)
+        fac = st.factor  # A at the Fisher weights of the mode (the same w)
         G = ops.selected_inverse(fac)
         if G is None:
             raise EstimationError("selected inverse unavailable for this design")
@@ -880,7 +814,15 @@ class PirlsProblem:
         fac = self.ops.factor(mv, w)
         B = self.ops.rmatmat(mv, self.X * w[:, None])
         ru = self.ops.rmatvec(mv, score) - u
-        return fac.solve(B), fac.solve(ru), B, ru, fac.logdet
+        sol = fac.solve(np.column_stack([B, ru]))
+        return sol[:, :-1], sol[:, -1], B, ru, fac.logdet
+
+    def _logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
+        """``log det(Lambda'Z'WZ Lambda + I)`` at weights ``w``."""
+        if self.is_scalar:
+            th = float(theta[0])
+            return float(np.sum(np.log(th * th * self.group_sum(w * self.zv2) + 1.0)))
+        return self.ops.factor(self.ops.values(theta), w).logdet
 
     def _eta_u(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         if self.is_scalar:
@@ -899,6 +841,7 @@ class PirlsProblem:
         """
         tol = 10.0 * self.tol if tol is None else tol
         beta = np.array(beta0, dtype=float)
+        self._warm_start(theta)
         u = self._u.copy()
         eta = self.offset + self.X @ beta + self._eta_u(theta, u)
         mu, w, score = self._working(eta)
@@ -940,8 +883,7 @@ class PirlsProblem:
             if size < tol or abs(change) < 1e-13 * (abs(pdev) + 1.0):
                 break
         self._u = u
-        _a, _b, _c, _d, logdet = self._schur_parts(theta, w, score, u)
-        return beta, self._m2sum(mu) + float(u @ u) + logdet
+        return beta, self._m2sum(mu) + float(u @ u) + self._logdet(theta, w)
 
     def fixed_info(self, theta: np.ndarray, st: PirlsState) -> np.ndarray:
         """``X'WX - B' A^{-1} B`` at a PIRLS state: inverse of lme4's RX-based ``vcov``."""
