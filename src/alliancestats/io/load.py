@@ -392,7 +392,8 @@ def _type_hints(roles: list[Role], instruments: Any) -> TypeHints:
     except (ParameterError, InstrumentError):
         specs = []  # reported with its context when the items are resolved
     numbers |= {c for spec in specs for c in spec.columns}
-    return TypeHints(frozenset(numbers))
+    plain = {r.column for r in roles if r.kind != "covariate"}  # IDs: text exactly as read
+    return TypeHints(frozenset(numbers), frozenset(plain))
 
 
 def _keep_rule(keep: Any, keep_other_columns: bool | None) -> Any:
@@ -442,6 +443,13 @@ def _sorted_positions(ctx: LoadContext, keep: np.ndarray) -> np.ndarray:
     return order[keep[order]]
 
 
+def _is_identity(order: np.ndarray) -> bool:
+    """Whether ``order`` is 0, 1, 2, ... (checked without building that sequence)."""
+    if not len(order):
+        return True
+    return order[0] == 0 and bool(np.all(np.diff(order) == 1))
+
+
 def _source_rows(rows: np.ndarray) -> pd.Series:
     if rows.dtype == object and len(rows) and pd.api.types.infer_dtype(rows) == "integer":
         return pd.Series(rows.astype(np.int64), copy=False)
@@ -470,13 +478,14 @@ def _assemble(
     if keep_items:
         for c, v in ctx.item_values.items():
             cols.setdefault(c, v)
-    identity = len(order) == ctx.n and bool(np.all(order == np.arange(ctx.n)))
+    identity = len(order) == ctx.n and _is_identity(order)
     session = cols["session"].to_numpy(dtype=float, na_value=np.nan)
     cols["session"] = pd.Series(pd.array(np.round(session), dtype="Int64"))
     if not identity:  # drop and sort in one take per column
         cols = {k: v.iloc[order].reset_index(drop=True) for k, v in cols.items()}
     frame = pd.DataFrame(cols, copy=False)
-    frame["source_row"] = _source_rows(np.asarray(plan.records.rows)[order])
+    rows = np.asarray(plan.records.rows)
+    frame["source_row"] = _source_rows(rows if identity else rows[order])
     if info.dates is not None:
         pos = list(frame.columns).index("session_date") + 1
         frame.insert(

@@ -223,6 +223,9 @@ def classify_number(
 def _text_cells(col: pd.Series) -> pa.Array | None:
     if is_text_dtype(col.dtype):
         return text_array(col)
+    if isinstance(col.dtype, pd.CategoricalDtype):  # text read encoded: its distinct cells
+        strings = [v for v in col.cat.categories if isinstance(v, str)]
+        return text_array(strings) if strings else None
     if col.dtype == object:
         strings = [v for v in col.to_numpy() if isinstance(v, str)]
         return text_array(strings) if strings else None

@@ -179,7 +179,7 @@ def empty_problems() -> pd.DataFrame:
     >>> empty_problems().columns.tolist()
     ['file', 'row', 'column', 'value', 'reason', 'kind']
     """
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in PROBLEM_COLUMNS})
+    return pd.DataFrame(np.empty((0, len(PROBLEM_COLUMNS)), dtype=object), columns=PROBLEM_COLUMNS)
 
 
 def format_rows(rows: Sequence[Any], limit: int = 5) -> str:
