@@ -112,6 +112,7 @@ class LoadContext:
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
     order: np.ndarray | None = None
+    ordered: bool = False  # whether the records are already sorted (order is 0, 1, 2, ...)
     _freed: int = field(default=0, init=False, repr=False)
     _pending: list[Any] = field(default_factory=list, init=False, repr=False)
 
@@ -595,6 +596,7 @@ def record_order(ctx: LoadContext) -> np.ndarray:
                 | ((codes[1:] == codes[:-1]) & (session[1:] >= session[:-1]))
             )
         )
+        ctx.ordered = ordered
         ctx.order = np.arange(len(codes)) if ordered else np.lexsort((session, codes))
     return ctx.order
 

@@ -314,10 +314,11 @@ def check_therapist_change(
     pos = order[usable[order]]
     if not len(pos):
         return none
-    pc_, tc = pcodes[pos], np.asarray(therapist_codes, dtype=np.int64)[pos]
-    start = np.r_[True, pc_[1:] != pc_[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(pos)), 0))
-    changing = np.unique(pc_[tc != tc[first]])
+    pc_, tc = pcodes[pos], np.asarray(therapist_codes)[pos]
+    # a patient whose records are not all seen by one therapist has two neighbouring records
+    # (in patient order) with different therapists
+    switch = (pc_[1:] == pc_[:-1]) & (tc[1:] != tc[:-1])
+    changing = np.unique(pc_[1:][switch])
     if not len(changing):
         return none
     members = np.sort(pos[np.isin(pc_, changing)])
