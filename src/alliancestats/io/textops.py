@@ -362,12 +362,11 @@ def dictionary_of(indices: np.ndarray, uniques: pa.Array, source: Any = None) ->
 def encoded_parts(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """The index of each cell's value and the distinct values of a dictionary-encoded text
     column (as pyarrow's CSV reader makes them: one dictionary per piece, no nulls)."""
-    pieces = _chunks(arr.unify_dictionaries() if isinstance(arr, pa.ChunkedArray) else arr)
-    if not pieces:
-        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
-    indices = [p.indices.to_numpy(zero_copy_only=False) for p in pieces]
-    joined = indices[0] if len(indices) == 1 else np.concatenate(indices)
-    return joined, pieces[0].dictionary.cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        if not arr.num_chunks:
+            return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
+        arr = arr.unify_dictionaries().combine_chunks()  # one dictionary, indices joined
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.cast(pa.large_string())
 
 
 def lengths(arr: pa.Array) -> np.ndarray:
