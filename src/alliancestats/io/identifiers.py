@@ -232,7 +232,8 @@ def _parse_text_ids(
         rank = d.ranks()
     parsed = Parsed(values.set_axis(index), missing, bad, reasons, kinds, code_texts)
     parsed.order = None
-    if len(rank):
+    if len(rank):  # the narrowest integers that hold the codes (one per cell, kept to the end)
+        rank = rank.astype(np.int32 if len(rank) < 2**31 - 1 else np.int64, copy=False)
         parsed.order = rank[present_idx]
         parsed.order[missing] = len(rank)
     return parsed

@@ -413,13 +413,15 @@ class SessionData:
         # patient's first and last session but is absent for that patient; designs with
         # sparse time points (t0, t8) therefore have no gaps by construction. The data are
         # sorted by patient and session, so per-patient runs are contiguous.
-        session = d["session"].to_numpy(dtype=float, na_value=np.nan)
-        ok = ~np.isnan(session)
-        patients = d["patient"] if ok.all() else d["patient"][ok]  # no copy in the usual case
-        session = session[ok].astype(np.int64)
+        ok = d["session"].notna().to_numpy()
+        if ok.all():  # the usual case: no copies of the columns
+            patients, session = d["patient"], d["session"].to_numpy(dtype=np.int64)
+        else:
+            patients = d["patient"][ok]
+            session = d["session"].to_numpy(dtype=float, na_value=np.nan)[ok].astype(np.int64)
         if not len(patients):
             return pd.DataFrame(columns=columns)
-        codes = np.cumsum(changes(patients))
+        codes = np.cumsum(changes(patients), dtype=np.int32 if len(ok) < 2**31 else np.int64)
         used = _distinct_sorted(session)
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         ends = np.r_[starts[1:], len(codes)]

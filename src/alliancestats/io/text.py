@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from alliancestats.errors import FileFormatError, ParameterError
-from alliancestats.io.textops import encoded_parts, first_bytes, to_bool_array
+from alliancestats.io.textops import encoded_parts, first_bytes, release_memory, to_bool_array
 from alliancestats.io.typed import (
     ENCODED,
     LineCells,
@@ -480,6 +480,7 @@ def _fast_cells(
     cells.typed = typed
     cells.encoded = {j for j, c in enumerate(columns) if c.type == ENCODED}
     cells.line_cells = LineCells(source.read_all, start, delim) if typed else None
+    release_memory()  # the reader's working buffers
     return cells
 
 

@@ -308,7 +308,7 @@ def check_therapist_change(
         patient_codes = pd.factorize(patient)[0]
     if therapist_codes is None:
         therapist_codes = pd.factorize(therapist)[0]
-    pcodes = np.asarray(patient_codes, dtype=np.int64)
+    pcodes = np.asarray(patient_codes)
     if order is None:
         order = np.argsort(pcodes, kind="stable")
     pos = order[usable[order]]
