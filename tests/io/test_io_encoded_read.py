@@ -18,6 +18,7 @@ import pytest
 import alliancestats.io.typed as typed
 from alliancestats.errors import AllianceStatsWarning
 from alliancestats.io import load_sessions, read_table
+from alliancestats.io.convert import MissingCodes, keep_column
 from alliancestats.io.text import TypeHints
 
 ROWS = 2000  # well beyond the first lines from which the reading types are chosen
@@ -125,3 +126,19 @@ def test_decimal_comma_seen_in_an_encoded_column(tmp_path, monkeypatch):
     encoded = read_table(path, types=TypeHints(frozenset(), frozenset({"pid"})))
     assert "site" in encoded.encoded_columns
     assert encoded.decimal == read_table(path).decimal == ","
+
+
+@pytest.mark.parametrize(
+    "odd", ["", "NA", " MISSING ", "miſſing", "2024-01-02\u00a0", " 2024-01-02", "2024-01-02"]
+)
+def test_kept_text_without_codes_is_kept_as_written(odd):
+    # long ASCII cells are taken as they are; any cell that could be a code or needs trimming
+    # sends the column through the per-value path, with the same result
+    cells = pd.Series([f"2024-01-{k % 28 + 1:02d}" for k in range(500)] + [odd], dtype="str")
+    codes = MissingCodes()
+    seen_cells: dict[str, int] = {}
+    seen_values: dict[str, int] = {}
+    by_cell = keep_column(cells, ".", codes, seen=seen_cells, by_value=False)
+    by_value = keep_column(cells, ".", codes, seen=seen_values, by_value=True)
+    pd.testing.assert_series_equal(by_cell, by_value, check_exact=True)
+    assert seen_cells == seen_values

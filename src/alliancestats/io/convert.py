@@ -41,6 +41,7 @@ from alliancestats.io.textops import (
     as_text_series,
     dictionary,
     dictionary_of,
+    edge_space,
     first_bytes,
     null_where,
     second_bytes,
@@ -101,10 +102,27 @@ def text_cells(
     ``seen``, when given, is updated with the number of cells holding each missing-value
     code (as written).
     """
+    plain = _plain_text(series, codes)
+    if plain is not None:
+        return plain, np.zeros(len(plain), dtype=bool)
     d = _cell_dictionary(series)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)
     return d.texts(), d.per_cell(flags)
+
+
+def _plain_text(series: pd.Series, codes: MissingCodes) -> pa.Array | None:
+    """The cells as they are, when no cell can be missing or need trimming (checked on the
+    whole column at once): every cell ASCII, longer than any missing-value code and without
+    surrounding white space. ``None`` when that does not hold (or the column is not text)."""
+    if not is_text_dtype(series.dtype) or not len(series):
+        return None
+    arr = text_array(series)
+    if arr.null_count or pc.min(pc.binary_length(arr)).as_py() <= max(map(len, codes.texts)):
+        return None
+    if not pc.all(pc.string_is_ascii(arr)).as_py() or edge_space(arr):
+        return None
+    return arr
 
 
 def count_codes(parsed: Parsed, seen: dict[str, int]) -> None:
@@ -351,7 +369,7 @@ def _numbers_by_value(
         return None
     _count_coded(d, num, seen)
     spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
-    return pd.Series(spread, index=index, dtype="float64", copy=False)
+    return pd.Series(spread, index=index, dtype=np.float64, copy=False)
 
 
 def _count_coded(d: Dictionary, num: Parsed, seen: dict | None) -> None:
@@ -375,7 +393,7 @@ def _keep_by_value(
     if num is not None and not num.bad.any() and not _written_differently(uniques, num.values):
         _count_coded(d, num, seen)
         spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
-        return pd.Series(spread, index=index, dtype="float64", copy=False)
+        return pd.Series(spread, index=index, dtype=np.float64, copy=False)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)
     return as_text_series(null_where(d.texts(), d.per_cell(flags)), index)

@@ -455,7 +455,7 @@ def parse_numeric(
         values = np.array(values, dtype=float)  # a copy: never write into the caller's data
         values[clear] = np.nan
     return Parsed(
-        pd.Series(values, index=series.index, dtype="float64", copy=False),
+        pd.Series(values, index=series.index, dtype=np.float64, copy=False),
         missing,
         bad,
         reasons,

@@ -310,7 +310,7 @@ def _session_numbers(ctx: LoadContext, column: Any, s: pd.Series) -> np.ndarray:
     )
     ok = ~(p.missing | p.bad | not_whole)
     sess = np.where(ok, v, np.nan)
-    ctx.out["session"] = pd.Series(sess, dtype="float64", copy=False)
+    ctx.out["session"] = pd.Series(sess, dtype=np.float64, copy=False)
     return ok
 
 
