@@ -390,7 +390,11 @@ def _is_text(t: pa.DataType) -> bool:
 def _blank_rows(columns: list[pa.ChunkedArray], n: int, typed: set[int]) -> np.ndarray:
     """Rows whose every cell is empty or white space (null in typed columns)."""
     cand = np.ones(n, dtype=bool)
-    for j, col in enumerate(columns):
+    # typed columns first: one null mask each, and a single filled one rules out most rows
+    for j in sorted(range(len(columns)), key=lambda j: j not in typed):
+        col = columns[j]
+        if j in typed and not col.null_count:  # a column filled everywhere: no blank row
+            return np.zeros(n, dtype=bool)
         if j in typed:
             cand &= to_bool_array(pc.is_null(col))
         elif col.type == ENCODED:
