@@ -21,7 +21,8 @@ The three readers take turns (pandas, keep="all", keep="declared", pandas, ...) 
 ``--repeat`` rounds after one warm-up each, so that a change in the machine's load affects
 them alike; the table gives the median wall-clock time of each and the ratio of the medians,
 and the same for CPU time (user + system time of the process, which other jobs on a shared
-machine disturb less than wall-clock time). Every reader here runs on one thread.
+machine disturb less than wall-clock time). ``load_sessions`` runs on one thread; pandas'
+reader does much of its work on helper threads, whose CPU time the process time includes.
 
 Memory is measured in a fresh subprocess per reader: the peak resident memory added by the
 call, after a warm-up on a 2,000-row file of the same shape (lazy imports, thread pools),

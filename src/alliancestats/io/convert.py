@@ -40,6 +40,8 @@ from alliancestats.io.textops import (
     Dictionary,
     as_text_series,
     dictionary,
+    dictionary_of,
+    edge_space,
     first_bytes,
     null_where,
     second_bytes,
@@ -71,6 +73,13 @@ def _cell_dictionary(series: pd.Series) -> Dictionary:
     return dictionary(text_array([id_text(v) for v in series.to_numpy(dtype=object)]))
 
 
+def _encoded_dictionary(series: pd.Series) -> Dictionary:
+    """:func:`dictionary` of a text column read dictionary-encoded (a categorical whose
+    categories are the distinct cells as written, each used by some cell)."""
+    cat = series.array
+    return dictionary_of(np.asarray(cat.codes), text_array(list(cat.categories)))
+
+
 def _missing_values(d: Dictionary, codes: MissingCodes) -> np.ndarray:
     """Per distinct value: empty or a missing-value code."""
     return np.array([v == "" or v.casefold() in codes.texts for v in d.values], dtype=bool)
@@ -93,10 +102,27 @@ def text_cells(
     ``seen``, when given, is updated with the number of cells holding each missing-value
     code (as written).
     """
+    plain = _plain_text(series, codes)
+    if plain is not None:
+        return plain, np.zeros(len(plain), dtype=bool)
     d = _cell_dictionary(series)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)
     return d.texts(), d.per_cell(flags)
+
+
+def _plain_text(series: pd.Series, codes: MissingCodes) -> pa.Array | None:
+    """The cells as they are, when no cell can be missing or need trimming (checked on the
+    whole column at once): every cell ASCII, longer than any missing-value code and without
+    surrounding white space. ``None`` when that does not hold (or the column is not text)."""
+    if not is_text_dtype(series.dtype) or not len(series):
+        return None
+    arr = text_array(series)
+    if arr.null_count or pc.min(pc.binary_length(arr)).as_py() <= max(map(len, codes.texts)):
+        return None
+    if not pc.all(pc.string_is_ascii(arr)).as_py() or edge_space(arr):
+        return None
+    return arr
 
 
 def count_codes(parsed: Parsed, seen: dict[str, int]) -> None:
@@ -105,9 +131,8 @@ def count_codes(parsed: Parsed, seen: dict[str, int]) -> None:
         seen[code] = seen.get(code, 0) + 1
 
 
-def _categorical(series: pd.Series, codes: MissingCodes, seen: dict | None) -> pd.Series:
+def _categorical(d: Dictionary, index: pd.Index, codes: MissingCodes, seen: dict | None) -> pd.Series:
     """Categorical of the stripped texts, categories sorted, missing cells NA."""
-    d = _cell_dictionary(series)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)
     kept = [k for k in range(len(d.values)) if not flags[k]]
@@ -117,7 +142,7 @@ def _categorical(series: pd.Series, codes: MissingCodes, seen: dict | None) -> p
     for k in kept:
         code_of[k] = rank[d.values[k]]
     codes_per_cell = code_of[np.where(d.indices >= 0, d.indices, len(d.values))]
-    return pd.Series(pd.Categorical.from_codes(codes_per_cell, categories=cats), index=series.index)
+    return pd.Series(pd.Categorical.from_codes(codes_per_cell, categories=cats), index=index)
 
 
 def _could_be_all_numbers(series: pd.Series, fmt: NumberFormat | str, codes: MissingCodes) -> bool:
@@ -148,11 +173,15 @@ def parse_covariate(
     codes: MissingCodes,
     value_labels: dict | None = None,
     seen: dict[str, int] | None = None,
+    encoded: bool = False,
 ) -> pd.Series:
     """Convert a covariate: numbers stay numeric, text becomes a categorical.
 
     SPSS/Stata value labels turn coded numbers into a categorical of the labels (categories
     in code order); unlabelled codes keep their code as text. Existing categoricals pass.
+    ``encoded=True`` says that ``series`` is text read dictionary-encoded (see
+    :class:`~alliancestats.io.readers.RawTable`): a categorical of the cells as written,
+    converted like text, once per distinct value.
 
     Examples
     --------
@@ -162,6 +191,10 @@ def parse_covariate(
     >>> parse_covariate(pd.Series([1.0, 2.0]), ".", MissingCodes(), {1: "control", 2: "PT"}).tolist()
     ['control', 'PT']
     """
+    if encoded:
+        d = _encoded_dictionary(series)
+        numbers = _numbers_by_value(d, series.index, fmt, codes, seen)
+        return numbers if numbers is not None else _categorical(d, series.index, codes, seen)
     if isinstance(series.dtype, pd.CategoricalDtype):
         return series.copy()
     if value_labels:
@@ -173,7 +206,7 @@ def parse_covariate(
     numbers = _as_numbers(series, fmt, codes, seen)
     if numbers is not None:
         return numbers
-    return _categorical(series, codes, seen)
+    return _categorical(_cell_dictionary(series), series.index, codes, seen)
 
 
 def _labelled(
@@ -268,6 +301,7 @@ def keep_column(
     value_labels: dict | None = None,
     seen: dict[str, int] | None = None,
     by_value: bool | None = None,
+    encoded: bool = False,
 ) -> pd.Series:
     """An undeclared column as kept by the loader, with as little change as possible.
 
@@ -279,7 +313,11 @@ def keep_column(
 
     A text column is looked at once per distinct value when its first cells repeat few
     values (``by_value=None``); ``True``/``False`` force either way, with the same result.
+    ``encoded=True``: ``series`` is text read dictionary-encoded (as in
+    :func:`parse_covariate`), always looked at once per distinct value.
     """
+    if encoded:
+        return _keep_by_value(_encoded_dictionary(series), series.index, fmt, codes, seen)
     if value_labels:
         labelled = _labelled(series, fmt, codes, value_labels)
         if labelled is not None:
@@ -296,7 +334,7 @@ def keep_column(
     if by_value is None:
         by_value = is_text_dtype(dtype) and _few_values(text_array(series))
     if by_value and is_text_dtype(dtype):
-        return _keep_by_value(series, fmt, codes, seen)
+        return _keep_by_value(dictionary(text_array(series)), series.index, fmt, codes, seen)
     met: dict[str, int] = {}
     numbers = _as_numbers(series, fmt, codes, met)
     if numbers is not None and not _written_differently(series, numbers):
@@ -319,27 +357,46 @@ def _few_values(arr: pa.Array) -> bool:
     return len(head) > 0 and pc.count_distinct(head).as_py() <= len(head) // 4
 
 
+def _numbers_by_value(
+    d: Dictionary, index: pd.Index, fmt: NumberFormat | str, codes: MissingCodes, seen: dict | None
+) -> pd.Series | None:
+    """:func:`_as_numbers` of an encoded text column, once per distinct (stripped) value."""
+    uniques = as_text_series(d.value_array())
+    if not _could_be_all_numbers(uniques, fmt, codes):
+        return None
+    num = parse_numeric(uniques, fmt, codes)
+    if num.bad.any():
+        return None
+    _count_coded(d, num, seen)
+    spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
+    return pd.Series(spread, index=index, dtype=np.float64, copy=False)
+
+
+def _count_coded(d: Dictionary, num: Parsed, seen: dict | None) -> None:
+    """Add the cells of the distinct values read as missing-value codes to ``seen``."""
+    if seen is not None and num.codes:
+        counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d))
+        for k, code in num.codes.items():
+            seen[code] = seen.get(code, 0) + int(counts[k])
+
+
 def _keep_by_value(
-    series: pd.Series, fmt: NumberFormat | str, codes: MissingCodes, seen: dict | None
+    d: Dictionary, index: pd.Index, fmt: NumberFormat | str, codes: MissingCodes, seen: dict | None
 ) -> pd.Series:
     """:func:`keep_column` for a text column, deciding once per distinct (stripped) value.
 
     Every rule looks at one cell's text alone, so classifying the distinct values and
     spreading the answer to the cells gives exactly the per-cell result.
     """
-    d = dictionary(text_array(series))
     uniques = as_text_series(d.value_array())
     num = parse_numeric(uniques, fmt, codes) if _could_be_all_numbers(uniques, fmt, codes) else None
     if num is not None and not num.bad.any() and not _written_differently(uniques, num.values):
-        if seen is not None and num.codes:
-            counts = np.bincount(d.indices[d.indices >= 0], minlength=len(d))
-            for k, code in num.codes.items():
-                seen[code] = seen.get(code, 0) + int(counts[k])
+        _count_coded(d, num, seen)
         spread = np.append(num.values.to_numpy(), np.nan).take(d.indices)  # index -1: NaN
-        return pd.Series(spread, index=series.index, dtype="float64", copy=False)
+        return pd.Series(spread, index=index, dtype=np.float64, copy=False)
     flags = _missing_values(d, codes)
     _count(d, flags, seen)
-    return as_text_series(null_where(d.texts(), d.per_cell(flags)), series.index)
+    return as_text_series(null_where(d.texts(), d.per_cell(flags)), index)
 
 
 _DIGITS = np.zeros(256, dtype=bool)

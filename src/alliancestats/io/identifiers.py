@@ -203,7 +203,8 @@ def _parse_text_ids(
         d = dictionary(d.texts())
     flags, plain, numberish = _value_kinds(d, codes)
     missing = d.per_cell(flags)
-    present_idx = np.where(d.indices >= 0, d.indices, 0)
+    null = d.indices < 0
+    present_idx = np.where(null, 0, d.indices) if null.any() else d.indices
     code_texts: dict[int, str] = {}
     coded_values = [k for k in np.flatnonzero(flags) if d.values[k]]
     if coded_values:
@@ -230,5 +231,9 @@ def _parse_text_ids(
         values = as_text_series(null_where(d.texts(), missing))
         rank = d.ranks()
     parsed = Parsed(values.set_axis(index), missing, bad, reasons, kinds, code_texts)
-    parsed.order = np.where(missing, len(rank), rank[present_idx]) if len(rank) else None
+    parsed.order = None
+    if len(rank):  # the narrowest integers that hold the codes (one per cell, kept to the end)
+        rank = rank.astype(np.int32 if len(rank) < 2**31 - 1 else np.int64, copy=False)
+        parsed.order = rank[present_idx]
+        parsed.order[missing] = len(rank)
     return parsed

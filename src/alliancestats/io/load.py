@@ -392,7 +392,8 @@ def _type_hints(roles: list[Role], instruments: Any) -> TypeHints:
     except (ParameterError, InstrumentError):
         specs = []  # reported with its context when the items are resolved
     numbers |= {c for spec in specs for c in spec.columns}
-    return TypeHints(frozenset(numbers))
+    plain = {r.column for r in roles if r.kind != "covariate"}  # IDs: text exactly as read
+    return TypeHints(frozenset(numbers), frozenset(plain))
 
 
 def _keep_rule(keep: Any, keep_other_columns: bool | None) -> Any:
@@ -436,10 +437,20 @@ def _mapping(plan: RecordPlan, scored: list[Role], table: RawTable, layout: str)
     return mapping
 
 
-def _sorted_positions(ctx: LoadContext, keep: np.ndarray) -> np.ndarray:
-    """Positions of the kept records, sorted by patient then session."""
+def _sorted_positions(ctx: LoadContext, keep: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Positions of the kept records, sorted by patient then session, and whether that is
+    every record in its place (nothing to drop or move)."""
     order = record_order(ctx)
-    return order[keep[order]]
+    if ctx.ordered and keep.all():
+        return order, True
+    return order[keep[order]], False
+
+
+def _whole_numbers(values: np.ndarray) -> pd.Series:
+    """Whole numbers held as float (NaN: missing) as an ``Int64`` Series."""
+    missing = np.isnan(values)
+    ints = np.round(np.where(missing, 0.0, values)).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(ints, missing), copy=False)
 
 
 def _source_rows(rows: np.ndarray) -> pd.Series:
@@ -452,7 +463,7 @@ def _assemble(
     ctx: LoadContext, plan: RecordPlan, info: SessionInfo, scored: list[Role], keep_items: bool
 ) -> pd.DataFrame:
     out = ctx.out
-    order = _sorted_positions(ctx, ~ctx.log.bad_records())
+    order, identity = _sorted_positions(ctx, ~ctx.log.bad_records())
     names: list[Any] = ["patient", "therapist", "session"]
     names += [r.name for k in ("alliance", "outcome") for r in plan.roles + scored if r.kind == k]
     names += [r.name for r in plan.roles if r.kind == "covariate"]
@@ -470,13 +481,15 @@ def _assemble(
     if keep_items:
         for c, v in ctx.item_values.items():
             cols.setdefault(c, v)
-    identity = len(order) == ctx.n and bool(np.all(order == np.arange(ctx.n)))
-    session = cols["session"].to_numpy(dtype=float, na_value=np.nan)
-    cols["session"] = pd.Series(pd.array(np.round(session), dtype="Int64"))
+    cols["session"] = _whole_numbers(cols["session"].to_numpy(dtype=float, na_value=np.nan))
     if not identity:  # drop and sort in one take per column
         cols = {k: v.iloc[order].reset_index(drop=True) for k, v in cols.items()}
-    frame = pd.DataFrame(cols, copy=False)
-    frame["source_row"] = _source_rows(np.asarray(plan.records.rows)[order])
+    # the columns' arrays as they are (Series would be aligned on their index one by one)
+    frame = pd.DataFrame(
+        {k: v.array for k, v in cols.items()}, index=pd.RangeIndex(len(order)), copy=False
+    )
+    rows = np.asarray(plan.records.rows)
+    frame["source_row"] = _source_rows(rows if identity else rows[order])
     if info.dates is not None:
         pos = list(frame.columns).index("session_date") + 1
         frame.insert(

@@ -223,6 +223,9 @@ def classify_number(
 def _text_cells(col: pd.Series) -> pa.Array | None:
     if is_text_dtype(col.dtype):
         return text_array(col)
+    if isinstance(col.dtype, pd.CategoricalDtype):  # text read encoded: its distinct cells
+        strings = [v for v in col.cat.categories if isinstance(v, str)]
+        return text_array(strings) if strings else None
     if col.dtype == object:
         strings = [v for v in col.to_numpy() if isinstance(v, str)]
         return text_array(strings) if strings else None
@@ -452,7 +455,7 @@ def parse_numeric(
         values = np.array(values, dtype=float)  # a copy: never write into the caller's data
         values[clear] = np.nan
     return Parsed(
-        pd.Series(values, index=series.index, dtype="float64", copy=False),
+        pd.Series(values, index=series.index, dtype=np.float64, copy=False),
         missing,
         bad,
         reasons,

@@ -51,7 +51,8 @@ from alliancestats.errors import DataValidationError, FileFormatError, Parameter
 from alliancestats.io.excel import letter, read_excel_cells
 from alliancestats.io.numbers import NumberFormat, detect_decimal, detect_number_format
 from alliancestats.io.text import FileInput, TypeHints, read_text_cells
-from alliancestats.io.textops import as_text_series
+from alliancestats.io.textops import as_text_series, encoded_parts
+from alliancestats.io.typed import ENCODED
 
 __all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS", "detect_decimal"]
 
@@ -122,6 +123,10 @@ class RawTable:
     typed_columns : frozenset
         Text-file columns that pyarrow typed exactly (numbers, dates; see :mod:`.typed`);
         :meth:`cell_text` gives their cells as written.
+    encoded_columns : frozenset
+        Text-file columns read dictionary-encoded (:mod:`.typed`): held as a categorical
+        whose categories are the distinct cells exactly as written, in no particular order.
+        They are text like any other cell, not categories the file declared.
     """
 
     frame: pd.DataFrame
@@ -145,6 +150,7 @@ class RawTable:
     formula_cells: list[tuple[int, Any]] = field(default_factory=list)
     typed_columns: frozenset[Any] = frozenset()
     line_cells: Any = None
+    encoded_columns: frozenset[Any] = frozenset()
 
     def cell_text(self, column: Any, positions: np.ndarray) -> np.ndarray | None:
         """The cells of a typed text-file column as written (``None`` for other columns).
@@ -339,6 +345,8 @@ def _column_series(arr: pa.ChunkedArray) -> pd.Series:
     t = arr.type
     if pa.types.is_large_string(t) or pa.types.is_string(t):
         return as_text_series(arr)
+    if t == ENCODED:
+        return _encoded_series(arr)
     if pa.types.is_null(t):
         return as_text_series(pa.array([""] * len(arr), type=pa.large_string()))
     if pa.types.is_floating(t) or (pa.types.is_integer(t) and not arr.null_count):
@@ -348,6 +356,18 @@ def _column_series(arr: pa.ChunkedArray) -> pd.Series:
     if pa.types.is_boolean(t):
         return pd.Series(pd.array(arr.to_pylist(), dtype="boolean"))
     return pd.Series(arr.to_pandas(date_as_object=False))
+
+
+def _encoded_series(arr: pa.ChunkedArray) -> pd.Series:
+    """A text column read dictionary-encoded as a categorical of the cells as written (values
+    that no cell uses any more, e.g. of blank rows left out, are dropped)."""
+    indices, values = encoded_parts(arr)
+    used = np.bincount(indices, minlength=len(values)) > 0
+    if not used.all():
+        new = np.cumsum(used) - 1
+        indices, values = new[indices], values.filter(pa.array(used))
+    categories = pd.Index(values.to_pylist(), dtype=object)
+    return pd.Series(pd.Categorical.from_codes(indices, categories=categories), copy=False)
 
 
 def _read_text(
@@ -402,6 +422,7 @@ def _read_text(
         problems=cells.problems,
         typed_columns=frozenset(names[j] for j in cells.typed),
         line_cells=cells.line_cells,
+        encoded_columns=frozenset(names[j] for j in cells.encoded),
     )
 
 

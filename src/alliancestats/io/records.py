@@ -62,8 +62,8 @@ class Records:
         One row per record (positional index).
     rows : numpy.ndarray
         User-visible row label of each record.
-    order : numpy.ndarray
-        Sort key of each record for listing problems.
+    order : numpy.ndarray or None
+        Sort key of each record for listing problems (``None``: the record position).
     origin : dict
         Wide layout: repeated variable -> the wide column of each record's value.
     wide_pos : numpy.ndarray or None
@@ -72,7 +72,7 @@ class Records:
 
     frame: pd.DataFrame
     rows: np.ndarray
-    order: np.ndarray
+    order: np.ndarray | None
     origin: dict[Any, np.ndarray] = field(default_factory=dict)
     wide_pos: np.ndarray | None = None
     table: RawTable | None = None  # for the text of typed text-file columns
@@ -208,7 +208,7 @@ def plan_records(
     refuse_repeated([r.column for r in roles] + [c for s in specs for c in s.columns], table, where)
     used = {r.column for r in roles} | {c for s in specs for c in s.columns}
     kept, not_kept = choose_kept([c for c in columns if c not in used], keep, taken, where)
-    records = Records(table.frame, np.asarray(table.rows), np.arange(len(table.frame)), table=table)
+    records = Records(table.frame, np.asarray(table.rows), None, table=table)
     return RecordPlan(records, roles, specs, kept, not_kept)
 
 
@@ -290,7 +290,7 @@ def _plan_wide(
     if table.text_cells:  # keep text cells in the fast string dtype after reshaping
         long = long.astype({c: "str" for c in long.columns if c != SESSION_COLUMN})
     records = Records(
-        long, np.asarray(table.rows, dtype=object)[wide_pos], np.arange(len(long)), origin, wide_pos
+        long, np.asarray(table.rows, dtype=object)[wide_pos], None, origin, wide_pos
     )
     plan = RecordPlan(
         records, new_roles, specs, kept, not_kept + repeated_other, pattern=lay.pattern

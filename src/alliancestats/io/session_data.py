@@ -413,14 +413,16 @@ class SessionData:
         # patient's first and last session but is absent for that patient; designs with
         # sparse time points (t0, t8) therefore have no gaps by construction. The data are
         # sorted by patient and session, so per-patient runs are contiguous.
-        session = d["session"].to_numpy(dtype=float, na_value=np.nan)
-        ok = ~np.isnan(session)
-        session = session[ok].astype(np.int64)
-        patients = d["patient"][ok]
+        ok = d["session"].notna().to_numpy()
+        if ok.all():  # the usual case: no copies of the columns
+            patients, session = d["patient"], d["session"].to_numpy(dtype=np.int64)
+        else:
+            patients = d["patient"][ok]
+            session = d["session"].to_numpy(dtype=float, na_value=np.nan)[ok].astype(np.int64)
         if not len(patients):
             return pd.DataFrame(columns=columns)
-        codes = np.cumsum(changes(patients))
-        used = np.unique(session)
+        codes = np.cumsum(changes(patients), dtype=np.int32 if len(ok) < 2**31 else np.int64)
+        used = _distinct_sorted(session)
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         ends = np.r_[starts[1:], len(codes)]
         first, last = session[starts], session[ends - 1]
@@ -508,3 +510,11 @@ class SessionData:
         return (
             f"<div><p style='font-family:monospace'>{head}</p>{self.data.head(10).to_html()}</div>"
         )
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """``numpy.unique`` of integers; by counting when they are small and not negative (session
+    numbers), which takes one pass instead of a sort."""
+    if len(values) and values.min() >= 0 and values.max() <= 4 * len(values) + 1000:
+        return np.flatnonzero(np.bincount(values))
+    return np.unique(values)

@@ -112,7 +112,9 @@ class LoadContext:
     value_labels: dict[str, dict] = field(default_factory=dict)
     id_codes: dict[str, np.ndarray] = field(default_factory=dict)
     order: np.ndarray | None = None
+    ordered: bool = False  # whether the records are already sorted (order is 0, 1, 2, ...)
     _freed: int = field(default=0, init=False, repr=False)
+    _pending: list[Any] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log = ProblemLog(len(self.records))
@@ -130,15 +132,23 @@ class LoadContext:
         """Let go of source columns no later stage reads (their cells are converted, and
         every problem found in them is logged with its value), and of temporary memory.
 
-        ``memory=None`` returns freed memory to the system only once the columns let go
-        since the last return add up to :data:`RELEASE_BYTES` (each return costs the pages
-        being mapped again when memory is next used).
+        ``memory=None`` lets go of the columns and returns freed memory to the system only
+        once the columns given since the last return add up to :data:`RELEASE_BYTES` (each
+        return costs the pages being mapped again when memory is next used).
         """
-        gone = [c for c in columns if c in self.records.frame.columns]
-        for c in gone:
-            self._freed += int(self.records.frame[c].memory_usage(index=False, deep=False))
-            del self.records.frame[c]
+        frame = self.records.frame
+        for c in columns:
+            if c in frame.columns and c not in self._pending:
+                self._pending.append(c)
+                self._freed += int(frame[c].memory_usage(index=False, deep=False))
         if memory or (memory is None and self._freed >= RELEASE_BYTES):
+            if self._pending:  # one new frame without them (deleting one by one costs more)
+                smaller = frame.drop(columns=self._pending)
+                if self.table.frame is frame:
+                    self.table.frame = smaller
+                self.records.frame = smaller
+                del frame, smaller
+                self._pending = []
             release_memory()
             self._freed = 0
 
@@ -300,7 +310,7 @@ def _session_numbers(ctx: LoadContext, column: Any, s: pd.Series) -> np.ndarray:
     )
     ok = ~(p.missing | p.bad | not_whole)
     sess = np.where(ok, v, np.nan)
-    ctx.out["session"] = pd.Series(sess, dtype="float64", copy=False)
+    ctx.out["session"] = pd.Series(sess, dtype=np.float64, copy=False)
     return ok
 
 
@@ -466,17 +476,28 @@ def _labels_for(table: RawTable, column: Any, origin: dict) -> dict | None:
 def covariates(ctx: LoadContext, roles: list[Role], kept: list[Any]) -> None:
     """Declared covariates (numbers or categories) and the undeclared columns kept."""
     origin = ctx.records.origin
+    encoded = ctx.table.encoded_columns if ctx.records.frame is ctx.table.frame else frozenset()
     for r in roles:
         labels = _labels_for(ctx.table, r.column, origin)
         if r.kind == "covariate":
             ctx.out[r.name] = parse_covariate(
-                ctx.column(r.column), ctx.fmt, ctx.codes, labels, ctx.seen(r.column)
+                ctx.column(r.column),
+                ctx.fmt,
+                ctx.codes,
+                labels,
+                ctx.seen(r.column),
+                encoded=r.column in encoded,
             ).reset_index(drop=True)
         if labels and (r.kind == "covariate" or r.numeric):
             ctx.value_labels[r.name] = labels  # numeric roles keep codes; labels are metadata
     for c in kept:
         ctx.kept[c] = keep_column(
-            ctx.column(c), ctx.fmt, ctx.codes, _labels_for(ctx.table, c, origin), ctx.seen(c)
+            ctx.column(c),
+            ctx.fmt,
+            ctx.codes,
+            _labels_for(ctx.table, c, origin),
+            ctx.seen(c),
+            encoded=c in encoded,
         ).reset_index(drop=True)
         ctx.release([c], memory=None)  # an undeclared column is read by no other stage
 
@@ -575,6 +596,7 @@ def record_order(ctx: LoadContext) -> np.ndarray:
                 | ((codes[1:] == codes[:-1]) & (session[1:] >= session[:-1]))
             )
         )
+        ctx.ordered = ordered
         ctx.order = np.arange(len(codes)) if ordered else np.lexsort((session, codes))
     return ctx.order
 

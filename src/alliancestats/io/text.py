@@ -38,8 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from alliancestats.errors import FileFormatError, ParameterError
-from alliancestats.io.textops import first_bytes, release_memory, to_bool_array
+from alliancestats.io.textops import encoded_parts, first_bytes, release_memory, to_bool_array
 from alliancestats.io.typed import (
+    ENCODED,
     LineCells,
     column_types,
     failed_column,
@@ -89,19 +90,36 @@ class TextCells:
     problems: list[tuple[int, Any, Any, str, str]] = field(default_factory=list)
     quoted: bool = True  # whether any field may be quoted (and so hold a delimiter)
     typed: set[int] = field(default_factory=set)  # columns typed by pyarrow (not text)
+    encoded: set[int] = field(default_factory=set)  # text columns read dictionary-encoded
     line_cells: LineCells | None = None  # the text of cells of typed columns
 
 
 @dataclass(frozen=True)
 class TypeHints:
-    """The columns the loader reads as numbers (or dates); all others stay text."""
+    """The columns the loader reads as numbers (or dates); all others stay text.
+
+    Columns in neither ``numbers`` nor ``plain`` (covariates, undeclared columns) may be
+    read dictionary-encoded when they repeat few values (see :mod:`.typed`); ``plain``
+    columns (identifiers, ...) are always read as plain text.
+    """
 
     numbers: frozenset[str] = frozenset()
+    plain: frozenset[str] | None = None
 
     def positions(self, header: list[str]) -> set[int]:
         """Positions in ``header`` of the columns read as numbers (names compared folded)."""
-        wanted = {str(t).strip().casefold() for t in self.numbers}
-        return {j for j, h in enumerate(header) if h.strip().casefold() in wanted}
+        return _positions(header, self.numbers)
+
+    def encodable(self, header: list[str]) -> set[int]:
+        """Positions in ``header`` of the columns that may be read dictionary-encoded."""
+        if self.plain is None:
+            return set()
+        return set(range(len(header))) - _positions(header, self.numbers | self.plain)
+
+
+def _positions(header: list[str], names: frozenset[str]) -> set[int]:
+    wanted = {str(t).strip().casefold() for t in names}
+    return {j for j, h in enumerate(header) if h.strip().casefold() in wanted}
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -327,14 +345,20 @@ def _typed_table(
 
 
 def _fast_columns(
-    source: FileInput, delim: str, width: int, wanted: set[int] | None = None, head: bytes = b""
+    source: FileInput,
+    delim: str,
+    width: int,
+    wanted: set[int] | None = None,
+    head: bytes = b"",
+    encodable: set[int] = frozenset(),
 ) -> tuple[list[pa.ChunkedArray], set[int]] | None:
     """Cells via pyarrow, and the columns typed (not text); ``None`` if the file is irregular.
 
     Without any quote character every line is one record; with quotes the lines are counted to
     make sure no record spans several. ``wanted=None`` reads every column as text; otherwise
     the columns in ``wanted`` are typed where :mod:`.typed` finds that exact, with types
-    chosen from ``head`` (the first bytes of the file).
+    chosen from ``head`` (the first bytes of the file); columns in ``encodable`` that repeat
+    few values there are read dictionary-encoded (text all the same, not counted as typed).
     """
     quoted = source.has_quote()
     if width == 0:
@@ -347,7 +371,7 @@ def _fast_columns(
         n_lines = feeds + (0 if ends_in_feed else 1)
     types = None
     if wanted is not None:
-        types = column_types(head, delim, width, wanted, quoted)
+        types = column_types(head, delim, width, wanted, quoted, encodable)
     try:
         table = _typed_table(source, delim, width, types, quoted)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -355,20 +379,27 @@ def _fast_columns(
     if quoted and table.num_rows + 1 != n_lines:
         return None  # a record spans lines: read it exactly instead
     columns = table.columns  # kept in the reader's pieces: joining them would copy the file
-    typed = {
-        j
-        for j, c in enumerate(columns)
-        if not (pa.types.is_large_string(c.type) or pa.types.is_string(c.type))
-    }
+    typed = {j for j, c in enumerate(columns) if not _is_text(c.type)}
     return columns, typed
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_large_string(t) or pa.types.is_string(t) or t == ENCODED
 
 
 def _blank_rows(columns: list[pa.ChunkedArray], n: int, typed: set[int]) -> np.ndarray:
     """Rows whose every cell is empty or white space (null in typed columns)."""
     cand = np.ones(n, dtype=bool)
-    for j, col in enumerate(columns):
+    # typed columns first: one null mask each, and a single filled one rules out most rows
+    for j in sorted(range(len(columns)), key=lambda j: j not in typed):
+        col = columns[j]
+        if j in typed and not col.null_count:  # a column filled everywhere: no blank row
+            return np.zeros(n, dtype=bool)
         if j in typed:
             cand &= to_bool_array(pc.is_null(col))
+        elif col.type == ENCODED:
+            indices, values = encoded_parts(col)
+            cand &= _BLANK_START[first_bytes(values)].take(indices) if len(values) else True
         else:
             cand &= _BLANK_START[first_bytes(col)]
         if not cand.any():
@@ -433,7 +464,8 @@ def _fast_cells(
         return None
     delim, header = found
     wanted = types.positions(header) if types is not None else None
-    read = _fast_columns(source, delim, len(header), wanted, head)
+    encodable = types.encodable(header) if types is not None else set()
+    read = _fast_columns(source, delim, len(header), wanted, head, encodable)
     if read is None:
         return None
     columns, typed = read
@@ -450,6 +482,7 @@ def _fast_cells(
     cells = TextCells(header, columns, None, rows, n_blank, enc, None, delim)
     cells.quoted = source.has_quote()
     cells.typed = typed
+    cells.encoded = {j for j, c in enumerate(columns) if c.type == ENCODED}
     cells.line_cells = LineCells(source.read_all, start, delim) if typed else None
     release_memory()  # the reader's working buffers
     return cells

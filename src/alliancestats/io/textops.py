@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.arrays import ArrowStringArray
 
 __all__ = [
     "text_array",
@@ -54,6 +55,8 @@ __all__ = [
     "null_where",
     "Dictionary",
     "dictionary",
+    "dictionary_of",
+    "encoded_parts",
     "cast_float",
     "plain_number_cells",
     "edge_space",
@@ -121,9 +124,16 @@ def _offsets(arr: pa.Array) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
 
 
+#: pandas' default text dtype (``"str"``), built once: looking the name up costs more than
+#: wrapping a column.
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
 def as_text_series(arr: pa.ChunkedArray | pa.Array, index: Any = None) -> pd.Series:
     """A pandas Series of the default text dtype (``str``) over ``arr`` (no copy)."""
-    return pd.Series(pd.array(arr, dtype="str"), index=index)
+    if arr.type == pa.large_string():  # arrow's own text: wrapped as it is
+        return pd.Series(ArrowStringArray(arr, dtype=_STR), index=index, copy=False)
+    return pd.Series(pd.array(arr, dtype=_STR), index=index, copy=False)
 
 
 def release_memory() -> None:
@@ -326,6 +336,17 @@ def dictionary(arr: pa.Array) -> Dictionary:
     """
     arr = text_array(arr)
     indices, uniques = encode(arr)
+    return dictionary_of(indices, uniques, arr)
+
+
+def dictionary_of(indices: np.ndarray, uniques: pa.Array, source: Any = None) -> Dictionary:
+    """:func:`dictionary` of a column already encoded: the index of each cell's value (-1
+    for null) and the distinct values, which are stripped of white space here.
+
+    ``source``, the column's text, is given back by :meth:`Dictionary.texts` when nothing
+    was stripped; without it the texts are rebuilt from the values.
+    """
+    uniques = text_array(uniques)
     if len(uniques) and edge_space(uniques):
         uniques = pc.utf8_trim_whitespace(uniques)
         stripped = uniques.to_pylist()
@@ -335,7 +356,17 @@ def dictionary(arr: pa.Array) -> Dictionary:
             indices = np.where(indices >= 0, remap[np.maximum(indices, 0)], -1)
             return Dictionary(indices, list(first))
         return Dictionary(indices, stripped)
-    return Dictionary(indices, uniques, source=arr)
+    return Dictionary(indices, uniques, source=source)
+
+
+def encoded_parts(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """The index of each cell's value and the distinct values of a dictionary-encoded text
+    column (as pyarrow's CSV reader makes them: one dictionary per piece, no nulls)."""
+    if isinstance(arr, pa.ChunkedArray):
+        if not arr.num_chunks:
+            return np.zeros(0, dtype=np.int32), pa.array([], type=pa.large_string())
+        arr = arr.unify_dictionaries().combine_chunks()  # one dictionary, indices joined
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.cast(pa.large_string())
 
 
 def lengths(arr: pa.Array) -> np.ndarray:

@@ -179,7 +179,7 @@ def empty_problems() -> pd.DataFrame:
     >>> empty_problems().columns.tolist()
     ['file', 'row', 'column', 'value', 'reason', 'kind']
     """
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in PROBLEM_COLUMNS})
+    return pd.DataFrame(np.empty((0, len(PROBLEM_COLUMNS)), dtype=object), columns=PROBLEM_COLUMNS)
 
 
 def format_rows(rows: Sequence[Any], limit: int = 5) -> str:
@@ -308,16 +308,17 @@ def check_therapist_change(
         patient_codes = pd.factorize(patient)[0]
     if therapist_codes is None:
         therapist_codes = pd.factorize(therapist)[0]
-    pcodes = np.asarray(patient_codes, dtype=np.int64)
+    pcodes = np.asarray(patient_codes)
     if order is None:
         order = np.argsort(pcodes, kind="stable")
     pos = order[usable[order]]
     if not len(pos):
         return none
-    pc_, tc = pcodes[pos], np.asarray(therapist_codes, dtype=np.int64)[pos]
-    start = np.r_[True, pc_[1:] != pc_[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(pos)), 0))
-    changing = np.unique(pc_[tc != tc[first]])
+    pc_, tc = pcodes[pos], np.asarray(therapist_codes)[pos]
+    # a patient whose records are not all seen by one therapist has two neighbouring records
+    # (in patient order) with different therapists
+    switch = (pc_[1:] == pc_[:-1]) & (tc[1:] != tc[:-1])
+    changing = np.unique(pc_[1:][switch])
     if not len(changing):
         return none
     members = np.sort(pos[np.isin(pc_, changing)])
