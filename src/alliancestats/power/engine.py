@@ -97,8 +97,12 @@ def _initial_fits(formula: str, rows: pd.DataFrame, response: str, y: np.ndarray
     return [full, small]
 
 
-def make_template(spec: SimulationSpec, term: str, test: str) -> Template:
-    """Build the design matrices of ``spec`` and fit the model once for all replicates."""
+def make_template(spec: SimulationSpec, term: str, test: str, fit: bool = True) -> Template:
+    """Build the design matrices of ``spec`` and fit the model once for all replicates.
+
+    With ``fit=False`` the template only draws responses (:func:`simulate_response`): its
+    ``models`` stay empty.
+    """
     design, rows = design_for(spec.formula, spec.data)
     if term not in design.fixed_names:
         raise ParameterError(f"term {term!r} is not a fixed effect of the model; choose from "
@@ -108,6 +112,8 @@ def make_template(spec: SimulationSpec, term: str, test: str) -> Template:
               for b in design.random]
     t = Template(spec.formula, term, design.fixed_names.index(term), test, design.X, beta,
                  blocks, spec.sigma, [])
+    if not fit:
+        return t
     y0 = simulate_response(t, np.random.default_rng(TEMPLATE_SEED))
     t.models = _initial_fits(spec.formula, rows, design.response, y0, test, term)
     if t.models[0].design.nobs != len(y0):  # the engine must see the rows simulated here
