@@ -14,12 +14,15 @@ before and after, since the timings depend on what else runs.
 With ``--extra`` two further models are timed on the same rows: patient and therapist random
 intercepts, and a correlated random slope for session. With ``--nested`` only the nested
 patient + therapist intercept models are timed, for the binary adherence (binomial) and for
-the exercises done per session (Poisson, offset log(prescribed)).
+the exercises done per session (Poisson, offset log(prescribed)). With ``--grid`` all three
+random-effect structures (patient intercept; patient and therapist intercepts; correlated
+random slope for session) are timed for both families.
 
 Usage::
 
     /work/venv/bin/python benchmarks/bench_glmm.py [--rows 100000] [--repeat 1] [--extra]
     /work/venv/bin/python benchmarks/bench_glmm.py --nested [--rows 100000]
+    /work/venv/bin/python benchmarks/bench_glmm.py --grid --rows 10000
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ NESTED = [
     ("poisson",
      "exercises_done ~ session + alliance_within + alliance_between + "
      "offset(log(exercises_prescribed)) + (1 | patient) + (1 | therapist)"),
+]
+POISSON_LHS = "exercises_done ~ "
+POISSON_OFFSET = " + offset(log(exercises_prescribed))"
+RANDOM_PARTS = [
+    "session + alliance_within + alliance_between + (1 | patient)",
+    "session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)",
+    "session + alliance_within + (1 + session | patient)",
 ]
 EXTRA = [
     "adhered ~ session + alliance_within + alliance_between + (1 | patient) + (1 | therapist)",
@@ -162,10 +172,13 @@ def main() -> None:
     ap.add_argument("--extra", action="store_true", help="also time two further models")
     ap.add_argument("--nested", action="store_true",
                     help="only the nested patient + therapist models (binomial and Poisson)")
+    ap.add_argument("--grid", action="store_true",
+                    help="all three random-effect structures, binomial and Poisson")
     args = ap.parse_args()
 
     load0 = os.getloadavg()
-    d = make_data(args.rows, exercises_family="poisson" if args.nested else "binomial")
+    counts = args.nested or args.grid
+    d = make_data(args.rows, exercises_family="poisson" if counts else "binomial")
     print(
         f"rows: {len(d)}, patients: {d['patient'].nunique()}, "
         f"therapists: {d['therapist'].nunique()}"
@@ -174,7 +187,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv = os.path.join(tmp, "bench_glmm.csv")
         d.to_csv(csv, index=False)
-        if args.nested:
+        if args.grid:
+            models = [("binomial", "adhered ~ " + rhs) for rhs in RANDOM_PARTS] + [
+                ("poisson", POISSON_LHS + rhs.replace(" + (", POISSON_OFFSET + " + (", 1))
+                for rhs in RANDOM_PARTS]
+        elif args.nested:
             models = NESTED
         else:
             models = [("binomial", f) for f in [FORMULA, *(EXTRA if args.extra else [])]]

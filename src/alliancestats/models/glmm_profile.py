@@ -19,8 +19,8 @@ from scipy import optimize, stats
 
 from alliancestats.errors import EstimationError
 from alliancestats.models.agq import agq_deviance
-from alliancestats.models.convergence import fd_gradient, single_threaded_blas
-from alliancestats.models.profile import interval_end, progress_bar
+from alliancestats.models.convergence import fd_gradient
+from alliancestats.models.profile import interval_end, profile_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from alliancestats.models.glmm_fit import GlmmFit
@@ -112,11 +112,5 @@ def profile_glmm(fit: GlmmFit, level: float, progress: bool | None = None) -> pd
         se_all = np.full(prof.x_hat.size, np.nan)
     names = [f"sd_{t.colnames[0]}|{t.group}" for t in re.terms] + list(fit.design.fixed_names)
     unit = np.concatenate([np.ones(prof.nt), fit.scale])  # report beta in original units
-    rows = {}
-    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        with progress_bar(len(names), progress, "profiling") as bar:
-            for k in range(prof.x_hat.size):
-                est, lo, hi = _one_parameter(prof, k, se_all[k], fit.deviance, crit)
-                rows[names[k]] = (est / unit[k], lo / unit[k], hi / unit[k])
-                bar.update()
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_low", "ci_high"])
+    return profile_table(
+        names, unit, lambda k: _one_parameter(prof, k, se_all[k], fit.deviance, crit), progress)

@@ -4,7 +4,9 @@ Both engines profile a parameter by fixing it at trial values, minimising the de
 all other parameters, and finding where the increase over the minimum reaches the
 chi-square(1) quantile (Venzon & Moolgavkar 1988, Appl Stat 37(1); Bates et al. 2015, J Stat
 Softw 67(1), section 5.1). :func:`interval_end` finds one end of such an interval;
-:func:`progress_bar` shows progress across the parameters (tqdm, off when not a terminal).
+:func:`progress_bar` shows progress across the parameters (tqdm, off when not a terminal);
+:func:`profile_table` runs a per-parameter profiler over every parameter and tabulates the
+intervals.
 
 Examples
 --------
@@ -15,12 +17,14 @@ Examples
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import brentq
 
-__all__ = ["interval_end", "progress_bar"]
+__all__ = ["interval_end", "profile_table", "progress_bar"]
 
 
 def interval_end(
@@ -53,3 +57,30 @@ def progress_bar(total: int, progress: bool | None, desc: str):
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
     return tqdm(total=total, desc=desc, disable=not show, leave=False)
+
+
+def profile_table(
+    names: Sequence[str],
+    unit: np.ndarray,
+    one_parameter: Callable[[int], tuple[float, float, float]],
+    progress: bool | None,
+) -> pd.DataFrame:
+    """Profile every parameter with ``one_parameter(k) -> (estimate, lower, upper)``.
+
+    Rows are ``names``; each row is divided by ``unit[k]`` (to report coefficients on the
+    scale of the original predictors); columns ``estimate, ci_low, ci_high``. Floating-point
+    warnings from trial values far in the tails are silenced: such values only decide that
+    the cut-off lies nearer.
+    """
+    from alliancestats.models.convergence import single_threaded_blas
+
+    rows = {}
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with progress_bar(len(names), progress, "profiling") as bar:
+            for k, name in enumerate(names):
+                est, lo, hi = one_parameter(k)
+                rows[name] = (est / unit[k], lo / unit[k], hi / unit[k])
+                bar.update()
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_low", "ci_high"])

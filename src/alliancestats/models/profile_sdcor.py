@@ -22,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,9 +29,9 @@ import pandas as pd
 from scipy import optimize, stats
 
 from alliancestats.errors import EstimationError
-from alliancestats.models.convergence import fd_gradient, single_threaded_blas
+from alliancestats.models.convergence import fd_gradient
 from alliancestats.models.covariance import ThetaLayout
-from alliancestats.models.profile import interval_end, progress_bar
+from alliancestats.models.profile import interval_end, profile_table
 from alliancestats.models.varcomp import sd_mask, sdcor_names, sdcor_to_theta, theta_to_sdcor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,13 +171,5 @@ def profile_sdcor(fit: GlmmFit, level: float, progress: bool | None = None) -> p
              *fit.design.fixed_names]
     unit = np.concatenate([np.ones(prof.nphi), fit.scale])  # report beta in original units
     steps = _steps(fit, prof)
-    rows = {}
-    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with progress_bar(len(names), progress, "profiling") as bar:
-            for k in range(prof.x_hat.size):
-                est, lo, hi = _one_parameter(prof, k, steps[k], fit.deviance, crit)
-                rows[names[k]] = (est / unit[k], lo / unit[k], hi / unit[k])
-                bar.update()
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "ci_low", "ci_high"])
+    return profile_table(
+        names, unit, lambda k: _one_parameter(prof, k, steps[k], fit.deviance, crit), progress)
