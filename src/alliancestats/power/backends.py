@@ -7,12 +7,13 @@ are off when the output is not a terminal unless asked for.
 
 Local processes (``backend="processes"``, the default) are forked from this process where the
 platform allows it (Linux): the workers then inherit the fitted templates and the compiled
-criterion kernels, and a task carries only its seeds. Measured on the 3,000-row model of
-the power benchmark (``benchmarks/bench_power.py``), a worker started by joblib's loky
-instead re-imports the package, unpickles the template (about 0.9 MB) and compiles the
-kernels again -- tens of seconds per worker, more than the refits of 1,000 replicates
-themselves -- before its first replicate. Elsewhere (macOS, Windows) ``"processes"`` uses
-joblib's loky, which can also be chosen explicitly (``backend="loky"``).
+criterion kernels, and a task carries only its seeds. A worker started by joblib's loky
+instead imports the package, unpickles the template (about 0.9 MB for 3,000 rows) and
+compiles the kernels again before its first replicate: on the 3,000-row model of the power
+benchmark (``benchmarks/bench_power.py``) that cost about 30 CPU seconds per worker, more
+than the 1,000 refits themselves (about 22 CPU seconds), and two loky workers used 2.5 times
+the CPU time of two forked ones. Elsewhere (macOS, Windows) ``"processes"`` uses joblib's
+loky, which can also be chosen explicitly (``backend="loky"``).
 
 Examples
 --------
