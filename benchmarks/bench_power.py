@@ -117,7 +117,8 @@ res = simulation.power_simulation(spec, nsim=nsim, seed=seed, n_jobs=jobs, backe
 t2, c2 = time.perf_counter(), cpu()
 r = res.replicates
 print(json.dumps({"seconds": t2 - t1, "cpu": c2 - c1, "import_seconds": t1 - t0,
-                  "replicate_seconds": phase["seconds"], "replicate_cpu": phase["cpu"],
+                  "replicate_seconds": phase.get("seconds", float("nan")),
+                  "replicate_cpu": phase.get("cpu", float("nan")),
                   "estimate": r["estimate"].tolist(), "p": r["p"].tolist(),
                   "df": r["df"].tolist(), "seed": r["seed"].tolist(),
                   "singular": int(res.n_singular), "failed": int(res.n_failed),
