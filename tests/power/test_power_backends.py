@@ -1,17 +1,44 @@
-"""Backends: joblib processes and a Dask LocalCluster give exactly the serial results."""
+"""Backends: forked and joblib processes and a Dask LocalCluster give exactly the serial results."""
 
 from __future__ import annotations
+
+import pickle
 
 import distributed  # the 'test' extra installs dask[distributed]
 import pandas as pd
 import pytest
 
 from alliancestats.errors import ParameterError
-from alliancestats.power import power_curve, power_simulation
+from alliancestats.power import backends, power_curve, power_simulation
 from alliancestats.power.backends import chunk_seeds, run_jobs
+from alliancestats.power.engine import Template, make_template
 
 # few therapists make some fits singular; these tests compare backends, not fits
 pytestmark = pytest.mark.filterwarnings("ignore::alliancestats.errors.ConvergenceWarning")
+
+
+def test_forked_processes_match_serial(trial_spec):
+    serial = power_simulation(trial_spec, nsim=7, seed=21, backend="serial")
+    forked = power_simulation(trial_spec, nsim=7, seed=21, backend="processes", n_jobs=2)
+    pd.testing.assert_frame_equal(serial.replicates, forked.replicates)
+    assert not backends.FORKED_TASKS  # the workers' view of the tasks is released
+
+
+@pytest.mark.skipif(not backends.fork_available(), reason="processes are forked on Linux only")
+def test_forked_workers_run_on_the_parents_template(trial_spec, monkeypatch):
+    # a forked worker must not rebuild or unpickle the template: refuse pickling it
+    seeds = [11, 12, 13, 14, 15]
+    template = make_template(trial_spec, trial_spec.term, "satterthwaite")
+    serial = run_jobs([(template, seeds)], backend="serial")
+    monkeypatch.setattr(Template, "__reduce__", _refuse_pickling, raising=False)
+    with pytest.raises(TypeError, match="was pickled"):
+        pickle.dumps(template)
+    forked = run_jobs([(template, seeds)], backend="processes", n_jobs=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(forked[0]), pd.DataFrame(serial[0]))
+
+
+def _refuse_pickling(self):
+    raise TypeError("the template was pickled")
 
 
 def test_joblib_processes_match_serial(trial_spec):

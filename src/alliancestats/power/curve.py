@@ -97,7 +97,7 @@ def power_curve(
     seed: int | np.random.SeedSequence | None = None,
     effect: Mapping[str, float] | None = None,
     n_jobs: int | None = None,
-    backend: Any = "loky",
+    backend: Any = "processes",
     progress: bool | None = None,
 ) -> PowerCurve:
     """Simulated power at several design sizes.
@@ -117,7 +117,7 @@ def power_curve(
         The sizes, each at least 1.
     term, test, nsim, alpha, level, seed, effect, n_jobs, backend, progress
         As in :func:`~alliancestats.power.power_simulation`; ``nsim`` replicates per value.
-        All design points' replicates are scheduled together (one Dask graph, one joblib
+        All design points' replicates are scheduled together (one Dask graph, one process
         pool). Point ``i`` uses the ``i``-th child of the root seed.
 
     Returns

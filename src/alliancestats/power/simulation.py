@@ -219,7 +219,7 @@ def power_simulation(
     seed: int | np.random.SeedSequence | None = None,
     effect: Mapping[str, float] | None = None,
     n_jobs: int | None = None,
-    backend: Any = "loky",
+    backend: Any = "processes",
     progress: bool | None = None,
 ) -> SimulationResult:
     """Power of a test in a linear mixed model by simulation.
@@ -252,9 +252,11 @@ def power_simulation(
         (simr's ``fixef<-``).
     n_jobs : int, optional
         Worker processes (default: all cores).
-    backend : {"loky", "serial", "dask"} or dask.distributed.Client, default "loky"
-        Local processes via joblib, this process, or Dask (a given client, or a temporary
-        local cluster with ``n_jobs`` worker processes).
+    backend : {"processes", "loky", "serial", "dask"} or Client, default "processes"
+        Local processes (forked on Linux, so that workers inherit the fitted model and the
+        compiled kernels; joblib's loky elsewhere), local processes started by joblib's loky,
+        this process, or Dask (a given ``dask.distributed.Client``, or a temporary local
+        cluster with ``n_jobs`` worker processes).
     progress : bool, optional
         Show a tqdm progress bar; default: only when writing to a terminal.
 
