@@ -10,26 +10,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from alliancestats.models.lmm_criterion_kernel import chol_inplace
+
 __all__ = ["gradient"]
 
 
 @numba.njit(cache=True, inline="always")
 def chol_inv(M, q, Li):  # M[:q,:q] <- lower Cholesky factor, Li <- its inverse; ok?
-    for j in range(q):
-        s = M[j, j]
-        for k in range(j):
-            s -= M[j, k] * M[j, k]
-        if not s > 0.0:
-            return False
-        d = np.sqrt(s)
-        M[j, j] = d
-        for i in range(j + 1, q):
-            s = M[i, j]
-            for k in range(j):
-                s -= M[i, k] * M[j, k]
-            M[i, j] = s / d
-        for i in range(j):
-            M[i, j] = 0.0
+    if not chol_inplace(M, q):
+        return False
     for c in range(q):
         for i in range(q):
             if i < c:
