@@ -26,18 +26,9 @@ derivative-free paths).
 
 from __future__ import annotations
 
-from functools import cache
+from alliancestats.models.lmm_kernels import gradient_kernel
 
 __all__ = ["nested_gradient"]
-
-
-@cache
-def _compiled():
-    try:
-        from alliancestats.models.lmm_gradient_kernel import gradient
-    except ImportError:  # pragma: no cover - numba is a declared dependency
-        return None
-    return gradient
 
 
 def nested_gradient():
@@ -53,4 +44,4 @@ def nested_gradient():
     >>> k is None or callable(k)
     True
     """
-    return _compiled()
+    return gradient_kernel()

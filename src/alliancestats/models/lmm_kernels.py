@@ -30,11 +30,22 @@ import numpy as np
 
 __all__ = [
     "crossed_kernel",
+    "gradient_kernel",
     "group_first",
     "nested_criterion",
     "nested_deviance_parts",
     "nested_kernel",
 ]
+
+
+@cache
+def gradient_kernel():
+    """Compiled exact gradient of the nested-path criterion, or None without numba."""
+    try:
+        from alliancestats.models.lmm_gradient_kernel import gradient
+    except ImportError:  # pragma: no cover - numba is a declared dependency
+        return None
+    return gradient
 
 
 @cache
